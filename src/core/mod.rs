@@ -1,0 +1,1 @@
+//! The functional core: no I/O, no clock, no tokio, sled, lettre, std::fs, std::net or std::env.

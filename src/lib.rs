@@ -1,0 +1,3 @@
+//! secmail runs a project's security@ mailbox.
+pub mod core;
+pub mod shell;

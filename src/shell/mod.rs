@@ -1,0 +1,1 @@
+//! The imperative shell: every await and syscall lives here.
