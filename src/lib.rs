@@ -1,3 +1,25 @@
-//! secmail runs a project's security@ mailbox.
+//! secmail runs a project's security@ mailbox (see DESIGN.md for the contract).
+//!
+//! ```text
+//! inbound (shell::imap: IDLE or poll | shell::maildir)
+//!   ─► core::parse ─► core::classify (machines, before decrypting) ─► core::decrypt (+ verify)
+//!   ─► core::thread (find the case) ─► core::apply (new state + drafts) ─► core::compose
+//!   ─► shell::store (one sled batch, flushed) ─► move on the server
+//!   ─► shell::outbox ─► shell::transport (SMTP | .eml files)
+//! ```
+//! `core::pipeline` strings the pure stages together for one message; `shell::daemon` drives
+//! them and performs the effects in order.
+//!
+//! Who owns what: `model` (nouns, no I/O), `core` (pure functions of message, state, config and
+//! time), `shell` (every await and syscall), `config` (security.conf → validated Config),
+//! `cli`/`commands` (the command line).
+//!
+//! Glossary: a **cert** is public, a **key** is secret. A **report** is the first mail of a
+//! case, a **follow-up** any later one. A **draft** is a message the core decided to send, before
+//! it is rendered, signed and encrypted. A **case address** is `security+SEC-2026-0001@…`.
+pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod core;
+pub mod model;
 pub mod shell;

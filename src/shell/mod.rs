@@ -1,1 +1,9 @@
-//! The imperative shell: every await and syscall lives here.
+//! The imperative shell: every await and syscall lives here. Inbound (imap, maildir) → store →
+//! outbox → transport, driven by the daemon; the clock is read only in clock.rs.
+pub mod clock;
+pub mod daemon;
+pub mod imap;
+pub mod maildir;
+pub mod outbox;
+pub mod store;
+pub mod transport;

@@ -1,0 +1,151 @@
+//! `secmail cases` and `secmail case ID`: read-only views of the store.
+use super::ExitCode;
+use crate::model::{Case, CaseId, EventKind, State};
+use crate::shell::clock::Clock;
+use crate::shell::store::Store;
+use anyhow::{anyhow, Context, Result};
+use std::path::Path;
+
+fn open(config_path: &Path) -> Result<(crate::config::Config, Store)> {
+    let config = super::load(config_path, Clock::from_env())?;
+    let store = Store::open(&config.store_path).context(ExitCode::IoErr)?;
+    Ok((config, store))
+}
+
+pub fn list(config_path: &Path, state: Option<&str>, as_json: bool) -> Result<()> {
+    let filter = match state {
+        Some(s) => Some(
+            State::parse(s)
+                .ok_or_else(|| anyhow!("unknown state {s:?}"))
+                .context(ExitCode::Usage)?,
+        ),
+        None => None,
+    };
+    let (_, store) = open(config_path)?;
+    let mut cases: Vec<Case> = store
+        .cases()
+        .into_iter()
+        .filter(|c| filter.is_none_or(|f| c.state == f))
+        .collect();
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    if as_json {
+        let rows: Vec<_> = cases
+            .iter()
+            .map(|c| {
+                serde_json::json!({
+                    "id": c.id, "state": c.state, "title": c.title, "opened": c.opened,
+                    "reporters": c.reporters.iter().map(|r| &r.address).collect::<Vec<_>>(),
+                    "handler": c.handler, "severity": c.severity, "events": c.timeline.len(),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if cases.is_empty() {
+        println!("no cases");
+    }
+    for c in &cases {
+        println!(
+            "{:<16} {:<12} {:<20} {:>3} events  {}",
+            c.id,
+            c.state,
+            c.opened.format("%Y-%m-%d %H:%M"),
+            c.timeline.len(),
+            c.title
+        );
+    }
+    Ok(())
+}
+
+pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
+    let (config, store) = open(config_path)?;
+    use crate::core::thread::Lookup;
+    let cid = CaseId::parse(&config.project.case_prefix, id)
+        .ok_or_else(|| {
+            anyhow!(
+                "{id:?} is not a case id like {}-2026-0001",
+                config.project.case_prefix
+            )
+        })
+        .context(ExitCode::Usage)?;
+    let case = store
+        .case(&cid)
+        .ok_or_else(|| anyhow!("no case {cid}"))
+        .context(ExitCode::DataErr)?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&case)?);
+        return Ok(());
+    }
+    println!("{} — {}", case.id, case.title);
+    println!(
+        "state {}  opened {}",
+        case.state,
+        case.opened.format("%Y-%m-%d %H:%M UTC")
+    );
+    for r in &case.reporters {
+        println!(
+            "reporter {}{}",
+            r.address,
+            r.cert_fingerprint
+                .as_deref()
+                .map(|f| format!(" (cert {f})"))
+                .unwrap_or_default()
+        );
+    }
+    println!("timeline:");
+    for e in &case.timeline {
+        let what = match &e.kind {
+            EventKind::Opened { reason } => format!("opened: {reason}"),
+            EventKind::Received {
+                sender_class,
+                encryption,
+                signature,
+                thread_rule,
+                msg_hash,
+                ..
+            } => {
+                let mut line = format!("received from {sender_class} ({encryption}, signature {signature}, by {thread_rule}) msg {}", &msg_hash[..12.min(msg_hash.len())]);
+                if let Some(m) = store.message(msg_hash) {
+                    let first = m.text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                    line.push_str(&format!(
+                        "\n      | {}",
+                        first.chars().take(100).collect::<String>()
+                    ));
+                }
+                line
+            }
+            EventKind::Sent {
+                kind,
+                to,
+                encrypted,
+                ..
+            } => {
+                format!(
+                    "sent {kind} to {to} ({})",
+                    if *encrypted { "encrypted" } else { "signed" }
+                )
+            }
+            EventKind::Withheld { to, kind, reason } => {
+                format!("withheld {kind} from {to}: {reason}")
+            }
+            EventKind::CertLearnt {
+                address,
+                fingerprint,
+                source,
+            } => format!("cert {fingerprint} learnt for {address} from {source}"),
+            EventKind::StateChanged { from, to } => format!("state {from} → {to}"),
+            EventKind::DeliveryFailed { message_id, detail } => format!(
+                "delivery failed {}: {detail}",
+                message_id.as_deref().unwrap_or("-")
+            ),
+            EventKind::Suppressed { kind, reason } => format!("{kind} not sent: {reason}"),
+        };
+        println!(
+            "  {}  {:<28} {what}",
+            e.at.format("%Y-%m-%d %H:%M:%S"),
+            e.actor
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! `secmail check [--online]`: config, keys, templates, and with --online the servers.
+use super::ExitCode;
+use crate::config::Inbound;
+use crate::core::keys;
+use crate::shell::clock::Clock;
+use crate::shell::daemon::load_templates;
+use crate::shell::{imap, transport};
+use anyhow::{Context, Result};
+use std::path::Path;
+
+pub async fn run(config_path: &Path, online: bool) -> Result<()> {
+    let clock = Clock::from_env();
+    let config = super::load(config_path, clock)?;
+    println!("config {}: ok", config_path.display());
+    println!(
+        "project key {} ({} key(s) held){}",
+        config.keys.signing_fingerprint(),
+        config.keys.fingerprints().len(),
+        if config.project.demo_keys {
+            " — DEMO KEY, public, not for real reports"
+        } else {
+            ""
+        }
+    );
+    load_templates(&config.templates_dir).context(ExitCode::Config)?;
+    println!("templates {}: ok", config.templates_dir.display());
+    let now = clock.now().into();
+    let mut unusable = 0;
+    for m in &config.team {
+        match keys::usable_for_encryption(&m.cert, now) {
+            Ok(()) => println!("team {} <{}>: cert {} ok", m.name, m.address, m.fingerprint),
+            Err(why) => {
+                unusable += 1;
+                println!(
+                    "team {} <{}>: cert {} NOT USABLE ({why}): gets no copies",
+                    m.name, m.address, m.fingerprint
+                )
+            }
+        }
+    }
+    if online {
+        if let Inbound::Imap { settings, .. } = &config.inbound {
+            imap::check_login(settings)
+                .await
+                .context(ExitCode::Unavailable)?;
+            println!("imap {}:{}: login ok", settings.host, settings.port);
+        }
+        let sender = transport::Sender::new(&config.outbound).context(ExitCode::Config)?;
+        sender.check().await.context(ExitCode::Unavailable)?;
+        println!("outbound: ok");
+    }
+    if unusable > 0 {
+        println!("warning: {unusable} team member(s) cannot receive copies");
+    }
+    Ok(())
+}

@@ -1,0 +1,752 @@
+//! Apply: one incoming message and the state it meets → the new case state and the effects
+//! (DESIGN.md "Flow"). Pure: the clock, the case and the sender's history come in as arguments.
+//!
+//! Invariants: no automatic message to a machine; at most `auto_replies_per_address` automatic
+//! messages to one address per window; the team is never sent plaintext and a member without a
+//! usable cert gets nothing (the others are told); a plaintext message to a reporter quotes
+//! nothing of the report.
+use super::classify::Sender;
+use super::decrypt::{Attachment, Opened, Outcome as Crypt, SigStatus};
+use super::draft::{self, Draft, Kind};
+use super::keys::{self, Cert};
+use super::parse::{Headers, Mailbox};
+use super::thread::Threaded;
+use crate::config::Config;
+use crate::model::{Case, CaseId, EventKind, Reporter};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::time::SystemTime;
+
+/// One incoming message as the earlier stages saw it.
+pub struct Incoming<'a> {
+    /// sha256 of the raw bytes, hex.
+    pub hash: &'a str,
+    pub raw: &'a [u8],
+    pub headers: &'a Headers,
+    pub class: &'a Sender,
+    /// `None` for machines: they are never decrypted.
+    pub opened: Option<&'a Opened>,
+    pub threaded: Threaded,
+    /// Set when the From address is a team member and the message carries that member's good
+    /// signature (DESIGN.md: `From:` alone proves nothing).
+    pub team_member: Option<&'a str>,
+}
+
+/// What the store knows about the sender beyond the case.
+#[derive(Debug, Clone)]
+pub struct Memory {
+    /// Times of automatic messages sent to this sender within the window.
+    pub recent_auto_replies: Vec<DateTime<Utc>>,
+    /// The sender was already told which fingerprint to encrypt to.
+    pub told_fingerprint: bool,
+    /// The id a new case would get.
+    pub next_case_id: CaseId,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Handled: move to the processed folder.
+    Processed,
+    /// Kept apart: move to the quarantine folder, with the reason (never report text).
+    Quarantine(String),
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    /// The case to write (new or changed), if any.
+    pub case: Option<Case>,
+    pub opened_case: bool,
+    pub drafts: Vec<Draft>,
+    pub disposition: Disposition,
+    /// Addresses that got an automatic message now (rate limit bookkeeping).
+    pub auto_replied: Vec<String>,
+    /// The sender has now been told our fingerprint.
+    pub told_fingerprint: bool,
+    /// One line for the operator: case, sender class and outcome (no report text, no addresses).
+    pub summary: String,
+}
+
+pub fn message(inc: Incoming, mem: &Memory, config: &Config, now: DateTime<Utc>) -> Outcome {
+    let from = inc.headers.from.clone();
+    match (inc.class, from) {
+        (_, None) => quarantine("no From address"),
+        (Sender::OurLoop, _) => {
+            let mut out = quarantine("our own message came back (mail loop)");
+            out.drafts = alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
+            out
+        }
+        (Sender::Bounce | Sender::Machine(_), Some(from)) => machine(inc, &from, now),
+        (Sender::Person, Some(from)) => person(inc, &from, mem, config, now),
+    }
+}
+
+fn quarantine(reason: &str) -> Outcome {
+    Outcome {
+        case: None,
+        opened_case: false,
+        drafts: Vec::new(),
+        disposition: Disposition::Quarantine(reason.to_string()),
+        auto_replied: Vec::new(),
+        told_fingerprint: false,
+        summary: format!("quarantined: {reason}"),
+    }
+}
+
+/// Machines are recorded on the case they thread into and never answered; a bounce of our own
+/// mail is a delivery failure on its case.
+fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
+    let (kind, what) = match inc.class {
+        Sender::Bounce => ("bounce", "bounce".to_string()),
+        Sender::Machine(why) => ("machine", format!("machine ({why})")),
+        _ => ("machine", "machine".to_string()),
+    };
+    let Threaded::Existing { case, .. } = inc.threaded.clone() else {
+        return Outcome {
+            case: None,
+            opened_case: false,
+            drafts: Vec::new(),
+            disposition: Disposition::Processed,
+            auto_replied: Vec::new(),
+            told_fingerprint: false,
+            summary: format!("{what}: no case, not answered"),
+        };
+    };
+    let mut case = *case;
+    if kind == "bounce" {
+        let bounced = inc.headers.references.last().cloned();
+        case.push(
+            now,
+            &from.address,
+            EventKind::DeliveryFailed {
+                message_id: bounced,
+                detail: format!("bounce {}", short(inc.hash)),
+            },
+        );
+    }
+    case.push(
+        now,
+        &from.address,
+        received(&inc, kind, "clear", "none", None, "references"),
+    );
+    Outcome {
+        summary: format!("{}: {what} recorded, not answered", case.id),
+        case: Some(case),
+        opened_case: false,
+        drafts: Vec::new(),
+        disposition: Disposition::Processed,
+        auto_replied: Vec::new(),
+        told_fingerprint: false,
+    }
+}
+
+fn person(
+    inc: Incoming,
+    from: &Mailbox,
+    mem: &Memory,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let Some(opened) = inc.opened else {
+        return quarantine("not opened");
+    };
+    let sys_now: SystemTime = now.into();
+    let encryption = encryption_word(&opened.outcome);
+    let (signature, signer) = signature_word(opened, &from.address);
+
+    // Refused ciphertext: quarantined, the sender told why (rate-limited), no case.
+    if matches!(opened.outcome, Crypt::NoIntegrity | Crypt::Damaged(_)) {
+        let (kind, reason) = match &opened.outcome {
+            Crypt::NoIntegrity => (
+                Kind::NoIntegrity,
+                "encrypted without integrity protection".to_string(),
+            ),
+            Crypt::Damaged(why) => (Kind::Unreadable, format!("damaged: {why}")),
+            _ => (Kind::Unreadable, "unreadable".to_string()),
+        };
+        let mut out = quarantine(&reason);
+        if may_auto_reply(mem, config, now) {
+            let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project.domain);
+            out.drafts.push(Draft {
+                kind,
+                case_id: None,
+                to: from.clone(),
+                encrypt_to: None,
+                vars: base_vars(config, None, json!({ "reason": reason })),
+                subject: format!("{}: your message could not be read", config.project.name),
+                inner_subject: None,
+                in_reply_to: inc.headers.message_id.clone(),
+                references: inc.headers.message_id.iter().cloned().collect(),
+                reply_to: None,
+                message_id: id,
+                attachments: Vec::new(),
+            });
+            out.auto_replied.push(from.address.clone());
+        }
+        return out;
+    }
+
+    let title = opened
+        .protected
+        .subject
+        .clone()
+        .or_else(|| inc.headers.subject.clone())
+        .unwrap_or_else(|| "(no subject)".into());
+
+    // A team member's message: internal, copied to the rest of the team.
+    if let Some(member) = inc.team_member {
+        let about = About {
+            from,
+            title: &title,
+            opened,
+            encryption: &encryption,
+            signature: &signature,
+            hash: inc.hash,
+        };
+        return team_message(&inc, member, &about, config, now);
+    }
+
+    let (mut case, opened_case, rule) = match inc.threaded.clone() {
+        Threaded::Existing { case, rule } => (*case, false, rule.as_str()),
+        Threaded::New { cited } => {
+            let mut case = Case::new(mem.next_case_id.clone(), title.clone(), now);
+            let reason = match cited {
+                Some(c) => format!("sender is not a participant of the cited {c}"),
+                None => "new report".into(),
+            };
+            case.push(now, "secmail", EventKind::Opened { reason });
+            (case, true, "new")
+        }
+    };
+    let sender_class = if case.reporter(&from.address).is_some() || opened_case {
+        "reporter"
+    } else {
+        "unknown"
+    };
+    if opened_case {
+        case.reporters.push(Reporter {
+            address: from.address.clone(),
+            name: from.name.clone(),
+            cert: None,
+            cert_fingerprint: None,
+            cert_source: None,
+            credit: Default::default(),
+        });
+    }
+    if let Some(id) = &inc.headers.message_id {
+        case.add_message_id(id);
+    }
+    case.push(
+        now,
+        &from.address,
+        received(
+            &inc,
+            sender_class,
+            &encryption,
+            &signature,
+            signer.clone(),
+            rule,
+        ),
+    );
+
+    // Learn the reporter's cert (DESIGN.md "OpenPGP": a good signature by an attached cert, an
+    // Autocrypt header, or keys/), only certs that carry the From address.
+    if sender_class == "reporter" {
+        if let Some((cert, source)) = learn_cert(opened, config, &from.address, sys_now) {
+            let fpr = keys::fingerprint(&cert);
+            if let Some(r) = case.reporter_mut(&from.address) {
+                if r.cert_fingerprint.as_deref() != Some(fpr.as_str()) {
+                    r.cert = Some(keys::armored(&cert));
+                    r.cert_fingerprint = Some(fpr.clone());
+                    r.cert_source = Some(source.to_string());
+                    case.push(
+                        now,
+                        "secmail",
+                        EventKind::CertLearnt {
+                            address: from.address.clone(),
+                            fingerprint: fpr,
+                            source: source.into(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    let reporter_cert = case
+        .reporter(&from.address)
+        .and_then(|r| r.cert.as_deref())
+        .and_then(|c| keys::parse_cert(c.as_bytes()).ok())
+        .filter(|c| keys::usable_for_encryption(c, sys_now).is_ok());
+
+    let mut out = Outcome {
+        case: None,
+        opened_case,
+        drafts: Vec::new(),
+        disposition: Disposition::Processed,
+        auto_replied: Vec::new(),
+        told_fingerprint: false,
+        summary: String::new(),
+    };
+    let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
+    let mut said = Vec::new();
+
+    // The answer to the sender.
+    let answer = if not_for_us && !mem.told_fingerprint {
+        Some(Kind::NotForUs)
+    } else if opened_case && !not_for_us {
+        Some(Kind::Ack)
+    } else {
+        None
+    };
+    if let Some(kind) = answer {
+        if may_auto_reply(mem, config, now) {
+            let d = reporter_draft(
+                kind,
+                &case,
+                from,
+                reporter_cert.clone(),
+                &title,
+                inc.hash,
+                inc.headers,
+                config,
+            );
+            case.push(
+                now,
+                "secmail",
+                EventKind::Sent {
+                    message_id: d.message_id.clone(),
+                    kind: kind.as_str().into(),
+                    to: from.address.clone(),
+                    encrypted: d.encrypt_to.is_some(),
+                },
+            );
+            case.add_message_id(&d.message_id);
+            case.last_reporter_update = Some(now);
+            said.push(format!(
+                "{}{}",
+                kind.as_str(),
+                if d.encrypt_to.is_some() {
+                    " (encrypted)"
+                } else {
+                    " (signed)"
+                }
+            ));
+            out.drafts.push(d);
+            out.auto_replied.push(from.address.clone());
+            out.told_fingerprint = kind == Kind::NotForUs;
+        } else {
+            case.push(
+                now,
+                "secmail",
+                EventKind::Suppressed {
+                    kind: kind.as_str().into(),
+                    reason: "rate limit".into(),
+                },
+            );
+            said.push(format!("{} suppressed (rate limit)", kind.as_str()));
+        }
+    } else if not_for_us {
+        case.push(
+            now,
+            "secmail",
+            EventKind::Suppressed {
+                kind: Kind::NotForUs.as_str().into(),
+                reason: "sender was told before".into(),
+            },
+        );
+    }
+
+    // The team's copies.
+    let mut attachments = opened.attachments.clone();
+    if not_for_us {
+        attachments.push(Attachment {
+            filename: Some("original.eml".into()),
+            content_type: "application/octet-stream".into(),
+            data: inc.raw.to_vec(),
+        });
+    }
+    let about = About {
+        from,
+        title: &title,
+        opened,
+        encryption: &encryption,
+        signature: &signature,
+        hash: inc.hash,
+    };
+    let copies = team_copies(&mut case, config, None, &about, attachments, now);
+    said.push(format!(
+        "{} team cop{}",
+        copies.len(),
+        if copies.len() == 1 { "y" } else { "ies" }
+    ));
+    out.drafts.extend(copies);
+
+    out.summary = format!(
+        "{}: {} from {} ({}, signature {}) → {}",
+        case.id,
+        if opened_case { "opened" } else { "follow-up" },
+        sender_class,
+        encryption,
+        signature,
+        said.join(", ")
+    );
+    out.case = Some(case);
+    out
+}
+
+/// What a team copy says about the message it forwards.
+struct About<'a> {
+    from: &'a Mailbox,
+    title: &'a str,
+    opened: &'a Opened,
+    encryption: &'a str,
+    signature: &'a str,
+    hash: &'a str,
+}
+
+fn team_message(
+    inc: &Incoming,
+    member: &str,
+    about: &About,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Outcome {
+    let mut out = Outcome {
+        case: None,
+        opened_case: false,
+        drafts: Vec::new(),
+        disposition: Disposition::Processed,
+        auto_replied: Vec::new(),
+        told_fingerprint: false,
+        summary: String::new(),
+    };
+    let Threaded::Existing { case, rule } = inc.threaded.clone() else {
+        out.summary = "team message matching no case: kept, sender told".into();
+        out.drafts = alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
+        return out;
+    };
+    let mut case = *case;
+    if let Some(id) = &inc.headers.message_id {
+        case.add_message_id(id);
+    }
+    case.push(
+        now,
+        member,
+        received(
+            inc,
+            "team",
+            about.encryption,
+            about.signature,
+            Some(member.to_string()),
+            rule.as_str(),
+        ),
+    );
+    let copies = team_copies(
+        &mut case,
+        config,
+        Some(member),
+        about,
+        about.opened.attachments.clone(),
+        now,
+    );
+    out.summary = format!(
+        "{}: internal note from team → {} team copies",
+        case.id,
+        copies.len()
+    );
+    out.drafts = copies;
+    out.case = Some(case);
+    out
+}
+
+/// One copy per team member (but `skip`), each encrypted to that member alone. A member without
+/// a usable cert gets nothing; the copies to the others say so and the case records it.
+fn team_copies(
+    case: &mut Case,
+    config: &Config,
+    skip: Option<&str>,
+    about: &About,
+    attachments: Vec<Attachment>,
+    now: DateTime<Utc>,
+) -> Vec<Draft> {
+    let sys_now: SystemTime = now.into();
+    let mut withheld = Vec::new();
+    let mut usable = Vec::new();
+    for m in config
+        .team
+        .iter()
+        .filter(|m| Some(m.address.as_str()) != skip)
+    {
+        match keys::usable_for_encryption(&m.cert, sys_now) {
+            Ok(()) => usable.push(m),
+            Err(why) => withheld.push((m.address.clone(), why)),
+        }
+    }
+    for (addr, why) in &withheld {
+        case.push(
+            now,
+            "secmail",
+            EventKind::Withheld {
+                to: addr.clone(),
+                kind: Kind::TeamCopy.as_str().into(),
+                reason: why.clone(),
+            },
+        );
+    }
+    let withheld_lines: Vec<String> = withheld.iter().map(|(a, w)| format!("{a} ({w})")).collect();
+    let unauthenticated = about.opened.unauthenticated.join("\n\n");
+    let mut drafts = Vec::new();
+    for m in usable {
+        let id = draft::message_id(
+            Kind::TeamCopy,
+            Some(&case.id),
+            about.hash,
+            &m.address,
+            &config.project.domain,
+        );
+        let vars = base_vars(
+            config,
+            Some(case),
+            json!({
+                "member": m.name,
+                "from": about.from.address,
+                "from_name": about.from.name,
+                "title": about.title,
+                "state": case.state.as_str(),
+                "encryption": about.encryption,
+                "signature": about.signature,
+                "text": about.opened.text,
+                "unauthenticated": unauthenticated,
+                "withheld": withheld_lines,
+                "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
+            }),
+        );
+        case.push(
+            now,
+            "secmail",
+            EventKind::Sent {
+                message_id: id.clone(),
+                kind: Kind::TeamCopy.as_str().into(),
+                to: m.address.clone(),
+                encrypted: true,
+            },
+        );
+        case.add_message_id(&id);
+        drafts.push(Draft {
+            kind: Kind::TeamCopy,
+            case_id: Some(case.id.clone()),
+            to: Mailbox {
+                address: m.address.clone(),
+                name: Some(m.name.clone()),
+            },
+            encrypt_to: Some(m.cert.clone()),
+            vars,
+            subject: format!("[{}] Security case update", case.id),
+            inner_subject: Some(format!("[{}] {}", case.id, about.title)),
+            in_reply_to: None,
+            references: Vec::new(),
+            reply_to: Some(config.project.case_address(case.id.as_str())),
+            message_id: id,
+            attachments: attachments.clone(),
+        });
+    }
+    drafts
+}
+
+/// A short notice to the team (or to one member), encrypted to each; no report text.
+pub fn alert(
+    config: &Config,
+    cause: &str,
+    what: &str,
+    text: &str,
+    only: Option<&str>,
+) -> Vec<Draft> {
+    config
+        .team
+        .iter()
+        .filter(|m| only.is_none_or(|o| o == m.address))
+        .map(|m| Draft {
+            kind: Kind::TeamAlert,
+            case_id: None,
+            to: Mailbox {
+                address: m.address.clone(),
+                name: Some(m.name.clone()),
+            },
+            encrypt_to: Some(m.cert.clone()),
+            vars: base_vars(
+                config,
+                None,
+                json!({ "member": m.name, "what": what, "text": text }),
+            ),
+            subject: format!("{}: secmail notice", config.project.name),
+            inner_subject: Some(format!("secmail notice: {what}")),
+            in_reply_to: None,
+            references: Vec::new(),
+            reply_to: None,
+            message_id: draft::message_id(
+                Kind::TeamAlert,
+                None,
+                &format!("{cause}/{what}"),
+                &m.address,
+                &config.project.domain,
+            ),
+            attachments: Vec::new(),
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reporter_draft(
+    kind: Kind,
+    case: &Case,
+    to: &Mailbox,
+    cert: Option<Cert>,
+    title: &str,
+    hash: &str,
+    h: &Headers,
+    config: &Config,
+) -> Draft {
+    let encrypted = cert.is_some();
+    let subject = match kind {
+        Kind::NotForUs => format!("[{}] We could not decrypt your message", case.id),
+        _ => format!("[{}] Your security report was received", case.id),
+    };
+    let mut references = h.references.clone();
+    references.extend(h.message_id.iter().cloned());
+    Draft {
+        kind,
+        case_id: Some(case.id.clone()),
+        to: to.clone(),
+        vars: base_vars(
+            config,
+            Some(case),
+            json!({
+                "reporter_name": to.name,
+                "encrypted": encrypted,
+                // Only inside encryption may we echo their subject.
+                "their_subject": if encrypted { Some(title) } else { None },
+            }),
+        ),
+        encrypt_to: cert,
+        subject,
+        inner_subject: encrypted.then(|| format!("Re: {title} [{}]", case.id)),
+        in_reply_to: h.message_id.clone(),
+        references,
+        reply_to: Some(config.project.case_address(case.id.as_str())),
+        message_id: draft::message_id(
+            kind,
+            Some(&case.id),
+            hash,
+            &to.address,
+            &config.project.domain,
+        ),
+        attachments: Vec::new(),
+    }
+}
+
+fn base_vars(config: &Config, case: Option<&Case>, extra: serde_json::Value) -> serde_json::Value {
+    let mut v = json!({
+        "project": config.project.name,
+        "security_address": config.project.security_address,
+        "fingerprint": config.keys.signing_fingerprint(),
+        "fingerprint_spaced": spaced(&config.keys.signing_fingerprint()),
+        "case_id": case.map(|c| c.id.to_string()),
+        "case_address": case.map(|c| config.project.case_address(c.id.as_str())),
+    });
+    if let (Some(map), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    v
+}
+
+/// `ABCD EF01 …` groups of four, as people compare fingerprints.
+fn spaced(fpr: &str) -> String {
+    fpr.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn may_auto_reply(mem: &Memory, config: &Config, now: DateTime<Utc>) -> bool {
+    let window = chrono::Duration::from_std(config.limits.auto_reply_window)
+        .unwrap_or(chrono::Duration::hours(1));
+    let recent = mem
+        .recent_auto_replies
+        .iter()
+        .filter(|t| now - **t < window)
+        .count();
+    recent < config.limits.auto_replies_per_address as usize
+}
+
+fn learn_cert(
+    opened: &Opened,
+    config: &Config,
+    from: &str,
+    now: SystemTime,
+) -> Option<(Cert, &'static str)> {
+    use super::decrypt::CertSource;
+    let usable = |c: &Cert| keys::has_email(c, from) && keys::usable_for_encryption(c, now).is_ok();
+    opened
+        .certs
+        .iter()
+        .filter(|l| l.source == CertSource::AttachedSigner)
+        .map(|l| (l.cert.clone(), "signature"))
+        .chain(opened.autocrypt.iter().map(|c| (c.clone(), "autocrypt")))
+        .chain(config.known_certs.iter().map(|c| (c.clone(), "keys-dir")))
+        .find(|(c, _)| usable(c))
+}
+
+fn received(
+    inc: &Incoming,
+    class: &str,
+    encryption: &str,
+    signature: &str,
+    signer: Option<String>,
+    rule: &str,
+) -> EventKind {
+    EventKind::Received {
+        msg_hash: inc.hash.to_string(),
+        message_id: inc.headers.message_id.clone(),
+        sender_class: class.to_string(),
+        encryption: encryption.to_string(),
+        signature: signature.to_string(),
+        signer,
+        thread_rule: rule.to_string(),
+    }
+}
+
+pub fn encryption_word(o: &Crypt) -> String {
+    match o {
+        Crypt::Clear => "clear",
+        Crypt::Decrypted => "decrypted",
+        Crypt::NotForUs { .. } => "not-for-us",
+        Crypt::NoIntegrity => "no-integrity",
+        Crypt::Damaged(_) => "damaged",
+    }
+    .to_string()
+}
+
+/// The signature result as recorded, and the signing fingerprint.
+pub fn signature_word(opened: &Opened, from: &str) -> (String, Option<String>) {
+    if let Some(fpr) = opened.verified_sender(from) {
+        return ("good".into(), Some(fpr));
+    }
+    let Some(sig) = opened.signatures.first() else {
+        return ("none".into(), None);
+    };
+    let word = match sig.status {
+        SigStatus::Good => "good-unverified",
+        SigStatus::Bad => "bad",
+        SigStatus::UnknownKey => "unknown-key",
+        SigStatus::Expired => "expired",
+        SigStatus::Revoked => "revoked",
+    };
+    (
+        word.into(),
+        sig.fingerprint.clone().or_else(|| Some(sig.issuer.clone())),
+    )
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}

@@ -1,0 +1,111 @@
+//! Draft: a message the core decided to send, before it is rendered, signed and encrypted.
+use super::decrypt::Attachment;
+use super::keys::Cert;
+use super::parse::Mailbox;
+use crate::model::CaseId;
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// First answer to a new report.
+    Ack,
+    /// A report or follow-up forwarded to one team member.
+    TeamCopy,
+    /// Mail we could not decrypt: which fingerprint to encrypt to.
+    NotForUs,
+    /// Ciphertext without integrity protection, refused.
+    NoIntegrity,
+    /// A message we could not read at all.
+    Unreadable,
+    /// Something the team must know (loop, oversize mail, a message matching no case).
+    TeamAlert,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ack => "ack",
+            Kind::TeamCopy => "team-copy",
+            Kind::NotForUs => "not-for-us",
+            Kind::NoIntegrity => "no-integrity",
+            Kind::Unreadable => "unreadable",
+            Kind::TeamAlert => "team-alert",
+        }
+    }
+
+    /// The template file (without `.hbs`) that renders it.
+    pub fn template(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// Everything we send by ourselves says so (RFC 3834).
+    pub fn auto_submitted(self) -> &'static str {
+        match self {
+            Kind::Ack | Kind::NotForUs | Kind::NoIntegrity | Kind::Unreadable => "auto-replied",
+            Kind::TeamCopy | Kind::TeamAlert => "auto-generated",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: Kind,
+    pub case_id: Option<CaseId>,
+    pub to: Mailbox,
+    /// Encrypt to this cert. `None`: signed only (only ever to a reporter or sender whose cert
+    /// we do not know; the team and distributors are never sent plaintext).
+    pub encrypt_to: Option<Cert>,
+    /// Variables for the template.
+    pub vars: serde_json::Value,
+    /// The clear Subject: the case tag and a generic phrase, never the report's own subject.
+    pub subject: String,
+    /// The protected Subject, only ever inside encryption.
+    pub inner_subject: Option<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub reply_to: Option<String>,
+    /// Stable: derived from what caused it, so a re-send after a crash is recognisable.
+    pub message_id: String,
+    pub attachments: Vec<Attachment>,
+}
+
+/// `<kind>.<case>.<cause>.<recipient>@<domain>`, all derived, never random.
+pub fn message_id(
+    kind: Kind,
+    case: Option<&CaseId>,
+    cause: &str,
+    to: &str,
+    domain: &str,
+) -> String {
+    let mut h = Sha256::new();
+    h.update(cause.as_bytes());
+    h.update([0]);
+    h.update(to.as_bytes());
+    let d = hex::encode(h.finalize());
+    let case = case.map(CaseId::as_str).unwrap_or("none");
+    format!("{}.{case}.{}@{domain}", kind.as_str(), &d[..20])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_stable_and_distinct() {
+        let c = CaseId::new("SEC", 2026, 1);
+        let a = message_id(Kind::Ack, Some(&c), "h1", "r@x", "example.org");
+        assert_eq!(
+            a,
+            message_id(Kind::Ack, Some(&c), "h1", "r@x", "example.org")
+        );
+        assert!(a.starts_with("ack.SEC-2026-0001.") && a.ends_with("@example.org"));
+        assert_ne!(
+            a,
+            message_id(Kind::Ack, Some(&c), "h1", "s@x", "example.org")
+        );
+        assert_ne!(
+            a,
+            message_id(Kind::TeamCopy, Some(&c), "h1", "r@x", "example.org")
+        );
+    }
+}

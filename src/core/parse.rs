@@ -1,0 +1,215 @@
+//! Parse: the headers secmail decides on, read from the raw bytes (RFC 5322, via mail-parser).
+//!
+//! Invariant: nothing here trusts an `X-Secmail-*` header except to compare the loop marker with
+//! our own instance (DESIGN.md "OpenPGP": strip headers that imitate ours before looking at mail).
+use mail_parser::{HeaderValue, MessageParser};
+
+/// An address with its display name; the address is lowercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mailbox {
+    pub address: String,
+    pub name: Option<String>,
+}
+
+/// The headers of an incoming message that classification and threading need.
+#[derive(Debug, Clone, Default)]
+pub struct Headers {
+    pub from: Option<Mailbox>,
+    /// More than one From address (RFC 5322 allows it; we answer nobody then).
+    pub from_count: usize,
+    /// Lowercased addresses from To, Cc, Delivered-To and X-Original-To.
+    pub recipients: Vec<String>,
+    pub subject: Option<String>,
+    /// Without angle brackets.
+    pub message_id: Option<String>,
+    pub in_reply_to: Vec<String>,
+    pub references: Vec<String>,
+    pub auto_submitted: Option<String>,
+    pub precedence: Option<String>,
+    pub list_id: bool,
+    /// `Some("")` for the null return path `<>` of bounces.
+    pub return_path: Option<String>,
+    /// The `X-Secmail-Loop` value, if any (compared with ours, then ignored).
+    pub loop_marker: Option<String>,
+    /// `type/subtype`, lowercased.
+    pub content_type: String,
+    pub report_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a mail message")]
+    NotMail,
+    #[error("no From address")]
+    NoFrom,
+}
+
+/// Reads the headers. A message without a usable From address is an error: it can be neither
+/// answered nor attributed, so the caller quarantines it.
+pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
+    let msg = MessageParser::default()
+        .parse_headers(raw)
+        .ok_or(ParseError::NotMail)?;
+    if msg.headers().is_empty() {
+        return Err(ParseError::NotMail);
+    }
+    let mut h = Headers::default();
+    if let Some(from) = msg.from() {
+        h.from_count = from.iter().count();
+        h.from = from.first().and_then(|a| {
+            let address = a.address()?.trim().to_ascii_lowercase();
+            address.contains('@').then(|| Mailbox {
+                address,
+                name: a
+                    .name()
+                    .map(|n| n.trim().to_string())
+                    .filter(|n| !n.is_empty()),
+            })
+        });
+    }
+    for addr in msg.all_to().chain(msg.all_cc()) {
+        for a in addr.iter() {
+            if let Some(x) = a.address() {
+                h.recipients.push(x.trim().to_ascii_lowercase());
+            }
+        }
+    }
+    for (name, value) in msg.headers_raw() {
+        let lname = name.to_ascii_lowercase();
+        let v = value.trim();
+        match lname.as_str() {
+            "delivered-to" | "x-original-to" => h
+                .recipients
+                .push(v.trim_matches(['<', '>']).to_ascii_lowercase()),
+            "auto-submitted" => h.auto_submitted = Some(first_token(v)),
+            "precedence" => h.precedence = Some(first_token(v)),
+            "list-id" => h.list_id = true,
+            "return-path" => {
+                h.return_path = Some(v.trim_matches(['<', '>', ' ']).to_ascii_lowercase())
+            }
+            "x-secmail-loop" => h.loop_marker = Some(v.to_string()),
+            _ => {}
+        }
+    }
+    h.subject = msg.subject().map(|s| s.trim().to_string());
+    h.message_id = msg
+        .message_id()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty());
+    h.in_reply_to = ids(msg.in_reply_to());
+    h.references = ids(msg.references());
+    if let Some(ct) = msg
+        .root_part()
+        .headers()
+        .iter()
+        .find_map(|hd| hd.value().as_content_type())
+    {
+        h.content_type = format!(
+            "{}/{}",
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().unwrap_or("").to_ascii_lowercase()
+        );
+        h.report_type = ct.attribute("report-type").map(str::to_ascii_lowercase);
+    } else {
+        h.content_type = "text/plain".into();
+    }
+    Ok(h)
+}
+
+fn first_token(v: &str) -> String {
+    v.split([';', ' ', '\t', '('])
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+fn ids(v: &HeaderValue) -> Vec<String> {
+    match v {
+        HeaderValue::Text(t) => vec![t.to_string()],
+        HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Message-ID-like tokens `<local@domain>` anywhere in `raw` (bounded): bounces quote the
+/// headers of the message that bounced, and that is how we find which of ours it was.
+pub fn cited_message_ids(raw: &[u8], domain: &str, max: usize) -> Vec<String> {
+    let text = String::from_utf8_lossy(&raw[..raw.len().min(256 * 1024)]);
+    let suffix = format!("@{}>", domain.to_ascii_lowercase());
+    let mut out = Vec::new();
+    for (i, _) in text.match_indices('<') {
+        let Some(end) = text[i..].find('>') else {
+            break;
+        };
+        let token = &text[i..=i + end];
+        if token.len() < 200
+            && token.to_ascii_lowercase().ends_with(&suffix)
+            && !token.contains(char::is_whitespace)
+        {
+            let id = token[1..token.len() - 1].to_string();
+            if !out.contains(&id) {
+                out.push(id);
+            }
+            if out.len() >= max {
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_headers_that_matter() {
+        let raw = b"Return-Path: <>\r\nFrom: \"Rita R\" <Rita@Reporter.Example>\r\nTo: security@example.org\r\nCc: Other <o@x.test>\r\nDelivered-To: security+SEC-2026-0001@example.org\r\nSubject:  Hello \r\nMessage-ID: <abc@x>\r\nIn-Reply-To: <p@x>\r\nReferences: <a@x> <b@x>\r\nAuto-Submitted: auto-replied; x=y\r\nPrecedence: Bulk\r\nList-Id: <l.x>\r\nX-Secmail-Loop: inst\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\nbody";
+        let h = headers(raw).unwrap();
+        assert_eq!(
+            h.from,
+            Some(Mailbox {
+                address: "rita@reporter.example".into(),
+                name: Some("Rita R".into())
+            })
+        );
+        assert_eq!(
+            h.recipients,
+            vec![
+                "security@example.org",
+                "o@x.test",
+                "security+sec-2026-0001@example.org"
+            ]
+        );
+        assert_eq!(h.subject.as_deref(), Some("Hello"));
+        assert_eq!(h.message_id.as_deref(), Some("abc@x"));
+        assert_eq!(h.in_reply_to, vec!["p@x"]);
+        assert_eq!(h.references, vec!["a@x", "b@x"]);
+        assert_eq!(h.auto_submitted.as_deref(), Some("auto-replied"));
+        assert_eq!(h.precedence.as_deref(), Some("bulk"));
+        assert!(h.list_id);
+        assert_eq!(h.return_path.as_deref(), Some(""));
+        assert_eq!(h.loop_marker.as_deref(), Some("inst"));
+        assert_eq!(h.content_type, "multipart/report");
+        assert_eq!(h.report_type.as_deref(), Some("delivery-status"));
+    }
+
+    #[test]
+    fn rejects_what_cannot_be_answered() {
+        assert_eq!(headers(b"").err(), Some(ParseError::NotMail));
+        let garbage = headers(b"\x00\x01\x02garbage");
+        assert!(garbage.map(|h| h.from.is_none()).unwrap_or(true));
+        let h = headers(b"Subject: x\r\n\r\nbody").unwrap();
+        assert!(h.from.is_none());
+    }
+
+    #[test]
+    fn finds_our_message_ids_in_a_bounce() {
+        let raw = b"...\r\nMessage-ID: <ack.SEC-2026-0001.abcd@example.org>\r\nIn-Reply-To: <foo@other.test>\r\n<not an id@example.org>";
+        assert_eq!(
+            cited_message_ids(raw, "example.org", 10),
+            vec!["ack.SEC-2026-0001.abcd@example.org"]
+        );
+    }
+}

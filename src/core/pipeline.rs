@@ -1,0 +1,280 @@
+//! The whole flow for one message, on one screen:
+//! parse → classify → decrypt → thread → apply → compose. Pure: what the store knows comes in
+//! through [`View`], the time through `now`; what to write and send goes out as [`Processed`].
+use super::apply::{self, Disposition, Incoming, Memory};
+use super::classify::{self, Sender};
+use super::compose::{self, Outgoing, Templates};
+use super::decrypt::{self, Opened};
+use super::keys::Cert;
+use super::parse;
+use super::thread::{self, Lookup, Threaded};
+use crate::config::Config;
+use crate::model::{CaseId, EventKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What the pipeline may ask the store.
+pub trait View: Lookup {
+    /// Already handled (same content hash, or same Message-ID from the same sender).
+    fn seen(&self, hash: &str, message_id: Option<&str>, from: Option<&str>) -> bool;
+    fn recent_auto_replies(&self, address: &str) -> Vec<DateTime<Utc>>;
+    fn told_fingerprint(&self, address: &str) -> bool;
+    fn next_case_id(&self, prefix: &str, year: i32) -> CaseId;
+    /// A cert learnt earlier for this address.
+    fn cert_for(&self, address: &str) -> Option<Cert>;
+}
+
+/// A message as kept in the store. `text` is report text: stored, never logged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MessageRecord {
+    pub hash: String,
+    pub received_at: DateTime<Utc>,
+    pub case_id: Option<CaseId>,
+    pub from: Option<String>,
+    pub message_id: Option<String>,
+    /// processed, or quarantine: <reason>
+    pub disposition: String,
+    pub encryption: String,
+    pub signature: String,
+    pub text: String,
+    pub unauthenticated: Vec<String>,
+    /// (filename, content type, size); the bytes are kept beside the record.
+    pub attachments: Vec<(String, String, usize)>,
+}
+
+/// Everything one message leads to.
+pub struct Processed {
+    pub hash: String,
+    pub duplicate: bool,
+    pub record: MessageRecord,
+    pub attachments: Vec<Vec<u8>>,
+    pub outcome: apply::Outcome,
+    /// Composed messages, each with its case (for the outbox and the timeline).
+    pub outgoing: Vec<(Outgoing, Option<CaseId>, String)>,
+    /// Certs to remember per address (armored).
+    pub certs: Vec<(String, String)>,
+    /// Compose failures (a template or key problem): logged by the shell.
+    pub errors: Vec<String>,
+}
+
+pub fn hash(raw: &[u8]) -> String {
+    hex::encode(Sha256::digest(raw))
+}
+
+pub fn process(
+    raw: &[u8],
+    view: &dyn View,
+    config: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+) -> Processed {
+    let hash = hash(raw);
+    let headers = match parse::headers(raw) {
+        Ok(h) => h,
+        Err(e) => return refused(hash, raw, now, &e.to_string()),
+    };
+    let from = headers.from.as_ref().map(|f| f.address.clone());
+    if view.seen(&hash, headers.message_id.as_deref(), from.as_deref()) {
+        let mut p = refused(hash, raw, now, "duplicate");
+        p.duplicate = true;
+        p.outcome.disposition = Disposition::Processed;
+        p.outcome.summary = "already handled: nothing changed".into();
+        return p;
+    }
+    let class = classify::sender(&headers, &config.project.instance);
+
+    // Machines are never decrypted; a bounce threads by the Message-IDs of ours it quotes.
+    let opened: Option<Opened> = match class {
+        Sender::Person => {
+            let mut known: Vec<Cert> = config.team.iter().map(|m| m.cert.clone()).collect();
+            known.extend(config.known_certs.iter().cloned());
+            known.extend(from.as_deref().and_then(|f| view.cert_for(f)));
+            Some(decrypt::message(raw, &config.keys, &known, now.into()))
+        }
+        _ => None,
+    };
+    let mut headers = headers;
+    if class == Sender::Bounce {
+        headers
+            .references
+            .extend(parse::cited_message_ids(raw, &config.project.domain, 20));
+    }
+    let sender = from.clone().unwrap_or_default();
+    let team_member = config
+        .team_member(&sender)
+        .filter(|m| {
+            opened
+                .as_ref()
+                .and_then(|o| o.verified_sender(&sender))
+                .as_deref()
+                == Some(m.fingerprint.as_str())
+        })
+        .map(|m| m.address.as_str());
+    let protected_subject = opened.as_ref().and_then(|o| o.protected.subject.clone());
+    let threaded = if from.is_some() {
+        thread::find_case(
+            &headers,
+            protected_subject.as_deref(),
+            &sender,
+            team_member.is_some(),
+            &config.project,
+            view,
+        )
+    } else {
+        Threaded::New { cited: None }
+    };
+    let mem = Memory {
+        recent_auto_replies: view.recent_auto_replies(&sender),
+        told_fingerprint: view.told_fingerprint(&sender),
+        next_case_id: view.next_case_id(&config.project.case_prefix, CaseId::year_of(now)),
+    };
+    let incoming = Incoming {
+        hash: &hash,
+        raw,
+        headers: &headers,
+        class: &class,
+        opened: opened.as_ref(),
+        threaded,
+        team_member,
+    };
+    let mut outcome = apply::message(incoming, &mem, config, now);
+
+    let mut outgoing = Vec::new();
+    let mut errors = Vec::new();
+    for d in &outcome.drafts {
+        match compose::render(d, templates, &config.keys, &config.project, now) {
+            Ok(o) => outgoing.push((o, d.case_id.clone(), d.kind.as_str().to_string())),
+            Err(e) => {
+                errors.push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address));
+                if let Some(case) = outcome.case.as_mut() {
+                    case.push(
+                        now,
+                        "secmail",
+                        EventKind::Withheld {
+                            to: d.to.address.clone(),
+                            kind: d.kind.as_str().into(),
+                            reason: e.to_string(),
+                        },
+                    );
+                }
+            }
+        }
+    }
+    let certs = outcome
+        .case
+        .as_ref()
+        .map(|c| {
+            c.reporters
+                .iter()
+                .filter_map(|r| r.cert.clone().map(|a| (r.address.clone(), a)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let (encryption, signature) = match &opened {
+        Some(o) => (
+            apply::encryption_word(&o.outcome),
+            apply::signature_word(o, &sender).0,
+        ),
+        None => ("not-opened".to_string(), "none".to_string()),
+    };
+    let (text, unauthenticated, attachments) = match opened {
+        Some(o) => (o.text, o.unauthenticated, o.attachments),
+        None => (String::new(), Vec::new(), Vec::new()),
+    };
+    let record = MessageRecord {
+        hash: hash.clone(),
+        received_at: now,
+        case_id: outcome.case.as_ref().map(|c| c.id.clone()),
+        from,
+        message_id: headers.message_id.clone(),
+        disposition: disposition_word(&outcome.disposition),
+        encryption,
+        signature,
+        text,
+        unauthenticated,
+        attachments: attachments
+            .iter()
+            .map(|a| {
+                (
+                    a.filename.clone().unwrap_or_default(),
+                    a.content_type.clone(),
+                    a.data.len(),
+                )
+            })
+            .collect(),
+    };
+    Processed {
+        hash,
+        duplicate: false,
+        record,
+        attachments: attachments.into_iter().map(|a| a.data).collect(),
+        outcome,
+        outgoing,
+        certs,
+        errors,
+    }
+}
+
+/// Mail over the size limit: not fetched whole; quarantined, the team told.
+pub fn oversize(
+    size: u64,
+    config: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+    cause: &str,
+) -> Vec<(Outgoing, Option<CaseId>, String)> {
+    let text = format!(
+        "A message of {size} bytes arrived at the security address, over the limit of {} bytes. It was not fetched and is in the quarantine folder; read it there by hand.",
+        config.inbound.max_message_bytes()
+    );
+    apply::alert(config, cause, "oversize", &text, None)
+        .iter()
+        .filter_map(|d| {
+            compose::render(d, templates, &config.keys, &config.project, now)
+                .ok()
+                .map(|o| (o, None, d.kind.as_str().to_string()))
+        })
+        .collect()
+}
+
+fn disposition_word(d: &Disposition) -> String {
+    match d {
+        Disposition::Processed => "processed".into(),
+        Disposition::Quarantine(r) => format!("quarantine: {r}"),
+    }
+}
+
+fn refused(hash: String, _raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
+    let outcome = apply::Outcome {
+        case: None,
+        opened_case: false,
+        drafts: Vec::new(),
+        disposition: Disposition::Quarantine(reason.to_string()),
+        auto_replied: Vec::new(),
+        told_fingerprint: false,
+        summary: format!("quarantined: {reason}"),
+    };
+    Processed {
+        record: MessageRecord {
+            hash: hash.clone(),
+            received_at: now,
+            case_id: None,
+            from: None,
+            message_id: None,
+            disposition: disposition_word(&outcome.disposition),
+            encryption: "not-opened".into(),
+            signature: "none".into(),
+            text: String::new(),
+            unauthenticated: Vec::new(),
+            attachments: Vec::new(),
+        },
+        hash,
+        duplicate: false,
+        attachments: Vec::new(),
+        outcome,
+        outgoing: Vec::new(),
+        certs: Vec::new(),
+        errors: Vec::new(),
+    }
+}

@@ -1,0 +1,292 @@
+//! A case: one reported issue, its state and its timeline (DESIGN.md "Cases").
+//!
+//! Invariant: the timeline only grows; every change to a case appends an event saying who did it
+//! and when.
+use super::party::Reporter;
+use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// `<PREFIX>-<YEAR>-<NNNN>`, e.g. `SEC-2026-0001`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct CaseId(String);
+
+impl CaseId {
+    pub fn new(prefix: &str, year: i32, seq: u32) -> CaseId {
+        CaseId(format!("{prefix}-{year}-{seq:04}"))
+    }
+
+    /// Accepts `PREFIX-YYYY-NNNN` (four or more digits) for the configured prefix, case-insensitively.
+    pub fn parse(prefix: &str, s: &str) -> Option<CaseId> {
+        let rest = s.get(..prefix.len())?;
+        if !rest.eq_ignore_ascii_case(prefix) {
+            return None;
+        }
+        let tail = s.get(prefix.len()..)?.strip_prefix('-')?;
+        let (year, seq) = tail.split_once('-')?;
+        let ok = year.len() == 4
+            && year.bytes().all(|b| b.is_ascii_digit())
+            && seq.len() >= 4
+            && seq.len() <= 9
+            && seq.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| CaseId(format!("{prefix}-{year}-{seq}")))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn year_of(now: DateTime<Utc>) -> i32 {
+        now.year()
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    New,
+    Triage,
+    Confirmed,
+    Fixing,
+    FixReady,
+    PreNotified,
+    Disclosed,
+    Closed,
+    Rejected,
+    Duplicate,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::New => "new",
+            State::Triage => "triage",
+            State::Confirmed => "confirmed",
+            State::Fixing => "fixing",
+            State::FixReady => "fix-ready",
+            State::PreNotified => "pre-notified",
+            State::Disclosed => "disclosed",
+            State::Closed => "closed",
+            State::Rejected => "rejected",
+            State::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        [
+            State::New,
+            State::Triage,
+            State::Confirmed,
+            State::Fixing,
+            State::FixReady,
+            State::PreNotified,
+            State::Disclosed,
+            State::Closed,
+            State::Rejected,
+            State::Duplicate,
+        ]
+        .into_iter()
+        .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+
+    pub fn is_closed(self) -> bool {
+        matches!(self, State::Closed | State::Rejected | State::Duplicate)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// One entry of a case's timeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// An address, or "secmail" for what the daemon did by itself.
+    pub actor: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+/// What happened. Message events point at the stored message by its content hash; the text
+/// itself lives in the store, never in an event (events are shown and logged more freely).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum EventKind {
+    Opened {
+        /// Which rule made this a new case, e.g. "no thread", "unknown sender cited SEC-2026-0002".
+        reason: String,
+    },
+    /// A message from outside arrived and was attached to the case.
+    Received {
+        msg_hash: String,
+        message_id: Option<String>,
+        /// reporter, team, distributor, machine, unknown
+        sender_class: String,
+        /// clear, decrypted, not-for-us, no-integrity, damaged
+        encryption: String,
+        /// none, good (verified), good-unverified, bad, unknown-key, expired, revoked
+        signature: String,
+        signer: Option<String>,
+        /// Which threading rule attached it: "new", "references", "case-address", "subject-tag".
+        thread_rule: String,
+    },
+    /// A message was queued in the outbox.
+    Sent {
+        message_id: String,
+        /// ack, team-copy, not-for-us, no-integrity, team-alert, ...
+        kind: String,
+        to: String,
+        encrypted: bool,
+    },
+    /// A team member has no usable cert and got nothing.
+    Withheld {
+        to: String,
+        kind: String,
+        reason: String,
+    },
+    CertLearnt {
+        address: String,
+        fingerprint: String,
+        source: String,
+    },
+    StateChanged {
+        from: State,
+        to: State,
+    },
+    DeliveryFailed {
+        message_id: Option<String>,
+        detail: String,
+    },
+    /// An automatic reply was not sent (machine sender, rate limit, told before).
+    Suppressed {
+        kind: String,
+        reason: String,
+    },
+}
+
+/// A case as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: CaseId,
+    /// Internal title: the (protected) subject of the report. Never put in a clear header.
+    pub title: String,
+    pub opened: DateTime<Utc>,
+    pub state: State,
+    pub reporters: Vec<Reporter>,
+    pub handler: Option<String>,
+    pub severity: Option<Severity>,
+    pub cvss: Option<String>,
+    #[serde(default)]
+    pub affected: Vec<String>,
+    #[serde(default)]
+    pub fixed: Vec<String>,
+    pub cve: Option<String>,
+    pub duplicate_of: Option<CaseId>,
+    #[serde(default)]
+    pub duplicates: Vec<CaseId>,
+    /// Every Message-ID this case has sent or received (threading rule 1).
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+    /// When the reporter last got a message from us (policy timers use it).
+    pub last_reporter_update: Option<DateTime<Utc>>,
+    pub timeline: Vec<Event>,
+}
+
+impl Case {
+    pub fn new(id: CaseId, title: String, now: DateTime<Utc>) -> Case {
+        Case {
+            id,
+            title,
+            opened: now,
+            state: State::New,
+            reporters: Vec::new(),
+            handler: None,
+            severity: None,
+            cvss: None,
+            affected: Vec::new(),
+            fixed: Vec::new(),
+            cve: None,
+            duplicate_of: None,
+            duplicates: Vec::new(),
+            message_ids: Vec::new(),
+            last_reporter_update: None,
+            timeline: Vec::new(),
+        }
+    }
+
+    pub fn reporter(&self, address: &str) -> Option<&Reporter> {
+        self.reporters
+            .iter()
+            .find(|r| r.address.eq_ignore_ascii_case(address))
+    }
+
+    pub fn reporter_mut(&mut self, address: &str) -> Option<&mut Reporter> {
+        self.reporters
+            .iter_mut()
+            .find(|r| r.address.eq_ignore_ascii_case(address))
+    }
+
+    pub fn push(&mut self, at: DateTime<Utc>, actor: &str, kind: EventKind) {
+        self.timeline.push(Event {
+            at,
+            actor: actor.to_string(),
+            kind,
+        });
+    }
+
+    pub fn add_message_id(&mut self, id: &str) {
+        if !self.message_ids.iter().any(|m| m == id) {
+            self.message_ids.push(id.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_ids_parse_only_for_the_prefix() {
+        let check = |input: &str, expected: Option<&str>| {
+            assert_eq!(
+                CaseId::parse("SEC", input).as_ref().map(CaseId::as_str),
+                expected,
+                "input {input:?}"
+            );
+        };
+        check("SEC-2026-0001", Some("SEC-2026-0001"));
+        check("sec-2026-0001", Some("SEC-2026-0001"));
+        check("SEC-2026-12345", Some("SEC-2026-12345"));
+        check("SEC-2026-001", None);
+        check("SEC-26-0001", None);
+        check("CVE-2026-0001", None);
+        check("SEC-2026-00x1", None);
+        check("", None);
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in ["new", "triage", "fix-ready", "pre-notified", "duplicate"] {
+            assert_eq!(State::parse(s).map(State::as_str), Some(s));
+        }
+        assert_eq!(State::parse("bogus"), None);
+    }
+}

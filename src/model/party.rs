@@ -1,0 +1,49 @@
+//! The people around a case: reporters and team members (distributors come with disclosure).
+use serde::{Deserialize, Serialize};
+
+/// How a reporter wants to be credited in an announcement (DESIGN.md "Cases").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Credit {
+    /// By the display name of their address (the default).
+    #[default]
+    Name,
+    /// By a handle of their choosing.
+    Handle(String),
+    Anonymous,
+}
+
+/// Someone who reported (or co-reported) the issue of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reporter {
+    /// Lowercased address, as used for matching.
+    pub address: String,
+    pub name: Option<String>,
+    /// ASCII-armored public cert, once learnt (never a short key id).
+    pub cert: Option<String>,
+    pub cert_fingerprint: Option<String>,
+    /// Where the cert was learnt from: "signature", "autocrypt", "keys-dir".
+    pub cert_source: Option<String>,
+    #[serde(default)]
+    pub credit: Credit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TeamRole {
+    Handler,
+    Coordinator,
+    Backup,
+    Member,
+}
+
+/// A member of the security team, from the configuration.
+#[derive(Debug, Clone)]
+pub struct TeamMember {
+    pub name: String,
+    /// Lowercased address.
+    pub address: String,
+    pub role: TeamRole,
+    pub cert: crate::core::keys::Cert,
+    pub fingerprint: String,
+}

@@ -1,0 +1,313 @@
+//! The sled store: cases, messages (raw and decrypted), indexes and the outbox, in one tree
+//! with key prefixes, so that everything one message changes is written in one atomic batch.
+//!
+//! Keys: `case/<id>` Case JSON · `mid/<message-id>` case id (sent and received) ·
+//! `rmid/<from>/<message-id>` hash of a received message · `msg/<hash>` MessageRecord JSON ·
+//! `raw/<hash>` bytes as received · `att/<hash>/<n>` attachment bytes · `seq/<prefix>/<year>`
+//! last case number · `rate/<addr>` recent automatic replies · `told/<addr>` fingerprint told ·
+//! `cert/<addr>` learnt cert · `out/<id>` outbox entry · `dead/<id>` undeliverable entry ·
+//! `imap/<uidvalidity>` last handled uid.
+//!
+//! Invariant: callers flush (`flush`) before any outside effect that relies on a write.
+use crate::core::keys::{self, Cert};
+use crate::core::pipeline::{Processed, View};
+use crate::core::thread::Lookup;
+use crate::model::{Case, CaseId, EventKind};
+use anyhow::{Context, Result};
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+}
+
+/// A message waiting to be sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub message_id: String,
+    pub envelope_from: String,
+    pub rcpts: Vec<String>,
+    /// base64 of the exact bytes to send.
+    pub raw: String,
+    pub case_id: Option<CaseId>,
+    pub kind: String,
+    pub queued: DateTime<Utc>,
+    pub attempts: u32,
+    pub next_attempt: DateTime<Utc>,
+    pub last_error: Option<String>,
+}
+
+impl OutboxEntry {
+    pub fn bytes(&self) -> Vec<u8> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.raw)
+            .unwrap_or_default()
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let db = sled::Config::new()
+            .path(path)
+            .mode(sled::Mode::HighThroughput)
+            .open()
+            .with_context(|| format!("opening the store at {}", path.display()))?;
+        Ok(Store { db })
+    }
+
+    fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
+        let v = self.db.get(key.as_bytes()).ok()??;
+        serde_json::from_slice(&v).ok()
+    }
+
+    pub async fn flush(&self) -> Result<()> {
+        self.db.flush_async().await.context("flushing the store")?;
+        Ok(())
+    }
+
+    pub fn flush_blocking(&self) -> Result<()> {
+        self.db.flush().context("flushing the store")?;
+        Ok(())
+    }
+
+    pub fn cases(&self) -> Vec<Case> {
+        self.db
+            .scan_prefix(b"case/")
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .collect()
+    }
+
+    pub fn message(&self, hash: &str) -> Option<crate::core::pipeline::MessageRecord> {
+        self.get_json(&format!("msg/{hash}"))
+    }
+
+    pub fn raw(&self, hash: &str) -> Option<Vec<u8>> {
+        self.db
+            .get(format!("raw/{hash}").as_bytes())
+            .ok()?
+            .map(|v| v.to_vec())
+    }
+
+    /// Writes everything one processed message changes in one batch. Returns the number of
+    /// outbox entries queued.
+    pub fn commit(&self, p: &Processed, raw: &[u8], now: DateTime<Utc>) -> Result<usize> {
+        let mut b = sled::Batch::default();
+        if p.duplicate {
+            return Ok(0);
+        }
+        b.insert(format!("msg/{}", p.hash).as_bytes(), json(&p.record));
+        b.insert(format!("raw/{}", p.hash).as_bytes(), raw);
+        for (i, a) in p.attachments.iter().enumerate() {
+            b.insert(format!("att/{}/{i}", p.hash).as_bytes(), a.as_slice());
+        }
+        if let (Some(id), Some(from)) = (&p.record.message_id, &p.record.from) {
+            b.insert(format!("rmid/{from}/{id}").as_bytes(), p.hash.as_bytes());
+        }
+        if let Some(case) = &p.outcome.case {
+            b.insert(format!("case/{}", case.id).as_bytes(), json(case));
+            for id in &case.message_ids {
+                b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
+            }
+            if p.outcome.opened_case {
+                let (prefix, year, seq) = split_id(&case.id);
+                b.insert(
+                    format!("seq/{prefix}/{year}").as_bytes(),
+                    &seq.to_be_bytes(),
+                );
+            }
+        }
+        for addr in &p.outcome.auto_replied {
+            let mut recent = self.recent_auto_replies(addr);
+            recent.retain(|t| now - *t < chrono::Duration::days(2));
+            recent.push(now);
+            b.insert(format!("rate/{addr}").as_bytes(), json(&recent));
+        }
+        if p.outcome.told_fingerprint {
+            if let Some(from) = &p.record.from {
+                b.insert(format!("told/{from}").as_bytes(), json(&now));
+            }
+        }
+        for (addr, cert) in &p.certs {
+            b.insert(format!("cert/{addr}").as_bytes(), cert.as_bytes());
+        }
+        for (o, case, kind) in &p.outgoing {
+            let entry = OutboxEntry {
+                message_id: o.message_id.clone(),
+                envelope_from: o.envelope_from.clone(),
+                rcpts: o.rcpts.clone(),
+                raw: base64::engine::general_purpose::STANDARD.encode(&o.raw),
+                case_id: case.clone(),
+                kind: kind.clone(),
+                queued: now,
+                attempts: 0,
+                next_attempt: now,
+                last_error: None,
+            };
+            let id = self.db.generate_id().context("allocating an outbox id")?;
+            b.insert(format!("out/{id:020}").as_bytes(), json(&entry));
+        }
+        self.db.apply_batch(b).context("writing to the store")?;
+        Ok(p.outgoing.len())
+    }
+
+    /// Outbox entries due at `now`, oldest first.
+    pub fn outbox_due(&self, now: DateTime<Utc>) -> Vec<(Vec<u8>, OutboxEntry)> {
+        self.db
+            .scan_prefix(b"out/")
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(k, v)| {
+                Some((k.to_vec(), serde_json::from_slice::<OutboxEntry>(&v).ok()?))
+            })
+            .filter(|(_, e)| e.next_attempt <= now)
+            .collect()
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.db.scan_prefix(b"out/").count()
+    }
+
+    pub fn outbox_sent(&self, key: &[u8]) -> Result<()> {
+        self.db
+            .remove(key)
+            .context("removing a sent outbox entry")?;
+        Ok(())
+    }
+
+    pub fn outbox_retry(&self, key: &[u8], entry: &OutboxEntry) -> Result<()> {
+        self.db
+            .insert(key, json(entry))
+            .context("updating an outbox entry")?;
+        Ok(())
+    }
+
+    /// Gives up on an entry: kept under `dead/`, and its case records the failure.
+    pub fn outbox_failed(
+        &self,
+        key: &[u8],
+        entry: &OutboxEntry,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut b = sled::Batch::default();
+        b.remove(key);
+        let dead = [
+            b"dead/".as_slice(),
+            key.strip_prefix(b"out/").unwrap_or(key),
+        ]
+        .concat();
+        b.insert(dead, json(entry));
+        if let Some(mut case) = entry.case_id.as_ref().and_then(|c| self.case(c)) {
+            case.push(
+                now,
+                "secmail",
+                EventKind::DeliveryFailed {
+                    message_id: Some(entry.message_id.clone()),
+                    detail: detail.to_string(),
+                },
+            );
+            b.insert(format!("case/{}", case.id).as_bytes(), json(&case));
+        }
+        self.db
+            .apply_batch(b)
+            .context("recording an undeliverable message")?;
+        Ok(())
+    }
+
+    pub fn imap_last_uid(&self, uid_validity: u32) -> u32 {
+        self.db
+            .get(format!("imap/{uid_validity}").as_bytes())
+            .ok()
+            .flatten()
+            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+            .unwrap_or(0)
+    }
+
+    pub fn set_imap_last_uid(&self, uid_validity: u32, uid: u32) -> Result<()> {
+        self.db
+            .insert(
+                format!("imap/{uid_validity}").as_bytes(),
+                &uid.to_be_bytes(),
+            )
+            .context("recording the last IMAP uid")?;
+        Ok(())
+    }
+}
+
+fn split_id(id: &CaseId) -> (String, String, u32) {
+    let s = id.as_str();
+    let mut parts = s.rsplitn(3, '-');
+    let seq = parts.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+    let year = parts.next().unwrap_or("").to_string();
+    let prefix = parts.next().unwrap_or("").to_string();
+    (prefix, year, seq)
+}
+
+impl Lookup for Store {
+    fn case_of_message_id(&self, message_id: &str) -> Option<CaseId> {
+        let v = self.db.get(format!("mid/{message_id}").as_bytes()).ok()??;
+        let s = String::from_utf8(v.to_vec()).ok()?;
+        serde_json::from_value(serde_json::Value::String(s)).ok()
+    }
+
+    fn case(&self, id: &CaseId) -> Option<Case> {
+        self.get_json(&format!("case/{id}"))
+    }
+}
+
+impl View for Store {
+    fn seen(&self, hash: &str, message_id: Option<&str>, from: Option<&str>) -> bool {
+        if self
+            .db
+            .contains_key(format!("msg/{hash}").as_bytes())
+            .unwrap_or(false)
+        {
+            return true;
+        }
+        match (message_id, from) {
+            (Some(id), Some(from)) => self
+                .db
+                .contains_key(format!("rmid/{from}/{id}").as_bytes())
+                .unwrap_or(false),
+            _ => false,
+        }
+    }
+
+    fn recent_auto_replies(&self, address: &str) -> Vec<DateTime<Utc>> {
+        self.get_json(&format!("rate/{address}"))
+            .unwrap_or_default()
+    }
+
+    fn told_fingerprint(&self, address: &str) -> bool {
+        self.db
+            .contains_key(format!("told/{address}").as_bytes())
+            .unwrap_or(false)
+    }
+
+    fn next_case_id(&self, prefix: &str, year: i32) -> CaseId {
+        let last = self
+            .db
+            .get(format!("seq/{prefix}/{year}").as_bytes())
+            .ok()
+            .flatten()
+            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
+            .unwrap_or(0);
+        CaseId::new(prefix, year, last + 1)
+    }
+
+    fn cert_for(&self, address: &str) -> Option<Cert> {
+        let v = self.db.get(format!("cert/{address}").as_bytes()).ok()??;
+        keys::parse_cert(&v).ok()
+    }
+}
