@@ -149,7 +149,7 @@ pub fn render(
     let text_part = text_part(&body);
     let payload = if d.attachments.is_empty() {
         let mut p =
-            format!("Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n");
+            "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n".to_string();
         p.push_str(&text_part.headers);
         for l in &inner_headers {
             p.push_str(l);
@@ -262,7 +262,7 @@ fn quoted_printable(text: &str) -> String {
             let enc = match b {
                 b'=' => true,
                 b' ' | b'\t' => last,
-                33..=126 => col == 0 && b == b'.' || (col == 0 && line[j..].starts_with("From ")),
+                33..=126 => col == 0 && (b == b'.' || line[j..].starts_with("From ")),
                 _ => true,
             };
             let piece = if enc {

@@ -133,10 +133,10 @@ fn ids(v: &HeaderValue) -> Vec<String> {
 }
 
 /// Message-ID-like tokens `<local@domain>` anywhere in `raw` (bounded): bounces quote the
-/// headers of the message that bounced, and that is how we find which of ours it was.
-pub fn cited_message_ids(raw: &[u8], domain: &str, max: usize) -> Vec<String> {
+/// headers of the message that bounced (its Message-ID, In-Reply-To, References), and that is
+/// how we find the case of ours it was.
+pub fn cited_message_ids(raw: &[u8], max: usize) -> Vec<String> {
     let text = String::from_utf8_lossy(&raw[..raw.len().min(256 * 1024)]);
-    let suffix = format!("@{}>", domain.to_ascii_lowercase());
     let mut out = Vec::new();
     for (i, _) in text.match_indices('<') {
         let Some(end) = text[i..].find('>') else {
@@ -144,7 +144,7 @@ pub fn cited_message_ids(raw: &[u8], domain: &str, max: usize) -> Vec<String> {
         };
         let token = &text[i..=i + end];
         if token.len() < 200
-            && token.to_ascii_lowercase().ends_with(&suffix)
+            && token.contains('@')
             && !token.contains(char::is_whitespace)
         {
             let id = token[1..token.len() - 1].to_string();

@@ -98,7 +98,7 @@ pub fn process(
     if class == Sender::Bounce {
         headers
             .references
-            .extend(parse::cited_message_ids(raw, &config.project.domain, 20));
+            .extend(parse::cited_message_ids(raw, 20));
     }
     let sender = from.clone().unwrap_or_default();
     let team_member = config
