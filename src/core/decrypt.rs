@@ -233,7 +233,7 @@ fn bare_address(s: &str) -> Option<String> {
 pub fn message(raw: &[u8], keys: &ProjectKeys, known: &[Cert], now: SystemTime) -> Opened {
     let ctx = Ctx { keys, known, now };
     let mut budget = MAX_PARTS;
-    let root = mime::parse(raw, 0, &mut budget);
+    let root = mime::parse(skip_mbox_line(raw), 0, &mut budget);
     let mut opened = Opened::new();
     let mut found = Found::default();
     open_root(&root, &ctx, &mut opened, &mut found);
@@ -252,6 +252,16 @@ pub fn message(raw: &[u8], keys: &ProjectKeys, known: &[Cert], now: SystemTime) 
         opened.autocrypt = Some(cert);
     }
     opened
+}
+
+/// Drops an mbox `From ` separator line that some stores leave at the top of a message.
+fn skip_mbox_line(raw: &[u8]) -> &[u8] {
+    if raw.starts_with(b"From ") {
+        if let Some(nl) = raw.iter().position(|&b| b == b'\n') {
+            return &raw[nl + 1..];
+        }
+    }
+    raw
 }
 
 struct Ctx<'a> {
@@ -914,7 +924,14 @@ fn collect(part: &mime::Part, found: &mut Found, depth: usize) {
         "application/pgp-signature" | "application/pgp-encrypted" => {}
         "text/rfc822-headers" => {} // legacy display of protected headers
         "text/plain" if part.param("hp-legacy-display").is_some() => {} // RFC 9788 §4.5.3
-        "application/pgp-keys" => found.keys.extend(certs_in(&part.decoded())),
+        "application/pgp-keys" => {
+            let mut certs = certs_in(&part.decoded());
+            if certs.is_empty() {
+                // Some clients declare quoted-printable but leave armor's `=` unescaped.
+                certs = certs_in(part.body);
+            }
+            found.keys.extend(certs);
+        }
         _ => {
             if !part.is_attachment() && (m == "text/plain" || m == "text/html") {
                 found.texts.push(text_of(part));
@@ -1489,11 +1506,12 @@ fn decrypt(data: &[u8], ctx: &Ctx, extra: &[Cert]) -> Decrypted {
     if let Container::Aead = scan.container {
         return aead::decrypt(&bin, ctx, extra, &ours);
     }
+    let unlocked = std::cell::Cell::new(false);
     let helper = Helper {
         ours: &ours,
         certs: certs_for(ctx, extra),
         now: ctx.now,
-        decrypted: false,
+        decrypted: &unlocked,
         results: Vec::new(),
     };
     let decryptor = DecryptorBuilder::from_bytes(&bin[..]).and_then(|b| {
@@ -1502,7 +1520,7 @@ fn decrypt(data: &[u8], ctx: &Ctx, extra: &[Cert]) -> Decrypted {
     });
     let mut decryptor = match decryptor {
         Ok(d) => d,
-        Err(e) => return decrypt_error(&e, false, recipients),
+        Err(e) => return decrypt_error(&e, unlocked.get(), recipients),
     };
     let mut plaintext = Vec::new();
     let read = (&mut decryptor)
@@ -1512,7 +1530,7 @@ fn decrypt(data: &[u8], ctx: &Ctx, extra: &[Cert]) -> Decrypted {
     if let Err(e) = read {
         plaintext.clear();
         let e = anyhow::Error::from(e);
-        return decrypt_error(&e, helper.decrypted, recipients);
+        return decrypt_error(&e, unlocked.get(), recipients);
     }
     if plaintext.len() > MAX_PLAINTEXT {
         return Decrypted::Damaged("decrypted content larger than 64 MiB".into());
@@ -1620,7 +1638,8 @@ struct Helper<'a> {
     ours: &'a [OurKey],
     certs: Vec<Cert>,
     now: SystemTime,
-    decrypted: bool,
+    /// Set once a session key was accepted (outlives the helper, which the builder consumes).
+    decrypted: &'a std::cell::Cell<bool>,
     results: Vec<Signature>,
 }
 
@@ -1649,7 +1668,7 @@ impl DecryptionHelper for Helper<'_> {
         });
         match found {
             Some(((), fpr)) => {
-                self.decrypted = true;
+                self.decrypted.set(true);
                 Ok(self
                     .ours
                     .iter()
