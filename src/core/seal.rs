@@ -1,22 +1,138 @@
-//! STUB — replaced by the crypto branch.
-use crate::core::keys::{Cert, ProjectKeys};
+//! Signing and encrypting outgoing data with the project key.
+//!
+//! Owns: detached signatures for PGP/MIME multipart/signed (RFC 3156 §5) and the combined
+//! sign-then-encrypt OpenPGP message for multipart/encrypted (RFC 3156 §6.2).
+//!
+//! Invariants:
+//! - Pure: the caller passes the bytes (already CRLF-canonical MIME, RFC 3156 §5) and `now`;
+//!   signature creation time is `now`, never the system clock.
+//! - Everything is signed by the project's signing key with SHA-512 (see [`MICALG`]).
+//! - Encryption goes to exactly the given recipients (no hidden extra recipient), uses an
+//!   integrity-protected container (SEIPD, RFC 9580 §5.13), and refuses a recipient whose
+//!   cert is not usable for encryption at `now`: there is never a plaintext fallback
+//!   (DESIGN.md "OpenPGP").
+//! - No compression: it gains little for mail and leaks length information.
+
+use std::io::Write;
 use std::time::SystemTime;
+
+use sequoia_openpgp as openpgp;
+
+use openpgp::armor;
+use openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message, Recipient, Signer};
+use openpgp::types::HashAlgorithm;
+
+use super::keys::{self, Cert, ProjectKeys, POLICY};
+
+/// The `micalg` parameter for multipart/signed matching [`sign_detached`] (RFC 3156 §5).
+pub const MICALG: &str = "pgp-sha512";
+
+/// Why nothing could be sealed. Each variant is a decision for the caller.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
-    #[error("{0}")]
-    Failed(String),
+    #[error("project signing key not usable: {0}")]
+    SigningKey(String),
+    #[error("no recipients")]
+    NoRecipients,
+    #[error("recipient {fingerprint} not usable for encryption: {reason}")]
+    Recipient { fingerprint: String, reason: String },
+    #[error("openpgp: {0}")]
+    Openpgp(String),
 }
-pub fn sign_detached(_k: &ProjectKeys, _d: &[u8], _n: SystemTime) -> Result<String, SealError> {
-    Ok("-----BEGIN PGP SIGNATURE-----\nSTUB\n-----END PGP SIGNATURE-----\n".into())
+
+fn op(e: impl Into<anyhow::Error>) -> SealError {
+    SealError::Openpgp(keys::short(&e.into()))
 }
-pub fn sign_and_encrypt(
-    _k: &ProjectKeys,
-    _r: &[&Cert],
-    d: &[u8],
-    _n: SystemTime,
+
+/// Detached, ASCII-armored signature (RFC 3156 §5) by the project's signing key over exactly
+/// `data` (the caller passes CRLF-canonical bytes). The signature is a binary-document
+/// signature: the bytes are signed as given.
+pub fn sign_detached(
+    keys: &ProjectKeys,
+    data: &[u8],
+    now: SystemTime,
 ) -> Result<String, SealError> {
-    Ok(format!(
-        "-----BEGIN PGP MESSAGE-----\n{}\n-----END PGP MESSAGE-----\n",
-        d.len()
-    ))
+    let keypair = keys.signer(now).map_err(SealError::SigningKey)?;
+    let mut sink = Vec::new();
+    {
+        let message = Message::new(&mut sink);
+        let message = Armorer::new(message)
+            .kind(armor::Kind::Signature)
+            .build()
+            .map_err(op)?;
+        let mut signer = Signer::new(message, keypair)
+            .map_err(op)?
+            .hash_algo(HashAlgorithm::SHA512)
+            .map_err(op)?
+            .creation_time(now)
+            .detached()
+            .build()
+            .map_err(op)?;
+        signer.write_all(data).map_err(op)?;
+        signer.finalize().map_err(op)?;
+    }
+    String::from_utf8(sink).map_err(op)
+}
+
+/// Sign with the project key, then encrypt to every recipient cert (and only them),
+/// ASCII-armored (RFC 3156 §6.2 combined form: one OpenPGP message, signature inside).
+/// SEIPD with integrity. Refuses a recipient not usable for encryption.
+pub fn sign_and_encrypt(
+    keys: &ProjectKeys,
+    recipients: &[&Cert],
+    data: &[u8],
+    now: SystemTime,
+) -> Result<String, SealError> {
+    if recipients.is_empty() {
+        return Err(SealError::NoRecipients);
+    }
+    let keypair = keys.signer(now).map_err(SealError::SigningKey)?;
+    let mut valid = Vec::new();
+    for cert in recipients {
+        keys::usable_for_encryption(cert, now).map_err(|reason| SealError::Recipient {
+            fingerprint: keys::fingerprint(cert),
+            reason,
+        })?;
+        valid.push(cert.with_policy(POLICY, now).map_err(op)?);
+    }
+    let mut to: Vec<Recipient> = Vec::new();
+    for vc in &valid {
+        let before = to.len();
+        for ka in vc
+            .keys()
+            .supported()
+            .alive()
+            .revoked(false)
+            .for_transport_encryption()
+        {
+            to.push(ka.into());
+        }
+        if to.len() == before {
+            return Err(SealError::Recipient {
+                fingerprint: vc.fingerprint().to_hex(),
+                reason: "no encryption subkey".into(),
+            });
+        }
+    }
+    let mut sink = Vec::new();
+    {
+        let message = Message::new(&mut sink);
+        let message = Armorer::new(message).build().map_err(op)?;
+        let message = Encryptor::for_recipients(message, to).build().map_err(op)?;
+        let message = Signer::new(message, keypair)
+            .map_err(op)?
+            .hash_algo(HashAlgorithm::SHA512)
+            .map_err(op)?
+            .creation_time(now)
+            .build()
+            .map_err(op)?;
+        let mut literal = LiteralWriter::new(message)
+            .date(now)
+            .map_err(op)?
+            .build()
+            .map_err(op)?;
+        literal.write_all(data).map_err(op)?;
+        literal.finalize().map_err(op)?;
+    }
+    String::from_utf8(sink).map_err(op)
 }
