@@ -208,8 +208,8 @@ mod tests {
     fn finds_our_message_ids_in_a_bounce() {
         let raw = b"...\r\nMessage-ID: <ack.SEC-2026-0001.abcd@example.org>\r\nIn-Reply-To: <foo@other.test>\r\n<not an id@example.org>";
         assert_eq!(
-            cited_message_ids(raw, "example.org", 10),
-            vec!["ack.SEC-2026-0001.abcd@example.org"]
+            cited_message_ids(raw, 10),
+            vec!["ack.SEC-2026-0001.abcd@example.org", "foo@other.test"]
         );
     }
 }

@@ -1,55 +1,813 @@
-//! STUB — replaced by the servers branch.
+//! IMAP inbound: one logged-in session on the security mailbox.
+//!
+//! Owns the connection to the IMAP server (TLS, STARTTLS, or plaintext to loopback only), the
+//! creation of the processed and quarantine folders, fetching new messages by UID (sizes first,
+//! whole bodies only within `max-message-bytes`), moving a message out of the inbox once its
+//! case change is durable (DESIGN.md "Keeping data"), and waiting for new mail with IDLE or a
+//! poll interval.
+//!
+//! Invariants:
+//! - Plaintext (`security = "plain"`) is refused unless every address of the host is loopback.
+//! - Nothing of a message (subject, text, addresses) is logged here; only UIDs, sizes, counts.
+//! - Any error leaves the session in an unknown state: the caller drops it and reconnects. The
+//!   same holds when a future of this module is cancelled half-way (e.g. on shutdown).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use async_imap::imap_proto::{MailboxDatum, RequestId, Response, Status};
+use async_imap::types::UnsolicitedResponse;
+use async_imap::{Client, Session};
+use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_rustls::rustls;
+
+/// How the connection to a mail server is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Security {
+    /// TLS from the first byte (IMAP port 993, SMTP submissions port 465).
     Tls,
+    /// Plaintext greeting, then STARTTLS before anything else (IMAP 143, SMTP 587).
     StartTls,
+    /// No encryption at all. Allowed only when the host resolves to loopback addresses.
     Plain,
 }
-#[derive(Debug, Clone)]
+
+/// Where and how to reach the security mailbox.
+#[derive(Clone)]
 pub struct ImapSettings {
     pub host: String,
     pub port: u16,
     pub security: Security,
     pub user: String,
     pub password: String,
+    /// The folder reports arrive in, usually `INBOX`.
     pub folder: String,
+    /// Where a message goes once its case change is durable.
     pub processed_folder: String,
+    /// Where malformed or hostile messages go.
     pub quarantine_folder: String,
-    pub ca_file: Option<std::path::PathBuf>,
+    /// An extra trust anchor (PEM), for servers with a self-signed or private CA certificate.
+    pub ca_file: Option<PathBuf>,
+    /// Messages larger than this are not fetched whole (`Fetched::raw` is `None`).
     pub max_message_bytes: u64,
-    pub idle_max: std::time::Duration,
+    /// Cap on one IDLE wait; the server's keepalives do not extend it.
+    pub idle_max: Duration,
 }
+
+// The password stays out of debug output.
+impl fmt::Debug for ImapSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImapSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("security", &self.security)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("folder", &self.folder)
+            .field("processed_folder", &self.processed_folder)
+            .field("quarantine_folder", &self.quarantine_folder)
+            .field("ca_file", &self.ca_file)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("idle_max", &self.idle_max)
+            .finish()
+    }
+}
+
+/// One message seen in the inbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
     pub uid: u32,
+    /// RFC822.SIZE as the server reports it.
     pub size: u64,
+    /// The whole message, or `None` when `size > max_message_bytes` (not fetched).
     pub raw: Option<Vec<u8>>,
 }
+
+/// Why [`ImapInbox::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
+    /// The server announced new messages (or may have: fetch to find out).
     NewMail,
+    /// The wait ran its full length; a poller fetches now anyway.
     Timeout,
 }
-pub struct ImapInbox;
-impl ImapInbox {
-    pub async fn connect(_s: &ImapSettings) -> anyhow::Result<ImapInbox> {
-        anyhow::bail!("stub")
-    }
-    pub fn uid_validity(&self) -> u32 {
-        0
-    }
-    pub async fn fetch_new(&mut self, _a: u32, _l: usize) -> anyhow::Result<Vec<Fetched>> {
-        Ok(vec![])
-    }
-    pub async fn move_to_processed(&mut self, _u: u32) -> anyhow::Result<()> {
-        Ok(())
-    }
-    pub async fn move_to_quarantine(&mut self, _u: u32) -> anyhow::Result<()> {
-        Ok(())
-    }
-    pub async fn wait(&mut self, _m: std::time::Duration) -> anyhow::Result<Wake> {
-        Ok(Wake::Timeout)
-    }
-    pub async fn logout(self) {}
+
+/// Time allowed to set up a TCP connection.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+/// Time allowed for one ordinary command (login, select, move, ...).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time allowed for one fetch of many whole messages.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Everything the session runs over: a TCP stream, or TLS over one.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+type Stream = Box<dyn Io>;
+
+/// A logged-in IMAP session with the inbox folder selected.
+pub struct ImapInbox {
+    session: Session<Stream>,
+    server: String,
+    processed_folder: String,
+    quarantine_folder: String,
+    max_message_bytes: u64,
+    uid_validity: u32,
+    has_move: bool,
+    has_uidplus: bool,
+    has_idle: bool,
+    /// Set while an IDLE command runs; a cancelled `wait` leaves it set and the session unusable.
+    idling: bool,
 }
-pub async fn check_login(_s: &ImapSettings) -> anyhow::Result<()> {
+
+impl fmt::Debug for ImapInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImapInbox")
+            .field("server", &self.server)
+            .field("uid_validity", &self.uid_validity)
+            .field("has_move", &self.has_move)
+            .field("has_uidplus", &self.has_uidplus)
+            .field("has_idle", &self.has_idle)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ImapInbox {
+    /// Connects, logs in, creates the processed and quarantine folders if missing, and selects
+    /// the inbox folder.
+    pub async fn connect(s: &ImapSettings) -> Result<ImapInbox> {
+        let server = format!("{}:{}", s.host, s.port);
+        for name in [&s.folder, &s.processed_folder, &s.quarantine_folder] {
+            check_folder_name(name)?;
+        }
+        let mut session = login(s).await?;
+        let result = async {
+            let caps = timeout(COMMAND_TIMEOUT, session.capabilities())
+                .await
+                .context("timed out")?
+                .context("capability")?;
+            let (has_move, has_uidplus, has_idle) = (
+                caps.has_str("MOVE"),
+                caps.has_str("UIDPLUS"),
+                caps.has_str("IDLE"),
+            );
+            for folder in [&s.processed_folder, &s.quarantine_folder] {
+                timeout(COMMAND_TIMEOUT, ensure_folder(&mut session, folder))
+                    .await
+                    .context("timed out")??;
+            }
+            let mailbox = timeout(COMMAND_TIMEOUT, session.select(&s.folder))
+                .await
+                .context("timed out")?
+                .with_context(|| format!("select {:?}", s.folder))?;
+            let uid_validity = mailbox
+                .uid_validity
+                .ok_or_else(|| anyhow!("select {:?}: the server sent no UIDVALIDITY", s.folder))?;
+            Ok::<_, anyhow::Error>((has_move, has_uidplus, has_idle, uid_validity))
+        }
+        .await;
+        let (has_move, has_uidplus, has_idle, uid_validity) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = timeout(Duration::from_secs(2), session.logout()).await;
+                return Err(e.context(format!("imap {server}")));
+            }
+        };
+        tracing::debug!(
+            server = %server,
+            uid_validity,
+            has_move,
+            has_uidplus,
+            has_idle,
+            "imap session ready"
+        );
+        Ok(ImapInbox {
+            session,
+            server,
+            processed_folder: s.processed_folder.clone(),
+            quarantine_folder: s.quarantine_folder.clone(),
+            max_message_bytes: s.max_message_bytes,
+            uid_validity,
+            has_move,
+            has_uidplus,
+            has_idle,
+            idling: false,
+        })
+    }
+
+    /// UIDVALIDITY of the selected folder: when it changes, UIDs seen before mean nothing.
+    pub fn uid_validity(&self) -> u32 {
+        self.uid_validity
+    }
+
+    /// The messages with a UID above `after_uid`, lowest first, at most `limit` of them.
+    ///
+    /// Asks for all sizes first, then fetches the bodies of those within `max_message_bytes` in
+    /// one `UID FETCH` of a UID set (one round trip, however many messages). A message expunged
+    /// by someone else between the two steps is left out.
+    pub async fn fetch_new(&mut self, after_uid: u32, limit: usize) -> Result<Vec<Fetched>> {
+        self.usable()?;
+        let Some(first) = after_uid.checked_add(1) else {
+            return Ok(Vec::new());
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let server = self.server.clone();
+        let max = self.max_message_bytes;
+        let session = &mut self.session;
+        let fetched = async {
+            // RFC 3501 §6.4.8: "n:*" always includes the highest UID, even when it is below n,
+            // so the answer is filtered by UID.
+            let sizes: Vec<async_imap::types::Fetch> = timeout(COMMAND_TIMEOUT, async {
+                session
+                    .uid_fetch(format!("{first}:*"), "(UID RFC822.SIZE)")
+                    .await?
+                    .try_collect()
+                    .await
+            })
+            .await
+            .context("timed out")?
+            .context("uid fetch sizes")?;
+            let mut sizes: BTreeMap<u32, u64> = sizes
+                .iter()
+                .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+                .filter(|(uid, _)| *uid >= first)
+                .collect();
+            while sizes.len() > limit {
+                sizes.pop_last();
+            }
+            let wanted: Vec<u32> = sizes
+                .iter()
+                .filter(|(_, size)| **size <= max)
+                .map(|(uid, _)| *uid)
+                .collect();
+            let mut bodies: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            if !wanted.is_empty() {
+                let set = uid_set(&wanted);
+                let fetches: Vec<async_imap::types::Fetch> = timeout(FETCH_TIMEOUT, async {
+                    session
+                        .uid_fetch(&set, "(UID BODY.PEEK[])")
+                        .await?
+                        .try_collect()
+                        .await
+                })
+                .await
+                .context("timed out")?
+                .context("uid fetch bodies")?;
+                for f in &fetches {
+                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                        if sizes.contains_key(&uid) {
+                            bodies.insert(uid, body.to_vec());
+                        }
+                    }
+                }
+            }
+            let mut out = Vec::with_capacity(sizes.len());
+            for (uid, size) in sizes {
+                if size > max {
+                    tracing::debug!(uid, size, max, "imap message too large, not fetched whole");
+                    out.push(Fetched {
+                        uid,
+                        size,
+                        raw: None,
+                    });
+                } else if let Some(raw) = bodies.remove(&uid) {
+                    out.push(Fetched {
+                        uid,
+                        size,
+                        raw: Some(raw),
+                    });
+                } else {
+                    tracing::debug!(uid, "imap message gone before its body was fetched");
+                }
+            }
+            Ok::<_, anyhow::Error>(out)
+        }
+        .await
+        .with_context(|| format!("imap {server}"))?;
+        tracing::debug!(after_uid, count = fetched.len(), "imap fetched");
+        Ok(fetched)
+    }
+
+    /// Moves the message out of the inbox into the processed folder. Moving a UID that is no
+    /// longer there succeeds and does nothing, so a repeat after a crash is harmless.
+    pub async fn move_to_processed(&mut self, uid: u32) -> Result<()> {
+        let folder = self.processed_folder.clone();
+        self.move_to(uid, &folder).await
+    }
+
+    /// Moves the message out of the inbox into the quarantine folder.
+    pub async fn move_to_quarantine(&mut self, uid: u32) -> Result<()> {
+        let folder = self.quarantine_folder.clone();
+        self.move_to(uid, &folder).await
+    }
+
+    async fn move_to(&mut self, uid: u32, folder: &str) -> Result<()> {
+        self.usable()?;
+        let (has_move, has_uidplus) = (self.has_move, self.has_uidplus);
+        let session = &mut self.session;
+        let uid_s = uid.to_string();
+        timeout(COMMAND_TIMEOUT, async {
+            if has_move {
+                // RFC 6851
+                session.uid_mv(&uid_s, folder).await.context("uid move")?;
+            } else {
+                // RFC 3501 without MOVE: copy, flag, expunge. Without UIDPLUS a plain EXPUNGE
+                // also removes other messages someone flagged \Deleted in this folder.
+                session.uid_copy(&uid_s, folder).await.context("uid copy")?;
+                let _: Vec<_> = session
+                    .uid_store(&uid_s, "+FLAGS.SILENT (\\Deleted)")
+                    .await
+                    .context("uid store")?
+                    .try_collect()
+                    .await
+                    .context("uid store")?;
+                if has_uidplus {
+                    let _: Vec<_> = session
+                        .uid_expunge(&uid_s)
+                        .await
+                        .context("uid expunge")?
+                        .try_collect()
+                        .await
+                        .context("uid expunge")?;
+                } else {
+                    let _: Vec<_> = session
+                        .expunge()
+                        .await
+                        .context("expunge")?
+                        .try_collect()
+                        .await
+                        .context("expunge")?;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })
+        .await
+        .context("timed out")
+        .and_then(|r| r)
+        .with_context(|| format!("imap {}: move uid {uid} to {folder:?}", self.server))?;
+        tracing::debug!(uid, folder, "imap moved");
+        Ok(())
+    }
+
+    /// Waits for new mail for at most `max`.
+    ///
+    /// With IDLE (RFC 2177) this returns as soon as the server announces a message (Dovecot
+    /// batches its notifications: about half a second after delivery); the cap is kept here,
+    /// since server keepalives would reset a timeout on responses. Without IDLE it sleeps `max`
+    /// as a poll interval, then sends a NOOP. A BYE or a closed connection is an error: the
+    /// caller reconnects.
+    pub async fn wait(&mut self, max: Duration) -> Result<Wake> {
+        self.usable()?;
+        // Untagged EXISTS/RECENT that came with earlier commands: new mail may already be there.
+        if self.take_unsolicited_news() {
+            return Ok(Wake::NewMail);
+        }
+        let result = if self.has_idle {
+            self.idle(max).await
+        } else {
+            tokio::time::sleep(max).await;
+            self.noop().await
+        };
+        result.with_context(|| format!("imap {}", self.server))
+    }
+
+    /// Sends LOGOUT and closes the connection; errors are only logged (we are leaving anyway).
+    pub async fn logout(mut self) {
+        if self.idling {
+            // A cancelled wait left IDLE running; end it so LOGOUT is understood.
+            let _ = self.session.run_command_untagged("DONE").await;
+        }
+        match timeout(Duration::from_secs(5), self.session.logout()).await {
+            Ok(Ok(())) => tracing::debug!(server = %self.server, "imap logged out"),
+            Ok(Err(e)) => tracing::debug!(server = %self.server, error = %e, "imap logout failed"),
+            Err(_) => tracing::debug!(server = %self.server, "imap logout timed out"),
+        }
+    }
+
+    fn usable(&self) -> Result<()> {
+        if self.idling {
+            bail!(
+                "imap {}: session left in IDLE by a cancelled wait; reconnect",
+                self.server
+            );
+        }
+        Ok(())
+    }
+
+    fn take_unsolicited_news(&mut self) -> bool {
+        let mut news = false;
+        while let Ok(u) = self.session.unsolicited_responses.try_recv() {
+            if matches!(
+                u,
+                UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_)
+            ) {
+                news = true;
+            }
+        }
+        news
+    }
+
+    async fn noop(&mut self) -> Result<Wake> {
+        timeout(COMMAND_TIMEOUT, self.session.noop())
+            .await
+            .context("noop timed out")?
+            .context("noop")?;
+        Ok(if self.take_unsolicited_news() {
+            Wake::NewMail
+        } else {
+            Wake::Timeout
+        })
+    }
+
+    /// IDLE by hand rather than with async-imap's `Handle`, so that a BYE and a closed
+    /// connection are errors, EXISTS during the start counts, and the cap is ours.
+    async fn idle(&mut self, max: Duration) -> Result<Wake> {
+        let deadline = Instant::now() + max;
+        self.idling = true;
+        let tag = timeout(COMMAND_TIMEOUT, self.session.run_command("IDLE"))
+            .await
+            .context("idle timed out")?
+            .context("idle")?;
+        let mut wake = None;
+        // Until the continuation: the server may report changes first, or refuse.
+        loop {
+            let resp = timeout(COMMAND_TIMEOUT, self.session.read_response())
+                .await
+                .context("idle start timed out")?;
+            let resp = next_response(resp)?;
+            match resp.parsed() {
+                Response::Continue { .. } => break,
+                Response::Done {
+                    tag: t,
+                    status,
+                    information,
+                    ..
+                } if *t == tag => {
+                    self.idling = false;
+                    bail!(
+                        "idle refused: {:?} {}",
+                        status,
+                        information.as_deref().unwrap_or("")
+                    );
+                }
+                other => {
+                    if announces_mail(other)? {
+                        wake = Some(Wake::NewMail);
+                    }
+                }
+            }
+        }
+        while wake.is_none() {
+            let Ok(resp) = timeout_at(deadline, self.session.read_response()).await else {
+                wake = Some(Wake::Timeout);
+                break;
+            };
+            let resp = next_response(resp)?;
+            if announces_mail(resp.parsed())? {
+                wake = Some(Wake::NewMail);
+            }
+        }
+        self.session
+            .run_command_untagged("DONE")
+            .await
+            .context("idle done")?;
+        timeout(COMMAND_TIMEOUT, self.finish_idle(&tag, &mut wake))
+            .await
+            .context("idle done timed out")??;
+        self.idling = false;
+        Ok(wake.unwrap_or(Wake::Timeout))
+    }
+
+    /// Reads up to the tagged answer to IDLE after DONE.
+    async fn finish_idle(&mut self, tag: &RequestId, wake: &mut Option<Wake>) -> Result<()> {
+        loop {
+            let resp = next_response(self.session.read_response().await)?;
+            match resp.parsed() {
+                Response::Done {
+                    tag: t,
+                    status,
+                    information,
+                    ..
+                } if t == tag => {
+                    if *status != Status::Ok {
+                        bail!(
+                            "idle ended with {:?} {}",
+                            status,
+                            information.as_deref().unwrap_or("")
+                        );
+                    }
+                    return Ok(());
+                }
+                other => {
+                    if announces_mail(other)? {
+                        *wake = Some(Wake::NewMail);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `secmail check --online`: connects, logs in, examines the inbox folder (read-only, no
+/// folders created), logs out.
+pub async fn check_login(s: &ImapSettings) -> Result<()> {
+    let server = format!("{}:{}", s.host, s.port);
+    check_folder_name(&s.folder)?;
+    let mut session = login(s).await?;
+    let examined = timeout(COMMAND_TIMEOUT, session.examine(&s.folder))
+        .await
+        .context("timed out")
+        .and_then(|r| r.with_context(|| format!("examine {:?}", s.folder)));
+    let _ = timeout(Duration::from_secs(5), session.logout()).await;
+    examined.with_context(|| format!("imap {server}"))?;
     Ok(())
+}
+
+// Generic because async-imap does not export its `ResponseData` type by name.
+fn next_response<T>(resp: Option<std::io::Result<T>>) -> Result<T> {
+    match resp {
+        None => bail!("connection closed by the server"),
+        Some(Err(e)) => Err(e).context("reading from the server"),
+        Some(Ok(r)) => Ok(r),
+    }
+}
+
+/// Does this response during IDLE mean new mail? A BYE is an error.
+fn announces_mail(resp: &Response<'_>) -> Result<bool> {
+    match resp {
+        Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)) => Ok(true),
+        Response::Data {
+            status: Status::Bye,
+            information,
+            ..
+        } => bail!(
+            "server said BYE: {}",
+            information.as_deref().unwrap_or("(no reason)")
+        ),
+        _ => Ok(false),
+    }
+}
+
+async fn login(s: &ImapSettings) -> Result<Session<Stream>> {
+    let server = format!("{}:{}", s.host, s.port);
+    let stream = open(s)
+        .await
+        .with_context(|| format!("imap {server}: connecting"))?;
+    let mut client = Client::new(stream);
+    let greeting = timeout(COMMAND_TIMEOUT, client.read_response())
+        .await
+        .with_context(|| format!("imap {server}: no greeting"))?;
+    let greeting = next_response(greeting).with_context(|| format!("imap {server}: greeting"))?;
+    if let Response::Data {
+        status: Status::Bye,
+        information,
+        ..
+    } = greeting.parsed()
+    {
+        bail!(
+            "imap {server}: server refused the connection: {}",
+            information.as_deref().unwrap_or("")
+        );
+    }
+    let client = if s.security == Security::StartTls {
+        timeout(COMMAND_TIMEOUT, client.run_command_and_check_ok("STARTTLS", None))
+            .await
+            .context("timed out")
+            .and_then(|r| r.context("starttls"))
+            .with_context(|| format!("imap {server}"))?;
+        let tcp = client.into_inner();
+        let tls = tls_handshake(tcp, &s.host, s.ca_file.as_deref())
+            .await
+            .with_context(|| format!("imap {server}: starttls"))?;
+        // RFC 3501 §6.2.1: no new greeting after STARTTLS.
+        Client::new(tls)
+    } else {
+        client
+    };
+    let session = timeout(COMMAND_TIMEOUT, client.login(&s.user, &s.password))
+        .await
+        .with_context(|| format!("imap {server}: login timed out"))?
+        .map_err(|(e, _)| e)
+        .with_context(|| format!("imap {server}: login as {:?}", s.user))?;
+    tracing::debug!(server = %server, user = %s.user, "imap logged in");
+    Ok(session)
+}
+
+/// TCP connect (to the addresses checked for loopback when plaintext), then TLS if wanted.
+async fn open(s: &ImapSettings) -> Result<Stream> {
+    let addrs: Vec<SocketAddr> = timeout(
+        CONNECT_TIMEOUT,
+        tokio::net::lookup_host((s.host.as_str(), s.port)),
+    )
+    .await
+    .context("resolving timed out")?
+    .context("resolving")?
+    .collect();
+    if s.security == Security::Plain {
+        require_loopback(&addrs, &s.host, "imap.security")?;
+    }
+    let mut last = None;
+    let mut tcp = None;
+    for addr in &addrs {
+        match timeout(CONNECT_TIMEOUT, TcpStream::connect(addr)).await {
+            Ok(Ok(t)) => {
+                tcp = Some(t);
+                break;
+            }
+            Ok(Err(e)) => last = Some(anyhow::Error::from(e).context(format!("connect {addr}"))),
+            Err(_) => last = Some(anyhow!("connect {addr}: timed out")),
+        }
+    }
+    let tcp = match (tcp, last) {
+        (Some(t), _) => t,
+        (None, Some(e)) => return Err(e),
+        (None, None) => bail!("{} resolves to no address", s.host),
+    };
+    let _ = tcp.set_nodelay(true);
+    let stream: Stream = Box::new(tcp);
+    if s.security == Security::Tls {
+        tls_handshake(stream, &s.host, s.ca_file.as_deref()).await
+    } else {
+        Ok(stream)
+    }
+}
+
+async fn tls_handshake(stream: Stream, host: &str, ca_file: Option<&Path>) -> Result<Stream> {
+    let config = tls_config(ca_file)?;
+    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+        .with_context(|| format!("{host:?} is not a valid TLS server name"))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tls = timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
+        .await
+        .context("tls handshake timed out")?
+        .context("tls handshake")?;
+    Ok(Box::new(tls))
+}
+
+/// rustls with the webpki roots, plus the certificates of `ca_file` as extra trust anchors.
+pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
+        let mut added = 0;
+        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+            let cert = cert.with_context(|| format!("parsing ca-file {path:?}"))?;
+            roots
+                .add(cert)
+                .with_context(|| format!("adding a certificate of ca-file {path:?}"))?;
+            added += 1;
+        }
+        if added == 0 {
+            bail!("ca-file {path:?} holds no PEM certificate");
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("tls protocol versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
+/// Refuses plaintext unless every resolved address of `host` is a loopback address.
+pub(crate) fn require_loopback(addrs: &[SocketAddr], host: &str, key: &str) -> Result<()> {
+    if addrs.is_empty() {
+        bail!("{host} resolves to no address");
+    }
+    if let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback()) {
+        bail!(
+            "{key} = \"plain\" sends passwords and mail in clear text and is allowed only for a \
+             loopback host, but {host} resolves to {}; use \"tls\" or \"starttls\"",
+            a.ip()
+        );
+    }
+    Ok(())
+}
+
+/// Folder names go on the wire as quoted strings; non-ASCII names would need modified UTF-7
+/// (RFC 3501 §5.1.3), which we do not do.
+fn check_folder_name(name: &str) -> Result<()> {
+    if name.is_empty()
+        || !name.is_ascii()
+        || name.contains(['"', '\\', '\r', '\n', '*', '%'])
+        || name.chars().any(|c| c.is_ascii_control())
+    {
+        bail!("imap folder name {name:?} must be non-empty printable ASCII without \" \\ * %");
+    }
+    Ok(())
+}
+
+/// Creates `folder` unless the server already lists it.
+async fn ensure_folder(session: &mut Session<Stream>, folder: &str) -> Result<()> {
+    let exists = folder_exists(session, folder).await?;
+    if exists {
+        return Ok(());
+    }
+    if let Err(e) = session.create(folder).await {
+        // Another client may have created it meanwhile (RFC 5530 ALREADYEXISTS).
+        if !folder_exists(session, folder).await? {
+            return Err(e).with_context(|| format!("create folder {folder:?}"));
+        }
+    } else {
+        tracing::info!(folder, "imap folder created");
+    }
+    Ok(())
+}
+
+async fn folder_exists(session: &mut Session<Stream>, folder: &str) -> Result<bool> {
+    let pattern = format!("\"{folder}\"");
+    let names: Vec<async_imap::types::Name> = session
+        .list(Some(""), Some(&pattern))
+        .await
+        .with_context(|| format!("list {folder:?}"))?
+        .try_collect()
+        .await
+        .with_context(|| format!("list {folder:?}"))?;
+    Ok(names.iter().any(|n| n.name() == folder))
+}
+
+/// A compact UID set: "1:3,7,9:10" (RFC 3501 §9 sequence-set), from sorted UIDs.
+fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let start = uids[i];
+        let mut end = start;
+        while i + 1 < uids.len() && uids[i + 1] == end.wrapping_add(1) {
+            i += 1;
+            end = uids[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets() {
+        let check = |uids: &[u32], want: &str| assert_eq!(uid_set(uids), want, "{uids:?}");
+        check(&[], "");
+        check(&[5], "5");
+        check(&[1, 2, 3], "1:3");
+        check(&[1, 2, 3, 7, 9, 10], "1:3,7,9:10");
+        check(&[4, 6, 8], "4,6,8");
+        check(&[u32::MAX - 1, u32::MAX], "4294967294:4294967295");
+    }
+
+    #[test]
+    fn plaintext_only_to_loopback() {
+        let a = |s: &str| -> SocketAddr { s.parse().unwrap() };
+        assert!(require_loopback(&[a("127.0.0.1:143")], "localhost", "imap.security").is_ok());
+        assert!(require_loopback(&[a("[::1]:143")], "localhost", "imap.security").is_ok());
+        let e = require_loopback(
+            &[a("127.0.0.1:143"), a("192.0.2.1:143")],
+            "mail.example.org",
+            "imap.security",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("imap.security") && e.contains("192.0.2.1"), "{e}");
+        assert!(require_loopback(&[], "nowhere", "imap.security").is_err());
+    }
+
+    #[test]
+    fn folder_names() {
+        for ok in ["INBOX", "Processed", "secmail/quarantine", "Junk E-mail"] {
+            assert!(check_folder_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Über", "a\"b", "a*", "x\r\ny"] {
+            assert!(check_folder_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ca_file_must_hold_a_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ca.pem");
+        std::fs::write(&p, "not a pem\n").unwrap();
+        assert!(tls_config(Some(&p)).is_err());
+        assert!(tls_config(None).is_ok());
+    }
 }

@@ -1,0 +1,854 @@
+//! Real mail servers for tests: a private Dovecot (IMAP + LMTP, Maildir, passwd-file users)
+//! and a private Postfix (SMTP, virtual mailbox domains delivered over LMTP to that Dovecot),
+//! started from generated configs on free loopback ports in a temp dir under /tmp.
+//!
+//! Every `MailServers` is independent (own Postfix queue and data dirs, own Dovecot base_dir),
+//! so tests run in parallel. Readiness is waited for by connecting, never by sleeping. Drop
+//! stops both daemons by the PID they wrote (after checking `/proc/PID/exe`) and removes the
+//! temp dir, unless the test panicked or called `keep`: then the path and the log tails are
+//! printed. See /work/shared/REAL-MAIL-SERVERS.md for the pitfalls the generated configs avoid
+//! (numbered "pitfall N" below).
+
+// Helpers serve test modules that other parts of the suite add; not every one is used by all.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::{chown, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{anyhow, bail, Context, Result};
+use futures::TryStreamExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+use secmail::shell::imap::{ImapSettings, Security};
+use secmail::shell::transport::{SmtpSettings, Transport};
+
+const DOVECOT: &str = "/usr/sbin/dovecot";
+const POSTFIX_MASTER: &str = "/usr/lib/postfix/sbin/master";
+const NEEDED_FILES: &[&str] = &[
+    DOVECOT,
+    POSTFIX_MASTER,
+    "/usr/lib/dovecot/imap",
+    "/usr/lib/dovecot/lmtp",
+    "/usr/lib/postfix/sbin/smtpd",
+    "/usr/lib/postfix/sbin/lmtp",
+];
+/// How long a daemon may take to answer on its port, or to exit after SIGTERM.
+const READY_TIMEOUT: Duration = Duration::from_secs(15);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+/// Poll interval of every wait on a condition here.
+const POLL: Duration = Duration::from_millis(10);
+
+/// A running Dovecot + Postfix pair for one test.
+pub struct MailServers {
+    dir: PathBuf,
+    users: Vec<String>,
+    imap_port: u16,
+    lmtp_port: u16,
+    smtp_port: u16,
+    dovecot_pid: Option<u32>,
+    postfix_pid: Option<u32>,
+    keep: bool,
+}
+
+impl MailServers {
+    /// Starts Dovecot and Postfix for `users` (full addresses; their domains become Postfix's
+    /// virtual mailbox domains). Each user's password is `MailServers::password(user)`.
+    /// Mail to `local+detail@domain` lands in `local@domain`'s INBOX.
+    pub fn start(users: &[&str]) -> Result<MailServers> {
+        MailServers::available().map_err(|e| anyhow!(e))?;
+        // A free port can be taken by someone else between our probe and the daemon's bind:
+        // try again with fresh ports.
+        let mut last = None;
+        for _ in 0..3 {
+            match MailServers::start_once(users) {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| anyhow!("mail servers did not start")))
+    }
+
+    fn start_once(users: &[&str]) -> Result<MailServers> {
+        let (vmail_uid, vmail_gid) = vmail()?;
+        // Pitfall 6: sockets live under base_dir and the queue; keep the paths short.
+        let dir = tempfile::Builder::new()
+            .prefix("sm")
+            .tempdir_in("/tmp")
+            .context("creating temp dir under /tmp")?
+            .keep();
+        let mut servers = MailServers {
+            dir,
+            users: users.iter().map(|u| u.to_string()).collect(),
+            imap_port: free_port()?,
+            lmtp_port: free_port()?,
+            smtp_port: free_port()?,
+            dovecot_pid: None,
+            postfix_pid: None,
+            keep: false,
+        };
+        // Pitfall 5: the daemons' users must traverse the dir.
+        fs::set_permissions(&servers.dir, fs::Permissions::from_mode(0o755))?;
+        servers.write_dovecot_config(vmail_uid, vmail_gid)?;
+        servers.write_postfix_config()?;
+        servers.start_imap()?;
+        servers.start_smtp()?;
+        Ok(servers)
+    }
+
+    /// Are Dovecot and Postfix installed, and can they run here (Postfix's master needs root)?
+    pub fn available() -> Result<(), String> {
+        let missing: Vec<&str> = NEEDED_FILES
+            .iter()
+            .copied()
+            .filter(|f| !Path::new(f).exists())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "missing {} (apt-get install dovecot-imapd dovecot-lmtpd postfix)",
+                missing.join(", ")
+            ));
+        }
+        if effective_uid() != Some(0) {
+            return Err("the Postfix master runs only as root".into());
+        }
+        for user in ["postfix", "dovecot", "dovenull"] {
+            if lookup_user(user).is_none() {
+                return Err(format!("system user {user} is missing"));
+            }
+        }
+        if lookup_group("postdrop").is_none() {
+            return Err("system group postdrop is missing".into());
+        }
+        Ok(())
+    }
+
+    pub fn imap_port(&self) -> u16 {
+        self.imap_port
+    }
+
+    pub fn smtp_port(&self) -> u16 {
+        self.smtp_port
+    }
+
+    pub fn lmtp_port(&self) -> u16 {
+        self.lmtp_port
+    }
+
+    /// The temp dir holding configs, logs (`dovecot.log`, `postfix.log`) and mail.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn password(user: &str) -> String {
+        let local = user.split('@').next().unwrap_or(user);
+        format!("secret-{local}")
+    }
+
+    /// Plaintext IMAP on 127.0.0.1 as `user`: INBOX, `Processed`, `Quarantine`, 10 MiB limit.
+    pub fn imap_settings(&self, user: &str) -> ImapSettings {
+        ImapSettings {
+            host: "127.0.0.1".into(),
+            port: self.imap_port,
+            security: Security::Plain,
+            user: user.into(),
+            password: MailServers::password(user),
+            folder: "INBOX".into(),
+            processed_folder: "Processed".into(),
+            quarantine_folder: "Quarantine".into(),
+            ca_file: None,
+            max_message_bytes: 10 << 20,
+            idle_max: Duration::from_secs(60),
+        }
+    }
+
+    /// Plaintext SMTP to this Postfix, no authentication (loopback is a trusted network).
+    pub fn smtp_transport(&self) -> Transport {
+        Transport::Smtp(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: self.smtp_port,
+            security: Security::Plain,
+            user: None,
+            password: None,
+            ca_file: None,
+            helo_name: Some("secmail.test".into()),
+        })
+    }
+
+    /// Submits `raw` over SMTP to Postfix, as a reporter's mail client would (a small SMTP
+    /// client of its own, so the code under test is not used to test itself). Any reply other
+    /// than the expected one is an error carrying the server's text.
+    pub async fn submit(&self, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<()> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.smtp_port));
+        tokio::time::timeout(Duration::from_secs(30), smtp_submit(addr, from, rcpts, raw))
+            .await
+            .map_err(|_| anyhow!("smtp submit to {addr} timed out"))?
+            .with_context(|| format!("smtp submit to {addr}"))
+    }
+
+    /// Polls `folder` of `user` (re-EXAMINE every 10 ms) until a message satisfies `pred`;
+    /// returns its bytes. A folder that does not exist yet is waited for too.
+    pub async fn wait_for(
+        &self,
+        user: &str,
+        folder: &str,
+        timeout: Duration,
+        pred: impl Fn(&[u8]) -> bool,
+    ) -> Result<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        let mut session = self.imap_login(user).await?;
+        let mut seen: HashSet<u32> = HashSet::new();
+        loop {
+            if session.examine(folder).await.is_ok() {
+                let uids = session.uid_search("ALL").await.context("uid search")?;
+                let mut new: Vec<u32> = uids.difference(&seen).copied().collect();
+                new.sort_unstable();
+                if !new.is_empty() {
+                    let set = new
+                        .iter()
+                        .map(|u| u.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    let fetches: Vec<_> = session
+                        .uid_fetch(&set, "(UID BODY.PEEK[])")
+                        .await?
+                        .try_collect()
+                        .await?;
+                    for f in &fetches {
+                        if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                            if pred(body) {
+                                let found = body.to_vec();
+                                let _ = session.logout().await;
+                                return Ok(found);
+                            }
+                            seen.insert(uid);
+                        }
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                let _ = session.logout().await;
+                bail!(
+                    "no message in {user} {folder} matched within {timeout:?} ({} seen); logs in {}",
+                    seen.len(),
+                    self.dir.display()
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// All messages in `folder` of `user`, in UID order (empty if the folder has none).
+    pub async fn list(&self, user: &str, folder: &str) -> Result<Vec<Vec<u8>>> {
+        let mut session = self.imap_login(user).await?;
+        let mailbox = session
+            .examine(folder)
+            .await
+            .with_context(|| format!("examine {user} {folder}"))?;
+        let mut out = BTreeMap::new();
+        if mailbox.exists > 0 {
+            let fetches: Vec<_> = session
+                .uid_fetch("1:*", "(UID BODY.PEEK[])")
+                .await?
+                .try_collect()
+                .await?;
+            for f in &fetches {
+                if let (Some(uid), Some(body)) = (f.uid, f.body()) {
+                    out.insert(uid, body.to_vec());
+                }
+            }
+        }
+        let _ = session.logout().await;
+        Ok(out.into_values().collect())
+    }
+
+    /// Stops Dovecot (IMAP and LMTP) and waits until it has exited.
+    pub fn stop_imap(&mut self) {
+        if let Some(pid) = self.dovecot_pid.take() {
+            stop_pids(&[(pid, DOVECOT)]);
+        }
+    }
+
+    /// Starts Dovecot again on the same ports, with the same mail.
+    pub fn start_imap(&mut self) -> Result<()> {
+        if self.dovecot_pid.is_some() {
+            return Ok(());
+        }
+        let conf = self.dir.join("dovecot.conf");
+        let pid_file = self.dir.join("dc/master.pid");
+        let _ = fs::remove_file(&pid_file);
+        // Right after a stop the old listeners may linger a moment: retry until the deadline.
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            let status = Command::new(DOVECOT)
+                .arg("-c")
+                .arg(&conf)
+                .stdin(Stdio::null())
+                // Pitfall 1: never a pipe; the master keeps these open for its life.
+                .stdout(log_file(&self.dir.join("dovecot.out"))?)
+                .stderr(log_file(&self.dir.join("dovecot.out"))?)
+                .status()
+                .context("running dovecot")?;
+            if status.success() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "dovecot failed to start ({status}): {}",
+                    tail(&self.dir.join("dovecot.out"), 5)
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+        self.dovecot_pid = Some(read_pid(&pid_file)?);
+        wait_ready(self.imap_port, b"* OK", &self.dir.join("dovecot.log"))?;
+        wait_ready(self.lmtp_port, b"220", &self.dir.join("dovecot.log"))?;
+        Ok(())
+    }
+
+    /// Stops Postfix and waits until it has exited. Mail in its queue stays for `start_smtp`.
+    pub fn stop_smtp(&mut self) {
+        if let Some(pid) = self.postfix_pid.take() {
+            stop_pids(&[(pid, POSTFIX_MASTER)]);
+        }
+    }
+
+    /// Starts Postfix again on the same port with the same queue.
+    pub fn start_smtp(&mut self) -> Result<()> {
+        if self.postfix_pid.is_some() {
+            return Ok(());
+        }
+        let pid_file = self.dir.join("q/pid/master.pid");
+        let _ = fs::remove_file(&pid_file);
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            // Pitfall 3: the master directly, not `postfix start` (2-3 s of checks).
+            // `-w`: return once the background master has initialised.
+            let status = Command::new(POSTFIX_MASTER)
+                .arg("-c")
+                .arg(self.dir.join("pf"))
+                .arg("-w")
+                .stdin(Stdio::null())
+                .stdout(log_file(&self.dir.join("postfix.out"))?)
+                .stderr(log_file(&self.dir.join("postfix.out"))?)
+                .status()
+                .context("running postfix master")?;
+            if status.success() {
+                break;
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "postfix failed to start ({status}): {} {}",
+                    tail(&self.dir.join("postfix.out"), 5),
+                    tail(&self.dir.join("postfix.log"), 5)
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+        self.postfix_pid = Some(read_pid(&pid_file)?);
+        wait_ready(self.smtp_port, b"220", &self.dir.join("postfix.log"))?;
+        Ok(())
+    }
+
+    /// Keeps the temp dir after the test (prints its path).
+    pub fn keep(&mut self) {
+        self.keep = true;
+    }
+
+    async fn imap_login(&self, user: &str) -> Result<async_imap::Session<tokio::net::TcpStream>> {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
+            .await
+            .with_context(|| format!("imap connect to port {}", self.imap_port))?;
+        let mut client = async_imap::Client::new(tcp);
+        client
+            .read_response()
+            .await
+            .ok_or_else(|| anyhow!("imap closed before its greeting"))??;
+        client
+            .login(user, MailServers::password(user))
+            .await
+            .map_err(|(e, _)| e)
+            .with_context(|| format!("imap login as {user}"))
+    }
+
+    fn write_dovecot_config(&self, vmail_uid: u32, vmail_gid: u32) -> Result<()> {
+        let d = &self.dir;
+        for sub in ["dc", "state"] {
+            fs::create_dir(d.join(sub))?;
+        }
+        let mail = d.join("mail");
+        fs::create_dir(&mail)?;
+        chown(&mail, Some(vmail_uid), Some(vmail_gid)).context("chown mail dir to vmail")?;
+        let mut users = String::new();
+        for u in &self.users {
+            users.push_str(&format!("{u}:{{PLAIN}}{}:::::\n", MailServers::password(u)));
+        }
+        write(&d.join("users"), &users, 0o644)?;
+        let conf = format!(
+            r#"# generated by tests/it/harness/servers.rs
+base_dir = {d}/dc
+state_dir = {d}/state
+instance_name = secmail-test-{imap}
+listen = 127.0.0.1
+protocols = imap lmtp
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+log_path = {d}/dovecot.log
+mail_location = maildir:{d}/mail/%d/%n/Maildir
+# Pitfall 5: never uid 0 for mail.
+mail_uid = {vmail_uid}
+mail_gid = {vmail_gid}
+first_valid_uid = 1
+first_valid_gid = 1
+# Pitfall 7: parallel tests all come from 127.0.0.1.
+mail_max_userip_connections = 1000
+recipient_delimiter = +
+lmtp_hdr_delivery_address = original
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {d}/users
+}}
+userdb {{
+  driver = static
+  args = uid={vmail_uid} gid={vmail_gid} home={d}/mail/%d/%n allow_all_users=no
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {imap}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service lmtp {{
+  inet_listener lmtp {{
+    address = 127.0.0.1
+    port = {lmtp}
+  }}
+}}
+"#,
+            d = d.display(),
+            imap = self.imap_port,
+            lmtp = self.lmtp_port,
+        );
+        write(&d.join("dovecot.conf"), &conf, 0o644)
+    }
+
+    fn write_postfix_config(&self) -> Result<()> {
+        let d = &self.dir;
+        let pf = d.join("pf");
+        fs::create_dir(&pf)?;
+        let (postfix_uid, _) = lookup_user("postfix").context("no postfix user")?;
+        let postdrop = lookup_group("postdrop").context("no postdrop group")?;
+        // Pitfall 3: the queue outside the config dir, data_directory owned by postfix.
+        let data = d.join("pfdata");
+        fs::create_dir(&data)?;
+        chown(&data, Some(postfix_uid), None)?;
+        let q = d.join("q");
+        fs::create_dir(&q)?;
+        for sub in [
+            "active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming",
+            "private", "saved", "trace",
+        ] {
+            let p = q.join(sub);
+            fs::create_dir(&p)?;
+            chown(&p, Some(postfix_uid), Some(0))?;
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o700))?;
+        }
+        for (sub, mode) in [("maildrop", 0o1730), ("public", 0o2710)] {
+            let p = q.join(sub);
+            fs::create_dir(&p)?;
+            chown(&p, Some(postfix_uid), Some(postdrop))?;
+            fs::set_permissions(&p, fs::Permissions::from_mode(mode))?;
+        }
+        fs::create_dir(q.join("pid"))?;
+
+        let mut domains: Vec<&str> = self
+            .users
+            .iter()
+            .filter_map(|u| u.split_once('@').map(|(_, dom)| dom))
+            .collect();
+        domains.sort_unstable();
+        domains.dedup();
+        let mailboxes: String = self.users.iter().map(|u| format!("{u} ok\n")).collect();
+        write(&pf.join("vmailbox"), &mailboxes, 0o644)?;
+        let main = format!(
+            r#"# generated by tests/it/harness/servers.rs
+compatibility_level = 3.6
+queue_directory = {d}/q
+data_directory = {d}/pfdata
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.secmail.test
+mydomain = secmail.test
+myorigin = $myhostname
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relay_domains =
+# Pitfall 8: other domains are refused at once rather than queued.
+smtpd_relay_restrictions = reject_unauth_destination
+virtual_mailbox_domains = {domains}
+virtual_mailbox_maps = texthash:{d}/pf/vmailbox
+virtual_transport = lmtp:inet:127.0.0.1:{lmtp}
+default_transport = error:outside mail is not delivered in tests
+local_transport = error:no local delivery in tests
+recipient_delimiter = +
+alias_maps =
+alias_database =
+biff = no
+append_dot_mydomain = no
+# Pitfall 2: no syslog here.
+maillog_file = {d}/postfix.log
+maillog_file_prefixes = {d}
+# Tests that stop Dovecot want deferred mail retried quickly.
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+in_flow_delay = 0
+smtpd_error_sleep_time = 0
+smtp_tls_security_level = none
+lmtp_tls_security_level = none
+smtpd_tls_security_level = none
+"#,
+            d = d.display(),
+            domains = domains.join(" "),
+            lmtp = self.lmtp_port,
+        );
+        write(&pf.join("main.cf"), &main, 0o644)?;
+        let master = format!(
+            r#"# generated by tests/it/harness/servers.rs; no chroot (column 5 "n")
+127.0.0.1:{smtp} inet n - n - - smtpd
+cleanup   unix n - n -   0 cleanup
+qmgr      unix n - n 300 1 qmgr
+rewrite   unix - - n -   - trivial-rewrite
+bounce    unix - - n -   0 bounce
+defer     unix - - n -   0 bounce
+trace     unix - - n -   0 bounce
+verify    unix - - n -   1 verify
+flush     unix n - n 1000? 0 flush
+proxymap  unix - - n -   - proxymap
+smtp      unix - - n -   - smtp
+relay     unix - - n -   - smtp
+error     unix - - n -   - error
+retry     unix - - n -   - error
+discard   unix - - n -   - discard
+lmtp      unix - - n -   - lmtp
+anvil     unix - - n -   1 anvil
+scache    unix - - n -   1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"#,
+            smtp = self.smtp_port,
+        );
+        write(&pf.join("master.cf"), &master, 0o644)?;
+        // Pitfall 4: Postfix waits in 300 ms steps for files younger than the current second.
+        let past = SystemTime::now() - Duration::from_secs(10);
+        for f in ["main.cf", "master.cf", "vmailbox"] {
+            fs::File::options()
+                .write(true)
+                .open(pf.join(f))?
+                .set_modified(past)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MailServers {
+    fn drop(&mut self) {
+        let mut pids = Vec::new();
+        if let Some(pid) = self.postfix_pid.take() {
+            pids.push((pid, POSTFIX_MASTER));
+        }
+        if let Some(pid) = self.dovecot_pid.take() {
+            pids.push((pid, DOVECOT));
+        }
+        stop_pids(&pids);
+        if self.keep || std::thread::panicking() {
+            eprintln!(
+                "mail servers: kept {} \n--- dovecot.log (tail)\n{}\n--- postfix.log (tail)\n{}",
+                self.dir.display(),
+                tail(&self.dir.join("dovecot.log"), 15),
+                tail(&self.dir.join("postfix.log"), 15)
+            );
+        } else if let Err(e) = fs::remove_dir_all(&self.dir) {
+            eprintln!("mail servers: could not remove {}: {e}", self.dir.display());
+        }
+    }
+}
+
+/// The servers, or `None` with a loud warning when they are not installed. Under CI (env `CI`
+/// set) missing servers fail the test instead.
+pub fn servers_or_skip(users: &[&str]) -> Option<MailServers> {
+    if let Err(why) = MailServers::available() {
+        if std::env::var_os("CI").is_some() {
+            panic!("CI is set and the real mail servers are required, but: {why}");
+        }
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !!! SKIPPING a real-mail-server test: {why}\n\
+             !!! Run contrib/test.sh as root to install Dovecot and Postfix.\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return None;
+    }
+    match MailServers::start(users) {
+        Ok(s) => Some(s),
+        Err(e) => panic!("starting the mail servers failed: {e:#}"),
+    }
+}
+
+async fn smtp_submit(addr: SocketAddr, from: &str, rcpts: &[&str], raw: &[u8]) -> Result<()> {
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let (r, mut w) = tcp.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    expect_reply(&mut r, "220").await?;
+    let mut cmd = async |line: Vec<u8>, code: &str| -> Result<()> {
+        w.write_all(&line).await?;
+        let shown = String::from_utf8_lossy(&line[..line.len().min(60)]).into_owned();
+        expect_reply(&mut r, code)
+            .await
+            .with_context(|| format!("after {:?}", shown.trim_end()))
+    };
+    cmd(b"EHLO client.reporter.test\r\n".to_vec(), "250").await?;
+    cmd(format!("MAIL FROM:<{from}>\r\n").into_bytes(), "250").await?;
+    for rcpt in rcpts {
+        cmd(format!("RCPT TO:<{rcpt}>\r\n").into_bytes(), "250").await?;
+    }
+    cmd(b"DATA\r\n".to_vec(), "354").await?;
+    cmd(dot_stuff(raw), "250").await?;
+    cmd(b"QUIT\r\n".to_vec(), "221").await?;
+    Ok(())
+}
+
+/// CRLF line ends, a leading dot doubled (RFC 5321 §4.5.2), and the final "." line.
+fn dot_stuff(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 64);
+    for line in raw.split_inclusive(|b| *b == b'\n') {
+        let line = line.strip_suffix(b"\n").unwrap_or(line);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.starts_with(b".") {
+            out.push(b'.');
+        }
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// Reads one (multi-line) SMTP reply; its code must be `code`.
+async fn expect_reply(
+    r: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    code: &str,
+) -> Result<()> {
+    let mut text = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).await? == 0 {
+            bail!("connection closed; got so far: {text:?}");
+        }
+        text.push_str(&line);
+        if line.len() < 4 || line.as_bytes()[3] != b'-' {
+            break;
+        }
+    }
+    if !text.starts_with(code) {
+        bail!("expected {code}, got {:?}", text.trim_end());
+    }
+    Ok(())
+}
+
+/// A loopback port nobody listens on, not handed out before by this process.
+fn free_port() -> Result<u16> {
+    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let given = GIVEN.get_or_init(|| Mutex::new(HashSet::new()));
+    for _ in 0..100 {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if given.lock().map_err(|_| anyhow!("poisoned"))?.insert(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free port")
+}
+
+/// Connects until the daemon greets with `greeting`.
+fn wait_ready(port: u16, greeting: &[u8], log: &Path) -> Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut last = String::new();
+    while Instant::now() < deadline {
+        match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            Ok(mut s) => {
+                s.set_read_timeout(Some(Duration::from_secs(2)))?;
+                let mut line = Vec::new();
+                let _ = BufReader::new(&mut s).read_until(b'\n', &mut line);
+                if line.starts_with(greeting) {
+                    return Ok(());
+                }
+                last = format!("greeting {:?}", String::from_utf8_lossy(&line));
+            }
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(POLL);
+    }
+    bail!(
+        "port {port} not ready within {READY_TIMEOUT:?} ({last}); log: {}",
+        tail(log, 10)
+    )
+}
+
+/// SIGTERM to each PID whose `/proc/PID/exe` is the expected binary (pitfall 10: PIDs get
+/// reused), then waits until all are gone. Dovecot's master takes about a second.
+fn stop_pids(pids: &[(u32, &str)]) {
+    let mut waiting = Vec::new();
+    for &(pid, exe) in pids {
+        let actual = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        // "(deleted)" is appended when the package was upgraded meanwhile.
+        if !actual.to_string_lossy().starts_with(exe) {
+            eprintln!("mail servers: pid {pid} is {actual:?}, not {exe}; not killing it");
+            continue;
+        }
+        match Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+        {
+            Ok(s) if s.success() => waiting.push(pid),
+            other => eprintln!("mail servers: kill {pid}: {other:?}"),
+        }
+    }
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while waiting.iter().any(|p| alive(*p)) {
+        if Instant::now() >= deadline {
+            eprintln!("mail servers: {waiting:?} still running after {STOP_TIMEOUT:?}");
+            return;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Running and not a zombie (a container's PID 1 may never reap the daemons).
+fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
+}
+
+fn read_pid(path: &Path) -> Result<u32> {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Ok(s) = fs::read_to_string(path) {
+            if let Ok(pid) = s.trim().parse() {
+                return Ok(pid);
+            }
+        }
+        if Instant::now() >= deadline {
+            bail!("no pid in {}", path.display());
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// The vmail user that owns test mail (pitfall 5), created once if missing.
+fn vmail() -> Result<(u32, u32)> {
+    static VMAIL: OnceLock<Result<(u32, u32), String>> = OnceLock::new();
+    VMAIL
+        .get_or_init(|| {
+            if let Some(ids) = lookup_user("vmail") {
+                return Ok(ids);
+            }
+            let status = Command::new("useradd")
+                .args(["--system", "--user-group", "--no-create-home"])
+                .args(["--home-dir", "/nonexistent", "--shell", "/usr/sbin/nologin"])
+                .arg("vmail")
+                .status()
+                .map_err(|e| format!("useradd vmail: {e}"))?;
+            // 9: created meanwhile by someone else.
+            if !status.success() && status.code() != Some(9) {
+                return Err(format!("useradd vmail failed: {status}"));
+            }
+            lookup_user("vmail").ok_or_else(|| "vmail user missing after useradd".into())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+fn lookup_user(name: &str) -> Option<(u32, u32)> {
+    let passwd = fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() > 3 && f[0] == name {
+            Some((f[2].parse().ok()?, f[3].parse().ok()?))
+        } else {
+            None
+        }
+    })
+}
+
+fn lookup_group(name: &str) -> Option<u32> {
+    let group = fs::read_to_string("/etc/group").ok()?;
+    group.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() > 2 && f[0] == name {
+            f[2].parse().ok()
+        } else {
+            None
+        }
+    })
+}
+
+fn effective_uid() -> Option<u32> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+fn write(path: &Path, content: &str, mode: u32) -> Result<()> {
+    let mut f = fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(content.as_bytes())?;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    Ok(())
+}
+
+fn log_file(path: &Path) -> Result<fs::File> {
+    fs::File::options()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+fn tail(path: &Path, lines: usize) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = fs::File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    let all: Vec<&str> = s.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[test]
+fn dot_stuffing() {
+    assert_eq!(dot_stuff(b"a\n.b\r\nc"), b"a\r\n..b\r\nc\r\n.\r\n".to_vec());
+    assert_eq!(dot_stuff(b""), b".\r\n".to_vec());
+}

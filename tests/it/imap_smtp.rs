@@ -1,0 +1,383 @@
+//! The IMAP inbound (`shell::imap`) and the outbound transports (`shell::transport`) against a
+//! real Dovecot and Postfix: fetch after an IDLE wake and by polling, moves to the processed and
+//! quarantine folders, the size limit, folder creation, reconnecting after a server restart,
+//! SMTP delivery and the transient/permanent split of its failures, the file transport.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use secmail::shell::imap::{check_login, ImapInbox, Wake};
+use secmail::shell::transport::{SendError, Sender, Transport};
+
+use crate::harness::{servers_or_skip, MailServers};
+
+const SECURITY: &str = "security@example.org";
+const REPORTER: &str = "reporter@reporter.test";
+const ALICE: &str = "alice@team.test";
+const BOB: &str = "bob@team.test";
+const USERS: &[&str] = &[SECURITY, REPORTER, ALICE, BOB];
+/// Deadline for conditions that normally hold within milliseconds (Dovecot's IDLE: ~0.5 s).
+const WITHIN: Duration = Duration::from_secs(20);
+
+/// A small message with a unique Message-ID and the given subject.
+fn mail(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Message-ID: <it-{n}-{}@reporter.test>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        std::process::id()
+    )
+    .into_bytes()
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// Polls `fetch_new` until `n` messages are there (the way a poller sees them).
+async fn fetch_until(inbox: &mut ImapInbox, n: usize) -> Vec<secmail::shell::imap::Fetched> {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let got = inbox.fetch_new(0, 100).await.unwrap();
+        if got.len() >= n || Instant::now() >= deadline {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn idle_wakes_on_new_mail_and_fetch_returns_it() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut inbox = ImapInbox::connect(&servers.imap_settings(SECURITY))
+        .await
+        .unwrap();
+    assert!(inbox.uid_validity() > 0);
+    assert!(inbox.fetch_new(0, 100).await.unwrap().is_empty());
+
+    let raw = mail(REPORTER, SECURITY, "idle report", "hello over idle");
+    let mut submitted = None;
+    let (wake, ()) = tokio::join!(inbox.wait(WITHIN), async {
+        servers.submit(REPORTER, &[SECURITY], &raw).await.unwrap();
+        submitted = Some(Instant::now());
+    });
+    let latency = submitted.unwrap().elapsed();
+    eprintln!("timing: smtp 250 to IDLE wake: {latency:?}");
+    assert_eq!(wake.unwrap(), Wake::NewMail);
+
+    let got = inbox.fetch_new(0, 100).await.unwrap();
+    assert_eq!(got.len(), 1);
+    let raw_got = got[0].raw.as_deref().unwrap();
+    assert!(contains(raw_got, "hello over idle"));
+    assert_eq!(got[0].size, raw_got.len() as u64);
+    // Nothing newer than what we have.
+    assert!(inbox.fetch_new(got[0].uid, 100).await.unwrap().is_empty());
+    inbox.logout().await;
+}
+
+#[tokio::test]
+async fn wait_times_out_without_mail() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut inbox = ImapInbox::connect(&servers.imap_settings(SECURITY))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let wake = inbox.wait(Duration::from_millis(300)).await.unwrap();
+    assert_eq!(wake, Wake::Timeout);
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    // The session is still usable after DONE.
+    assert!(inbox.fetch_new(0, 10).await.unwrap().is_empty());
+    inbox.logout().await;
+}
+
+#[tokio::test]
+async fn polling_fetches_case_address_mail_in_uid_order_with_limit() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut inbox = ImapInbox::connect(&servers.imap_settings(SECURITY))
+        .await
+        .unwrap();
+    // recipient_delimiter "+": the case address lands in security@'s INBOX.
+    let case_addr = "security+SEC-2026-0001@example.org";
+    for i in 0..3 {
+        let raw = mail(REPORTER, case_addr, &format!("follow-up {i}"), &format!("body {i}"));
+        servers.submit(REPORTER, &[case_addr], &raw).await.unwrap();
+    }
+    let all = fetch_until(&mut inbox, 3).await;
+    assert_eq!(all.len(), 3, "three messages visible by polling");
+    assert!(all.windows(2).all(|w| w[0].uid < w[1].uid));
+    for (i, f) in all.iter().enumerate() {
+        let raw = f.raw.as_deref().unwrap();
+        assert!(contains(raw, &format!("body {i}")));
+        assert!(contains(raw, case_addr));
+    }
+    let first_two = inbox.fetch_new(0, 2).await.unwrap();
+    assert_eq!(
+        first_two.iter().map(|f| f.uid).collect::<Vec<_>>(),
+        all[..2].iter().map(|f| f.uid).collect::<Vec<_>>()
+    );
+    let after = inbox.fetch_new(all[0].uid, 100).await.unwrap();
+    assert_eq!(after.len(), 2);
+    assert!(inbox.fetch_new(u32::MAX, 100).await.unwrap().is_empty());
+    assert!(inbox.fetch_new(0, 0).await.unwrap().is_empty());
+    inbox.logout().await;
+}
+
+#[tokio::test]
+async fn moves_to_processed_and_quarantine() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut inbox = ImapInbox::connect(&servers.imap_settings(SECURITY))
+        .await
+        .unwrap();
+    for s in ["goes to processed", "goes to quarantine"] {
+        servers
+            .submit(REPORTER, &[SECURITY], &mail(REPORTER, SECURITY, s, s))
+            .await
+            .unwrap();
+    }
+    let got = fetch_until(&mut inbox, 2).await;
+    assert_eq!(got.len(), 2);
+    inbox.move_to_processed(got[0].uid).await.unwrap();
+    inbox.move_to_quarantine(got[1].uid).await.unwrap();
+    // A repeat (e.g. after a crash between store and move) changes nothing and succeeds.
+    inbox.move_to_processed(got[0].uid).await.unwrap();
+    assert!(inbox.fetch_new(0, 100).await.unwrap().is_empty());
+
+    assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
+    let processed = servers.list(SECURITY, "Processed").await.unwrap();
+    assert_eq!(processed.len(), 1);
+    assert!(contains(&processed[0], "Subject: goes to processed"));
+    let quarantined = servers.list(SECURITY, "Quarantine").await.unwrap();
+    assert_eq!(quarantined.len(), 1);
+    assert!(contains(&quarantined[0], "Subject: goes to quarantine"));
+    inbox.logout().await;
+}
+
+#[tokio::test]
+async fn oversize_message_is_not_fetched_whole() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut settings = servers.imap_settings(SECURITY);
+    settings.max_message_bytes = 4000;
+    let mut inbox = ImapInbox::connect(&settings).await.unwrap();
+    let small = mail(REPORTER, SECURITY, "small", "short");
+    let big = mail(REPORTER, SECURITY, "big", &"x".repeat(70).repeat(200));
+    servers.submit(REPORTER, &[SECURITY], &small).await.unwrap();
+    servers.submit(REPORTER, &[SECURITY], &big).await.unwrap();
+    let got = fetch_until(&mut inbox, 2).await;
+    assert_eq!(got.len(), 2);
+    assert!(got[0].raw.is_some() && got[0].size <= 4000);
+    assert!(got[1].raw.is_none(), "the big one is not fetched");
+    assert!(got[1].size > 14_000, "but its size is known: {}", got[1].size);
+    // It can still be moved out of the way.
+    inbox.move_to_quarantine(got[1].uid).await.unwrap();
+    assert_eq!(servers.list(SECURITY, "Quarantine").await.unwrap().len(), 1);
+    inbox.logout().await;
+}
+
+#[tokio::test]
+async fn missing_folders_are_created() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut settings = servers.imap_settings(SECURITY);
+    settings.processed_folder = "secmail/done".into();
+    settings.quarantine_folder = "secmail quarantine".into();
+    assert!(servers.list(SECURITY, "secmail/done").await.is_err());
+    check_login(&settings).await.unwrap();
+    assert!(
+        servers.list(SECURITY, "secmail/done").await.is_err(),
+        "check_login creates nothing"
+    );
+    let inbox = ImapInbox::connect(&settings).await.unwrap();
+    inbox.logout().await;
+    assert!(servers.list(SECURITY, "secmail/done").await.unwrap().is_empty());
+    assert!(servers
+        .list(SECURITY, "secmail quarantine")
+        .await
+        .unwrap()
+        .is_empty());
+    // Existing folders are fine the second time.
+    ImapInbox::connect(&settings).await.unwrap().logout().await;
+}
+
+#[tokio::test]
+async fn check_login_reports_bad_password_with_the_server() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut settings = servers.imap_settings(SECURITY);
+    check_login(&settings).await.unwrap();
+    settings.password = "wrong".into();
+    let e = format!("{:#}", check_login(&settings).await.unwrap_err());
+    assert!(
+        e.contains(&format!("127.0.0.1:{}", servers.imap_port())),
+        "{e}"
+    );
+    assert!(!e.contains("wrong"), "no password in errors: {e}");
+    assert!(ImapInbox::connect(&settings).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_after_imap_restart_and_queued_mail_arrives() {
+    let Some(mut servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let settings = servers.imap_settings(SECURITY);
+    let mut inbox = ImapInbox::connect(&settings).await.unwrap();
+    // A wait in IDLE ends with an error when the server goes away (BYE or closed).
+    let (waited, ()) = tokio::join!(inbox.wait(WITHIN), async {
+        tokio::task::block_in_place(|| servers.stop_imap());
+    });
+    assert!(waited.is_err(), "wait must fail when Dovecot stops: {waited:?}");
+    drop(inbox);
+
+    let e = format!("{:#}", ImapInbox::connect(&settings).await.unwrap_err());
+    assert!(
+        e.contains(&format!("127.0.0.1:{}", servers.imap_port())),
+        "{e}"
+    );
+    // Postfix accepts and queues while LMTP is down, and delivers once it is back.
+    let raw = mail(REPORTER, SECURITY, "while down", "queued while imap was down");
+    servers.submit(REPORTER, &[SECURITY], &raw).await.unwrap();
+
+    let restart = Instant::now();
+    servers.start_imap().unwrap();
+    eprintln!("timing: dovecot restart until IMAP and LMTP answer: {:?}", restart.elapsed());
+    let mut inbox = ImapInbox::connect(&settings).await.unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WITHIN, |m| {
+            contains(m, "queued while imap was down")
+        })
+        .await
+        .unwrap();
+    let got = fetch_until(&mut inbox, 1).await;
+    assert_eq!(got.len(), 1);
+    inbox.logout().await;
+}
+
+#[tokio::test]
+async fn sender_delivers_over_smtp_and_reuses_its_connection() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let sender = Sender::new(&servers.smtp_transport()).unwrap();
+    sender.check().await.unwrap();
+    for (i, to) in [ALICE, BOB, ALICE].iter().enumerate() {
+        let raw = mail(SECURITY, to, "[SEC-2026-0001] copy", &format!("copy {i} for {to}"));
+        sender
+            .send(SECURITY, &[to.to_string()], &raw, "unused")
+            .await
+            .unwrap();
+    }
+    for (i, to) in [ALICE, BOB, ALICE].iter().enumerate() {
+        let want = format!("copy {i} for {to}");
+        servers
+            .wait_for(to, "INBOX", WITHIN, |m| contains(m, &want))
+            .await
+            .unwrap();
+    }
+    // 8-bit bytes pass unchanged.
+    let raw = mail(SECURITY, REPORTER, "ack", "Grüße, ça va — 8bit");
+    sender
+        .send(SECURITY, &[REPORTER.to_string()], &raw, "unused")
+        .await
+        .unwrap();
+    let got = servers
+        .wait_for(REPORTER, "INBOX", WITHIN, |m| contains(m, "Grüße"))
+        .await
+        .unwrap();
+    assert!(contains(&got, "ça va — 8bit"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn smtp_down_is_transient_and_recovers() {
+    let Some(mut servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let sender = Sender::new(&servers.smtp_transport()).unwrap();
+    let raw = mail(SECURITY, ALICE, "x", "before");
+    sender
+        .send(SECURITY, &[ALICE.to_string()], &raw, "x")
+        .await
+        .unwrap();
+    tokio::task::block_in_place(|| servers.stop_smtp());
+    let raw = mail(SECURITY, ALICE, "x", "after restart");
+    let e = sender
+        .send(SECURITY, &[ALICE.to_string()], &raw, "x")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, SendError::Transient(_)), "{e:?}");
+    assert!(sender.check().await.is_err());
+    tokio::task::block_in_place(|| servers.start_smtp()).unwrap();
+    // The pooled connection died with the server; the sender opens a new one.
+    sender
+        .send(SECURITY, &[ALICE.to_string()], &raw, "x")
+        .await
+        .unwrap();
+    servers
+        .wait_for(ALICE, "INBOX", WITHIN, |m| contains(m, "after restart"))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn refused_recipients_are_permanent() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let sender = Sender::new(&servers.smtp_transport()).unwrap();
+    let raw = mail(SECURITY, "nobody@example.org", "x", "x");
+    for rcpt in ["nobody@example.org", "someone@elsewhere.test"] {
+        let e = sender
+            .send(SECURITY, &[rcpt.to_string()], &raw, "x")
+            .await
+            .unwrap_err();
+        match e {
+            SendError::Permanent(text) => assert!(text.contains('5'), "{text}"),
+            other => panic!("{rcpt}: expected permanent, got {other:?}"),
+        }
+    }
+    // The connection is still good for the next message.
+    sender
+        .send(SECURITY, &[BOB.to_string()], &mail(SECURITY, BOB, "y", "fine"), "y")
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn file_transport_writes_the_eml() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("outbox");
+    let sender = Sender::new(&Transport::File { dir: out.clone() }).unwrap();
+    let raw = mail(SECURITY, REPORTER, "ack", "acknowledged");
+    sender
+        .send(SECURITY, &[REPORTER.to_string()], &raw, "SEC-2026-0001.ack")
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read(out.join("SEC-2026-0001.ack.eml")).unwrap(),
+        raw
+    );
+    // The same stem again replaces the file (a re-send after a crash leaves one copy).
+    sender
+        .send(SECURITY, &[REPORTER.to_string()], &raw, "SEC-2026-0001.ack")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+}
+
+#[test]
+fn passwords_follow_the_local_part() {
+    assert_eq!(MailServers::password(SECURITY), "secret-security");
+}
