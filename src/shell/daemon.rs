@@ -26,6 +26,10 @@ pub struct Daemon {
     outbox_wake: Arc<Notify>,
     /// Print one line per message to stdout (`run --once`, for people watching).
     pub print: bool,
+    /// Test hook (`SECMAIL_FAIL_AFTER_COMMIT=N`): fail right after the Nth message is durable
+    /// and before it is moved on the server, as a crash there would.
+    fail_after_commit: Option<u32>,
+    committed: std::sync::atomic::AtomicU32,
 }
 
 /// What happened to one message.
@@ -71,6 +75,8 @@ impl Daemon {
             sender,
             outbox_wake: Arc::new(Notify::new()),
             print: false,
+            fail_after_commit: std::env::var("SECMAIL_FAIL_AFTER_COMMIT").ok().and_then(|v| v.parse().ok()),
+            committed: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -91,6 +97,10 @@ impl Daemon {
         .await
         .context("the pipeline task failed")??;
         self.store.flush().await?;
+        let n = self.committed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if self.fail_after_commit == Some(n) {
+            anyhow::bail!("SECMAIL_FAIL_AFTER_COMMIT={n}: stopping after the store write, before the move");
+        }
         for e in &p.errors {
             tracing::error!(msg_hash = %short(&p.hash), error = %e, "could not compose a message");
         }

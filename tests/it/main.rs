@@ -2,6 +2,8 @@
 //! `common` the pipeline on the demo configuration; each other module tests one part of
 //! secmail from outside. Only `mod` lines here.
 mod common;
+mod e2e;
 mod golden;
+mod gpg;
 mod harness;
 mod imap_smtp;

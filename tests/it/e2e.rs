@@ -1,0 +1,272 @@
+//! End to end against a real Dovecot and Postfix: a reporter using gpg sends an encrypted
+//! report over SMTP; the real `secmail` binary (with `--once`, and as the long-running daemon on
+//! IDLE) opens the case, the acknowledgement arrives in the reporter's IMAP inbox and decrypts
+//! with the reporter's key, each team member gets a copy only their key opens, a follow-up
+//! threads into the same case, and nothing is lost or doubled across a stop between the store
+//! write and the move on the server.
+use super::common::repo;
+use super::gpg::{pgp_mime, pgp_mime_payload, Gpg};
+use super::harness::{servers_or_skip, MailServers};
+use chrono::Datelike;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const SECURITY: &str = "security@example.org";
+const RITA: &str = "rita@reporter.example";
+const ALICE: &str = "alice@example.org";
+const BOB: &str = "bob@example.org";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A deployment of secmail against the test servers: its config, store and logs in a temp dir.
+struct Deployment {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+}
+
+impl Deployment {
+    fn new(servers: &MailServers) -> Deployment {
+        let dir = tempfile::tempdir().unwrap();
+        let pw = dir.path().join("imap-password");
+        std::fs::write(&pw, MailServers::password(SECURITY)).unwrap();
+        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let r = repo();
+        let conf = dir.path().join("security.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"
+[project]
+name = "Example Project"
+security-address = "{SECURITY}"
+demo-keys = true
+[keys]
+secret = ["{r}/keys/demo-project-secret.asc"]
+[inbound]
+kind = "imap"
+host = "127.0.0.1"
+port = {imap}
+security = "plain"
+user = "{SECURITY}"
+password-file = "{pw}"
+idle-max = "20s"
+[outbound]
+kind = "smtp"
+host = "127.0.0.1"
+port = {smtp}
+security = "plain"
+[store]
+path = "store"
+[templates]
+dir = "{r}/templates"
+[[team]]
+name = "Alice Demo"
+address = "{ALICE}"
+cert = "{r}/keys/team-alice.asc"
+role = "handler"
+[[team]]
+name = "Bob Demo"
+address = "{BOB}"
+cert = "{r}/keys/team-bob.asc"
+"#,
+                r = r.display(),
+                imap = servers.imap_port(),
+                smtp = servers.smtp_port(),
+                pw = pw.display(),
+            ),
+        )
+        .unwrap();
+        Deployment { dir, conf }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_secmail"));
+        c.arg("--config").arg(&self.conf).args(args).env("SECMAIL_LOG", "info").env_remove("SECMAIL_NOW");
+        c
+    }
+
+    fn once(&self, extra_env: &[(&str, &str)]) -> std::process::Output {
+        let mut c = self.cmd(&["run", "--once"]);
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    }
+
+    fn spawn(&self) -> Child {
+        let log = std::fs::File::create(self.dir.path().join("daemon.log")).unwrap();
+        self.cmd(&["run"]).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap()
+    }
+
+    fn case_json(&self, id: &str) -> serde_json::Value {
+        let out = self.cmd(&["case", id, "--json"]).output().unwrap();
+        assert!(out.status.success(), "secmail case: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn cases_json(&self) -> Vec<serde_json::Value> {
+        let out = self.cmd(&["cases", "--json"]).output().unwrap();
+        assert!(out.status.success(), "secmail cases: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn stop(mut child: Child) {
+    // SIGTERM: finish the message in hand, flush, exit 0.
+    unsafe_kill(child.id());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "daemon exit status {status}");
+}
+
+fn unsafe_kill(pid: u32) {
+    Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+}
+
+fn keys(name: &str) -> PathBuf {
+    repo().join("fixtures/keys").join(name)
+}
+
+fn project_cert() -> PathBuf {
+    repo().join("keys/demo-project.asc")
+}
+
+/// Rita's report as gpg and a careful client make it: PGP/MIME, signed and encrypted, her cert
+/// attached, the real subject protected.
+fn report(gpg: &Gpg, message_id: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+    let cert = std::fs::read_to_string(keys("reporter-rita.asc")).unwrap();
+    let inner = format!(
+        "Content-Type: multipart/mixed; boundary=\"i1\"; protected-headers=\"v1\"\r\nSubject: {subject}\r\n\r\n--i1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--i1\r\nContent-Type: application/pgp-keys; name=\"rita.asc\"\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n{}\r\n--i1--\r\n",
+        cert.replace('\n', "\r\n")
+    );
+    let armored = gpg.sign_encrypt(RITA, SECURITY, inner.as_bytes());
+    let headers = format!("From: Rita Reporter <{RITA}>\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <{message_id}>\r\n{extra_headers}");
+    pgp_mime(&headers, &armored)
+}
+
+fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+    raw.split("\r\n\r\n").next()?.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn encrypted_report_over_imap_and_smtp_with_once() {
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else { return };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    let year = chrono::Utc::now().year();
+    let case_id = format!("SEC-{year}-0001");
+
+    servers.submit(RITA, &[SECURITY], &report(&rita, "r1@reporter.example", "Heap overflow in parse_packet", "", "parse_packet() overflows on a 70000-byte record.")).await.unwrap();
+    servers.wait_for(SECURITY, "INBOX", WAIT, |_| true).await.unwrap();
+
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "run --once failed: {}\n{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("{case_id}: opened from reporter (decrypted, signature good) → ack (encrypted), 2 team copies")), "{stdout}");
+
+    // The acknowledgement: from the security address, neutral clear subject with the tag,
+    // Reply-To the case address, auto-replied, encrypted to Rita, decrypts with her key.
+    let ack = servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).await.unwrap();
+    let ack_text = String::from_utf8_lossy(&ack).into_owned();
+    assert!(header(&ack_text, "From").unwrap().contains(SECURITY));
+    assert_eq!(header(&ack_text, "Subject"), Some(format!("[{case_id}] Your security report was received").as_str()));
+    assert_eq!(header(&ack_text, "Reply-To"), Some(format!("security+{case_id}@example.org").as_str()));
+    assert_eq!(header(&ack_text, "Auto-Submitted"), Some("auto-replied"));
+    assert!(!ack_text.contains("Heap overflow"), "the protected subject leaked into the clear");
+    let opened = rita.decrypt(&pgp_mime_payload(&ack));
+    assert!(opened.ok, "{}", opened.status);
+    assert!(opened.status.contains("GOODSIG"), "ack not signed by the project key: {}", opened.status);
+    assert!(opened.plaintext.contains(&case_id) && opened.plaintext.contains("recognised it as a security report"));
+    assert!(opened.plaintext.contains("Subject: Re: Heap overflow in parse_packet"), "protected subject inside");
+
+    // Each team member gets a copy that only their key opens.
+    let alice = Gpg::with_keys(&[&keys("team-alice-secret.asc"), &project_cert()]);
+    let bob = Gpg::with_keys(&[&keys("team-bob-secret.asc"), &project_cert()]);
+    for (user, own, other) in [(ALICE, &alice, &bob), (BOB, &bob, &alice)] {
+        let copy = servers.wait_for(user, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <team-copy.")).await.unwrap();
+        let payload = pgp_mime_payload(&copy);
+        let mine = own.decrypt(&payload);
+        assert!(mine.ok && mine.status.contains("GOODSIG"), "{user}: {}", mine.status);
+        assert!(mine.plaintext.contains("parse_packet() overflows on a 70000-byte record."), "{user} copy lacks the report text");
+        assert!(mine.plaintext.contains("Signature:    good"), "{user} copy must state the signature status");
+        assert!(!other.decrypt(&payload).ok, "{user}'s copy opened with another member's key");
+    }
+
+    // The report left INBOX for the processed folder only now.
+    assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
+    assert_eq!(servers.list(SECURITY, "secmail/processed").await.unwrap().len(), 1);
+
+    // A follow-up replying to the acknowledgement threads into the same case.
+    let ack_id = header(&ack_text, "Message-ID").unwrap().to_string();
+    let fu = report(&rita, "r2@reporter.example", "Re: ...", &format!("In-Reply-To: {ack_id}\r\nReferences: {ack_id}\r\n"), "Also affects 2.4.1.");
+    servers.submit(RITA, &[SECURITY], &fu).await.unwrap();
+    servers.wait_for(SECURITY, "INBOX", WAIT, |_| true).await.unwrap();
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(&format!("{case_id}: follow-up from reporter")), "{stdout}");
+    let case = d.case_json(&case_id);
+    let received = case["timeline"].as_array().unwrap().iter().filter(|e| e["event"] == "received").count();
+    assert_eq!(received, 2, "{case:#}");
+    assert_eq!(case["reporters"][0]["cert_source"], "signature");
+    assert_eq!(d.cases_json().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn daemon_on_idle_answers_within_seconds() {
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else { return };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    let daemon = d.spawn();
+    // The daemon is connected once the folders it creates exist.
+    servers.wait_for(SECURITY, "secmail/processed", WAIT, |_| true).await.err();
+    let sent = std::time::Instant::now();
+    servers.submit(RITA, &[SECURITY], &report(&rita, "idle-1@reporter.example", "Use after free", "", "UAF in the session cache.")).await.unwrap();
+    let ack = servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).await;
+    let latency = sent.elapsed();
+    stop(daemon);
+    let ack = ack.unwrap_or_else(|e| panic!("{e:#}\n{}", std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap_or_default()));
+    assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
+    eprintln!("IDLE: SMTP submission to acknowledgement in the reporter's inbox: {latency:?}");
+    // A second report while the daemon runs again: the restart resumes without doubling.
+    let daemon = d.spawn();
+    servers.submit(RITA, &[SECURITY], &report(&rita, "idle-2@reporter.example", "Second issue", "", "Another one.")).await.unwrap();
+    servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Second issue") || String::from_utf8_lossy(m).contains("SEC-") && String::from_utf8_lossy(m).contains("0002")).await.unwrap();
+    stop(daemon);
+    assert_eq!(d.cases_json().len(), 2);
+    let acks = servers.list(RITA, "INBOX").await.unwrap().iter().filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).count();
+    assert_eq!(acks, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else { return };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    servers.submit(RITA, &[SECURITY], &report(&rita, "crash-1@reporter.example", "Crash test", "", "Report before the crash.")).await.unwrap();
+    servers.wait_for(SECURITY, "INBOX", WAIT, |_| true).await.unwrap();
+
+    // Stop right after the case is durable, before the move and before sending.
+    let out = d.once(&[("SECMAIL_FAIL_AFTER_COMMIT", "1")]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SECMAIL_FAIL_AFTER_COMMIT"));
+    assert_eq!(servers.list(SECURITY, "INBOX").await.unwrap().len(), 1, "moved before it was handled");
+    assert_eq!(d.cases_json().len(), 1, "the case must be durable before the move");
+
+    // Restart: the message is recognised, moved once; the queued mail goes out once.
+    let out = d.once(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already handled"));
+    assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
+    assert_eq!(servers.list(SECURITY, "secmail/processed").await.unwrap().len(), 1);
+    assert_eq!(d.cases_json().len(), 1);
+    servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).await.unwrap();
+    let out = d.once(&[]);
+    assert!(out.status.success());
+    let acks = servers.list(RITA, "INBOX").await.unwrap().iter().filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).count();
+    assert_eq!(acks, 1, "the acknowledgement went out twice");
+    let copies = servers.list(ALICE, "INBOX").await.unwrap().len();
+    assert_eq!(copies, 1);
+}
+
+#[allow(dead_code)]
+fn _uses(_: &Path) {}
