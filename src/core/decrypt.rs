@@ -2847,7 +2847,7 @@ mod tests {
             let us = gen("Sec <security@example.org>", suite, NOW - 86_400, None);
             let rep = gen("Rep <rep@example.net>", suite, NOW - 86_400, None);
             let pub_us = us.clone().strip_secret_key_material();
-            let o = round(&rep, &pub_us, &us, &[rep.clone()], NOW);
+            let o = round(&rep, &pub_us, &us, std::slice::from_ref(&rep), NOW);
             assert_eq!(o.outcome, Outcome::Decrypted, "{suite:?}");
             assert_eq!(o.form, Form::PgpMime);
             assert_eq!(o.text.trim(), "The parser overflows.");
@@ -2893,7 +2893,13 @@ mod tests {
             Some(Duration::from_secs(30 * 86_400)),
         );
         let pub_us = us.clone().strip_secret_key_material();
-        let o = round(&old, &pub_us, &us, &[old.clone()], NOW - 90 * 86_400);
+        let o = round(
+            &old,
+            &pub_us,
+            &us,
+            std::slice::from_ref(&old),
+            NOW - 90 * 86_400,
+        );
         assert_eq!(o.outcome, Outcome::Decrypted);
         assert_eq!(o.signatures[0].status, SigStatus::Expired);
         assert_eq!(o.verified_sender("old@example.net"), None);
@@ -2956,12 +2962,22 @@ mod tests {
             seal::MICALG
         );
         let pub_us = us.clone().strip_secret_key_material();
-        let o = message(raw.as_bytes(), &project(&us), &[pub_us.clone()], t(NOW));
+        let o = message(
+            raw.as_bytes(),
+            &project(&us),
+            std::slice::from_ref(&pub_us),
+            t(NOW),
+        );
         assert_eq!(o.form, Form::Signed);
         assert_eq!(o.signatures[0].status, SigStatus::Good);
         // Stored with LF line endings (Maildir): still Good after canonicalisation.
         let lf = raw.replace("\r\n", "\n");
-        let o = message(lf.as_bytes(), &project(&us), &[pub_us.clone()], t(NOW));
+        let o = message(
+            lf.as_bytes(),
+            &project(&us),
+            std::slice::from_ref(&pub_us),
+            t(NOW),
+        );
         assert_eq!(o.signatures[0].status, SigStatus::Good);
         // Altered content: Bad.
         let bad = raw.replace("hello team", "hello teem");
