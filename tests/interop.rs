@@ -209,6 +209,48 @@ fn interop_corpus() {
     );
 }
 
+/// The OCB AEAD message with one ciphertext character changed: the chunk tag fails, no
+/// plaintext. And the multi-From message: only Bob, the signer, is a verified sender.
+#[test]
+fn interop_tampered_aead_and_multi_from() {
+    let Some(dir) = shared_dir() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("interop corpus missing (set SECMAIL_SHARED)");
+        }
+        eprintln!("\n!!!!!!!! WARNING: interop corpus not found; test SKIPPED !!!!!!!!\n");
+        return;
+    };
+    let bob = "thunderbird/keys/bob@openpgp.example-0xfbfcc82a015e7330-secret.asc";
+    let alice = "thunderbird/keys/alice@openpgp.example-0xf231550c4f47e38e-secret.asc";
+    let load = |k: &str| (k.to_string(), std::fs::read(dir.join(k)).expect("key"));
+    let pk = ProjectKeys::from_secret_keys(&[load(bob), load(alice)], None, now()).expect("keys");
+    let raw =
+        std::fs::read_to_string(dir.join("thunderbird/eml/rc-openpgp-aead.eml")).expect("read");
+    let start = raw.find("-----BEGIN PGP MESSAGE-----").expect("armor");
+    // A character in the middle of the third base64 line.
+    let line = raw[start..]
+        .match_indices('\n')
+        .nth(3)
+        .map(|(i, _)| start + i + 20)
+        .expect("line");
+    let mut bytes = raw.into_bytes();
+    bytes[line] = if bytes[line] == b'A' { b'B' } else { b'A' };
+    let o = decrypt::message(&bytes, &pk, &[], now());
+    assert!(matches!(o.outcome, Outcome::Damaged(_)), "{:?}", o.outcome);
+    assert!(o.text.is_empty());
+
+    let raw = std::fs::read(dir.join(
+        "thunderbird/eml/signed-by-0xfbfcc82a015e7330-encrypted-to-0xf231550c4f47e38e-multi-from.eml",
+    ))
+    .expect("read");
+    let o = decrypt::message(&raw, &pk, &known_certs(&dir), now());
+    assert_eq!(o.verified_sender("Eve <eve@openpgp.example>"), None);
+    assert_eq!(
+        o.verified_sender("bob@openpgp.example").as_deref(),
+        Some("D1A66E1A23B182C9980F788CFBFCC82A015E7330")
+    );
+}
+
 fn known_certs(dir: &Path) -> Vec<Cert> {
     let files = [
         "thunderbird/keys/alice@openpgp.example-0xf231550c4f47e38e-pub.asc",
@@ -332,7 +374,7 @@ const EXPECTED: &[Expect] = &[
     Expect { file: "thunderbird/eml/partial-signed-from-bob-plaintext.eml", form: Form::Inline, outcome: O::Clear, has: Some("Insert a coin to play your personal luck"), hides: Some("suffix"), sigs: &[Good], subject: None, certs: &[], unauth: true },
     Expect { file: "thunderbird/eml/partial-signed-from-carol-html.eml", form: Form::Inline, outcome: O::Clear, has: Some("Insert a coin to play your personal luck"), hides: None, sigs: &[UnknownKey], subject: None, certs: &[], unauth: true },
     Expect { file: "thunderbird/eml/partial-signed-from-carol-plaintext.eml", form: Form::Inline, outcome: O::Clear, has: Some("Insert a coin to play your personal luck"), hides: None, sigs: &[UnknownKey], subject: None, certs: &[], unauth: true },
-    Expect { file: "thunderbird/eml/rc-openpgp-aead.eml", form: Form::PgpMime, outcome: O::Damaged, has: None, hides: None, sigs: &[], subject: None, certs: &[], unauth: false },
+    Expect { file: "thunderbird/eml/rc-openpgp-aead.eml", form: Form::PgpMime, outcome: O::Decrypted, has: Some("Integrity-protected secret body."), hides: None, sigs: &[], subject: None, certs: &[], unauth: false },
     Expect { file: "thunderbird/eml/rc-openpgp-mdc-tampered.eml", form: Form::PgpMime, outcome: O::Damaged, has: None, hides: Some("secret body"), sigs: &[], subject: None, certs: &[], unauth: false },
     Expect { file: "thunderbird/eml/rc-openpgp-mdc.eml", form: Form::PgpMime, outcome: O::Decrypted, has: Some("Integrity-protected secret body."), hides: None, sigs: &[], subject: None, certs: &[], unauth: false },
     Expect { file: "thunderbird/eml/rc-openpgp-mixed-subpart.eml", form: Form::PgpMime, outcome: O::Damaged, has: None, hides: Some("Integrity-protected secret body"), sigs: &[], subject: None, certs: &[], unauth: true },

@@ -776,9 +776,8 @@ fn leaves_for_inline<'p, 'a>(part: &'p mime::Part<'a>, out: &mut Vec<Leaf<'p, 'a
     match part.mime.as_str() {
         "multipart/alternative" => {
             let plain = part.children.iter().find(|c| c.mime == "text/plain");
-            match plain.or_else(|| part.children.last()) {
-                Some(c) => leaves_for_inline(c, out, depth + 1),
-                None => {}
+            if let Some(c) = plain.or_else(|| part.children.last()) {
+                leaves_for_inline(c, out, depth + 1);
             }
         }
         m if m.starts_with("multipart/") => {
@@ -1050,14 +1049,12 @@ pub(crate) fn html_to_text(html: &str) -> String {
                 };
                 continue;
             }
-            match name.as_str() {
-                "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "pre"
-                | "blockquote" => {
-                    if !out.ends_with('\n') && !out.is_empty() {
-                        out.push('\n');
-                    }
-                }
-                _ => {}
+            let block = matches!(
+                name.as_str(),
+                "br" | "p" | "div" | "tr" | "li" | "h1" | "h2" | "h3" | "h4" | "pre" | "blockquote"
+            );
+            if block && !out.ends_with('\n') && !out.is_empty() {
+                out.push('\n');
             }
             i = end + 1;
         } else {
@@ -1507,11 +1504,13 @@ fn decrypt(data: &[u8], ctx: &Ctx, extra: &[Cert]) -> Decrypted {
         return aead::decrypt(&bin, ctx, extra, &ours);
     }
     let unlocked = std::cell::Cell::new(false);
+    let got_key = std::cell::Cell::new(false);
     let helper = Helper {
         ours: &ours,
         certs: certs_for(ctx, extra),
         now: ctx.now,
         decrypted: &unlocked,
+        got_key: &got_key,
         results: Vec::new(),
     };
     let decryptor = DecryptorBuilder::from_bytes(&bin[..]).and_then(|b| {
@@ -1520,7 +1519,7 @@ fn decrypt(data: &[u8], ctx: &Ctx, extra: &[Cert]) -> Decrypted {
     });
     let mut decryptor = match decryptor {
         Ok(d) => d,
-        Err(e) => return decrypt_error(&e, unlocked.get(), recipients),
+        Err(e) => return decrypt_error(&e, unlocked.get(), got_key.get(), recipients),
     };
     let mut plaintext = Vec::new();
     let read = (&mut decryptor)
@@ -1530,7 +1529,7 @@ fn decrypt(data: &[u8], ctx: &Ctx, extra: &[Cert]) -> Decrypted {
     if let Err(e) = read {
         plaintext.clear();
         let e = anyhow::Error::from(e);
-        return decrypt_error(&e, unlocked.get(), recipients);
+        return decrypt_error(&e, unlocked.get(), got_key.get(), recipients);
     }
     if plaintext.len() > MAX_PLAINTEXT {
         return Decrypted::Damaged("decrypted content larger than 64 MiB".into());
@@ -1541,7 +1540,15 @@ fn decrypt(data: &[u8], ctx: &Ctx, extra: &[Cert]) -> Decrypted {
     }
 }
 
-fn decrypt_error(e: &anyhow::Error, decrypted: bool, recipients: Vec<String>) -> Decrypted {
+/// `decrypted`: a session key was accepted; `got_key`: one of our keys yielded a session key
+/// (if the container then rejected it, the ciphertext was modified: SEIPDv2 checks the first
+/// chunk's tag before accepting the key).
+fn decrypt_error(
+    e: &anyhow::Error,
+    decrypted: bool,
+    got_key: bool,
+    recipients: Vec<String>,
+) -> Decrypted {
     let manipulated = e.chain().any(|c| {
         matches!(
             c.downcast_ref::<openpgp::Error>(),
@@ -1549,6 +1556,9 @@ fn decrypt_error(e: &anyhow::Error, decrypted: bool, recipients: Vec<String>) ->
         )
     });
     if manipulated {
+        return Decrypted::Damaged("integrity check failed: the ciphertext was modified".into());
+    }
+    if !decrypted && got_key {
         return Decrypted::Damaged("integrity check failed: the ciphertext was modified".into());
     }
     if !decrypted {
@@ -1640,6 +1650,8 @@ struct Helper<'a> {
     now: SystemTime,
     /// Set once a session key was accepted (outlives the helper, which the builder consumes).
     decrypted: &'a std::cell::Cell<bool>,
+    /// Set once one of our keys yielded a session key, accepted or not.
+    got_key: &'a std::cell::Cell<bool>,
     results: Vec<Signature>,
 }
 
@@ -1663,7 +1675,9 @@ impl DecryptionHelper for Helper<'_> {
         sym_algo: Option<SymmetricAlgorithm>,
         decrypt: &mut dyn FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> bool,
     ) -> openpgp::Result<Option<Cert>> {
+        let got_key = self.got_key;
         let found = unlock_session(pkesks, self.ours, sym_algo, |algo, sk| {
+            got_key.set(true);
             decrypt(algo, sk).then_some(())
         });
         match found {
@@ -2061,7 +2075,7 @@ mod aead {
                 out.extend_from_slice(chunk);
                 p += 1 + n;
                 if out.len() > MAX_PLAINTEXT * 2 {
-                    return Err("too large".into());
+                    return Err("too large");
                 }
                 continue;
             }
@@ -2120,13 +2134,13 @@ mod aead {
             let mut ad = prefix.to_vec();
             ad.extend_from_slice(&index.to_be_bytes());
             let nonce = nonce_for(index);
-            let mut ctx = aead
-                .context(cipher, sk, &ad, &nonce)
-                .and_then(|b| b.for_decryption())
-                .map_err(|e| keys::short(&e))?;
-            let mut dst = vec![0u8; piece.len() - tag_len];
-            ctx.decrypt_verify(&mut dst, piece)
-                .map_err(|_| integrity())?;
+            let dst = open_chunk(aead, cipher, sk, &ad, &nonce, piece).map_err(|e| {
+                if e.is_empty() {
+                    integrity()
+                } else {
+                    e
+                }
+            })?;
             out.extend_from_slice(&dst);
             if out.len() > MAX_PLAINTEXT {
                 return Err("decrypted content larger than 64 MiB".into());
@@ -2137,14 +2151,195 @@ mod aead {
         ad.extend_from_slice(&index.to_be_bytes());
         ad.extend_from_slice(&(out.len() as u64).to_be_bytes());
         let nonce = nonce_for(index);
-        let mut ctx = aead
-            .context(cipher, sk, &ad, &nonce)
-            .and_then(|b| b.for_decryption())
-            .map_err(|e| keys::short(&e))?;
-        let mut empty = [0u8; 0];
-        ctx.decrypt_verify(&mut empty, final_tag)
-            .map_err(|_| integrity())?;
+        open_chunk(aead, cipher, sk, &ad, &nonce, final_tag).map_err(|e| {
+            if e.is_empty() {
+                integrity()
+            } else {
+                e
+            }
+        })?;
         Ok(out)
+    }
+
+    /// Decrypts and authenticates one chunk (ciphertext followed by its 16-byte tag). An empty
+    /// error string means the tag did not verify. OCB goes through our own RFC 7253 code when
+    /// the crypto backend lacks it (nettle before 3.9).
+    fn open_chunk(
+        aead: AEADAlgorithm,
+        cipher: SymmetricAlgorithm,
+        sk: &SessionKey,
+        ad: &[u8],
+        nonce: &[u8],
+        piece: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        match aead
+            .context(cipher, sk, ad, nonce)
+            .and_then(|b| b.for_decryption())
+        {
+            Ok(mut ctx) => {
+                let mut dst = vec![0u8; piece.len().saturating_sub(ctx.digest_size())];
+                ctx.decrypt_verify(&mut dst, piece)
+                    .map(|()| dst)
+                    .map_err(|_| String::new())
+            }
+            Err(_) if aead == AEADAlgorithm::OCB => ocb::open(cipher, sk, ad, nonce, piece),
+            Err(e) => Err(keys::short(&e)),
+        }
+    }
+
+    mod ocb {
+        //! OCB3 decryption (RFC 7253) with a 128-bit tag and a 120-bit nonce over AES, built on
+        //! the AES block cipher.
+
+        use super::super::SymmetricAlgorithm;
+        use nettle::cipher::{Aes128, Aes192, Aes256, Cipher};
+
+        type Block = [u8; 16];
+
+        fn xor(a: &Block, b: &Block) -> Block {
+            let mut o = [0u8; 16];
+            for (i, x) in o.iter_mut().enumerate() {
+                *x = a[i] ^ b[i];
+            }
+            o
+        }
+
+        /// RFC 7253 §2: double(S) = S << 1, xor 0x87 when the top bit was set.
+        fn double(s: &Block) -> Block {
+            let mut o = [0u8; 16];
+            for (i, x) in o.iter_mut().enumerate() {
+                *x = (s[i] << 1) | s.get(i + 1).map(|n| n >> 7).unwrap_or(0);
+            }
+            if s[0] & 0x80 != 0 {
+                o[15] ^= 0x87;
+            }
+            o
+        }
+
+        type BlockFn = Box<dyn FnMut(&Block) -> Block>;
+
+        fn aes<C: Cipher + 'static>(key: &[u8]) -> Result<(BlockFn, BlockFn), String> {
+            let mut e = C::with_encrypt_key(key).map_err(|_| "bad session key".to_string())?;
+            let mut d = C::with_decrypt_key(key).map_err(|_| "bad session key".to_string())?;
+            Ok((
+                Box::new(move |b: &Block| {
+                    let mut o = [0u8; 16];
+                    e.encrypt(&mut o, b);
+                    o
+                }),
+                Box::new(move |b: &Block| {
+                    let mut o = [0u8; 16];
+                    d.decrypt(&mut o, b);
+                    o
+                }),
+            ))
+        }
+
+        /// `L_i` (RFC 7253 §4.1), extended on demand.
+        fn l_at(l: &mut Vec<Block>, i: usize) -> Block {
+            while l.len() <= i {
+                let next = double(&l[l.len() - 1]);
+                l.push(next);
+            }
+            l[i]
+        }
+
+        pub(super) fn open(
+            cipher: SymmetricAlgorithm,
+            key: &[u8],
+            ad: &[u8],
+            nonce: &[u8],
+            piece: &[u8],
+        ) -> Result<Vec<u8>, String> {
+            let (mut enc, mut dec) = match cipher {
+                SymmetricAlgorithm::AES128 => aes::<Aes128>(key)?,
+                SymmetricAlgorithm::AES192 => aes::<Aes192>(key)?,
+                SymmetricAlgorithm::AES256 => aes::<Aes256>(key)?,
+                _ => return Err("unsupported cipher for OCB".into()),
+            };
+            if nonce.len() != 15 || piece.len() < 16 {
+                return Err(String::new());
+            }
+            let (ct, tag) = piece.split_at(piece.len() - 16);
+            let l_star = enc(&[0u8; 16]);
+            let l_dollar = double(&l_star);
+            let mut l = vec![double(&l_dollar)];
+            // RFC 7253 §4.2: Nonce = num2str(TAGLEN mod 128, 7) || zeros || 1 || N.
+            let mut n: Block = [0u8; 16];
+            n[0] = 0x01;
+            n[1..].copy_from_slice(nonce);
+            let bottom = (n[15] & 0x3f) as usize;
+            let mut top = n;
+            top[15] &= 0xc0;
+            let ktop = enc(&top);
+            let mut stretch = [0u8; 24];
+            stretch[..16].copy_from_slice(&ktop);
+            for i in 0..8 {
+                stretch[16 + i] = ktop[i] ^ ktop[i + 1];
+            }
+            let mut offset: Block = [0u8; 16];
+            let (byte, bit) = (bottom / 8, bottom % 8);
+            for (i, o) in offset.iter_mut().enumerate() {
+                let hi = stretch[byte + i];
+                let lo = stretch.get(byte + i + 1).copied().unwrap_or(0);
+                *o = if bit == 0 {
+                    hi
+                } else {
+                    (hi << bit) | (lo >> (8 - bit))
+                };
+            }
+            let mut checksum: Block = [0u8; 16];
+            let mut out = Vec::with_capacity(ct.len());
+            let mut blocks = ct.chunks_exact(16);
+            for (i, c) in (&mut blocks).enumerate() {
+                offset = xor(&offset, &l_at(&mut l, (i + 1).trailing_zeros() as usize));
+                let mut cb: Block = [0u8; 16];
+                cb.copy_from_slice(c);
+                let p = xor(&offset, &dec(&xor(&cb, &offset)));
+                checksum = xor(&checksum, &p);
+                out.extend_from_slice(&p);
+            }
+            let rest = blocks.remainder();
+            if !rest.is_empty() {
+                offset = xor(&offset, &l_star);
+                let pad = enc(&offset);
+                let mut padded: Block = [0u8; 16];
+                for (i, c) in rest.iter().enumerate() {
+                    let p = c ^ pad[i];
+                    padded[i] = p;
+                    out.push(p);
+                }
+                padded[rest.len()] = 0x80;
+                checksum = xor(&checksum, &padded);
+            }
+            let full = enc(&xor(&xor(&checksum, &offset), &l_dollar));
+            // HASH(K, A), RFC 7253 §4.1.
+            let mut sum: Block = [0u8; 16];
+            let mut aoff: Block = [0u8; 16];
+            let mut ablocks = ad.chunks_exact(16);
+            for (i, a) in (&mut ablocks).enumerate() {
+                aoff = xor(&aoff, &l_at(&mut l, (i + 1).trailing_zeros() as usize));
+                let mut ab: Block = [0u8; 16];
+                ab.copy_from_slice(a);
+                sum = xor(&sum, &enc(&xor(&ab, &aoff)));
+            }
+            let arest = ablocks.remainder();
+            if !arest.is_empty() {
+                aoff = xor(&aoff, &l_star);
+                let mut ab: Block = [0u8; 16];
+                ab[..arest.len()].copy_from_slice(arest);
+                ab[arest.len()] = 0x80;
+                sum = xor(&sum, &enc(&xor(&ab, &aoff)));
+            }
+            let expect = xor(&full, &sum);
+            // Compare the whole tag without an early exit.
+            let diff = expect.iter().zip(tag).fold(0u8, |d, (a, b)| d | (a ^ b));
+            if diff == 0 {
+                Ok(out)
+            } else {
+                Err(String::new())
+            }
+        }
     }
 }
 
@@ -2589,5 +2784,245 @@ mod mime {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::seal;
+    use openpgp::cert::CipherSuite;
+    use openpgp::serialize::Serialize;
+    use std::time::Duration;
+
+    const NOW: u64 = 1_795_824_000; // 2026-11-28
+    fn t(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    fn gen(uid: &str, suite: CipherSuite, created: u64, validity: Option<Duration>) -> Cert {
+        CertBuilder::general_purpose(Some(uid))
+            .set_cipher_suite(suite)
+            .set_creation_time(t(created))
+            .set_validity_period(validity)
+            .generate()
+            .expect("generate")
+            .0
+    }
+
+    fn project(cert: &Cert) -> ProjectKeys {
+        project_at(cert, NOW)
+    }
+
+    fn project_at(cert: &Cert, at: u64) -> ProjectKeys {
+        let mut v = Vec::new();
+        cert.as_tsk().serialize(&mut v).expect("tsk");
+        ProjectKeys::from_secret_keys(&[("p".into(), v)], None, t(at)).expect("keys")
+    }
+
+    fn pgp_mime(armored: &str) -> Vec<u8> {
+        format!(
+            "From: Reporter <rep@example.net>\r\nTo: security@example.org\r\nSubject: ...\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; \
+             protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n--b\r\n\
+             Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\n\
+             Content-Type: application/octet-stream\r\n\r\n{armored}\r\n--b--\r\n"
+        )
+        .into_bytes()
+    }
+
+    const BODY: &str = "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n\
+                        Subject: RCE in the parser\r\n\r\nThe parser overflows.\r\n";
+
+    /// Sign-and-encrypt by `sender` (acting as a project) to `to`, opened by `reader`.
+    fn round(sender: &Cert, to: &Cert, reader: &Cert, known: &[Cert], at: u64) -> Opened {
+        let sealed = seal::sign_and_encrypt(&project_at(sender, at), &[to], BODY.as_bytes(), t(at))
+            .expect("seal");
+        message(&pgp_mime(&sealed), &project(reader), known, t(NOW))
+    }
+
+    #[test]
+    fn round_trips() {
+        for suite in [CipherSuite::Cv25519, CipherSuite::RSA3k] {
+            let us = gen("Sec <security@example.org>", suite, NOW - 86_400, None);
+            let rep = gen("Rep <rep@example.net>", suite, NOW - 86_400, None);
+            let pub_us = us.clone().strip_secret_key_material();
+            let o = round(&rep, &pub_us, &us, std::slice::from_ref(&rep), NOW);
+            assert_eq!(o.outcome, Outcome::Decrypted, "{suite:?}");
+            assert_eq!(o.form, Form::PgpMime);
+            assert_eq!(o.text.trim(), "The parser overflows.");
+            assert_eq!(o.protected.subject.as_deref(), Some("RCE in the parser"));
+            assert_eq!(o.signatures.len(), 1);
+            assert_eq!(o.signatures[0].status, SigStatus::Good);
+            let fpr = keys::fingerprint(&rep);
+            assert_eq!(o.verified_sender("Rep <REP@example.net>"), Some(fpr));
+            assert_eq!(o.verified_sender("other@example.net"), None);
+            // Unknown signer: still decrypted, signature UnknownKey, sender not verified.
+            let o = round(&rep, &pub_us, &us, &[], NOW);
+            assert_eq!(o.outcome, Outcome::Decrypted);
+            assert_eq!(o.signatures[0].status, SigStatus::UnknownKey);
+            assert_eq!(o.verified_sender("rep@example.net"), None);
+        }
+    }
+
+    #[test]
+    fn not_for_us_and_expired_signer() {
+        let us = gen(
+            "Sec <security@example.org>",
+            CipherSuite::Cv25519,
+            NOW - 200 * 86_400,
+            None,
+        );
+        let other = gen(
+            "O <o@example.org>",
+            CipherSuite::Cv25519,
+            NOW - 86_400,
+            None,
+        );
+        let o = round(&us, &other, &us, &[], NOW);
+        match &o.outcome {
+            Outcome::NotForUs { recipients } => assert_eq!(recipients.len(), 1),
+            x => panic!("{x:?}"),
+        }
+        assert!(o.text.is_empty());
+        // A signer whose key expired after signing: Expired, not Good.
+        let old = gen(
+            "Old <old@example.net>",
+            CipherSuite::Cv25519,
+            NOW - 100 * 86_400,
+            Some(Duration::from_secs(30 * 86_400)),
+        );
+        let pub_us = us.clone().strip_secret_key_material();
+        let o = round(
+            &old,
+            &pub_us,
+            &us,
+            std::slice::from_ref(&old),
+            NOW - 90 * 86_400,
+        );
+        assert_eq!(o.outcome, Outcome::Decrypted);
+        assert_eq!(o.signatures[0].status, SigStatus::Expired);
+        assert_eq!(o.verified_sender("old@example.net"), None);
+    }
+
+    #[test]
+    fn tampered_and_garbage_are_damaged() {
+        let us = gen(
+            "Sec <security@example.org>",
+            CipherSuite::Cv25519,
+            NOW - 86_400,
+            None,
+        );
+        let pub_us = us.clone().strip_secret_key_material();
+        let sealed = seal::sign_and_encrypt(&project(&us), &[&pub_us], b"secret words", t(NOW))
+            .expect("seal");
+        let bin = dearmor(sealed.as_bytes()).expect("dearmor");
+        let mut flipped = bin.clone();
+        let i = flipped.len() - 30;
+        flipped[i] ^= 0x01;
+        let mut armored = Vec::new();
+        {
+            let mut w = armor::Writer::new(&mut armored, armor::Kind::Message).expect("w");
+            std::io::Write::write_all(&mut w, &flipped).expect("write");
+            w.finalize().expect("fin");
+        }
+        let raw = pgp_mime(&String::from_utf8_lossy(&armored));
+        let o = message(&raw, &project(&us), &[], t(NOW));
+        assert!(matches!(o.outcome, Outcome::Damaged(_)), "{:?}", o.outcome);
+        assert!(o.text.is_empty());
+        let cases: &[&[u8]] = &[
+            b"",
+            b"\r\n\r\n",
+            b"Content-Type: multipart/encrypted; boundary=x\r\n\r\n--x\r\n",
+            b"Content-Type: multipart/signed; protocol=\"application/pgp-signature\"; boundary=x\r\n\r\n--x\r\n\r\nhi\r\n--x\r\nContent-Type: application/pgp-signature\r\n\r\n-----BEGIN PGP SIGNATURE-----\r\n\r\nAAAA\r\n-----END PGP SIGNATURE-----\r\n--x--\r\n",
+            b"Content-Type: text/plain\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\n!!!!\r\n-----END PGP MESSAGE-----\r\n",
+            b"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n----\r\n",
+            &[0xff, 0xfe, 0x00, b'\n', b'<', b'&', 0xc3],
+        ];
+        for raw in cases {
+            let o = message(raw, &project(&us), &[], t(NOW));
+            assert!(o.text.len() < 1000);
+        }
+    }
+
+    #[test]
+    fn detached_signature_verifies_over_crlf() {
+        let us = gen(
+            "Sec <security@example.org>",
+            CipherSuite::Cv25519,
+            NOW - 86_400,
+            None,
+        );
+        let part = "Content-Type: text/plain\r\n\r\nhello team\r\n";
+        let sig = seal::sign_detached(&project(&us), part.as_bytes(), t(NOW)).expect("sign");
+        let raw = format!(
+            "From: security@example.org\r\nContent-Type: multipart/signed; micalg={}; \
+             protocol=\"application/pgp-signature\"; boundary=\"s\"\r\n\r\n--s\r\n{part}\r\n--s\r\n\
+             Content-Type: application/pgp-signature\r\n\r\n{sig}\r\n--s--\r\n",
+            seal::MICALG
+        );
+        let pub_us = us.clone().strip_secret_key_material();
+        let o = message(
+            raw.as_bytes(),
+            &project(&us),
+            std::slice::from_ref(&pub_us),
+            t(NOW),
+        );
+        assert_eq!(o.form, Form::Signed);
+        assert_eq!(o.signatures[0].status, SigStatus::Good);
+        // Stored with LF line endings (Maildir): still Good after canonicalisation.
+        let lf = raw.replace("\r\n", "\n");
+        let o = message(
+            lf.as_bytes(),
+            &project(&us),
+            std::slice::from_ref(&pub_us),
+            t(NOW),
+        );
+        assert_eq!(o.signatures[0].status, SigStatus::Good);
+        // Altered content: Bad.
+        let bad = raw.replace("hello team", "hello teem");
+        let o = message(bad.as_bytes(), &project(&us), &[pub_us], t(NOW));
+        assert_eq!(o.signatures[0].status, SigStatus::Bad);
+    }
+
+    #[test]
+    fn seal_refuses_unusable_recipients() {
+        let us = gen(
+            "Sec <security@example.org>",
+            CipherSuite::Cv25519,
+            NOW - 86_400,
+            None,
+        );
+        let expired = gen(
+            "E <e@example.net>",
+            CipherSuite::Cv25519,
+            NOW - 100 * 86_400,
+            Some(Duration::from_secs(86_400)),
+        );
+        let r = seal::sign_and_encrypt(&project(&us), &[&expired], b"x", t(NOW));
+        assert!(matches!(r, Err(seal::SealError::Recipient { .. })), "{r:?}");
+        let r = seal::sign_and_encrypt(&project(&us), &[], b"x", t(NOW));
+        assert!(matches!(r, Err(seal::SealError::NoRecipients)));
+    }
+
+    #[test]
+    fn mime_helpers() {
+        assert_eq!(
+            canonical_crlf(b"a\nb\r\nc\rd"),
+            b"a\r\nb\r\nc\r\nd".to_vec()
+        );
+        assert_eq!(
+            mime::qp_decode(b"caf=C3=A9=\r\n ok\r\n"),
+            "café ok\r\n".as_bytes()
+        );
+        assert_eq!(mime::base64_decode(b"aGVs\r\nbG8=\r\n"), b"hello".to_vec());
+        assert_eq!(
+            html_to_text("<p>a&amp;b</p><script>x</script>c&#65;"),
+            "a&b\ncA"
+        );
+        assert_eq!(bare_address("\"X\" <A@B.org>").as_deref(), Some("a@b.org"));
+        let (m, p) = mime::parse_params("Text/Plain; charset=\"utf-8\"; name*=utf-8''r%C3%A9.txt");
+        assert_eq!(m, "text/plain");
+        assert!(p.contains(&("name".into(), "ré.txt".into())));
     }
 }
