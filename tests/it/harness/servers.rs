@@ -31,6 +31,8 @@ use secmail::shell::transport::{SmtpSettings, Transport};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
 const POSTFIX_MASTER: &str = "/usr/lib/postfix/sbin/master";
+const DOVECOT_LIBEXEC: &str = "/usr/lib/dovecot/";
+const POSTFIX_LIBEXEC: &str = "/usr/lib/postfix/sbin/";
 const NEEDED_FILES: &[&str] = &[
     DOVECOT,
     POSTFIX_MASTER,
@@ -271,7 +273,7 @@ impl MailServers {
     /// Stops Dovecot (IMAP and LMTP) and waits until it has exited.
     pub fn stop_imap(&mut self) {
         if let Some(pid) = self.dovecot_pid.take() {
-            stop_pids(&[(pid, DOVECOT)]);
+            stop_daemons(&[(pid, DOVECOT, DOVECOT_LIBEXEC)], true);
         }
     }
 
@@ -315,7 +317,7 @@ impl MailServers {
     /// Stops Postfix and waits until it has exited. Mail in its queue stays for `start_smtp`.
     pub fn stop_smtp(&mut self) {
         if let Some(pid) = self.postfix_pid.take() {
-            stop_pids(&[(pid, POSTFIX_MASTER)]);
+            stop_daemons(&[(pid, POSTFIX_MASTER, POSTFIX_LIBEXEC)], true);
         }
     }
 
@@ -400,6 +402,8 @@ protocols = imap lmtp
 ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Tests of wrong passwords need no 2 s penalty.
+auth_failure_delay = 0
 log_path = {d}/dovecot.log
 mail_location = maildir:{d}/mail/%d/%n/Maildir
 # Pitfall 5: never uid 0 for mail.
@@ -572,14 +576,15 @@ postlog   unix-dgram n - n - 1 postlogd
 
 impl Drop for MailServers {
     fn drop(&mut self) {
-        let mut pids = Vec::new();
+        let mut daemons = Vec::new();
         if let Some(pid) = self.postfix_pid.take() {
-            pids.push((pid, POSTFIX_MASTER));
+            daemons.push((pid, POSTFIX_MASTER, POSTFIX_LIBEXEC));
         }
         if let Some(pid) = self.dovecot_pid.take() {
-            pids.push((pid, DOVECOT));
+            daemons.push((pid, DOVECOT, DOVECOT_LIBEXEC));
         }
-        stop_pids(&pids);
+        // The test is over: no need for a graceful shutdown, which costs Dovecot a second.
+        stop_daemons(&daemons, false);
         if self.keep || std::thread::panicking() {
             eprintln!(
                 "mail servers: kept {} \n--- dovecot.log (tail)\n{}\n--- postfix.log (tail)\n{}",
@@ -714,24 +719,33 @@ fn wait_ready(port: u16, greeting: &[u8], log: &Path) -> Result<()> {
     )
 }
 
-/// SIGTERM to each PID whose `/proc/PID/exe` is the expected binary (pitfall 10: PIDs get
-/// reused), then waits until all are gone. Dovecot's master takes about a second.
-fn stop_pids(pids: &[(u32, &str)]) {
+/// Signals each daemon `(master PID, master binary, children's binary dir)` and its direct
+/// children, then waits until all are gone. The master's `/proc/PID/exe` is checked first
+/// (pitfall 10: PIDs get reused). The children are signalled too because Dovecot's master
+/// otherwise lets an IDLE client linger for seconds and then needs about a second to reap.
+/// `graceful`: SIGTERM (clients get a BYE); else SIGKILL (the test is over).
+fn stop_daemons(daemons: &[(u32, &str, &str)], graceful: bool) {
+    let signal = if graceful { "-TERM" } else { "-KILL" };
     let mut waiting = Vec::new();
-    for &(pid, exe) in pids {
-        let actual = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        // "(deleted)" is appended when the package was upgraded meanwhile.
-        if !actual.to_string_lossy().starts_with(exe) {
-            eprintln!("mail servers: pid {pid} is {actual:?}, not {exe}; not killing it");
+    for &(master, exe, children_dir) in daemons {
+        if !exe_is(master, exe) {
+            eprintln!("mail servers: pid {master} is not {exe} any more; not killing it");
             continue;
         }
-        match Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-        {
-            Ok(s) if s.success() => waiting.push(pid),
-            other => eprintln!("mail servers: kill {pid}: {other:?}"),
-        }
+        let mut pids = vec![master];
+        pids.extend(
+            children(master)
+                .into_iter()
+                .filter(|p| exe_is(*p, children_dir)),
+        );
+        let args: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+        // Some may have exited meanwhile: kill's status does not matter, the wait below does.
+        let _ = Command::new("kill")
+            .arg(signal)
+            .args(&args)
+            .stderr(Stdio::null())
+            .status();
+        waiting.extend(pids);
     }
     let deadline = Instant::now() + STOP_TIMEOUT;
     while waiting.iter().any(|p| alive(*p)) {
@@ -741,6 +755,34 @@ fn stop_pids(pids: &[(u32, &str)]) {
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Is `/proc/PID/exe` the binary `exe`, or a binary under the directory `exe`? ("(deleted)" is
+/// appended when the package was upgraded meanwhile.)
+fn exe_is(pid: u32, exe: &str) -> bool {
+    fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.to_string_lossy().starts_with(exe))
+        .unwrap_or(false)
+}
+
+/// Direct children of `parent`, from /proc/*/stat.
+fn children(parent: u32) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
+                    let rest = stat.rsplit_once(") ")?.1;
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(parent)
+        })
+        .collect()
 }
 
 /// Running and not a zombie (a container's PID 1 may never reap the daemons).
