@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use secmail::shell::imap::{check_login, ImapInbox, Wake};
+use secmail::shell::imap::{check_login, ImapInbox, Security, Wake};
 use secmail::shell::transport::{SendError, Sender, Transport};
 
 use crate::harness::{servers_or_skip, MailServers};
@@ -414,6 +414,92 @@ async fn refused_recipients_are_permanent() {
         )
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn imap_over_tls_and_starttls_trusts_the_ca_file_only() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    servers
+        .submit(
+            REPORTER,
+            &[SECURITY],
+            &mail(REPORTER, SECURITY, "tls", "over tls"),
+        )
+        .await
+        .unwrap();
+    let mut tls = servers.imap_settings(SECURITY);
+    tls.host = "localhost".into();
+    tls.port = servers.imaps_port();
+    tls.security = Security::Tls;
+    tls.ca_file = Some(servers.ca_file());
+    let mut inbox = ImapInbox::connect(&tls).await.unwrap();
+    let got = fetch_until(&mut inbox, 1).await;
+    assert!(contains(got[0].raw.as_deref().unwrap(), "over tls"));
+    inbox.logout().await;
+
+    let mut starttls = tls.clone();
+    starttls.port = servers.imap_port();
+    starttls.security = Security::StartTls;
+    check_login(&starttls).await.unwrap();
+
+    // Without the CA the self-signed chain is refused, naming the server.
+    for mut s in [tls, starttls] {
+        s.ca_file = None;
+        let e = format!("{:#}", check_login(&s).await.unwrap_err());
+        assert!(e.contains(&format!("localhost:{}", s.port)), "{e}");
+        assert!(e.to_lowercase().contains("certificate"), "{e}");
+    }
+}
+
+#[tokio::test]
+async fn smtp_over_starttls_and_tls_trusts_the_ca_file_only() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let Transport::Smtp(plain) = servers.smtp_transport() else {
+        unreachable!()
+    };
+    let mut starttls = plain.clone();
+    starttls.host = "localhost".into();
+    starttls.security = Security::StartTls;
+    starttls.ca_file = Some(servers.ca_file());
+    let mut tls = starttls.clone();
+    tls.port = servers.smtps_port();
+    tls.security = Security::Tls;
+    for (name, settings) in [("starttls", &starttls), ("tls", &tls)] {
+        let sender = Sender::new(&Transport::Smtp(settings.clone())).unwrap();
+        sender.check().await.unwrap();
+        let want = format!("sent over {name}");
+        sender
+            .send(
+                SECURITY,
+                &[ALICE.to_string()],
+                &mail(SECURITY, ALICE, name, &want),
+                "x",
+            )
+            .await
+            .unwrap();
+        servers
+            .wait_for(ALICE, "INBOX", WITHIN, |m| contains(m, &want))
+            .await
+            .unwrap();
+
+        let mut untrusted = settings.clone();
+        untrusted.ca_file = None;
+        let sender = Sender::new(&Transport::Smtp(untrusted)).unwrap();
+        let e = sender
+            .send(
+                SECURITY,
+                &[ALICE.to_string()],
+                &mail(SECURITY, ALICE, "n", "n"),
+                "x",
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SendError::Transient(_)), "{name}: {e:?}");
+    }
 }
 
 #[tokio::test]

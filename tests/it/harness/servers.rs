@@ -40,7 +40,9 @@ const NEEDED_FILES: &[&str] = &[
     "/usr/lib/dovecot/lmtp",
     "/usr/lib/postfix/sbin/smtpd",
     "/usr/lib/postfix/sbin/lmtp",
+    OPENSSL,
 ];
+const OPENSSL: &str = "/usr/bin/openssl";
 /// How long a daemon may take to answer on its port, or to exit after SIGTERM.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -52,8 +54,10 @@ pub struct MailServers {
     dir: PathBuf,
     users: Vec<String>,
     imap_port: u16,
+    imaps_port: u16,
     lmtp_port: u16,
     smtp_port: u16,
+    smtps_port: u16,
     dovecot_pid: Option<u32>,
     postfix_pid: Option<u32>,
     keep: bool,
@@ -89,14 +93,17 @@ impl MailServers {
             dir,
             users: users.iter().map(|u| u.to_string()).collect(),
             imap_port: free_port()?,
+            imaps_port: free_port()?,
             lmtp_port: free_port()?,
             smtp_port: free_port()?,
+            smtps_port: free_port()?,
             dovecot_pid: None,
             postfix_pid: None,
             keep: false,
         };
         // Pitfall 5: the daemons' users must traverse the dir.
         fs::set_permissions(&servers.dir, fs::Permissions::from_mode(0o755))?;
+        servers.write_tls_files()?;
         servers.write_dovecot_config(vmail_uid, vmail_gid)?;
         servers.write_postfix_config()?;
         servers.start_imap()?;
@@ -141,6 +148,21 @@ impl MailServers {
 
     pub fn lmtp_port(&self) -> u16 {
         self.lmtp_port
+    }
+
+    /// IMAP with TLS from the first byte; the plain `imap_port` offers STARTTLS.
+    pub fn imaps_port(&self) -> u16 {
+        self.imaps_port
+    }
+
+    /// SMTP with TLS from the first byte; the plain `smtp_port` offers STARTTLS.
+    pub fn smtps_port(&self) -> u16 {
+        self.smtps_port
+    }
+
+    /// The test CA (PEM) that signed both servers' certificate for `localhost` and 127.0.0.1.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls/ca.pem")
     }
 
     /// The temp dir holding configs, logs (`dovecot.log`, `postfix.log`) and mail.
@@ -282,6 +304,7 @@ impl MailServers {
         if self.dovecot_pid.is_some() {
             return Ok(());
         }
+        wait_port_free(self.imap_port)?;
         let conf = self.dir.join("dovecot.conf");
         let pid_file = self.dir.join("dc/master.pid");
         let _ = fs::remove_file(&pid_file);
@@ -379,6 +402,44 @@ impl MailServers {
             .with_context(|| format!("imap login as {user}"))
     }
 
+    /// A throw-away CA and a server certificate for `localhost` and 127.0.0.1 (EC P-256,
+    /// X.509 v3 with the extensions webpki insists on), for the TLS and STARTTLS listeners.
+    fn write_tls_files(&self) -> Result<()> {
+        let tls = self.dir.join("tls");
+        fs::create_dir(&tls)?;
+        let ext = "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+                   keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
+        write(&tls.join("server.ext"), ext, 0o644)?;
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let steps = [
+            format!(
+                "req -x509 {ec} -days 2 -subj /CN=secmail-test-CA -keyout ca.key -out ca.pem \
+                 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+            ),
+            format!("req {ec} -subj /CN=localhost -keyout server.key -out server.csr"),
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 \
+             -extfile server.ext -out server.pem"
+                .to_string(),
+        ];
+        for step in &steps {
+            let args: Vec<&str> = step.split_whitespace().collect();
+            let out = Command::new(OPENSSL)
+                .args(&args)
+                .current_dir(&tls)
+                .stdin(Stdio::null())
+                .output()
+                .context("running openssl")?;
+            if !out.status.success() {
+                bail!(
+                    "openssl {} failed: {}",
+                    args[0],
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn write_dovecot_config(&self, vmail_uid: u32, vmail_gid: u32) -> Result<()> {
         let d = &self.dir;
         for sub in ["dc", "state"] {
@@ -399,7 +460,9 @@ state_dir = {d}/state
 instance_name = secmail-test-{imap}
 listen = 127.0.0.1
 protocols = imap lmtp
-ssl = no
+ssl = yes
+ssl_cert = <{d}/tls/server.pem
+ssl_key = <{d}/tls/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # Tests of wrong passwords need no 2 s penalty.
@@ -433,7 +496,9 @@ service imap-login {{
     port = {imap}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps}
+    ssl = yes
   }}
 }}
 service lmtp {{
@@ -445,6 +510,7 @@ service lmtp {{
 "#,
             d = d.display(),
             imap = self.imap_port,
+            imaps = self.imaps_port,
             lmtp = self.lmtp_port,
         );
         write(&d.join("dovecot.conf"), &conf, 0o644)
@@ -530,7 +596,9 @@ in_flow_delay = 0
 smtpd_error_sleep_time = 0
 smtp_tls_security_level = none
 lmtp_tls_security_level = none
-smtpd_tls_security_level = none
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {d}/tls/server.pem
+smtpd_tls_key_file = {d}/tls/server.key
 "#,
             d = d.display(),
             domains = domains.join(" "),
@@ -540,6 +608,8 @@ smtpd_tls_security_level = none
         let master = format!(
             r#"# generated by tests/it/harness/servers.rs; no chroot (column 5 "n")
 127.0.0.1:{smtp} inet n - n - - smtpd
+127.0.0.1:{smtps} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes
+tlsmgr    unix - - n 1000? 1 tlsmgr
 cleanup   unix n - n -   0 cleanup
 qmgr      unix n - n 300 1 qmgr
 rewrite   unix - - n -   - trivial-rewrite
@@ -560,6 +630,7 @@ scache    unix - - n -   1 scache
 postlog   unix-dgram n - n - 1 postlogd
 "#,
             smtp = self.smtp_port,
+            smtps = self.smtps_port,
         );
         write(&pf.join("master.cf"), &master, 0o644)?;
         // Pitfall 4: Postfix waits in 300 ms steps for files younger than the current second.
@@ -691,6 +762,18 @@ fn free_port() -> Result<u16> {
         }
     }
     bail!("no free port")
+}
+
+/// Waits until nothing listens on `port` any more (a restart right after a stop).
+fn wait_port_free(port: u16) -> Result<()> {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while TcpListener::bind(("127.0.0.1", port)).is_err() {
+        if Instant::now() >= deadline {
+            bail!("port {port} still in use after {STOP_TIMEOUT:?}");
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
 }
 
 /// Connects until the daemon greets with `greeting`.
