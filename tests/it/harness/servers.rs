@@ -31,8 +31,6 @@ use secmail::shell::transport::{SmtpSettings, Transport};
 
 const DOVECOT: &str = "/usr/sbin/dovecot";
 const POSTFIX_MASTER: &str = "/usr/lib/postfix/sbin/master";
-const DOVECOT_LIBEXEC: &str = "/usr/lib/dovecot/";
-const POSTFIX_LIBEXEC: &str = "/usr/lib/postfix/sbin/";
 const NEEDED_FILES: &[&str] = &[
     DOVECOT,
     POSTFIX_MASTER,
@@ -295,7 +293,7 @@ impl MailServers {
     /// Stops Dovecot (IMAP and LMTP) and waits until it has exited.
     pub fn stop_imap(&mut self) {
         if let Some(pid) = self.dovecot_pid.take() {
-            stop_daemons(&[(pid, DOVECOT, DOVECOT_LIBEXEC)], true);
+            stop_daemons(&[(pid, DOVECOT)], true);
         }
     }
 
@@ -340,7 +338,7 @@ impl MailServers {
     /// Stops Postfix and waits until it has exited. Mail in its queue stays for `start_smtp`.
     pub fn stop_smtp(&mut self) {
         if let Some(pid) = self.postfix_pid.take() {
-            stop_daemons(&[(pid, POSTFIX_MASTER, POSTFIX_LIBEXEC)], true);
+            stop_daemons(&[(pid, POSTFIX_MASTER)], true);
         }
     }
 
@@ -649,10 +647,10 @@ impl Drop for MailServers {
     fn drop(&mut self) {
         let mut daemons = Vec::new();
         if let Some(pid) = self.postfix_pid.take() {
-            daemons.push((pid, POSTFIX_MASTER, POSTFIX_LIBEXEC));
+            daemons.push((pid, POSTFIX_MASTER));
         }
         if let Some(pid) = self.dovecot_pid.take() {
-            daemons.push((pid, DOVECOT, DOVECOT_LIBEXEC));
+            daemons.push((pid, DOVECOT));
         }
         // The test is over: no need for a graceful shutdown, which costs Dovecot a second.
         stop_daemons(&daemons, false);
@@ -802,81 +800,82 @@ fn wait_ready(port: u16, greeting: &[u8], log: &Path) -> Result<()> {
     )
 }
 
-/// Signals each daemon `(master PID, master binary, children's binary dir)` and its direct
-/// children, then waits until all are gone. The master's `/proc/PID/exe` is checked first
-/// (pitfall 10: PIDs get reused). The children are signalled too because Dovecot's master
-/// otherwise lets an IDLE client linger for seconds and then needs about a second to reap.
-/// `graceful`: SIGTERM (clients get a BYE); else SIGKILL (the test is over).
-fn stop_daemons(daemons: &[(u32, &str, &str)], graceful: bool) {
+/// Signals each daemon `(master PID, master binary)` and every process of its process group,
+/// then waits until the group is empty. The master's `/proc/PID/exe` is checked first
+/// (pitfall 10: PIDs get reused). Both masters lead their own group (they call setsid), and
+/// a group signal also reaches children forked a moment ago or orphaned: signalling the master
+/// alone lets Dovecot's IDLE clients linger for seconds, and SIGKILL to it alone leaves its
+/// children running. `graceful`: SIGTERM (clients get a BYE); else SIGKILL (the test is over).
+fn stop_daemons(daemons: &[(u32, &str)], graceful: bool) {
     let signal = if graceful { "-TERM" } else { "-KILL" };
-    let mut waiting = Vec::new();
-    for &(master, exe, children_dir) in daemons {
+    let mut groups = Vec::new();
+    for &(master, exe) in daemons {
         if !exe_is(master, exe) {
             eprintln!("mail servers: pid {master} is not {exe} any more; not killing it");
             continue;
         }
-        let mut pids = vec![master];
-        pids.extend(
-            children(master)
-                .into_iter()
-                .filter(|p| exe_is(*p, children_dir)),
-        );
-        let args: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
-        // Some may have exited meanwhile: kill's status does not matter, the wait below does.
+        if group_of(master) != Some(master) {
+            eprintln!(
+                "mail servers: {exe} (pid {master}) leads no process group; killing it alone"
+            );
+            let _ = Command::new("kill")
+                .arg(signal)
+                .arg(master.to_string())
+                .status();
+            groups.push(master);
+            continue;
+        }
+        // "-- -PGID": the whole process group.
         let _ = Command::new("kill")
             .arg(signal)
-            .args(&args)
+            .arg("--")
+            .arg(format!("-{master}"))
             .stderr(Stdio::null())
             .status();
-        waiting.extend(pids);
+        groups.push(master);
     }
     let deadline = Instant::now() + STOP_TIMEOUT;
-    while waiting.iter().any(|p| alive(*p)) {
+    while groups.iter().any(|g| group_alive(*g)) {
         if Instant::now() >= deadline {
-            eprintln!("mail servers: {waiting:?} still running after {STOP_TIMEOUT:?}");
+            eprintln!(
+                "mail servers: process groups {groups:?} still running after {STOP_TIMEOUT:?}"
+            );
             return;
         }
         std::thread::sleep(POLL);
     }
 }
 
-/// Is `/proc/PID/exe` the binary `exe`, or a binary under the directory `exe`? ("(deleted)" is
-/// appended when the package was upgraded meanwhile.)
+/// Is `/proc/PID/exe` the binary `exe`? ("(deleted)" is appended when the package was
+/// upgraded meanwhile.)
 fn exe_is(pid: u32, exe: &str) -> bool {
     fs::read_link(format!("/proc/{pid}/exe"))
         .map(|p| p.to_string_lossy().starts_with(exe))
         .unwrap_or(false)
 }
 
-/// Direct children of `parent`, from /proc/*/stat.
-fn children(parent: u32) -> Vec<u32> {
+/// State and process group of a process, from /proc/PID/stat.
+fn stat_of(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after the last ')'.
+    let mut f = stat.rsplit_once(") ")?.1.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let pgrp = f.nth(1)?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+fn group_of(pid: u32) -> Option<u32> {
+    stat_of(pid).map(|(_, g)| g)
+}
+
+/// Does any live (not zombie) process remain in process group `pgrp`?
+fn group_alive(pgrp: u32) -> bool {
     let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
+        return false;
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|stat| {
-                    // "pid (comm) state ppid ...": comm may hold spaces, so split after ')'.
-                    let rest = stat.rsplit_once(") ")?.1;
-                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
-                })
-                == Some(parent)
-        })
-        .collect()
-}
-
-/// Running and not a zombie (a container's PID 1 may never reap the daemons).
-fn alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
+        .any(|pid| matches!(stat_of(pid), Some((state, g)) if g == pgrp && !matches!(state, 'Z' | 'X')))
 }
 
 fn read_pid(path: &Path) -> Result<u32> {
