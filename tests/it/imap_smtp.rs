@@ -50,9 +50,14 @@ async fn fetch_until(inbox: &mut ImapInbox, n: usize) -> Vec<secmail::shell::ima
 
 #[tokio::test]
 async fn idle_wakes_on_new_mail_and_fetch_returns_it() {
+    let start = Instant::now();
     let Some(servers) = servers_or_skip(USERS) else {
         return;
     };
+    eprintln!(
+        "timing: dovecot + postfix up (configs, CA, ready): {:?}",
+        start.elapsed()
+    );
     let mut inbox = ImapInbox::connect(&servers.imap_settings(SECURITY))
         .await
         .unwrap();

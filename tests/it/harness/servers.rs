@@ -674,12 +674,17 @@ pub fn servers_or_skip(users: &[&str]) -> Option<MailServers> {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set and the real mail servers are required, but: {why}");
         }
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !!! SKIPPING a real-mail-server test: {why}\n\
-             !!! Run contrib/test.sh as root to install Dovecot and Postfix.\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
+        // Straight to stderr, not eprintln!: the test harness captures the macros' output of
+        // passing tests, and this must be seen. Once per test binary is loud enough.
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            let banner = "!".repeat(78);
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n{banner}\n!!! SKIPPING the real-mail-server tests: {why}\n\
+                 !!! Run contrib/test.sh as root to install Dovecot and Postfix.\n{banner}\n"
+            );
+        });
         return None;
     }
     match MailServers::start(users) {
