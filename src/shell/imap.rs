@@ -579,11 +579,14 @@ async fn login(s: &ImapSettings) -> Result<Session<Stream>> {
         );
     }
     let client = if s.security == Security::StartTls {
-        timeout(COMMAND_TIMEOUT, client.run_command_and_check_ok("STARTTLS", None))
-            .await
-            .context("timed out")
-            .and_then(|r| r.context("starttls"))
-            .with_context(|| format!("imap {server}"))?;
+        timeout(
+            COMMAND_TIMEOUT,
+            client.run_command_and_check_ok("STARTTLS", None),
+        )
+        .await
+        .context("timed out")
+        .and_then(|r| r.context("starttls"))
+        .with_context(|| format!("imap {server}"))?;
         let tcp = client.into_inner();
         let tls = tls_handshake(tcp, &s.host, s.ca_file.as_deref())
             .await
@@ -788,7 +791,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(e.contains("imap.security") && e.contains("192.0.2.1"), "{e}");
+        assert!(
+            e.contains("imap.security") && e.contains("192.0.2.1"),
+            "{e}"
+        );
         assert!(require_loopback(&[], "nowhere", "imap.security").is_err());
     }
 

@@ -31,7 +31,9 @@ use crate::shell::imap::{require_loopback, Security};
 pub enum Transport {
     Smtp(SmtpSettings),
     /// One `<file_stem>.eml` per message in `dir`.
-    File { dir: PathBuf },
+    File {
+        dir: PathBuf,
+    },
 }
 
 /// The SMTP server that relays our mail.
@@ -191,8 +193,8 @@ fn smtp_transport(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>
         let mut b = TlsParameters::builder(s.host.clone());
         if let Some(path) = &s.ca_file {
             let pem = std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
-            let cert = Certificate::from_pem(&pem)
-                .with_context(|| format!("parsing ca-file {path:?}"))?;
+            let cert =
+                Certificate::from_pem(&pem).with_context(|| format!("parsing ca-file {path:?}"))?;
             b = b.add_root_certificate(cert);
         }
         b.build_rustls().context("tls parameters")
@@ -297,8 +299,7 @@ async fn write_file(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir:?}"))?;
         let path = dir.join(&name);
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let mut f =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {tmp:?}"))?;
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {tmp:?}"))?;
         f.write_all(&raw)
             .and_then(|()| f.sync_all())
             .with_context(|| format!("writing {tmp:?}"))?;

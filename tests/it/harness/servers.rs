@@ -38,7 +38,9 @@ const NEEDED_FILES: &[&str] = &[
     "/usr/lib/dovecot/lmtp",
     "/usr/lib/postfix/sbin/smtpd",
     "/usr/lib/postfix/sbin/lmtp",
+    OPENSSL,
 ];
+const OPENSSL: &str = "/usr/bin/openssl";
 /// How long a daemon may take to answer on its port, or to exit after SIGTERM.
 const READY_TIMEOUT: Duration = Duration::from_secs(15);
 const STOP_TIMEOUT: Duration = Duration::from_secs(15);
@@ -50,8 +52,10 @@ pub struct MailServers {
     dir: PathBuf,
     users: Vec<String>,
     imap_port: u16,
+    imaps_port: u16,
     lmtp_port: u16,
     smtp_port: u16,
+    smtps_port: u16,
     dovecot_pid: Option<u32>,
     postfix_pid: Option<u32>,
     keep: bool,
@@ -87,14 +91,17 @@ impl MailServers {
             dir,
             users: users.iter().map(|u| u.to_string()).collect(),
             imap_port: free_port()?,
+            imaps_port: free_port()?,
             lmtp_port: free_port()?,
             smtp_port: free_port()?,
+            smtps_port: free_port()?,
             dovecot_pid: None,
             postfix_pid: None,
             keep: false,
         };
         // Pitfall 5: the daemons' users must traverse the dir.
         fs::set_permissions(&servers.dir, fs::Permissions::from_mode(0o755))?;
+        servers.write_tls_files()?;
         servers.write_dovecot_config(vmail_uid, vmail_gid)?;
         servers.write_postfix_config()?;
         servers.start_imap()?;
@@ -139,6 +146,21 @@ impl MailServers {
 
     pub fn lmtp_port(&self) -> u16 {
         self.lmtp_port
+    }
+
+    /// IMAP with TLS from the first byte; the plain `imap_port` offers STARTTLS.
+    pub fn imaps_port(&self) -> u16 {
+        self.imaps_port
+    }
+
+    /// SMTP with TLS from the first byte; the plain `smtp_port` offers STARTTLS.
+    pub fn smtps_port(&self) -> u16 {
+        self.smtps_port
+    }
+
+    /// The test CA (PEM) that signed both servers' certificate for `localhost` and 127.0.0.1.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.join("tls/ca.pem")
     }
 
     /// The temp dir holding configs, logs (`dovecot.log`, `postfix.log`) and mail.
@@ -271,7 +293,7 @@ impl MailServers {
     /// Stops Dovecot (IMAP and LMTP) and waits until it has exited.
     pub fn stop_imap(&mut self) {
         if let Some(pid) = self.dovecot_pid.take() {
-            stop_pids(&[(pid, DOVECOT)]);
+            stop_daemons(&[(pid, DOVECOT)], true);
         }
     }
 
@@ -280,6 +302,7 @@ impl MailServers {
         if self.dovecot_pid.is_some() {
             return Ok(());
         }
+        wait_port_free(self.imap_port)?;
         let conf = self.dir.join("dovecot.conf");
         let pid_file = self.dir.join("dc/master.pid");
         let _ = fs::remove_file(&pid_file);
@@ -315,7 +338,7 @@ impl MailServers {
     /// Stops Postfix and waits until it has exited. Mail in its queue stays for `start_smtp`.
     pub fn stop_smtp(&mut self) {
         if let Some(pid) = self.postfix_pid.take() {
-            stop_pids(&[(pid, POSTFIX_MASTER)]);
+            stop_daemons(&[(pid, POSTFIX_MASTER)], true);
         }
     }
 
@@ -377,6 +400,44 @@ impl MailServers {
             .with_context(|| format!("imap login as {user}"))
     }
 
+    /// A throw-away CA and a server certificate for `localhost` and 127.0.0.1 (EC P-256,
+    /// X.509 v3 with the extensions webpki insists on), for the TLS and STARTTLS listeners.
+    fn write_tls_files(&self) -> Result<()> {
+        let tls = self.dir.join("tls");
+        fs::create_dir(&tls)?;
+        let ext = "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n\
+                   keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n";
+        write(&tls.join("server.ext"), ext, 0o644)?;
+        let ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+        let steps = [
+            format!(
+                "req -x509 {ec} -days 2 -subj /CN=secmail-test-CA -keyout ca.key -out ca.pem \
+                 -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign"
+            ),
+            format!("req {ec} -subj /CN=localhost -keyout server.key -out server.csr"),
+            "x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 2 \
+             -extfile server.ext -out server.pem"
+                .to_string(),
+        ];
+        for step in &steps {
+            let args: Vec<&str> = step.split_whitespace().collect();
+            let out = Command::new(OPENSSL)
+                .args(&args)
+                .current_dir(&tls)
+                .stdin(Stdio::null())
+                .output()
+                .context("running openssl")?;
+            if !out.status.success() {
+                bail!(
+                    "openssl {} failed: {}",
+                    args[0],
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn write_dovecot_config(&self, vmail_uid: u32, vmail_gid: u32) -> Result<()> {
         let d = &self.dir;
         for sub in ["dc", "state"] {
@@ -397,9 +458,13 @@ state_dir = {d}/state
 instance_name = secmail-test-{imap}
 listen = 127.0.0.1
 protocols = imap lmtp
-ssl = no
+ssl = yes
+ssl_cert = <{d}/tls/server.pem
+ssl_key = <{d}/tls/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
+# Tests of wrong passwords need no 2 s penalty.
+auth_failure_delay = 0
 log_path = {d}/dovecot.log
 mail_location = maildir:{d}/mail/%d/%n/Maildir
 # Pitfall 5: never uid 0 for mail.
@@ -429,7 +494,9 @@ service imap-login {{
     port = {imap}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps}
+    ssl = yes
   }}
 }}
 service lmtp {{
@@ -441,6 +508,7 @@ service lmtp {{
 "#,
             d = d.display(),
             imap = self.imap_port,
+            imaps = self.imaps_port,
             lmtp = self.lmtp_port,
         );
         write(&d.join("dovecot.conf"), &conf, 0o644)
@@ -526,7 +594,9 @@ in_flow_delay = 0
 smtpd_error_sleep_time = 0
 smtp_tls_security_level = none
 lmtp_tls_security_level = none
-smtpd_tls_security_level = none
+smtpd_tls_security_level = may
+smtpd_tls_cert_file = {d}/tls/server.pem
+smtpd_tls_key_file = {d}/tls/server.key
 "#,
             d = d.display(),
             domains = domains.join(" "),
@@ -536,6 +606,8 @@ smtpd_tls_security_level = none
         let master = format!(
             r#"# generated by tests/it/harness/servers.rs; no chroot (column 5 "n")
 127.0.0.1:{smtp} inet n - n - - smtpd
+127.0.0.1:{smtps} inet n - n - - smtpd -o smtpd_tls_wrappermode=yes
+tlsmgr    unix - - n 1000? 1 tlsmgr
 cleanup   unix n - n -   0 cleanup
 qmgr      unix n - n 300 1 qmgr
 rewrite   unix - - n -   - trivial-rewrite
@@ -556,6 +628,7 @@ scache    unix - - n -   1 scache
 postlog   unix-dgram n - n - 1 postlogd
 "#,
             smtp = self.smtp_port,
+            smtps = self.smtps_port,
         );
         write(&pf.join("master.cf"), &master, 0o644)?;
         // Pitfall 4: Postfix waits in 300 ms steps for files younger than the current second.
@@ -572,14 +645,15 @@ postlog   unix-dgram n - n - 1 postlogd
 
 impl Drop for MailServers {
     fn drop(&mut self) {
-        let mut pids = Vec::new();
+        let mut daemons = Vec::new();
         if let Some(pid) = self.postfix_pid.take() {
-            pids.push((pid, POSTFIX_MASTER));
+            daemons.push((pid, POSTFIX_MASTER));
         }
         if let Some(pid) = self.dovecot_pid.take() {
-            pids.push((pid, DOVECOT));
+            daemons.push((pid, DOVECOT));
         }
-        stop_pids(&pids);
+        // The test is over: no need for a graceful shutdown, which costs Dovecot a second.
+        stop_daemons(&daemons, false);
         if self.keep || std::thread::panicking() {
             eprintln!(
                 "mail servers: kept {} \n--- dovecot.log (tail)\n{}\n--- postfix.log (tail)\n{}",
@@ -600,12 +674,17 @@ pub fn servers_or_skip(users: &[&str]) -> Option<MailServers> {
         if std::env::var_os("CI").is_some() {
             panic!("CI is set and the real mail servers are required, but: {why}");
         }
-        eprintln!(
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !!! SKIPPING a real-mail-server test: {why}\n\
-             !!! Run contrib/test.sh as root to install Dovecot and Postfix.\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
+        // Straight to stderr, not eprintln!: the test harness captures the macros' output of
+        // passing tests, and this must be seen. Once per test binary is loud enough.
+        static WARNED: std::sync::Once = std::sync::Once::new();
+        WARNED.call_once(|| {
+            let banner = "!".repeat(78);
+            let _ = writeln!(
+                std::io::stderr(),
+                "\n{banner}\n!!! SKIPPING the real-mail-server tests: {why}\n\
+                 !!! Run contrib/test.sh as root to install Dovecot and Postfix.\n{banner}\n"
+            );
+        });
         return None;
     }
     match MailServers::start(users) {
@@ -688,6 +767,18 @@ fn free_port() -> Result<u16> {
     bail!("no free port")
 }
 
+/// Waits until nothing listens on `port` any more (a restart right after a stop).
+fn wait_port_free(port: u16) -> Result<()> {
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    while TcpListener::bind(("127.0.0.1", port)).is_err() {
+        if Instant::now() >= deadline {
+            bail!("port {port} still in use after {STOP_TIMEOUT:?}");
+        }
+        std::thread::sleep(POLL);
+    }
+    Ok(())
+}
+
 /// Connects until the daemon greets with `greeting`.
 fn wait_ready(port: u16, greeting: &[u8], log: &Path) -> Result<()> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
@@ -714,44 +805,82 @@ fn wait_ready(port: u16, greeting: &[u8], log: &Path) -> Result<()> {
     )
 }
 
-/// SIGTERM to each PID whose `/proc/PID/exe` is the expected binary (pitfall 10: PIDs get
-/// reused), then waits until all are gone. Dovecot's master takes about a second.
-fn stop_pids(pids: &[(u32, &str)]) {
-    let mut waiting = Vec::new();
-    for &(pid, exe) in pids {
-        let actual = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        // "(deleted)" is appended when the package was upgraded meanwhile.
-        if !actual.to_string_lossy().starts_with(exe) {
-            eprintln!("mail servers: pid {pid} is {actual:?}, not {exe}; not killing it");
+/// Signals each daemon `(master PID, master binary)` and every process of its process group,
+/// then waits until the group is empty. The master's `/proc/PID/exe` is checked first
+/// (pitfall 10: PIDs get reused). Both masters lead their own group (they call setsid), and
+/// a group signal also reaches children forked a moment ago or orphaned: signalling the master
+/// alone lets Dovecot's IDLE clients linger for seconds, and SIGKILL to it alone leaves its
+/// children running. `graceful`: SIGTERM (clients get a BYE); else SIGKILL (the test is over).
+fn stop_daemons(daemons: &[(u32, &str)], graceful: bool) {
+    let signal = if graceful { "-TERM" } else { "-KILL" };
+    let mut groups = Vec::new();
+    for &(master, exe) in daemons {
+        if !exe_is(master, exe) {
+            eprintln!("mail servers: pid {master} is not {exe} any more; not killing it");
             continue;
         }
-        match Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()
-        {
-            Ok(s) if s.success() => waiting.push(pid),
-            other => eprintln!("mail servers: kill {pid}: {other:?}"),
+        if group_of(master) != Some(master) {
+            eprintln!(
+                "mail servers: {exe} (pid {master}) leads no process group; killing it alone"
+            );
+            let _ = Command::new("kill")
+                .arg(signal)
+                .arg(master.to_string())
+                .status();
+            groups.push(master);
+            continue;
         }
+        // "-- -PGID": the whole process group.
+        let _ = Command::new("kill")
+            .arg(signal)
+            .arg("--")
+            .arg(format!("-{master}"))
+            .stderr(Stdio::null())
+            .status();
+        groups.push(master);
     }
     let deadline = Instant::now() + STOP_TIMEOUT;
-    while waiting.iter().any(|p| alive(*p)) {
+    while groups.iter().any(|g| group_alive(*g)) {
         if Instant::now() >= deadline {
-            eprintln!("mail servers: {waiting:?} still running after {STOP_TIMEOUT:?}");
+            eprintln!(
+                "mail servers: process groups {groups:?} still running after {STOP_TIMEOUT:?}"
+            );
             return;
         }
         std::thread::sleep(POLL);
     }
 }
 
-/// Running and not a zombie (a container's PID 1 may never reap the daemons).
-fn alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(") ")
-            .map(|(_, rest)| !rest.starts_with('Z') && !rest.starts_with('X'))
-            .unwrap_or(false),
-        Err(_) => false,
-    }
+/// Is `/proc/PID/exe` the binary `exe`? ("(deleted)" is appended when the package was
+/// upgraded meanwhile.)
+fn exe_is(pid: u32, exe: &str) -> bool {
+    fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p.to_string_lossy().starts_with(exe))
+        .unwrap_or(false)
+}
+
+/// State and process group of a process, from /proc/PID/stat.
+fn stat_of(pid: u32) -> Option<(char, u32)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces, so split after the last ')'.
+    let mut f = stat.rsplit_once(") ")?.1.split_whitespace();
+    let state = f.next()?.chars().next()?;
+    let pgrp = f.nth(1)?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+fn group_of(pid: u32) -> Option<u32> {
+    stat_of(pid).map(|(_, g)| g)
+}
+
+/// Does any live (not zombie) process remain in process group `pgrp`?
+fn group_alive(pgrp: u32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return false;
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .any(|pid| matches!(stat_of(pid), Some((state, g)) if g == pgrp && !matches!(state, 'Z' | 'X')))
 }
 
 fn read_pid(path: &Path) -> Result<u32> {
