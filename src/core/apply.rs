@@ -192,7 +192,11 @@ fn person(
         .or_else(|| inc.headers.subject.clone())
         .unwrap_or_else(|| "(no subject)".into());
     // A title is for lists and the team's protected subject: keep it one short line.
-    let title: String = title.chars().filter(|c| !c.is_control()).take(200).collect();
+    let title: String = title
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
 
     // A team member's message: internal, copied to the rest of the team.
     if let Some(member) = inc.team_member {

@@ -143,10 +143,7 @@ pub fn cited_message_ids(raw: &[u8], max: usize) -> Vec<String> {
             break;
         };
         let token = &text[i..=i + end];
-        if token.len() < 200
-            && token.contains('@')
-            && !token.contains(char::is_whitespace)
-        {
+        if token.len() < 200 && token.contains('@') && !token.contains(char::is_whitespace) {
             let id = token[1..token.len() - 1].to_string();
             if !out.contains(&id) {
                 out.push(id);

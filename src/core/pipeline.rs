@@ -96,9 +96,7 @@ pub fn process(
     };
     let mut headers = headers;
     if class == Sender::Bounce {
-        headers
-            .references
-            .extend(parse::cited_message_ids(raw, 20));
+        headers.references.extend(parse::cited_message_ids(raw, 20));
     }
     let sender = from.clone().unwrap_or_default();
     let team_member = config

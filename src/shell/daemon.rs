@@ -75,7 +75,9 @@ impl Daemon {
             sender,
             outbox_wake: Arc::new(Notify::new()),
             print: false,
-            fail_after_commit: std::env::var("SECMAIL_FAIL_AFTER_COMMIT").ok().and_then(|v| v.parse().ok()),
+            fail_after_commit: std::env::var("SECMAIL_FAIL_AFTER_COMMIT")
+                .ok()
+                .and_then(|v| v.parse().ok()),
             committed: std::sync::atomic::AtomicU32::new(0),
         })
     }
@@ -97,9 +99,14 @@ impl Daemon {
         .await
         .context("the pipeline task failed")??;
         self.store.flush().await?;
-        let n = self.committed.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let n = self
+            .committed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
         if self.fail_after_commit == Some(n) {
-            anyhow::bail!("SECMAIL_FAIL_AFTER_COMMIT={n}: stopping after the store write, before the move");
+            anyhow::bail!(
+                "SECMAIL_FAIL_AFTER_COMMIT={n}: stopping after the store write, before the move"
+            );
         }
         for e in &p.errors {
             tracing::error!(msg_hash = %short(&p.hash), error = %e, "could not compose a message");

@@ -19,20 +19,26 @@ pub fn now() -> DateTime<Utc> {
 
 /// The shared folder beside the repository (interop corpus, seeds). In CI it must be there.
 pub fn shared() -> Option<PathBuf> {
-    let p = std::env::var_os("SECMAIL_SHARED").map(PathBuf::from).unwrap_or_else(|| repo().join("../shared"));
+    let p = std::env::var_os("SECMAIL_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared"));
     if p.join("interop/INDEX.json").exists() {
         return Some(p);
     }
     if std::env::var_os("CI").is_some() {
         panic!("{} is missing: CI must run the interop tests", p.display());
     }
-    eprintln!("\n*** WARNING: {} not found: interop tests SKIPPED ***\n", p.display());
+    eprintln!(
+        "\n*** WARNING: {} not found: interop tests SKIPPED ***\n",
+        p.display()
+    );
     None
 }
 
 /// The demo configuration (security.conf) with its store in a temp dir.
 pub struct Pipeline {
-    pub dir: tempfile::TempDir,
+    /// Holds the store; removed when the pipeline is dropped.
+    pub _dir: tempfile::TempDir,
     pub config: Config,
     pub templates: Templates,
     pub store: Store,
@@ -50,7 +56,13 @@ impl Pipeline {
         config.store_path = dir.path().join("store");
         let templates = load_templates(&config.templates_dir).unwrap();
         let store = Store::open(&config.store_path).unwrap();
-        Pipeline { dir, config, templates, store, now: now() }
+        Pipeline {
+            _dir: dir,
+            config,
+            templates,
+            store,
+            now: now(),
+        }
     }
 
     pub fn process(&self, raw: &[u8]) -> Processed {

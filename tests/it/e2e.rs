@@ -82,7 +82,11 @@ cert = "{r}/keys/team-bob.asc"
 
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_secmail"));
-        c.arg("--config").arg(&self.conf).args(args).env("SECMAIL_LOG", "info").env_remove("SECMAIL_NOW");
+        c.arg("--config")
+            .arg(&self.conf)
+            .args(args)
+            .env("SECMAIL_LOG", "info")
+            .env_remove("SECMAIL_NOW");
         c
     }
 
@@ -96,7 +100,12 @@ cert = "{r}/keys/team-bob.asc"
 
     fn spawn(&self) -> Child {
         let log = std::fs::File::create(self.dir.path().join("daemon.log")).unwrap();
-        self.cmd(&["run"]).stdin(Stdio::null()).stdout(log.try_clone().unwrap()).stderr(log).spawn().unwrap()
+        self.cmd(&["run"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
     }
 
     /// Waits until the daemon's log has a line containing `what`.
@@ -104,23 +113,38 @@ cert = "{r}/keys/team-bob.asc"
         let path = self.dir.path().join("daemon.log");
         let deadline = std::time::Instant::now() + WAIT;
         loop {
-            if std::fs::read_to_string(&path).unwrap_or_default().contains(what) {
+            if std::fs::read_to_string(&path)
+                .unwrap_or_default()
+                .contains(what)
+            {
                 return;
             }
-            assert!(std::time::Instant::now() < deadline, "no {what:?} in the daemon log:\n{}", std::fs::read_to_string(&path).unwrap_or_default());
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {what:?} in the daemon log:\n{}",
+                std::fs::read_to_string(&path).unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     fn case_json(&self, id: &str) -> serde_json::Value {
         let out = self.cmd(&["case", id, "--json"]).output().unwrap();
-        assert!(out.status.success(), "secmail case: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "secmail case: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
     fn cases_json(&self) -> Vec<serde_json::Value> {
         let out = self.cmd(&["cases", "--json"]).output().unwrap();
-        assert!(out.status.success(), "secmail cases: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "secmail cases: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         serde_json::from_slice(&out.stdout).unwrap()
     }
 }
@@ -133,7 +157,11 @@ fn stop(mut child: Child) {
 }
 
 fn unsafe_kill(pid: u32) {
-    Command::new("kill").arg("-TERM").arg(pid.to_string()).status().unwrap();
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
 }
 
 fn keys(name: &str) -> PathBuf {
@@ -158,67 +186,164 @@ fn report(gpg: &Gpg, message_id: &str, subject: &str, extra_headers: &str, body:
 }
 
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.split("\r\n\r\n").next()?.lines().find_map(|l| l.strip_prefix(&format!("{name}: ")))
+    raw.split("\r\n\r\n")
+        .next()?
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn encrypted_report_over_imap_and_smtp_with_once() {
-    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else { return };
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
     let d = Deployment::new(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
     let year = chrono::Utc::now().year();
     let case_id = format!("SEC-{year}-0001");
 
-    servers.submit(RITA, &[SECURITY], &report(&rita, "r1@reporter.example", "Heap overflow in parse_packet", "", "parse_packet() overflows on a 70000-byte record.")).await.unwrap();
-    servers.wait_for(SECURITY, "INBOX", WAIT, |_| true).await.unwrap();
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            &report(
+                &rita,
+                "r1@reporter.example",
+                "Heap overflow in parse_packet",
+                "",
+                "parse_packet() overflows on a 70000-byte record.",
+            ),
+        )
+        .await
+        .unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
 
     let out = d.once(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "run --once failed: {}\n{}", stdout, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "run --once failed: {}\n{}",
+        stdout,
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(&format!("{case_id}: opened from reporter (decrypted, signature good) → ack (encrypted), 2 team copies")), "{stdout}");
 
     // The acknowledgement: from the security address, neutral clear subject with the tag,
     // Reply-To the case address, auto-replied, encrypted to Rita, decrypts with her key.
-    let ack = servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).await.unwrap();
+    let ack = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <ack.")
+        })
+        .await
+        .unwrap();
     let ack_text = String::from_utf8_lossy(&ack).into_owned();
     assert!(header(&ack_text, "From").unwrap().contains(SECURITY));
-    assert_eq!(header(&ack_text, "Subject"), Some(format!("[{case_id}] Your security report was received").as_str()));
-    assert_eq!(header(&ack_text, "Reply-To"), Some(format!("security+{case_id}@example.org").as_str()));
+    assert_eq!(
+        header(&ack_text, "Subject"),
+        Some(format!("[{case_id}] Your security report was received").as_str())
+    );
+    assert_eq!(
+        header(&ack_text, "Reply-To"),
+        Some(format!("security+{case_id}@example.org").as_str())
+    );
     assert_eq!(header(&ack_text, "Auto-Submitted"), Some("auto-replied"));
-    assert!(!ack_text.contains("Heap overflow"), "the protected subject leaked into the clear");
+    assert!(
+        !ack_text.contains("Heap overflow"),
+        "the protected subject leaked into the clear"
+    );
     let opened = rita.decrypt(&pgp_mime_payload(&ack));
     assert!(opened.ok, "{}", opened.status);
-    assert!(opened.status.contains("GOODSIG"), "ack not signed by the project key: {}", opened.status);
-    assert!(opened.plaintext.contains(&case_id) && opened.plaintext.contains("recognised it as a security report"));
-    assert!(opened.plaintext.contains("Subject: Re: Heap overflow in parse_packet"), "protected subject inside");
+    assert!(
+        opened.status.contains("GOODSIG"),
+        "ack not signed by the project key: {}",
+        opened.status
+    );
+    assert!(
+        opened.plaintext.contains(&case_id)
+            && opened
+                .plaintext
+                .contains("recognised it as a security report")
+    );
+    assert!(
+        opened
+            .plaintext
+            .contains("Subject: Re: Heap overflow in parse_packet"),
+        "protected subject inside"
+    );
 
     // Each team member gets a copy that only their key opens.
     let alice = Gpg::with_keys(&[&keys("team-alice-secret.asc"), &project_cert()]);
     let bob = Gpg::with_keys(&[&keys("team-bob-secret.asc"), &project_cert()]);
     for (user, own, other) in [(ALICE, &alice, &bob), (BOB, &bob, &alice)] {
-        let copy = servers.wait_for(user, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <team-copy.")).await.unwrap();
+        let copy = servers
+            .wait_for(user, "INBOX", WAIT, |m| {
+                String::from_utf8_lossy(m).contains("Message-ID: <team-copy.")
+            })
+            .await
+            .unwrap();
         let payload = pgp_mime_payload(&copy);
         let mine = own.decrypt(&payload);
-        assert!(mine.ok && mine.status.contains("GOODSIG"), "{user}: {}", mine.status);
-        assert!(mine.plaintext.contains("parse_packet() overflows on a 70000-byte record."), "{user} copy lacks the report text");
-        assert!(mine.plaintext.contains("Signature:    good"), "{user} copy must state the signature status");
-        assert!(!other.decrypt(&payload).ok, "{user}'s copy opened with another member's key");
+        assert!(
+            mine.ok && mine.status.contains("GOODSIG"),
+            "{user}: {}",
+            mine.status
+        );
+        assert!(
+            mine.plaintext
+                .contains("parse_packet() overflows on a 70000-byte record."),
+            "{user} copy lacks the report text"
+        );
+        assert!(
+            mine.plaintext.contains("Signature:    good"),
+            "{user} copy must state the signature status"
+        );
+        assert!(
+            !other.decrypt(&payload).ok,
+            "{user}'s copy opened with another member's key"
+        );
     }
 
     // The report left INBOX for the processed folder only now.
     assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
-    assert_eq!(servers.list(SECURITY, "secmail/processed").await.unwrap().len(), 1);
+    assert_eq!(
+        servers
+            .list(SECURITY, "secmail/processed")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A follow-up replying to the acknowledgement threads into the same case.
     let ack_id = header(&ack_text, "Message-ID").unwrap().to_string();
-    let fu = report(&rita, "r2@reporter.example", "Re: ...", &format!("In-Reply-To: {ack_id}\r\nReferences: {ack_id}\r\n"), "Also affects 2.4.1.");
+    let fu = report(
+        &rita,
+        "r2@reporter.example",
+        "Re: ...",
+        &format!("In-Reply-To: {ack_id}\r\nReferences: {ack_id}\r\n"),
+        "Also affects 2.4.1.",
+    );
     servers.submit(RITA, &[SECURITY], &fu).await.unwrap();
-    servers.wait_for(SECURITY, "INBOX", WAIT, |_| true).await.unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
     let out = d.once(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains(&format!("{case_id}: follow-up from reporter")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{case_id}: follow-up from reporter")),
+        "{stdout}"
+    );
     let case = d.case_json(&case_id);
-    let received = case["timeline"].as_array().unwrap().iter().filter(|e| e["event"] == "received").count();
+    let received = case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "received")
+        .count();
     assert_eq!(received, 2, "{case:#}");
     assert_eq!(case["reporters"][0]["cert_source"], "signature");
     assert_eq!(d.cases_json().len(), 1);
@@ -226,56 +351,152 @@ async fn encrypted_report_over_imap_and_smtp_with_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn daemon_on_idle_answers_within_seconds() {
-    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else { return };
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
     let d = Deployment::new(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
     let daemon = d.spawn();
     d.wait_log("connected to the IMAP server").await;
     let sent = std::time::Instant::now();
-    servers.submit(RITA, &[SECURITY], &report(&rita, "idle-1@reporter.example", "Use after free", "", "UAF in the session cache.")).await.unwrap();
-    let ack = servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).await;
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            &report(
+                &rita,
+                "idle-1@reporter.example",
+                "Use after free",
+                "",
+                "UAF in the session cache.",
+            ),
+        )
+        .await
+        .unwrap();
+    let ack = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <ack.")
+        })
+        .await;
     let latency = sent.elapsed();
     stop(daemon);
-    let ack = ack.unwrap_or_else(|e| panic!("{e:#}\n{}", std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap_or_default()));
+    let ack = ack.unwrap_or_else(|e| {
+        panic!(
+            "{e:#}\n{}",
+            std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap_or_default()
+        )
+    });
     assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
     eprintln!("IDLE: SMTP submission to acknowledgement in the reporter's inbox: {latency:?}");
     // A second report while the daemon runs again: the restart resumes without doubling.
     let daemon = d.spawn();
-    servers.submit(RITA, &[SECURITY], &report(&rita, "idle-2@reporter.example", "Second issue", "", "Another one.")).await.unwrap();
-    let second = servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <ack.") && String::from_utf8_lossy(m).contains("-0002]")).await;
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            &report(
+                &rita,
+                "idle-2@reporter.example",
+                "Second issue",
+                "",
+                "Another one.",
+            ),
+        )
+        .await
+        .unwrap();
+    let second = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <ack.")
+                && String::from_utf8_lossy(m).contains("-0002]")
+        })
+        .await;
     stop(daemon);
     second.unwrap();
     assert_eq!(d.cases_json().len(), 2);
-    let acks = servers.list(RITA, "INBOX").await.unwrap().iter().filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).count();
+    let acks = servers
+        .list(RITA, "INBOX")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
+        .count();
     assert_eq!(acks, 2);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
-    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else { return };
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
     let d = Deployment::new(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
-    servers.submit(RITA, &[SECURITY], &report(&rita, "crash-1@reporter.example", "Crash test", "", "Report before the crash.")).await.unwrap();
-    servers.wait_for(SECURITY, "INBOX", WAIT, |_| true).await.unwrap();
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            &report(
+                &rita,
+                "crash-1@reporter.example",
+                "Crash test",
+                "",
+                "Report before the crash.",
+            ),
+        )
+        .await
+        .unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
 
     // Stop right after the case is durable, before the move and before sending.
     let out = d.once(&[("SECMAIL_FAIL_AFTER_COMMIT", "1")]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("SECMAIL_FAIL_AFTER_COMMIT"));
-    assert_eq!(servers.list(SECURITY, "INBOX").await.unwrap().len(), 1, "moved before it was handled");
-    assert_eq!(d.cases_json().len(), 1, "the case must be durable before the move");
+    assert_eq!(
+        servers.list(SECURITY, "INBOX").await.unwrap().len(),
+        1,
+        "moved before it was handled"
+    );
+    assert_eq!(
+        d.cases_json().len(),
+        1,
+        "the case must be durable before the move"
+    );
 
     // Restart: the message is recognised, moved once; the queued mail goes out once.
     let out = d.once(&[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("already handled"));
     assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
-    assert_eq!(servers.list(SECURITY, "secmail/processed").await.unwrap().len(), 1);
+    assert_eq!(
+        servers
+            .list(SECURITY, "secmail/processed")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     assert_eq!(d.cases_json().len(), 1);
-    servers.wait_for(RITA, "INBOX", WAIT, |m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).await.unwrap();
+    servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <ack.")
+        })
+        .await
+        .unwrap();
     let out = d.once(&[]);
     assert!(out.status.success());
-    let acks = servers.list(RITA, "INBOX").await.unwrap().iter().filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack.")).count();
+    let acks = servers
+        .list(RITA, "INBOX")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
+        .count();
     assert_eq!(acks, 1, "the acknowledgement went out twice");
     let copies = servers.list(ALICE, "INBOX").await.unwrap().len();
     assert_eq!(copies, 1);

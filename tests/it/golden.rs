@@ -12,7 +12,11 @@ fn summary(p: &Processed) -> Value {
     let case = p.outcome.case.as_ref();
     let rule = case.and_then(|c| {
         c.timeline.iter().rev().find_map(|e| match &e.kind {
-            EventKind::Received { msg_hash, thread_rule, .. } if *msg_hash == p.hash => Some(thread_rule.clone()),
+            EventKind::Received {
+                msg_hash,
+                thread_rule,
+                ..
+            } if *msg_hash == p.hash => Some(thread_rule.clone()),
             _ => None,
         })
     });
@@ -36,13 +40,23 @@ fn summary(p: &Processed) -> Value {
 fn golden_mail_fixtures() {
     let root = repo().join("fixtures/mail");
     let bless = std::env::var_os("SECMAIL_BLESS").is_some();
-    let mut groups: Vec<_> = std::fs::read_dir(&root).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_dir()).collect();
+    let mut groups: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
     groups.sort();
     let mut ran = 0;
     let mut failures = Vec::new();
     for group in groups {
         let pipeline = Pipeline::demo();
-        let mut mails: Vec<_> = std::fs::read_dir(&group).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+        let mut mails: Vec<_> = std::fs::read_dir(&group)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
         mails.sort();
         for mail in mails {
             let raw = std::fs::read(&mail).unwrap();
@@ -55,7 +69,10 @@ fn golden_mail_fixtures() {
                 std::fs::write(&expected_path, &text).unwrap();
                 continue;
             }
-            match std::fs::read_to_string(&expected_path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()) {
+            match std::fs::read_to_string(&expected_path)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            {
                 Some(expected) if expected == actual => {
                     let _ = std::fs::remove_file(&actual_path);
                 }
@@ -67,5 +84,9 @@ fn golden_mail_fixtures() {
         }
     }
     assert!(ran > 0, "no golden fixture ran");
-    assert!(failures.is_empty(), "golden mismatches (compare with .expected.json):\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches (compare with .expected.json):\n{}",
+        failures.join("\n")
+    );
 }

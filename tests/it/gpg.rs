@@ -22,14 +22,27 @@ impl Gpg {
         let g = Gpg { home };
         for f in files {
             let out = g.cmd().args(["--import"]).arg(f).output().unwrap();
-            assert!(out.status.success(), "gpg --import {}: {}", f.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "gpg --import {}: {}",
+                f.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         g
     }
 
     fn cmd(&self) -> Command {
         let mut c = Command::new("gpg");
-        c.env("GNUPGHOME", self.home.path()).args(["--batch", "--yes", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""]);
+        c.env("GNUPGHOME", self.home.path()).args([
+            "--batch",
+            "--yes",
+            "--no-tty",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ]);
         c
     }
 
@@ -44,27 +57,51 @@ impl Gpg {
             .expect("gpg must be installed (contrib/test.sh installs gnupg)");
         child.stdin.take().unwrap().write_all(input).unwrap();
         let out = child.wait_with_output().unwrap();
-        (out.status.success(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+        (
+            out.status.success(),
+            out.stdout,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     /// Signed by `signer` and encrypted to `recipient`, ASCII-armored.
     pub fn sign_encrypt(&self, signer: &str, recipient: &str, data: &[u8]) -> String {
-        let (ok, out, err) = self.pipe(&["--armor", "--sign", "--encrypt", "-u", signer, "-r", recipient], data);
+        let (ok, out, err) = self.pipe(
+            &[
+                "--armor",
+                "--sign",
+                "--encrypt",
+                "-u",
+                signer,
+                "-r",
+                recipient,
+            ],
+            data,
+        );
         assert!(ok, "gpg --sign --encrypt: {err}");
         String::from_utf8(out).unwrap()
     }
 
     pub fn decrypt(&self, armored: &[u8]) -> Decrypted {
         let (ok, out, status) = self.pipe(&["--status-fd", "2", "--decrypt"], armored);
-        Decrypted { ok, plaintext: String::from_utf8_lossy(&out).into_owned(), status }
+        Decrypted {
+            ok,
+            plaintext: String::from_utf8_lossy(&out).into_owned(),
+            status,
+        }
     }
 }
 
 /// The armored OpenPGP message inside a PGP/MIME encrypted mail.
 pub fn pgp_mime_payload(raw: &[u8]) -> Vec<u8> {
     let text = String::from_utf8_lossy(raw);
-    let start = text.find("-----BEGIN PGP MESSAGE-----").expect("no PGP message in the mail");
-    let end = text.find("-----END PGP MESSAGE-----").expect("unterminated PGP message") + "-----END PGP MESSAGE-----".len();
+    let start = text
+        .find("-----BEGIN PGP MESSAGE-----")
+        .expect("no PGP message in the mail");
+    let end = text
+        .find("-----END PGP MESSAGE-----")
+        .expect("unterminated PGP message")
+        + "-----END PGP MESSAGE-----".len();
     text[start..end].as_bytes().to_vec()
 }
 

@@ -7,3 +7,4 @@ mod golden;
 mod gpg;
 mod harness;
 mod imap_smtp;
+mod interop_pipeline;
