@@ -42,9 +42,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("secmail: {e:#}");
+            // The innermost `.context(ExitCode::…)` decides; anyhow finds a context value at
+            // any depth with `downcast_ref`.
             let code = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+                .downcast_ref::<ExitCode>()
+                .copied()
                 .unwrap_or(ExitCode::IoErr);
             std::process::ExitCode::from(code as u8)
         }

@@ -388,7 +388,7 @@ pub fn read_secret_file(
             path.display()
         );
         if demo {
-            warnings.push(format!("{key}: {msg} (accepted: demo keys)"));
+            // Public by design; the one loud DEMO KEYS warning covers it.
         } else {
             e.add(key, msg);
             return None;
@@ -691,7 +691,7 @@ security = "plain"
         assert!(e.0[0].contains("mode 0644"), "{:?}", e.0);
         let mut e = Errors::default();
         assert!(read_secret_file("keys.secret[0]", &key, true, &mut e, &mut w).is_some());
-        assert!(e.0.is_empty() && w[0].contains("demo"));
+        assert!(e.0.is_empty(), "demo keys relax the check: {:?}", e.0);
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut e = Errors::default();
         assert!(read_secret_file("k", &key, false, &mut e, &mut w).is_some() && e.0.is_empty());
