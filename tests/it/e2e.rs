@@ -501,3 +501,70 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
     let copies = servers.list(ALICE, "INBOX").await.unwrap().len();
     assert_eq!(copies, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_down_the_outbox_keeps_the_mail_and_sends_it_later() {
+    let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            &report(
+                &rita,
+                "down-1@reporter.example",
+                "While SMTP is down",
+                "",
+                "Report.",
+            ),
+        )
+        .await
+        .unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
+
+    servers.stop_smtp();
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("0 sent") && stdout.contains("3 deferred"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("send failed; will retry"));
+    // The report is handled (moved) even though nothing could be sent: the outbox holds it.
+    assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
+
+    servers.start_smtp().unwrap();
+    // Not due yet: the backoff is respected.
+    let out = d.once(&[]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 sent"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Two minutes later (the clock moved, not slept) everything goes out, once.
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    let out = d.once(&[("SECMAIL_NOW", later.as_str())]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 sent"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let ack = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <ack.")
+        })
+        .await
+        .unwrap();
+    assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
+}
