@@ -72,11 +72,11 @@ pub fn process(
     let hash = hash(raw);
     let headers = match parse::headers(raw) {
         Ok(h) => h,
-        Err(e) => return refused(hash, raw, now, &e.to_string()),
+        Err(e) => return refused(hash, now, &e.to_string()),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     if view.seen(&hash, headers.message_id.as_deref(), from.as_deref()) {
-        let mut p = refused(hash, raw, now, "duplicate");
+        let mut p = refused(hash, now, "duplicate");
         p.duplicate = true;
         p.outcome.disposition = Disposition::Processed;
         p.outcome.summary = "already handled: nothing changed".into();
@@ -243,7 +243,8 @@ fn disposition_word(d: &Disposition) -> String {
     }
 }
 
-fn refused(hash: String, _raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
+/// A message kept in quarantine without being handled (unparseable, or a stage failed).
+pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
     let outcome = apply::Outcome {
         case: None,
         opened_case: false,

@@ -91,13 +91,30 @@ impl Daemon {
             self.store.clone(),
         );
         let now = self.clock.now();
-        let (p, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let p = pipeline::process(&raw, &store, &config, &templates, now);
-            let queued = store.commit(&p, &raw, now)?;
+        let raw = Arc::new(raw);
+        let input = raw.clone();
+        let task = tokio::task::spawn_blocking(move || -> Result<_> {
+            let p = pipeline::process(&input, &store, &config, &templates, now);
+            let queued = store.commit(&p, &input, now)?;
             Ok((p, queued))
         })
-        .await
-        .context("the pipeline task failed")??;
+        .await;
+        let (p, queued) = match task {
+            Ok(result) => result?,
+            // A bug met by one message must not stop the daemon or loop on that message:
+            // keep it in quarantine, say so, go on.
+            Err(join) if join.is_panic() => {
+                let p = pipeline::refused(
+                    pipeline::hash(&raw),
+                    now,
+                    "internal error while handling it",
+                );
+                self.store.commit(&p, &raw, now)?;
+                tracing::error!(msg_hash = %short(&p.hash), "internal error while handling a message; quarantined");
+                (p, 0)
+            }
+            Err(join) => return Err(join).context("the pipeline task was cancelled"),
+        };
         self.store.flush().await?;
         let n = self
             .committed
