@@ -328,9 +328,11 @@ impl Daemon {
                         failures = 0;
                         loop {
                             self.inbound_pass_imap(&mut inbox).await?;
-                            let wait = settings
-                                .idle_max
-                                .min(*poll_interval.max(&settings.idle_max));
+                            let wait = if inbox.has_idle() {
+                                settings.idle_max
+                            } else {
+                                *poll_interval
+                            };
                             tokio::select! {
                                 _ = stop.cancelled() => { inbox.logout().await; return Ok::<_, anyhow::Error>(()) }
                                 w = inbox.wait(wait) => { let _: Wake = w?; }
