@@ -152,37 +152,7 @@ impl Daemon {
     /// Queues a team alert for mail too large to fetch.
     async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
         let now = self.clock.now();
-        let out = pipeline::oversize(size, &self.config, &self.templates, now, cause);
-        let p = pipeline::Processed {
-            hash: pipeline::hash(cause.as_bytes()),
-            duplicate: false,
-            record: pipeline::MessageRecord {
-                hash: pipeline::hash(cause.as_bytes()),
-                received_at: now,
-                case_id: None,
-                from: None,
-                message_id: None,
-                disposition: "quarantine: oversize".into(),
-                encryption: "not-opened".into(),
-                signature: "none".into(),
-                text: String::new(),
-                unauthenticated: Vec::new(),
-                attachments: Vec::new(),
-            },
-            attachments: Vec::new(),
-            outcome: crate::core::apply::Outcome {
-                case: None,
-                opened_case: false,
-                drafts: Vec::new(),
-                disposition: Disposition::Quarantine("oversize".into()),
-                auto_replied: Vec::new(),
-                told_fingerprint: false,
-                summary: format!("quarantined: {size} bytes is over the size limit; team told"),
-            },
-            outgoing: out,
-            certs: Vec::new(),
-            errors: Vec::new(),
-        };
+        let p = pipeline::oversize(size, &self.config, &self.templates, now, cause);
         self.store.commit(&p, b"", now)?;
         self.store.flush().await?;
         tracing::warn!(size, "message over the size limit quarantined; team told");
