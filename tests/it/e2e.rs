@@ -185,6 +185,26 @@ fn report(gpg: &Gpg, message_id: &str, subject: &str, extra_headers: &str, body:
     pgp_mime(&headers, &armored)
 }
 
+/// Rita submits `raw` to security@; returns once it is in the security INBOX.
+async fn deliver_report(servers: &MailServers, raw: &[u8]) {
+    servers.submit(RITA, &[SECURITY], raw).await.unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
+}
+
+/// How many of our acknowledgements are in `user`'s INBOX.
+async fn acks(servers: &MailServers, user: &str) -> usize {
+    servers
+        .list(user, "INBOX")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
+        .count()
+}
+
 fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.split("\r\n\r\n")
         .next()?
@@ -202,24 +222,17 @@ async fn encrypted_report_over_imap_and_smtp_with_once() {
     let year = chrono::Utc::now().year();
     let case_id = format!("SEC-{year}-0001");
 
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "r1@reporter.example",
-                "Heap overflow in parse_packet",
-                "",
-                "parse_packet() overflows on a 70000-byte record.",
-            ),
-        )
-        .await
-        .unwrap();
-    servers
-        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
-        .await
-        .unwrap();
+    deliver_report(
+        &servers,
+        &report(
+            &rita,
+            "r1@reporter.example",
+            "Heap overflow in parse_packet",
+            "",
+            "parse_packet() overflows on a 70000-byte record.",
+        ),
+    )
+    .await;
 
     let out = d.once(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -359,20 +372,15 @@ async fn daemon_on_idle_answers_within_seconds() {
     let daemon = d.spawn();
     d.wait_log("connected to the IMAP server").await;
     let sent = std::time::Instant::now();
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "idle-1@reporter.example",
-                "Use after free",
-                "",
-                "UAF in the session cache.",
-            ),
-        )
-        .await
-        .unwrap();
+    let raw = report(
+        &rita,
+        "idle-1@reporter.example",
+        "Use after free",
+        "",
+        "UAF in the session cache.",
+    );
+    // Submitted only: the daemon takes it out of INBOX as soon as IDLE tells it.
+    servers.submit(RITA, &[SECURITY], &raw).await.unwrap();
     let ack = servers
         .wait_for(RITA, "INBOX", WAIT, |m| {
             String::from_utf8_lossy(m).contains("Message-ID: <ack.")
@@ -413,13 +421,7 @@ async fn daemon_on_idle_answers_within_seconds() {
     stop(daemon);
     second.unwrap();
     assert_eq!(d.cases_json().len(), 2);
-    let acks = servers
-        .list(RITA, "INBOX")
-        .await
-        .unwrap()
-        .iter()
-        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
-        .count();
+    let acks = acks(&servers, RITA).await;
     assert_eq!(acks, 2);
 }
 
@@ -430,24 +432,14 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
     };
     let d = Deployment::new(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "crash-1@reporter.example",
-                "Crash test",
-                "",
-                "Report before the crash.",
-            ),
-        )
-        .await
-        .unwrap();
-    servers
-        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
-        .await
-        .unwrap();
+    let raw = report(
+        &rita,
+        "crash-1@reporter.example",
+        "Crash test",
+        "",
+        "Report before the crash.",
+    );
+    deliver_report(&servers, &raw).await;
 
     // Stop right after the case is durable, before the move and before sending.
     let out = d.once(&[("SECMAIL_FAIL_AFTER_COMMIT", "1")]);
@@ -490,13 +482,7 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
         .unwrap();
     let out = d.once(&[]);
     assert!(out.status.success());
-    let acks = servers
-        .list(RITA, "INBOX")
-        .await
-        .unwrap()
-        .iter()
-        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
-        .count();
+    let acks = acks(&servers, RITA).await;
     assert_eq!(acks, 1, "the acknowledgement went out twice");
     let copies = servers.list(ALICE, "INBOX").await.unwrap().len();
     assert_eq!(copies, 1);
@@ -509,24 +495,17 @@ async fn smtp_down_the_outbox_keeps_the_mail_and_sends_it_later() {
     };
     let d = Deployment::new(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "down-1@reporter.example",
-                "While SMTP is down",
-                "",
-                "Report.",
-            ),
-        )
-        .await
-        .unwrap();
-    servers
-        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
-        .await
-        .unwrap();
+    deliver_report(
+        &servers,
+        &report(
+            &rita,
+            "down-1@reporter.example",
+            "While SMTP is down",
+            "",
+            "Report.",
+        ),
+    )
+    .await;
 
     servers.stop_smtp();
     let out = d.once(&[]);
