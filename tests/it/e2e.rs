@@ -547,3 +547,31 @@ async fn smtp_down_the_outbox_keeps_the_mail_and_sends_it_later() {
         .unwrap();
     assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_online_logs_in_to_both_servers() {
+    let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let out = d.cmd(&["check", "--online"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("login ok") && stdout.contains("outbound: ok"),
+        "{stdout}"
+    );
+    // SMTP down: unavailable (69), naming the server.
+    servers.stop_smtp();
+    let out = d.cmd(&["check", "--online"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
