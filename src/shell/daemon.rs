@@ -132,6 +132,11 @@ impl Daemon {
         })
     }
 
+    /// Wakes the outbox task (after something was queued outside `handle`).
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+
     /// Queues a team alert for mail too large to fetch.
     async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
         let now = self.clock.now();
@@ -154,13 +159,9 @@ impl Daemon {
             },
             attachments: Vec::new(),
             outcome: crate::core::apply::Outcome {
-                case: None,
-                opened_case: false,
-                drafts: Vec::new(),
                 disposition: Disposition::Quarantine("oversize".into()),
-                auto_replied: Vec::new(),
-                told_fingerprint: false,
                 summary: format!("quarantined: {size} bytes is over the size limit; team told"),
+                ..Default::default()
             },
             outgoing: out,
             certs: Vec::new(),
@@ -272,6 +273,7 @@ impl Daemon {
                 n
             }
         };
+        self.schedule_pass().await?;
         let drained = outbox::drain(&self.store, &self.sender, self.clock.now()).await?;
         Ok((n, drained))
     }
@@ -279,6 +281,7 @@ impl Daemon {
     /// The long-running daemon, until `stop` is cancelled.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> Result<()> {
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
+        let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
         let inbound = match &self.config.inbound {
             Inbound::Maildir {
                 path,
@@ -340,6 +343,7 @@ impl Daemon {
         };
         stop.cancel();
         out.await.context("the outbox task failed")?;
+        timers.await.context("the timer task failed")?;
         self.store.flush().await?;
         inbound
     }
