@@ -9,7 +9,7 @@
 //! one working day; escalation steps name a role or a configured team member.
 use super::reader::{Errors, Section};
 use crate::core::calendar::{parse_span, Calendar, Span};
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveTime};
 use toml::{Table, Value};
 
 /// The compiled policy.
@@ -40,6 +40,8 @@ pub struct Policy {
     pub escalation: Vec<String>,
     /// How often the team gets the digest; `None`: never.
     pub digest_every: Option<Span>,
+    /// Local time of day the digest goes out on working days.
+    pub digest_time: NaiveTime,
     /// Certs expiring within this are named in the digest.
     pub cert_warning: Duration,
     /// Asked of reporters in the acknowledgement (rptp's list).
@@ -63,6 +65,7 @@ impl Default for Policy {
             escalate_every: Span::WorkingDays(1),
             escalation: vec!["handler".into(), "coordinator".into(), "backup".into()],
             digest_every: None,
+            digest_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN),
             cert_warning: Duration::days(30),
             ask_reporters_for: Vec::new(),
             calendar: Calendar::default(),
@@ -219,6 +222,15 @@ pub fn read(t: &Table, e: &mut Errors) -> Policy {
             Err(_) => e.add(
                 "policy.holidays",
                 format!("{h:?} is not a date like 2026-12-25"),
+            ),
+        }
+    }
+    if let Some(t) = s.opt_str("digest-time", e) {
+        match NaiveTime::parse_from_str(t.trim(), "%H:%M") {
+            Ok(t) => p.digest_time = t,
+            Err(_) => e.add(
+                "policy.digest-time",
+                format!("{t:?} is not a time like \"09:00\""),
             ),
         }
     }

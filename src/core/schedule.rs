@@ -139,13 +139,50 @@ pub fn due(
         out.drafts.extend(drafts);
     }
     if let Some(every) = policy.digest_every {
-        let at = last_digest.map_or(now, |l| policy.calendar.add(l, every));
-        if now >= at {
+        if digest_due(
+            &policy.calendar,
+            every,
+            policy.digest_time,
+            last_digest,
+            now,
+        ) {
             out.digest_at = Some(now);
             out.drafts.extend(digest(cases, config, other_certs, now));
         }
     }
     out
+}
+
+/// The digest goes out on working days at `digest-time` (local), once `every` passed since the
+/// last: for working days, that many working days later by date; for wall-clock spans, that
+/// long after the last one.
+fn digest_due(
+    cal: &crate::core::calendar::Calendar,
+    every: Span,
+    at: chrono::NaiveTime,
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
+    let local = now.with_timezone(&cal.zone);
+    if !cal.is_working_day(local.date_naive()) || local.time() < at {
+        return false;
+    }
+    let Some(last) = last else { return true };
+    match every {
+        Span::Clock(d) => now >= last + d,
+        Span::WorkingDays(n) => {
+            let mut day = last.with_timezone(&cal.zone).date_naive();
+            let today = local.date_naive();
+            let mut count = 0;
+            while day < today && count < n {
+                day = day.succ_opt().unwrap_or(today);
+                if cal.is_working_day(day) {
+                    count += 1;
+                }
+            }
+            count >= n.max(1)
+        }
+    }
 }
 
 /// A reminder before the deadline; once missed, one escalation per step of the chain.
