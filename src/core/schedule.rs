@@ -459,6 +459,8 @@ fn digest(
                 m,
                 json!({
                     "now": cal.show(now),
+                    "case_count": rows.len(),
+                    "breach_count": breaches.len(),
                     "cases": rows,
                     "breaches": breaches,
                     "certs": certs,
