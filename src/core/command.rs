@@ -597,6 +597,145 @@ mod tests {
     }
 
     #[test]
+    fn only_a_fresh_first_good_signature_by_the_from_member_authorizes() {
+        use crate::core::decrypt::{Form, Outcome, ProtectedHeaders, Signature};
+        use crate::core::keys;
+        use crate::model::TeamRole;
+        use std::time::SystemTime;
+        let member = |file: &[u8], addr: &str| {
+            let cert = keys::parse_cert(file).unwrap();
+            TeamMember {
+                name: addr.into(),
+                address: addr.into(),
+                role: TeamRole::Member,
+                fingerprint: keys::fingerprint(&cert),
+                cert,
+            }
+        };
+        let team = vec![
+            member(
+                include_bytes!("../../keys/team-alice.asc"),
+                "alice@example.org",
+            ),
+            member(include_bytes!("../../keys/team-bob.asc"), "bob@example.org"),
+        ];
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let sig = |who: usize, status, age_h: i64, digest: &str| Signature {
+            status,
+            fingerprint: Some(team[who].fingerprint.clone()),
+            issuer: team[who].fingerprint.clone(),
+            signer_emails: vec![team[who].address.clone()],
+            created: Some(SystemTime::from(now - chrono::Duration::hours(age_h))),
+            digest: digest.into(),
+        };
+        let opened = |sigs: Vec<Signature>, html: bool| Opened {
+            form: Form::PgpMime,
+            outcome: Outcome::Decrypted,
+            text: String::new(),
+            unauthenticated: Vec::new(),
+            protected: ProtectedHeaders::default(),
+            signatures: sigs,
+            certs: Vec::new(),
+            attachments: Vec::new(),
+            autocrypt: None,
+            html,
+        };
+        let cmds = parse("/state triage", "SEC");
+        let check = |from: &str, o: Opened, expected: &str| {
+            let seen = |d: &str| d == "used";
+            let got = match authorize(
+                &cmds,
+                &o,
+                from,
+                &team,
+                Duration::from_secs(7 * 86_400),
+                now,
+                &seen,
+            ) {
+                Authority::NotCommands => "not-commands".to_string(),
+                Authority::Member { member, .. } => format!("member {}", member.address),
+                Authority::Refused { answer_to, reasons } => format!(
+                    "refused to {}: {}",
+                    answer_to.map(|m| m.address.as_str()).unwrap_or("-"),
+                    reasons.join("; ")
+                ),
+            };
+            assert!(
+                got.contains(expected),
+                "from {from}: got {got:?}, expected {expected:?}"
+            );
+        };
+        let a = "alice@example.org";
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 1, "d1")], false),
+            "member alice@example.org",
+        );
+        check(
+            a,
+            opened(vec![], false),
+            "refused to alice@example.org: the message is not signed",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Expired, 1, "d1")], false),
+            "expired",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Revoked, 1, "d1")], false),
+            "revoked",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Bad, 1, "d1")], false),
+            "altered",
+        );
+        check(
+            a,
+            opened(vec![sig(1, SigStatus::Good, 1, "d1")], false),
+            "signed by the key of bob@example.org",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 8 * 24, "d1")], false),
+            "more than 7d ago",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, -3, "d1")], false),
+            "dated in the future",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 1, "used")], false),
+            "already used once",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 1, "d1")], true),
+            "HTML",
+        );
+        let mut unknown = sig(0, SigStatus::UnknownKey, 1, "d1");
+        unknown.fingerprint = None;
+        unknown.issuer = "ABCDEF0123456789".into();
+        check(
+            a,
+            opened(vec![unknown], false),
+            "signature by ABCDEF0123456789, unknown key",
+        );
+        // Not a team From: a member's signature is answered at her address; else just text.
+        check("alice@home.example", opened(vec![sig(0, SigStatus::Good, 1, "d1")], false), "refused to alice@example.org: the message is signed by your key but comes from alice@home.example");
+        check(
+            "rita@reporter.example",
+            opened(vec![], false),
+            "not-commands",
+        );
+    }
+
+    #[test]
     fn relayed_text_drops_quotes_and_signature() {
         let rest = "Hello Rita,\n\nthanks, confirmed.\n\nOn Mon, Alice wrote:\n> Case: SEC-2026-0001\n> From: alice@example.org\n\n-- \nAlice <alice@example.org>\n";
         assert_eq!(relay_text(rest), "Hello Rita,\n\nthanks, confirmed.");
