@@ -27,6 +27,15 @@ pub const REQUIRED: &[&str] = &[
     "no-integrity",
     "unreadable",
     "team-alert",
+    "command-result",
+    "command-refused",
+    "relay",
+    "contact-offer",
+    "contact-made",
+    "reminder",
+    "escalation",
+    "progress",
+    "digest",
 ];
 
 #[derive(Debug, thiserror::Error)]

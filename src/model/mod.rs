@@ -2,5 +2,5 @@
 pub mod case;
 pub mod party;
 
-pub use case::{Case, CaseId, Event, EventKind, Severity, State};
+pub use case::{Case, CaseId, ContactOffer, Event, EventKind, Severity, State};
 pub use party::{Credit, Reporter, TeamMember, TeamRole};

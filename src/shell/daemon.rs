@@ -149,6 +149,11 @@ impl Daemon {
         })
     }
 
+    /// Wakes the outbox task (after something was queued outside `handle`).
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+
     /// Queues a team alert for mail too large to fetch.
     async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
         let now = self.clock.now();
@@ -259,6 +264,7 @@ impl Daemon {
                 n
             }
         };
+        self.schedule_pass().await?;
         let drained = outbox::drain(&self.store, &self.sender, self.clock.now()).await?;
         Ok((n, drained))
     }
@@ -266,6 +272,7 @@ impl Daemon {
     /// The long-running daemon, until `stop` is cancelled.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> Result<()> {
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
+        let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
         let inbound = match &self.config.inbound {
             Inbound::Maildir {
                 path,
@@ -329,6 +336,7 @@ impl Daemon {
         };
         stop.cancel();
         out.await.context("the outbox task failed")?;
+        timers.await.context("the timer task failed")?;
         self.store.flush().await?;
         inbound
     }
