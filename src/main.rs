@@ -10,14 +10,8 @@ fn main() -> std::process::ExitCode {
         Command::Run { once: true } | Command::Cases { .. } | Command::Case { .. } => "warn",
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SECMAIL_LOG")
-                .unwrap_or_else(|_| default_level.into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    let daemon = matches!(cli.command, Command::Run { once: false });
+    init_logging(default_level, daemon);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -49,4 +43,33 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(code as u8)
         }
     }
+}
+
+/// Logs go to journald for the daemon under systemd (`JOURNAL_STREAM` set, or the journal's
+/// socket there and stderr not a terminal), with the fields (`case_id`, `msg_hash`, …) as
+/// journal fields; to stderr otherwise, and whenever the journal cannot be reached.
+fn init_logging(default_level: &str, daemon: bool) {
+    use tracing_subscriber::prelude::*;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("SECMAIL_LOG")
+            .unwrap_or_else(|_| default_level.into())
+    };
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let journal_wanted = daemon
+        && (std::env::var_os("JOURNAL_STREAM").is_some()
+            || (!terminal && std::path::Path::new("/run/systemd/journal/socket").exists()));
+    if journal_wanted {
+        if let Ok(layer) = tracing_journald::layer() {
+            tracing_subscriber::registry()
+                .with(filter())
+                .with(layer.with_syslog_identifier("secmail".into()))
+                .init();
+            return;
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_ansi(terminal)
+        .with_writer(std::io::stderr)
+        .init();
 }

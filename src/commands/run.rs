@@ -1,20 +1,25 @@
-//! `secmail run [--once]`.
+//! `secmail run [--once]`: the daemon, and its signals. SIGTERM or SIGINT: stop taking new
+//! mail, finish the message in hand, flush, exit 0. SIGHUP: reload config, team and templates
+//! (a bad new config is refused and logged; the old one keeps running).
 use super::ExitCode;
 use crate::shell::clock::Clock;
 use crate::shell::daemon::Daemon;
+use crate::shell::systemd::Notifier;
 use anyhow::{Context, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(config_path: &Path, once: bool) -> Result<()> {
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
-    let mut daemon = Daemon::new(config, clock).context(ExitCode::Unavailable)?;
     if once {
+        let mut daemon = Daemon::new(config, clock).context(ExitCode::Unavailable)?;
         daemon.print = true;
         let (n, d) = daemon.run_once().await.context(ExitCode::Unavailable)?;
-        let target = match &daemon.config.outbound {
+        let config = daemon.config();
+        let target = match &config.outbound {
             crate::shell::transport::Transport::File { dir } => dir.display().to_string(),
             crate::shell::transport::Transport::Smtp(s) => format!("smtp://{}:{}", s.host, s.port),
         };
@@ -24,32 +29,49 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
             d.deferred,
             d.failed,
             daemon.store.cases().len(),
-            daemon.config.store_path.display()
+            config.store_path.display()
         );
         return Ok(());
     }
-    let daemon = Arc::new(daemon);
+    // Signal handlers first: a SIGTERM during start-up must not kill us half-way.
+    let (term, int, hup) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    );
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (term, int, hup) else {
+        return Err(
+            anyhow::anyhow!("cannot install the signal handlers").context(ExitCode::Unavailable)
+        );
+    };
+    let notifier = Notifier::from_env();
+    if let Some(w) = notifier.watchdog() {
+        tracing::info!(watchdog_s = w.as_secs_f32(), "systemd watchdog enabled");
+    }
+    let daemon =
+        Arc::new(Daemon::with_notifier(config, clock, notifier).context(ExitCode::Unavailable)?);
     let stop = CancellationToken::new();
     let signals = stop.clone();
+    let reloader = daemon.clone();
+    let path: PathBuf = config_path.to_path_buf();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let (d, p) = (reloader.clone(), path.clone());
+                    // Reading keys and certs is blocking work; a failed reload is logged there.
+                    let _ = tokio::task::spawn_blocking(move || d.reload(&p)).await;
+                }
+            }
+        }
         tracing::info!("stopping: finishing the message in hand");
         signals.cancel();
     });
     tracing::info!(config = %config_path.display(), "secmail running");
-    daemon.run(stop).await.context(ExitCode::Unavailable)
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    daemon.run(stop).await.context(ExitCode::Unavailable)?;
+    tracing::info!("stopped");
+    Ok(())
 }

@@ -174,6 +174,16 @@ impl Store {
             .collect()
     }
 
+    /// When the earliest outbox entry is due, if there is one.
+    pub fn outbox_next_due(&self) -> Option<DateTime<Utc>> {
+        self.db
+            .scan_prefix(b"out/")
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(_, v)| serde_json::from_slice::<OutboxEntry>(&v).ok())
+            .map(|e| e.next_attempt)
+            .min()
+    }
+
     pub fn outbox_len(&self) -> usize {
         self.db.scan_prefix(b"out/").count()
     }
