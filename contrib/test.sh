@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(dovecot-imapd dovecot-lmtpd postfix swaks libclang-dev nettle-dev pkg-config clang gnupg)
+PACKAGES=(dovecot-imapd dovecot-lmtpd postfix swaks libclang-dev nettle-dev pkg-config clang gnupg systemd)
 
 installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"

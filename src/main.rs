@@ -30,15 +30,38 @@ fn main() -> std::process::ExitCode {
                 commands::cases::list(&cli.config, state.as_deref(), *json)
             }
             Command::Case { id, json } => commands::cases::show(&cli.config, id, *json),
+            Command::Init {
+                dir,
+                name,
+                address,
+                rsa,
+                store,
+            } => commands::init::run(&commands::init::Options {
+                dir,
+                name,
+                address,
+                rsa: *rsa,
+                store,
+            }),
+            Command::Backup { file } => commands::backup::backup(&cli.config, file),
+            Command::Restore { file, store } => {
+                commands::backup::restore(&cli.config, file, store.as_deref())
+            }
         }
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("secmail: {e:#}");
+            // anyhow's downcast sees context values at every level (`.context(ExitCode::…)`);
+            // the chain only sees errors.
             let code = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+                .downcast_ref::<ExitCode>()
+                .copied()
+                .or_else(|| {
+                    e.chain()
+                        .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+                })
                 .unwrap_or(ExitCode::IoErr);
             std::process::ExitCode::from(code as u8)
         }

@@ -8,3 +8,4 @@ mod gpg;
 mod harness;
 mod imap_smtp;
 mod interop_pipeline;
+mod service;
