@@ -2,7 +2,9 @@
 //! `common` the pipeline on the demo configuration; each other module tests one part of
 //! secmail from outside. Only `mod` lines here.
 mod common;
+mod crash;
 mod e2e;
+mod faults;
 mod golden;
 mod gpg;
 mod harness;

@@ -183,14 +183,14 @@ pub fn plain_report(n: usize, from: &str) -> Vec<u8> {
 }
 
 /// Datagrams systemd would receive.
-struct NotifySocket {
+pub struct NotifySocket {
     sock: UnixDatagram,
-    path: PathBuf,
+    pub path: PathBuf,
     got: Vec<String>,
 }
 
 impl NotifySocket {
-    fn new(dir: &Path) -> NotifySocket {
+    pub fn new(dir: &Path) -> NotifySocket {
         let path = dir.join("notify.sock");
         let sock = UnixDatagram::bind(&path).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(100)))
@@ -202,21 +202,21 @@ impl NotifySocket {
         }
     }
 
-    /// Waits for a datagram containing `what`; returns it.
-    fn wait(&mut self, what: &str, local: &Local) -> String {
+    /// Waits for a datagram containing `what`; returns it (and forgets those before it).
+    pub fn wait(&mut self, what: &str, context: impl Fn() -> String) -> String {
         let deadline = Instant::now() + WAIT;
         let mut buf = vec![0u8; 4096];
         loop {
-            if let Some(m) = self.got.iter().find(|m| m.contains(what)) {
-                let m = m.clone();
-                self.got.retain(|x| *x != m);
+            if let Some(i) = self.got.iter().position(|m| m.contains(what)) {
+                let m = self.got[i].clone();
+                self.got.drain(..=i);
                 return m;
             }
             assert!(
                 Instant::now() < deadline,
                 "no {what:?} notification; got {:?}\n{}",
                 self.got,
-                local.log()
+                context()
             );
             if let Ok(n) = self.sock.recv(&mut buf) {
                 self.got
@@ -234,10 +234,10 @@ fn daemon_notifies_systemd_reloads_on_hup_and_stops_on_term() {
         ("NOTIFY_SOCKET", notify.path.to_str().unwrap()),
         ("WATCHDOG_USEC", "300000"),
     ]);
-    let ready = notify.wait("READY=1", &local);
+    let ready = notify.wait("READY=1", || local.log());
     assert!(ready.contains("STATUS=watching maildir"), "{ready}");
-    notify.wait("WATCHDOG=1", &local);
-    notify.wait("WATCHDOG=1", &local);
+    notify.wait("WATCHDOG=1", || local.log());
+    notify.wait("WATCHDOG=1", || local.log());
 
     local.deliver(&plain_report(1, "pat@plain.example"), "1.report");
     local.wait_log_n("message handled", 1);
@@ -298,7 +298,7 @@ fn daemon_notifies_systemd_reloads_on_hup_and_stops_on_term() {
 
     // SIGTERM: STOPPING=1, exit 0, everything handled and moved.
     signal(&daemon, "TERM");
-    notify.wait("STOPPING=1", &local);
+    notify.wait("STOPPING=1", || local.log());
     let status = daemon.wait().unwrap();
     assert!(status.success(), "exit status {status}\n{}", local.log());
     assert!(local.log().contains("stopped"));
