@@ -49,6 +49,9 @@ fn main() -> std::process::ExitCode {
             }
         }
     });
+    // A blocking task stuck in the store (sled hangs after a failed write) must not keep the
+    // process alive: give blocking work a few seconds, then leave.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

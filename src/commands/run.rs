@@ -3,11 +3,11 @@
 //! (a bad new config is refused and logged; the old one keeps running).
 use super::ExitCode;
 use crate::shell::clock::Clock;
-use crate::shell::daemon::Daemon;
+use crate::shell::daemon::{open_store_patiently, Daemon, StoreUnwritable};
 use crate::shell::systemd::Notifier;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
@@ -48,11 +48,11 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
     if let Some(w) = notifier.watchdog() {
         tracing::info!(watchdog_s = w.as_secs_f32(), "systemd watchdog enabled");
     }
-    let daemon =
-        Arc::new(Daemon::with_notifier(config, clock, notifier).context(ExitCode::Unavailable)?);
     let stop = CancellationToken::new();
     let signals = stop.clone();
-    let reloader = daemon.clone();
+    // The daemon exists only once the store is open; a SIGHUP before that has nothing to reload.
+    let slot: Arc<OnceLock<Arc<Daemon>>> = Arc::new(OnceLock::new());
+    let reloader = slot.clone();
     let path: PathBuf = config_path.to_path_buf();
     tokio::spawn(async move {
         loop {
@@ -60,8 +60,9 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
                 _ = term.recv() => break,
                 _ = int.recv() => break,
                 _ = hup.recv() => {
+                    let Some(d) = reloader.get().cloned() else { continue };
                     tracing::info!("SIGHUP: reloading the configuration");
-                    let (d, p) = (reloader.clone(), path.clone());
+                    let p = path.clone();
                     // Reading keys and certs is blocking work; a failed reload is logged there.
                     let _ = tokio::task::spawn_blocking(move || d.reload(&p)).await;
                 }
@@ -70,8 +71,23 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
         tracing::info!("stopping: finishing the message in hand");
         signals.cancel();
     });
+    let Some(store) = open_store_patiently(&config.store_path, &notifier, &stop).await else {
+        notifier.stopping();
+        return Ok(());
+    };
+    let daemon = Arc::new(
+        Daemon::with_store(config, clock, notifier, store).context(ExitCode::Unavailable)?,
+    );
+    let _ = slot.set(daemon.clone());
     tracing::info!(config = %config_path.display(), "secmail running");
-    daemon.run(stop).await.context(ExitCode::Unavailable)?;
+    daemon.run(stop).await.map_err(|e| {
+        let code = if e.downcast_ref::<StoreUnwritable>().is_some() {
+            ExitCode::IoErr
+        } else {
+            ExitCode::Unavailable
+        };
+        e.context(code)
+    })?;
     tracing::info!("stopped");
     Ok(())
 }

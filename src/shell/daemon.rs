@@ -101,8 +101,18 @@ impl Daemon {
 
     /// A daemon that reports readiness, status and keep-alives to systemd through `notifier`.
     pub fn with_notifier(config: Config, clock: Clock, notifier: Notifier) -> Result<Daemon> {
-        let templates = load_templates(&config.templates_dir)?;
         let store = Store::open(&config.store_path)?;
+        Self::with_store(config, clock, notifier, store)
+    }
+
+    /// As [`Daemon::with_notifier`], with the store already open (see [`open_store_patiently`]).
+    pub fn with_store(
+        config: Config,
+        clock: Clock,
+        notifier: Notifier,
+        store: Store,
+    ) -> Result<Daemon> {
+        let templates = load_templates(&config.templates_dir)?;
         let sender = Sender::new(&config.outbound)?;
         Ok(Daemon {
             config: RwLock::new(Arc::new(config)),
@@ -482,9 +492,23 @@ impl Daemon {
                     }
                     failures += 1;
                     let wait = retry_wait(failures);
-                    let what = if e.chain().any(|c| c.is::<StoreUnwritable>()) {
-                        "the store cannot be written"
-                    } else if matches!(config.inbound, Inbound::Imap { .. }) {
+                    if e.downcast_ref::<StoreUnwritable>().is_some() {
+                        // sled does not recover from a failed write in the same process (it
+                        // hangs on the next one): leave, unmoved mail stays on the server, and
+                        // the service manager starts us again (Restart=on-failure); start-up
+                        // then waits until the store can be opened.
+                        let err = format!("{e:#}");
+                        tracing::error!(error = %err, "the store cannot be written; exiting so that a fresh start can wait for it");
+                        self.inbound_status(
+                            &format!("the store cannot be written ({}); exiting", brief(&err)),
+                            false,
+                        );
+                        stop.cancel();
+                        let _ = tokio::time::timeout(Duration::from_secs(5), out).await;
+                        let _ = tokio::time::timeout(Duration::from_secs(5), watchdog).await;
+                        return Err(e);
+                    }
+                    let what = if matches!(config.inbound, Inbound::Imap { .. }) {
                         "waiting for the IMAP server"
                     } else {
                         "cannot read the maildir"
@@ -651,6 +675,42 @@ impl Daemon {
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(interval / 2) => {}
+            }
+        }
+    }
+}
+
+/// Opens the store, waiting while it cannot be opened (a full disk, or the lock still held by
+/// a process that is exiting) with backoff up to a minute, saying so in the log and STATUS;
+/// `None` when `stop` came first.
+pub async fn open_store_patiently(
+    path: &Path,
+    notifier: &Notifier,
+    stop: &CancellationToken,
+) -> Option<Store> {
+    let mut failures = 0u32;
+    loop {
+        let p = path.to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || Store::open(&p))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+        match opened {
+            Ok(store) => return Some(store),
+            Err(e) => {
+                failures += 1;
+                let wait = retry_wait(failures);
+                let err = format!("{e:#}");
+                tracing::warn!(error = %err, retry_in_s = wait.as_secs(), "waiting for the store");
+                notifier.status(&format!(
+                    "waiting for the store ({}); retry in {}s",
+                    brief(&err),
+                    wait.as_secs()
+                ));
+                tokio::select! {
+                    _ = stop.cancelled() => return None,
+                    _ = tokio::time::sleep(wait) => {}
+                }
             }
         }
     }

@@ -26,6 +26,27 @@ pub struct Live {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
     runs: usize,
+    pids: Vec<u32>,
+}
+
+impl Drop for Live {
+    /// A failed test must not leave its daemon running.
+    fn drop(&mut self) {
+        kill_leftovers(&self.pids, &self.conf);
+    }
+}
+
+/// SIGKILLs those of `pids` still running `secmail --config conf`.
+pub fn kill_leftovers(pids: &[u32], conf: &Path) {
+    for pid in pids {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(&*conf.to_string_lossy()) {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
 }
 
 impl Live {
@@ -81,7 +102,12 @@ role = "handler"
             ),
         )
         .unwrap();
-        Live { dir, conf, runs: 0 }
+        Live {
+            dir,
+            conf,
+            runs: 0,
+            pids: Vec::new(),
+        }
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
@@ -105,11 +131,14 @@ role = "handler"
         for (k, v) in env {
             c.env(k, v);
         }
-        c.stdin(Stdio::null())
+        let child = c
+            .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap()
+            .unwrap();
+        self.pids.push(child.id());
+        child
     }
 
     pub fn log_path(&self) -> PathBuf {

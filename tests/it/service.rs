@@ -15,13 +15,31 @@ const WAIT: Duration = Duration::from_secs(30);
 pub struct Local {
     pub dir: tempfile::TempDir,
     pub conf: PathBuf,
+    /// The store path, relative to the config.
+    store: String,
+    pids: std::cell::RefCell<Vec<u32>>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        super::crash::kill_leftovers(&self.pids.borrow(), &self.conf);
+    }
 }
 
 impl Local {
     pub fn new() -> Local {
+        Local::with_store("store")
+    }
+
+    pub fn with_store(store: &str) -> Local {
         let dir = tempfile::tempdir().unwrap();
         let conf = dir.path().join("security.conf");
-        let local = Local { dir, conf };
+        let local = Local {
+            dir,
+            conf,
+            store: store.to_string(),
+            pids: Default::default(),
+        };
         local.write_conf("");
         std::fs::create_dir_all(local.maildir().join("new")).unwrap();
         local
@@ -61,7 +79,7 @@ path = "maildir"
 kind = "file"
 path = "outbox"
 [store]
-path = "store"
+path = "{s}"
 [templates]
 dir = "{t}"
 [[team]]
@@ -73,6 +91,7 @@ role = "handler"
 "#,
             r = r.display(),
             t = templates.display(),
+            s = self.store,
         );
         std::fs::write(&self.conf, text).unwrap();
     }
@@ -119,11 +138,14 @@ role = "handler"
         for (k, v) in env {
             c.env(k, v);
         }
-        c.stdin(Stdio::null())
+        let child = c
+            .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
-            .unwrap()
+            .unwrap();
+        self.pids.borrow_mut().push(child.id());
+        child
     }
 
     pub fn outbox_files(&self) -> Vec<String> {
