@@ -8,6 +8,7 @@ mod faults;
 mod golden;
 mod gpg;
 mod harness;
+mod hostile;
 mod imap_smtp;
 mod interop_pipeline;
 mod service;
