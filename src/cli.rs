@@ -72,6 +72,31 @@ pub enum Command {
         after_help = "Example:\n  systemctl stop secmail && secmail backup /root/secmail-$(date +%F).pgp && systemctl start secmail"
     )]
     Backup { file: PathBuf },
+    /// Take in an existing security@ mailbox (mbox file or IMAP folder) as cases; run it twice and nothing changes.
+    ///
+    /// Old reporters are not written to: acknowledgements and team copies are recorded as
+    /// "not sent: imported" unless --send-acks / --team-copies. Stop the daemon first.
+    #[command(
+        after_help = "Examples:\n  secmail import --mbox old-security.mbox\n  secmail import --imap-folder Archive/security --team-copies"
+    )]
+    Import {
+        /// An mbox file (mboxo or mboxrd).
+        #[arg(
+            long,
+            conflicts_with = "imap_folder",
+            required_unless_present = "imap_folder"
+        )]
+        mbox: Option<PathBuf>,
+        /// A folder on the configured IMAP server, read without moving or flagging anything.
+        #[arg(long)]
+        imap_folder: Option<String>,
+        /// Send acknowledgements (and other answers) to the senders of imported mail.
+        #[arg(long)]
+        send_acks: bool,
+        /// Send the team encrypted copies of imported mail.
+        #[arg(long)]
+        team_copies: bool,
+    },
     /// Restore a backup made by `secmail backup` into an empty store.
     #[command(after_help = "Example:\n  secmail restore /root/secmail-2026-11-28.pgp")]
     Restore {

@@ -7,7 +7,10 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `run --once` prints its own summary; keep the log to warnings unless asked.
     let default_level = match cli.command {
-        Command::Run { once: true } | Command::Cases { .. } | Command::Case { .. } => "warn",
+        Command::Run { once: true }
+        | Command::Cases { .. }
+        | Command::Case { .. }
+        | Command::Import { .. } => "warn",
         _ => "info",
     };
     let daemon = matches!(cli.command, Command::Run { once: false });
@@ -43,6 +46,23 @@ fn main() -> std::process::ExitCode {
                 rsa: *rsa,
                 store,
             }),
+            Command::Import {
+                mbox,
+                imap_folder,
+                send_acks,
+                team_copies,
+            } => {
+                commands::import::run(
+                    &cli.config,
+                    &commands::import::Options {
+                        mbox: mbox.as_deref(),
+                        imap_folder: imap_folder.as_deref(),
+                        send_acks: *send_acks,
+                        team_copies: *team_copies,
+                    },
+                )
+                .await
+            }
             Command::Backup { file } => commands::backup::backup(&cli.config, file),
             Command::Restore { file, store } => {
                 commands::backup::restore(&cli.config, file, store.as_deref())

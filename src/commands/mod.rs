@@ -3,6 +3,7 @@
 pub mod backup;
 pub mod cases;
 pub mod check;
+pub mod import;
 pub mod init;
 pub mod run;
 

@@ -10,5 +10,6 @@ mod gpg;
 mod harness;
 mod hostile;
 mod imap_smtp;
+mod import;
 mod interop_pipeline;
 mod service;
