@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod e2e;
 mod faults;
+mod flood;
 mod golden;
 mod gpg;
 mod harness;
