@@ -8,7 +8,9 @@
 //!   ─► shell::outbox ─► shell::transport (SMTP | .eml files)
 //! ```
 //! `core::pipeline` strings the pure stages together for one message; `shell::daemon` drives
-//! them and performs the effects in order.
+//! them and performs the effects in order, and tells systemd how it is doing (`shell::systemd`:
+//! READY, STATUS, WATCHDOG, STOPPING). Around the daemon: `commands::init` (a new deployment),
+//! `commands::import` (old mail as cases), `commands::backup` (the store, sealed to the project).
 //!
 //! Who owns what: `model` (nouns, no I/O), `core` (pure functions of message, state, config and
 //! time), `shell` (every await and syscall), `config` (security.conf → validated Config),
