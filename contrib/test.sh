@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
-# mail servers and gpg (the reporter's side).
-PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl)
+# mail servers and gpg (the reporter's side); systemd-analyze rates the unit file.
+PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd)
 # shellcheck source=contrib/deps.sh
 source contrib/deps.sh
 install_missing

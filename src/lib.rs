@@ -12,7 +12,9 @@
 //! Team commands: `core::command` parses the command lines and decides who may give them
 //! (signature, freshness, replay); `core::apply` applies them all or nothing.
 //! `core::pipeline` strings the pure stages together for one message; `shell::daemon` drives
-//! them and performs the effects in order.
+//! them and performs the effects in order, and tells systemd how it is doing (`shell::systemd`:
+//! READY, STATUS, WATCHDOG, STOPPING). Around the daemon: `commands::init` (a new deployment),
+//! `commands::import` (old mail as cases), `commands::backup` (the store, sealed to the project).
 //!
 //! Who owns what: `model` (nouns, no I/O), `core` (pure functions of message, state, config and
 //! time), `shell` (every await and syscall), `config` (security.conf → validated Config),

@@ -7,17 +7,14 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `run --once` prints its own summary; keep the log to warnings unless asked.
     let default_level = match cli.command {
-        Command::Run { once: true } | Command::Cases { .. } | Command::Case { .. } => "warn",
+        Command::Run { once: true }
+        | Command::Cases { .. }
+        | Command::Case { .. }
+        | Command::Import { .. } => "warn",
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SECMAIL_LOG")
-                .unwrap_or_else(|_| default_level.into()),
-        )
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .init();
+    let daemon = matches!(cli.command, Command::Run { once: false });
+    init_logging(default_level, daemon);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -36,19 +33,89 @@ fn main() -> std::process::ExitCode {
                 commands::cases::list(&cli.config, state.as_deref(), *json)
             }
             Command::Case { id, json } => commands::cases::show(&cli.config, id, *json),
+            Command::Init {
+                dir,
+                name,
+                address,
+                rsa,
+                store,
+            } => commands::init::run(&commands::init::Options {
+                dir,
+                name,
+                address,
+                rsa: *rsa,
+                store,
+            }),
+            Command::Import {
+                mbox,
+                imap_folder,
+                send_acks,
+                team_copies,
+            } => {
+                commands::import::run(
+                    &cli.config,
+                    &commands::import::Options {
+                        mbox: mbox.as_deref(),
+                        imap_folder: imap_folder.as_deref(),
+                        send_acks: *send_acks,
+                        team_copies: *team_copies,
+                    },
+                )
+                .await
+            }
+            Command::Backup { file } => commands::backup::backup(&cli.config, file),
+            Command::Restore { file, store } => {
+                commands::backup::restore(&cli.config, file, store.as_deref())
+            }
         }
     });
+    // A blocking task stuck in the store (sled hangs after a failed write) must not keep the
+    // process alive: give blocking work a few seconds, then leave.
+    rt.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("secmail: {e:#}");
-            // The innermost `.context(ExitCode::…)` decides; anyhow finds a context value at
-            // any depth with `downcast_ref`.
+            // anyhow's downcast sees context values at every level (`.context(ExitCode::…)`);
+            // the chain only sees errors.
             let code = e
                 .downcast_ref::<ExitCode>()
                 .copied()
+                .or_else(|| {
+                    e.chain()
+                        .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+                })
                 .unwrap_or(ExitCode::IoErr);
             std::process::ExitCode::from(code as u8)
         }
     }
+}
+
+/// Logs go to journald for the daemon under systemd (`JOURNAL_STREAM` set, or the journal's
+/// socket there and stderr not a terminal), with the fields (`case_id`, `msg_hash`, …) as
+/// journal fields; to stderr otherwise, and whenever the journal cannot be reached.
+fn init_logging(default_level: &str, daemon: bool) {
+    use tracing_subscriber::prelude::*;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("SECMAIL_LOG")
+            .unwrap_or_else(|_| default_level.into())
+    };
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let journal_wanted = daemon
+        && (std::env::var_os("JOURNAL_STREAM").is_some()
+            || (!terminal && std::path::Path::new("/run/systemd/journal/socket").exists()));
+    if journal_wanted {
+        if let Ok(layer) = tracing_journald::layer() {
+            tracing_subscriber::registry()
+                .with(filter())
+                .with(layer.with_syslog_identifier("secmail".into()))
+                .init();
+            return;
+        }
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter())
+        .with_ansi(terminal)
+        .with_writer(std::io::stderr)
+        .init();
 }

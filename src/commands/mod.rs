@@ -1,7 +1,10 @@
 //! The code behind each subcommand. Each returns `anyhow::Result`; errors carrying an
 //! [`ExitCode`] choose the process exit status (sysexits).
+pub mod backup;
 pub mod cases;
 pub mod check;
+pub mod import;
+pub mod init;
 pub mod run;
 
 use crate::config::Config;

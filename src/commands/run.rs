@@ -1,20 +1,25 @@
-//! `secmail run [--once]`.
+//! `secmail run [--once]`: the daemon, and its signals. SIGTERM or SIGINT: stop taking new
+//! mail, finish the message in hand, flush, exit 0. SIGHUP: reload config, team and templates
+//! (a bad new config is refused and logged; the old one keeps running).
 use super::ExitCode;
 use crate::shell::clock::Clock;
-use crate::shell::daemon::Daemon;
+use crate::shell::daemon::{open_store_patiently, Daemon, StoreUnwritable};
+use crate::shell::systemd::Notifier;
 use anyhow::{Context, Result};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
 pub async fn run(config_path: &Path, once: bool) -> Result<()> {
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
-    let mut daemon = Daemon::new(config, clock).context(ExitCode::Unavailable)?;
     if once {
+        let mut daemon = Daemon::new(config, clock).context(ExitCode::Unavailable)?;
         daemon.print = true;
         let (n, d) = daemon.run_once().await.context(ExitCode::Unavailable)?;
-        let target = match &daemon.config.outbound {
+        let config = daemon.config();
+        let target = match &config.outbound {
             crate::shell::transport::Transport::File { dir } => dir.display().to_string(),
             crate::shell::transport::Transport::Smtp(s) => format!("smtp://{}:{}", s.host, s.port),
         };
@@ -24,32 +29,65 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
             d.deferred,
             d.failed,
             daemon.store.cases().len(),
-            daemon.config.store_path.display()
+            config.store_path.display()
         );
         return Ok(());
     }
-    let daemon = Arc::new(daemon);
+    // Signal handlers first: a SIGTERM during start-up must not kill us half-way.
+    let (term, int, hup) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    );
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (term, int, hup) else {
+        return Err(
+            anyhow::anyhow!("cannot install the signal handlers").context(ExitCode::Unavailable)
+        );
+    };
+    let notifier = Notifier::from_env();
+    if let Some(w) = notifier.watchdog() {
+        tracing::info!(watchdog_s = w.as_secs_f32(), "systemd watchdog enabled");
+    }
     let stop = CancellationToken::new();
     let signals = stop.clone();
+    // The daemon exists only once the store is open; a SIGHUP before that has nothing to reload.
+    let slot: Arc<OnceLock<Arc<Daemon>>> = Arc::new(OnceLock::new());
+    let reloader = slot.clone();
+    let path: PathBuf = config_path.to_path_buf();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => {
+                    let Some(d) = reloader.get().cloned() else { continue };
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let p = path.clone();
+                    // Reading keys and certs is blocking work; a failed reload is logged there.
+                    let _ = tokio::task::spawn_blocking(move || d.reload(&p)).await;
+                }
+            }
+        }
         tracing::info!("stopping: finishing the message in hand");
         signals.cancel();
     });
-    tracing::info!(config = %config_path.display(), "secmail running");
-    daemon.run(stop).await.context(ExitCode::Unavailable)
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
+    let Some(store) = open_store_patiently(&config.store_path, &notifier, &stop).await else {
+        notifier.stopping();
+        return Ok(());
     };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
+    let daemon = Arc::new(
+        Daemon::with_store(config, clock, notifier, store).context(ExitCode::Unavailable)?,
+    );
+    let _ = slot.set(daemon.clone());
+    tracing::info!(config = %config_path.display(), "secmail running");
+    daemon.run(stop).await.map_err(|e| {
+        let code = if e.downcast_ref::<StoreUnwritable>().is_some() {
+            ExitCode::IoErr
+        } else {
+            ExitCode::Unavailable
+        };
+        e.context(code)
+    })?;
+    tracing::info!("stopped");
+    Ok(())
 }

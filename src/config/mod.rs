@@ -86,6 +86,9 @@ pub struct Config {
     pub known_certs: Vec<Cert>,
     pub inbound: Inbound,
     pub outbound: Transport,
+    /// First retry delay of the outbox (`[outbound] retry-min`, default 30s), doubling per
+    /// attempt up to one hour.
+    pub retry_min: Duration,
     pub store_path: PathBuf,
     pub templates_dir: PathBuf,
     pub team: Vec<TeamMember>,
@@ -105,6 +108,7 @@ pub struct ConfigError {
 }
 
 const DEFAULT_MAX_MESSAGE: u64 = 25 * 1024 * 1024;
+const DEFAULT_RETRY_MIN: Duration = Duration::from_secs(30);
 
 impl Config {
     pub fn load(file: &Path, now: SystemTime) -> Result<Config, ConfigError> {
@@ -160,11 +164,11 @@ impl Config {
                 None
             }
         };
-        let outbound = match top.table("outbound", &mut e) {
+        let (outbound, retry_min) = match top.table("outbound", &mut e) {
             Some(t) => read_outbound(t, base, &mut e),
             None => {
                 e.add("outbound", "missing section");
-                None
+                (None, DEFAULT_RETRY_MIN)
             }
         };
 
@@ -241,6 +245,7 @@ impl Config {
                     known_certs,
                     inbound,
                     outbound,
+                    retry_min,
                     store_path,
                     templates_dir,
                     team,
@@ -534,9 +539,13 @@ fn read_inbound(t: &toml::Table, base: &Path, e: &mut Errors) -> Option<Inbound>
     out
 }
 
-fn read_outbound(t: &toml::Table, base: &Path, e: &mut Errors) -> Option<Transport> {
+fn read_outbound(t: &toml::Table, base: &Path, e: &mut Errors) -> (Option<Transport>, Duration) {
     let mut s = Section::new("outbound", t);
     let kind = s.str("kind", e);
+    let retry_min = s.opt_duration("retry-min", e).unwrap_or(DEFAULT_RETRY_MIN);
+    if retry_min.is_zero() {
+        e.add("outbound.retry-min", "must be more than zero");
+    }
     let out = match kind.as_deref() {
         Some("file") => {
             let dir = s.opt_path("path", base, e);
@@ -581,7 +590,7 @@ fn read_outbound(t: &toml::Table, base: &Path, e: &mut Errors) -> Option<Transpo
         None => None,
     };
     s.done(e);
-    out
+    (out, retry_min)
 }
 
 fn read_team(

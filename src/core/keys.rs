@@ -19,12 +19,13 @@ use std::time::SystemTime;
 
 use sequoia_openpgp as openpgp;
 
+use openpgp::armor;
 use openpgp::cert::prelude::*;
 use openpgp::crypto::{KeyPair, Password};
 use openpgp::packet::Packet;
 use openpgp::parse::Parse;
 use openpgp::policy::StandardPolicy;
-use openpgp::serialize::SerializeInto;
+use openpgp::serialize::{Serialize, SerializeInto};
 use openpgp::types::RevocationStatus;
 
 pub use sequoia_openpgp::Cert;
@@ -237,6 +238,54 @@ pub(crate) fn short(e: &anyhow::Error) -> String {
         s.replace_range(..1, &lower);
     }
     s
+}
+
+/// A freshly generated project key (`secmail init`).
+pub struct NewKey {
+    pub fingerprint: String,
+    /// The transferable secret key, armored: the file `keys.secret` names (mode 0600).
+    pub secret: String,
+    /// The public cert, armored: what reporters encrypt to.
+    pub public: String,
+    /// A revocation certificate, armored: kept offline, published if the key is lost.
+    pub revocation: String,
+}
+
+/// Generates the project key: a certification-only primary, a signing subkey and an
+/// encryption subkey, Curve25519 (or RSA 3072 with `rsa`), one user id `name <address>`,
+/// created at `now`, without expiry (a daemon whose key expires silently stops answering;
+/// rotate by adding a new key first in `keys.secret`). No passphrase: the daemon must start
+/// unattended; the file's mode protects it.
+pub fn generate(name: &str, address: &str, rsa: bool, now: SystemTime) -> Result<NewKey, KeyError> {
+    let fail = |e: anyhow::Error| KeyError::BadCert(short(&e));
+    let suite = if rsa {
+        CipherSuite::RSA3k
+    } else {
+        CipherSuite::Cv25519
+    };
+    let (cert, rev) = CertBuilder::general_purpose([format!("{name} <{address}>")])
+        .set_cipher_suite(suite)
+        .set_creation_time(now)
+        .set_validity_period(None)
+        .generate()
+        .map_err(fail)?;
+    let secret = cert.as_tsk().armored().to_vec().map_err(fail)?;
+    let revocation = {
+        let packet: Packet = rev.into();
+        let mut w =
+            armor::Writer::new(Vec::new(), armor::Kind::PublicKey).map_err(|e| fail(e.into()))?;
+        // A revocation certificate is the cert's primary key followed by the revocation.
+        let primary: Packet = cert.primary_key().key().clone().into();
+        primary.serialize(&mut w).map_err(fail)?;
+        packet.serialize(&mut w).map_err(fail)?;
+        w.finalize().map_err(|e| fail(e.into()))?
+    };
+    Ok(NewKey {
+        fingerprint: fingerprint(&cert),
+        secret: String::from_utf8_lossy(&secret).into_owned(),
+        public: armored(&cert),
+        revocation: String::from_utf8_lossy(&revocation).into_owned(),
+    })
 }
 
 /// One public cert, armored or binary. A TSK is accepted: its secrets are stripped.

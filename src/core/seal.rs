@@ -136,3 +136,118 @@ pub fn sign_and_encrypt(
     }
     String::from_utf8(sink).map_err(op)
 }
+
+/// Opens what [`sign_and_encrypt`] sealed to the project itself (a backup): decrypts with any
+/// project key and requires a good signature by a project cert, so a file someone else made
+/// (even one encrypted to our public cert) is refused. No size limit: the data is our own.
+pub fn open_own(keys: &ProjectKeys, data: &[u8], now: SystemTime) -> Result<Vec<u8>, SealError> {
+    use openpgp::parse::stream::DecryptorBuilder;
+    use openpgp::parse::Parse;
+    use std::io::Read;
+    let helper = OwnHelper {
+        keys,
+        signed: false,
+    };
+    let mut d = DecryptorBuilder::from_bytes(data)
+        .map_err(op)?
+        .with_policy(POLICY, now, helper)
+        .map_err(op)?;
+    let mut out = Vec::new();
+    d.read_to_end(&mut out).map_err(op)?;
+    if !d.helper_ref().signed {
+        return Err(SealError::Openpgp(
+            "not signed by a project key".to_string(),
+        ));
+    }
+    Ok(out)
+}
+
+struct OwnHelper<'a> {
+    keys: &'a ProjectKeys,
+    signed: bool,
+}
+
+impl openpgp::parse::stream::VerificationHelper for OwnHelper<'_> {
+    fn get_certs(&mut self, _ids: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<Cert>> {
+        Ok(self.keys.public_certs())
+    }
+
+    fn check(
+        &mut self,
+        structure: openpgp::parse::stream::MessageStructure,
+    ) -> openpgp::Result<()> {
+        use openpgp::parse::stream::MessageLayer;
+        for layer in structure {
+            if let MessageLayer::SignatureGroup { results } = layer {
+                if results.iter().any(|r| r.is_ok()) {
+                    self.signed = true;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl openpgp::parse::stream::DecryptionHelper for OwnHelper<'_> {
+    fn decrypt(
+        &mut self,
+        pkesks: &[openpgp::packet::PKESK],
+        _skesks: &[openpgp::packet::SKESK],
+        sym_algo: Option<openpgp::types::SymmetricAlgorithm>,
+        decrypt: &mut dyn FnMut(
+            Option<openpgp::types::SymmetricAlgorithm>,
+            &openpgp::crypto::SessionKey,
+        ) -> bool,
+    ) -> openpgp::Result<Option<Cert>> {
+        for pkesk in pkesks {
+            for tsk in self.keys.tsks() {
+                for ka in tsk.keys().secret() {
+                    let key = ka.key();
+                    if !key.has_unencrypted_secret() || !key.pk_algo().for_encryption() {
+                        continue;
+                    }
+                    let Ok(mut pair) = key.clone().into_keypair() else {
+                        continue;
+                    };
+                    if let Some((algo, sk)) = pkesk.decrypt(&mut pair, sym_algo) {
+                        if decrypt(algo, &sk) {
+                            return Ok(Some(tsk.clone().strip_secret_key_material()));
+                        }
+                    }
+                }
+            }
+        }
+        Err(anyhow::anyhow!("not encrypted to a project key"))
+    }
+}
+
+#[cfg(test)]
+mod own_tests {
+    use super::*;
+
+    #[test]
+    fn sealed_to_ourselves_opens_and_a_stranger_signature_is_refused() {
+        let now = SystemTime::now();
+        let a = keys::generate("A", "security@a.test", false, now).unwrap();
+        let b = keys::generate("B", "security@b.test", false, now).unwrap();
+        let ka = ProjectKeys::from_secret_keys(&[("a".into(), a.secret.into_bytes())], None, now)
+            .unwrap();
+        let kb = ProjectKeys::from_secret_keys(&[("b".into(), b.secret.into_bytes())], None, now)
+            .unwrap();
+        let certs = ka.public_certs();
+        let sealed = sign_and_encrypt(&ka, &[&certs[0]], b"store bytes", now).unwrap();
+        assert_eq!(
+            open_own(&ka, sealed.as_bytes(), now).unwrap(),
+            b"store bytes"
+        );
+        // Encrypted to A but signed by B: refused.
+        let forged = sign_and_encrypt(&kb, &[&certs[0]], b"evil", now).unwrap();
+        assert!(open_own(&ka, forged.as_bytes(), now).is_err());
+        // Not for B at all.
+        assert!(open_own(&kb, sealed.as_bytes(), now).is_err());
+        let mut damaged = sealed.into_bytes();
+        let mid = damaged.len() / 2;
+        damaged[mid] = if damaged[mid] == b'A' { b'B' } else { b'A' };
+        assert!(open_own(&ka, &damaged, now).is_err());
+    }
+}

@@ -1,35 +1,67 @@
 //! The daemon: inbound (Maildir or IMAP with IDLE) → pipeline → store (one batch, flushed) →
 //! only then the move on the server → outbox. One message at a time, in arrival order.
+//!
+//! Also owns what makes it a service (issue 5): readiness, status and watchdog keep-alives to
+//! systemd (`shell::systemd`), the reload of config, team and templates on SIGHUP (swapped
+//! behind locks held only to clone an `Arc`, so a message in hand finishes with the config it
+//! started with), and waiting with backoff while a server or the store is unavailable.
+//!
+//! Invariants: a message is moved on the server only after its case change is flushed; a
+//! store that cannot be written stops inbound (nothing is moved) until it can; log lines carry
+//! case ids, hashes, classes and outcomes, never report text or addresses of distributors.
 use super::clock::Clock;
 use super::imap::{ImapInbox, Wake};
 use super::maildir;
 use super::outbox;
 use super::store::Store;
+use super::systemd::Notifier;
 use super::transport::Sender;
 use crate::config::{Config, Inbound};
 use crate::core::apply::Disposition;
 use crate::core::compose::Templates;
 use crate::core::pipeline;
+use crate::model::EventKind;
 use anyhow::{Context, Result};
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Marks an error as "the store could not be written" (disk full, I/O error), so the inbound
+/// loop reports the store rather than the mail server, and waits for it.
+#[derive(Debug, thiserror::Error)]
+#[error("the store could not be written")]
+pub struct StoreUnwritable;
+
 pub struct Daemon {
-    pub config: Arc<Config>,
-    pub templates: Arc<Templates>,
+    config: RwLock<Arc<Config>>,
+    templates: RwLock<Arc<Templates>>,
     pub store: Store,
     pub clock: Clock,
-    pub sender: Sender,
+    sender: RwLock<Arc<Sender>>,
     outbox_wake: Arc<Notify>,
+    /// Woken by a reload: the inbound session reconnects with the new settings.
+    reloaded: Notify,
+    notifier: Notifier,
+    status: Mutex<Status>,
+    /// When the message in hand started, for the watchdog: a message stuck for longer than
+    /// the watchdog interval stops the keep-alives, and systemd restarts us.
+    busy_since: Mutex<Option<Instant>>,
     /// Print one line per message to stdout (`run --once`, for people watching).
     pub print: bool,
     /// Test hook (`SECMAIL_FAIL_AFTER_COMMIT=N`): fail right after the Nth message is durable
     /// and before it is moved on the server, as a crash there would.
     fail_after_commit: Option<u32>,
     committed: std::sync::atomic::AtomicU32,
+}
+
+/// The readiness state shown in `systemctl status` (STATUS=) and logged when it changes.
+#[derive(Default)]
+struct Status {
+    ready: bool,
+    inbound: String,
+    outbox: String,
 }
 
 /// What happened to one message.
@@ -64,16 +96,35 @@ pub fn load_templates(dir: &Path) -> Result<Templates> {
 
 impl Daemon {
     pub fn new(config: Config, clock: Clock) -> Result<Daemon> {
-        let templates = load_templates(&config.templates_dir)?;
+        Self::with_notifier(config, clock, Notifier::none())
+    }
+
+    /// A daemon that reports readiness, status and keep-alives to systemd through `notifier`.
+    pub fn with_notifier(config: Config, clock: Clock, notifier: Notifier) -> Result<Daemon> {
         let store = Store::open(&config.store_path)?;
+        Self::with_store(config, clock, notifier, store)
+    }
+
+    /// As [`Daemon::with_notifier`], with the store already open (see [`open_store_patiently`]).
+    pub fn with_store(
+        config: Config,
+        clock: Clock,
+        notifier: Notifier,
+        store: Store,
+    ) -> Result<Daemon> {
+        let templates = load_templates(&config.templates_dir)?;
         let sender = Sender::new(&config.outbound)?;
         Ok(Daemon {
-            config: Arc::new(config),
-            templates: Arc::new(templates),
+            config: RwLock::new(Arc::new(config)),
+            templates: RwLock::new(Arc::new(templates)),
             store,
             clock,
-            sender,
+            sender: RwLock::new(Arc::new(sender)),
             outbox_wake: Arc::new(Notify::new()),
+            reloaded: Notify::new(),
+            notifier,
+            status: Mutex::new(Status::default()),
+            busy_since: Mutex::new(None),
             print: false,
             fail_after_commit: std::env::var("SECMAIL_FAIL_AFTER_COMMIT")
                 .ok()
@@ -82,20 +133,115 @@ impl Daemon {
         })
     }
 
+    /// The config in force (replaced as a whole by a reload).
+    pub fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Wakes the outbox task (after something was queued outside `handle`).
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
+    }
+
+    pub fn templates(&self) -> Arc<Templates> {
+        self.templates
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn sender(&self) -> Arc<Sender> {
+        self.sender
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// SIGHUP: reads the config file, the team's certs and the templates again and swaps them
+    /// in, all or nothing. A config or template that does not load is refused with its errors
+    /// and the running one stays. The store path cannot change under a running daemon.
+    pub fn reload(&self, path: &Path) -> Result<()> {
+        self.notifier.status("reloading the configuration");
+        let result = (|| -> Result<()> {
+            let config = Config::load(path, self.clock.now().into())?;
+            let templates = load_templates(&config.templates_dir)?;
+            let sender = Sender::new(&config.outbound)?;
+            let old = self.config();
+            if config.store_path != old.store_path {
+                anyhow::bail!(
+                    "store.path changed from {} to {}: restart the service to move the store",
+                    old.store_path.display(),
+                    config.store_path.display()
+                );
+            }
+            for w in &config.warnings {
+                tracing::warn!("{w}");
+            }
+            let team = config.team.len();
+            *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(config);
+            *self.templates.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(templates);
+            *self.sender.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(sender);
+            tracing::info!(config = %path.display(), team, "configuration reloaded");
+            Ok(())
+        })();
+        if let Err(e) = &result {
+            tracing::error!(config = %path.display(), error = %format!("{e:#}"), "reload refused; the running configuration stays");
+        }
+        self.reloaded.notify_waiters();
+        self.outbox_wake.notify_one();
+        self.show_status();
+        result
+    }
+
+    fn show_status(&self) {
+        let s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        self.notifier.status(&status_line(&s));
+    }
+
+    /// Sets the inbound part of the readiness state; the first success makes us READY.
+    fn inbound_status(&self, text: &str, ok: bool) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if s.inbound == text && (s.ready || !ok) {
+            return;
+        }
+        s.inbound = text.to_string();
+        if ok && !s.ready {
+            s.ready = true;
+            self.notifier.ready(&status_line(&s));
+            tracing::info!(status = %status_line(&s), "ready");
+        } else {
+            self.notifier.status(&status_line(&s));
+        }
+    }
+
+    fn outbox_status(&self, text: String) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if s.outbox != text {
+            s.outbox = text;
+            self.notifier.status(&status_line(&s));
+        }
+    }
+
     /// Runs one message through the pipeline and makes the result durable. Returns once the
     /// store is flushed: the caller may then move the message on the server.
     pub async fn handle(&self, raw: Vec<u8>) -> Result<Handled> {
-        let (config, templates, store) = (
-            self.config.clone(),
-            self.templates.clone(),
-            self.store.clone(),
-        );
+        *self.busy_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
+        let result = self.handle_inner(raw).await;
+        *self.busy_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        result
+    }
+
+    async fn handle_inner(&self, raw: Vec<u8>) -> Result<Handled> {
+        let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
         let now = self.clock.now();
         let raw = Arc::new(raw);
         let input = raw.clone();
         let task = tokio::task::spawn_blocking(move || -> Result<_> {
             let p = pipeline::process(&input, &store, &config, &templates, now);
-            let queued = store.commit(&p, &input, now)?;
+            let queued = store.commit(&p, &input, now).context(StoreUnwritable)?;
             Ok((p, queued))
         })
         .await;
@@ -109,13 +255,13 @@ impl Daemon {
                     now,
                     "internal error while handling it",
                 );
-                self.store.commit(&p, &raw, now)?;
+                self.store.commit(&p, &raw, now).context(StoreUnwritable)?;
                 tracing::error!(msg_hash = %short(&p.hash), "internal error while handling a message; quarantined");
                 (p, 0)
             }
             Err(join) => return Err(join).context("the pipeline task was cancelled"),
         };
-        self.store.flush().await?;
+        self.store.flush().await.context(StoreUnwritable)?;
         let n = self
             .committed
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
@@ -132,6 +278,7 @@ impl Daemon {
         tracing::info!(
             case_id = %p.record.case_id.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
             msg_hash = %short(&p.hash),
+            sender_class = %sender_class(&p),
             outcome = %p.outcome.summary,
             "message handled"
         );
@@ -149,17 +296,12 @@ impl Daemon {
         })
     }
 
-    /// Wakes the outbox task (after something was queued outside `handle`).
-    pub fn wake_outbox(&self) {
-        self.outbox_wake.notify_one();
-    }
-
     /// Queues a team alert for mail too large to fetch.
     async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
         let now = self.clock.now();
-        let p = pipeline::oversize(size, &self.config, &self.templates, now, cause);
-        self.store.commit(&p, b"", now)?;
-        self.store.flush().await?;
+        let p = pipeline::oversize(size, &self.config(), &self.templates(), now, cause);
+        self.store.commit(&p, b"", now).context(StoreUnwritable)?;
+        self.store.flush().await.context(StoreUnwritable)?;
         tracing::warn!(size, "message over the size limit quarantined; team told");
         if self.print {
             println!("{}", p.outcome.summary);
@@ -175,8 +317,23 @@ impl Daemon {
         move_processed: bool,
         max: u64,
     ) -> Result<usize> {
+        self.inbound_pass_maildir_until(root, move_processed, max, None)
+            .await
+    }
+
+    /// As `inbound_pass_maildir`, ending early (between two messages) once `stop` is cancelled.
+    async fn inbound_pass_maildir_until(
+        &self,
+        root: &Path,
+        move_processed: bool,
+        max: u64,
+        stop: Option<&CancellationToken>,
+    ) -> Result<usize> {
         let mut n = 0;
         for item in maildir::list(root)? {
+            if stop.is_some_and(|s| s.is_cancelled()) {
+                break;
+            }
             if item.size > max {
                 let cause = format!("maildir:{}", item.path.display());
                 if !self.store_has_oversize(&cause) {
@@ -214,6 +371,15 @@ impl Daemon {
     /// Fetches and handles everything new on the IMAP server; the move happens only after the
     /// store is flushed.
     async fn inbound_pass_imap(&self, inbox: &mut ImapInbox) -> Result<usize> {
+        self.inbound_pass_imap_until(inbox, None).await
+    }
+
+    /// As `inbound_pass_imap`, ending early (between two messages) once `stop` is cancelled.
+    async fn inbound_pass_imap_until(
+        &self,
+        inbox: &mut ImapInbox,
+        stop: Option<&CancellationToken>,
+    ) -> Result<usize> {
         let mut n = 0;
         loop {
             let uv = inbox.uid_validity();
@@ -223,6 +389,9 @@ impl Daemon {
                 return Ok(n);
             }
             for f in batch {
+                if stop.is_some_and(|s| s.is_cancelled()) {
+                    return Ok(n);
+                }
                 match f.raw {
                     None => {
                         self.oversize(f.size, &format!("imap:{uv}:{}", f.uid))
@@ -241,14 +410,17 @@ impl Daemon {
                         }
                     }
                 }
-                self.store.set_imap_last_uid(uv, f.uid)?;
+                self.store
+                    .set_imap_last_uid(uv, f.uid)
+                    .context(StoreUnwritable)?;
             }
         }
     }
 
     /// `run --once`: one full inbound pass, then one outbox pass.
     pub async fn run_once(&self) -> Result<(usize, outbox::Drained)> {
-        let n = match &self.config.inbound {
+        let config = self.config();
+        let n = match &config.inbound {
             Inbound::Maildir {
                 path,
                 move_processed,
@@ -265,90 +437,210 @@ impl Daemon {
             }
         };
         self.schedule_pass().await?;
-        let drained = outbox::drain(&self.store, &self.sender, self.clock.now()).await?;
+        let drained = outbox::drain(
+            &self.store,
+            &self.sender(),
+            self.clock.now(),
+            config.retry_min,
+        )
+        .await?;
         Ok((n, drained))
     }
 
-    /// The long-running daemon, until `stop` is cancelled.
+    /// The long-running daemon, until `stop` is cancelled: inbound, outbox and the watchdog
+    /// as three tasks; on `stop` the message in hand is finished, the store flushed, and the
+    /// outbox task ends between two sends.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> Result<()> {
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
+        let watchdog = tokio::spawn(self.clone().watchdog_loop(stop.clone()));
         let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
-        let inbound = match &self.config.inbound {
-            Inbound::Maildir {
-                path,
-                move_processed,
-                max_message_bytes,
-            } => {
-                let (path, mv, max) = (path.clone(), *move_processed, *max_message_bytes);
-                loop {
-                    if let Err(e) = self.inbound_pass_maildir(&path, mv, max).await {
-                        tracing::error!(error = %format!("{e:#}"), "maildir pass failed");
-                    }
-                    tokio::select! {
-                        _ = stop.cancelled() => break Ok(()),
-                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
-                    }
-                }
+        let mut failures = 0u32;
+        let inbound = loop {
+            if stop.is_cancelled() {
+                break Ok(());
             }
-            Inbound::Imap {
-                settings,
-                poll_interval,
-            } => {
-                let mut failures = 0u32;
-                loop {
-                    if stop.is_cancelled() {
-                        break Ok(());
-                    }
-                    let session = async {
-                        let mut inbox = ImapInbox::connect(settings).await?;
-                        tracing::info!(host = %settings.host, "connected to the IMAP server");
+            let config = self.config();
+            let result = match &config.inbound {
+                Inbound::Maildir {
+                    path,
+                    move_processed,
+                    max_message_bytes,
+                } => {
+                    self.maildir_session(path, *move_processed, *max_message_bytes, &stop)
+                        .await
+                }
+                Inbound::Imap {
+                    settings,
+                    poll_interval,
+                } => self.imap_session(settings, *poll_interval, &stop).await,
+            };
+            match result {
+                Ok(Session::Stopped) => break Ok(()),
+                Ok(Session::Reload) => {
+                    failures = 0;
+                    continue;
+                }
+                Err((e, progressed)) => {
+                    if progressed {
                         failures = 0;
-                        loop {
-                            self.inbound_pass_imap(&mut inbox).await?;
-                            let wait = if inbox.has_idle() {
-                                settings.idle_max
-                            } else {
-                                *poll_interval
-                            };
-                            tokio::select! {
-                                _ = stop.cancelled() => { inbox.logout().await; return Ok::<_, anyhow::Error>(()) }
-                                w = inbox.wait(wait) => { let _: Wake = w?; }
-                            }
-                        }
+                    }
+                    failures += 1;
+                    let wait = retry_wait(failures);
+                    if e.downcast_ref::<StoreUnwritable>().is_some() {
+                        // sled does not recover from a failed write in the same process (it
+                        // hangs on the next one): leave, unmoved mail stays on the server, and
+                        // the service manager starts us again (Restart=on-failure); start-up
+                        // then waits until the store can be opened.
+                        let err = format!("{e:#}");
+                        tracing::error!(error = %err, "the store cannot be written; exiting so that a fresh start can wait for it");
+                        self.inbound_status(
+                            &format!("the store cannot be written ({}); exiting", brief(&err)),
+                            false,
+                        );
+                        stop.cancel();
+                        let _ = tokio::time::timeout(Duration::from_secs(5), out).await;
+                        let _ = tokio::time::timeout(Duration::from_secs(5), watchdog).await;
+                        return Err(e);
+                    }
+                    let what = if matches!(config.inbound, Inbound::Imap { .. }) {
+                        "waiting for the IMAP server"
+                    } else {
+                        "cannot read the maildir"
                     };
+                    let err = format!("{e:#}");
+                    tracing::warn!(error = %err, retry_in_s = wait.as_secs_f32(), "{what}; retrying");
+                    self.inbound_status(
+                        &format!("{what} ({}); retry in {}s", brief(&err), wait.as_secs()),
+                        false,
+                    );
                     tokio::select! {
-                        r = session => match r {
-                            Ok(()) => break Ok(()),
-                            Err(e) => {
-                                failures += 1;
-                                let wait = outbox::backoff(failures.saturating_sub(1)).min(Duration::from_secs(300)) / 6;
-                                tracing::warn!(error = %format!("{e:#}"), retry_in_s = wait.as_secs(), "IMAP connection lost; reconnecting");
-                                tokio::select! {
-                                    _ = stop.cancelled() => break Ok(()),
-                                    _ = tokio::time::sleep(wait) => {}
-                                }
-                            }
-                        },
                         _ = stop.cancelled() => break Ok(()),
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = self.reloaded.notified() => {}
                     }
                 }
             }
         };
+        self.notifier.stopping();
         stop.cancel();
         out.await.context("the outbox task failed")?;
+        watchdog.await.context("the watchdog task failed")?;
         timers.await.context("the timer task failed")?;
         self.store.flush().await?;
         inbound
     }
 
-    async fn outbox_loop(self: Arc<Self>, stop: CancellationToken) {
+    /// Maildir passes every 2 s until stopped or reloaded. The error says whether a pass
+    /// succeeded before it (the retry backoff then starts over).
+    async fn maildir_session(
+        &self,
+        path: &Path,
+        move_processed: bool,
+        max: u64,
+        stop: &CancellationToken,
+    ) -> Result<Session, (anyhow::Error, bool)> {
+        let mut progressed = false;
         loop {
-            let wait = match outbox::drain(&self.store, &self.sender, self.clock.now()).await {
-                Ok(d) if d.deferred > 0 => Duration::from_secs(15),
-                Ok(_) => Duration::from_secs(30),
+            self.inbound_pass_maildir_until(path, move_processed, max, Some(stop))
+                .await
+                .map_err(|e| (e, progressed))?;
+            progressed = true;
+            self.inbound_status(&format!("watching maildir {}", path.display()), true);
+            tokio::select! {
+                _ = stop.cancelled() => return Ok(Session::Stopped),
+                _ = self.reloaded.notified() => return Ok(Session::Reload),
+                _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            }
+        }
+    }
+
+    /// One IMAP session: connect, handle what is there, then IDLE (or poll) and repeat.
+    async fn imap_session(
+        &self,
+        settings: &super::imap::ImapSettings,
+        poll_interval: Duration,
+        stop: &CancellationToken,
+    ) -> Result<Session, (anyhow::Error, bool)> {
+        let connect = tokio::select! {
+            _ = stop.cancelled() => return Ok(Session::Stopped),
+            c = ImapInbox::connect(settings) => c,
+        };
+        let mut inbox = connect.map_err(|e| (e, false))?;
+        tracing::info!(host = %settings.host, "connected to the IMAP server");
+        let mut progressed = false;
+        loop {
+            // Not raced against `stop`: the message in hand is finished (DESIGN.md "Keeping
+            // data"); the pass checks `stop` between messages.
+            self.inbound_pass_imap_until(&mut inbox, Some(stop))
+                .await
+                .map_err(|e| (e, progressed))?;
+            progressed = true;
+            self.inbound_status(
+                &format!(
+                    "connected to imap {}:{}, waiting for mail",
+                    settings.host, settings.port
+                ),
+                true,
+            );
+            if stop.is_cancelled() {
+                inbox.logout().await;
+                return Ok(Session::Stopped);
+            }
+            let wait = if inbox.has_idle() {
+                settings.idle_max
+            } else {
+                poll_interval
+            };
+            tokio::select! {
+                _ = stop.cancelled() => { inbox.logout().await; return Ok(Session::Stopped) }
+                _ = self.reloaded.notified() => { inbox.logout().await; return Ok(Session::Reload) }
+                w = inbox.wait(wait) => { let _: Wake = w.map_err(|e| (e, progressed))?; }
+            }
+        }
+    }
+
+    async fn outbox_loop(self: Arc<Self>, stop: CancellationToken) {
+        let mut last_error: Option<String> = None;
+        loop {
+            let config = self.config();
+            let wait = match outbox::drain_until(
+                &self.store,
+                &self.sender(),
+                self.clock.now(),
+                config.retry_min,
+                Some(&stop),
+            )
+            .await
+            {
+                Ok(d) => {
+                    let waiting = self.store.outbox_len();
+                    if d.deferred > 0 || waiting > 0 {
+                        self.outbox_status(format!(
+                            "outbox: {waiting} waiting{}",
+                            d.last_error
+                                .as_deref()
+                                .map(|e| format!(" ({})", brief(e)))
+                                .unwrap_or_default()
+                        ));
+                    } else {
+                        self.outbox_status(String::new());
+                    }
+                    last_error = None;
+                    // Sleep until the next entry is due (at most 30 s: new entries wake us).
+                    self.store
+                        .outbox_next_due()
+                        .map(|t| (t - self.clock.now()).to_std().unwrap_or(Duration::ZERO))
+                        .unwrap_or(Duration::from_secs(30))
+                        .clamp(Duration::from_millis(50), Duration::from_secs(30))
+                }
                 Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "outbox pass failed");
-                    Duration::from_secs(30)
+                    let err = format!("{e:#}");
+                    if last_error.as_deref() != Some(err.as_str()) {
+                        tracing::error!(error = %err, "outbox pass failed");
+                    }
+                    self.outbox_status(format!("outbox: store error ({})", brief(&err)));
+                    last_error = Some(err);
+                    config.retry_min.max(Duration::from_secs(1))
                 }
             };
             tokio::select! {
@@ -358,6 +650,113 @@ impl Daemon {
             }
         }
     }
+
+    /// Sends WATCHDOG=1 at half the interval systemd asked for, as long as no message has
+    /// been in hand for longer than that interval (a wedged store or pipeline stops them).
+    async fn watchdog_loop(self: Arc<Self>, stop: CancellationToken) {
+        let Some(interval) = self.notifier.watchdog() else {
+            return;
+        };
+        loop {
+            let stuck = self
+                .busy_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some_and(|t| t.elapsed() > interval);
+            if stuck {
+                tracing::error!(
+                    watchdog_s = interval.as_secs(),
+                    "a message has been in hand longer than the watchdog interval; no keep-alive"
+                );
+            } else {
+                self.notifier.keep_alive();
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(interval / 2) => {}
+            }
+        }
+    }
+}
+
+/// Opens the store, waiting while it cannot be opened (a full disk, or the lock still held by
+/// a process that is exiting) with backoff up to a minute, saying so in the log and STATUS;
+/// `None` when `stop` came first.
+pub async fn open_store_patiently(
+    path: &Path,
+    notifier: &Notifier,
+    stop: &CancellationToken,
+) -> Option<Store> {
+    let mut failures = 0u32;
+    loop {
+        let p = path.to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || Store::open(&p))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r);
+        match opened {
+            Ok(store) => return Some(store),
+            Err(e) => {
+                failures += 1;
+                let wait = retry_wait(failures);
+                let err = format!("{e:#}");
+                tracing::warn!(error = %err, retry_in_s = wait.as_secs(), "waiting for the store");
+                notifier.status(&format!(
+                    "waiting for the store ({}); retry in {}s",
+                    brief(&err),
+                    wait.as_secs()
+                ));
+                tokio::select! {
+                    _ = stop.cancelled() => return None,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    }
+}
+
+/// How an inbound session ended without an error.
+enum Session {
+    Stopped,
+    Reload,
+}
+
+/// Reconnect and retry waits: 1 s, 2 s, 4 s … capped at one minute.
+fn retry_wait(failures: u32) -> Duration {
+    Duration::from_secs((1u64 << failures.saturating_sub(1).min(6)).min(60))
+}
+
+fn status_line(s: &Status) -> String {
+    if s.outbox.is_empty() {
+        s.inbound.clone()
+    } else {
+        format!("{}; {}", s.inbound, s.outbox)
+    }
+}
+
+/// The last link of an error chain, shortened for a STATUS line.
+fn brief(err: &str) -> String {
+    let last = err.rsplit(": ").next().unwrap_or(err);
+    last.chars().take(80).collect()
+}
+
+/// The sender class the case's timeline recorded for this message (reporter, team, machine,
+/// bounce, …); `none` when the message reached no case.
+fn sender_class(p: &pipeline::Processed) -> String {
+    p.outcome
+        .case
+        .as_ref()
+        .and_then(|c| {
+            c.timeline.iter().rev().find_map(|e| match &e.kind {
+                EventKind::Received {
+                    msg_hash,
+                    sender_class,
+                    ..
+                } if *msg_hash == p.hash => Some(sender_class.clone()),
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|| "none".into())
 }
 
 fn short(hash: &str) -> &str {

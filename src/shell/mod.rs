@@ -6,5 +6,6 @@ pub mod imap;
 pub mod maildir;
 pub mod outbox;
 pub mod store;
+pub mod systemd;
 pub mod timers;
 pub mod transport;

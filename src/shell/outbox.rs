@@ -1,6 +1,6 @@
 //! The outbox: sends what the store queued, retrying with backoff; nothing is removed before
 //! the transport accepted it, so a crash re-sends at most the one message in flight, with the
-//! same Message-ID.
+//! same Message-ID: each removal is flushed before the next send.
 use super::store::Store;
 use super::transport::{SendError, Sender};
 use anyhow::Result;
@@ -10,22 +10,54 @@ use std::time::Duration;
 /// Give up on a message that could not be sent for this long.
 const GIVE_UP_AFTER: i64 = 5 * 24 * 3600;
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Drained {
     pub sent: usize,
     pub deferred: usize,
     pub failed: usize,
+    /// Why the last deferred message was not sent (for the readiness status).
+    pub last_error: Option<String>,
 }
 
-/// 30 s, 1 min, 2 min, … capped at one hour.
-pub fn backoff(attempts: u32) -> Duration {
-    Duration::from_secs((30u64 << attempts.min(7)).min(3600))
+/// `min` (30 s by default, `[outbound] retry-min`), doubling per attempt, capped at one hour.
+pub fn backoff(attempts: u32, min: Duration) -> Duration {
+    min.saturating_mul(1u32 << attempts.min(12))
+        .min(Duration::from_secs(3600))
 }
 
 /// Sends every due entry once.
-pub async fn drain(store: &Store, sender: &Sender, now: DateTime<Utc>) -> Result<Drained> {
+pub async fn drain(
+    store: &Store,
+    sender: &Sender,
+    now: DateTime<Utc>,
+    retry_min: Duration,
+) -> Result<Drained> {
+    drain_until(store, sender, now, retry_min, None).await
+}
+
+/// As [`drain`], ending early (between two sends) once `stop` is cancelled. After the first
+/// transient failure of a pass the remaining due entries are deferred without trying: the
+/// server is down for all of them.
+pub async fn drain_until(
+    store: &Store,
+    sender: &Sender,
+    now: DateTime<Utc>,
+    retry_min: Duration,
+    stop: Option<&tokio_util::sync::CancellationToken>,
+) -> Result<Drained> {
     let mut d = Drained::default();
+    // Set by the first transient failure: the time the rest of this pass waits for.
+    let mut down: Option<DateTime<Utc>> = None;
     for (key, mut entry) in store.outbox_due(now) {
+        if stop.is_some_and(|s| s.is_cancelled()) {
+            break;
+        }
+        if let Some(next) = down {
+            entry.next_attempt = next;
+            store.outbox_retry(&key, &entry)?;
+            d.deferred += 1;
+            continue;
+        }
         let stem = entry.message_id.replace(
             |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
             "_",
@@ -36,6 +68,8 @@ pub async fn drain(store: &Store, sender: &Sender, now: DateTime<Utc>) -> Result
         {
             Ok(()) => {
                 store.outbox_sent(&key)?;
+                // Durable before the next send: a crash re-sends at most this one.
+                store.flush().await?;
                 tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = ?entry.case_id.as_ref().map(|c| c.to_string()), "sent");
                 d.sent += 1;
             }
@@ -57,12 +91,14 @@ pub async fn drain(store: &Store, sender: &Sender, now: DateTime<Utc>) -> Result
                     )?;
                     d.failed += 1;
                 } else {
-                    let wait = backoff(entry.attempts);
+                    let wait = backoff(entry.attempts.saturating_sub(1), retry_min);
                     entry.next_attempt = now
                         + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
                     tracing::warn!(message_id = %entry.message_id, error = %why, retry_in_s = wait.as_secs(), "send failed; will retry");
                     store.outbox_retry(&key, &entry)?;
                     d.deferred += 1;
+                    d.last_error = Some(why);
+                    down = Some(entry.next_attempt);
                 }
             }
         }
@@ -77,9 +113,12 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        assert_eq!(backoff(0).as_secs(), 30);
-        assert_eq!(backoff(1).as_secs(), 60);
-        assert_eq!(backoff(3).as_secs(), 240);
-        assert_eq!(backoff(20).as_secs(), 3600);
+        let min = Duration::from_secs(30);
+        assert_eq!(backoff(0, min).as_secs(), 30);
+        assert_eq!(backoff(1, min).as_secs(), 60);
+        assert_eq!(backoff(3, min).as_secs(), 240);
+        assert_eq!(backoff(20, min).as_secs(), 3600);
+        assert_eq!(backoff(0, Duration::from_millis(500)).as_millis(), 500);
+        assert_eq!(backoff(2, Duration::from_secs(1)).as_secs(), 4);
     }
 }

@@ -20,6 +20,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+/// One record of the store as `export` gives it: (tree name, key, value).
+pub type Record = (Vec<u8>, Vec<u8>, Vec<u8>);
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -228,6 +231,16 @@ impl Store {
             .collect()
     }
 
+    /// When the earliest outbox entry is due, if there is one.
+    pub fn outbox_next_due(&self) -> Option<DateTime<Utc>> {
+        self.db
+            .scan_prefix(b"out/")
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(_, v)| serde_json::from_slice::<OutboxEntry>(&v).ok())
+            .map(|e| e.next_attempt)
+            .min()
+    }
+
     pub fn outbox_len(&self) -> usize {
         self.db.scan_prefix(b"out/").count()
     }
@@ -277,6 +290,44 @@ impl Store {
             .apply_batch(b)
             .context("recording an undeliverable message")?;
         Ok(())
+    }
+
+    /// Every tree and record of the store, for `secmail backup`. Consistent because the
+    /// store is opened exclusively (sled locks it): no daemon writes meanwhile.
+    pub fn export(&self) -> Result<Vec<Record>> {
+        let mut out = Vec::new();
+        for name in self.db.tree_names() {
+            let tree = self
+                .db
+                .open_tree(&name)
+                .context("opening a tree of the store")?;
+            for kv in tree.iter() {
+                let (k, v) = kv.context("reading the store")?;
+                out.push((name.to_vec(), k.to_vec(), v.to_vec()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// True when the store holds no record at all (a restore goes only into such a store).
+    pub fn is_empty(&self) -> bool {
+        self.db
+            .tree_names()
+            .iter()
+            .all(|n| self.db.open_tree(n).map(|t| t.is_empty()).unwrap_or(false))
+    }
+
+    /// Writes records exported by [`Store::export`] and flushes.
+    pub fn import(&self, records: &[Record]) -> Result<()> {
+        for (tree, k, v) in records {
+            let t = self
+                .db
+                .open_tree(tree)
+                .context("creating a tree of the store")?;
+            t.insert(k.as_slice(), v.as_slice())
+                .context("writing to the store")?;
+        }
+        self.flush_blocking()
     }
 
     pub fn imap_last_uid(&self, uid_validity: u32) -> u32 {

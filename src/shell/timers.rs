@@ -18,11 +18,7 @@ const TICK: Duration = Duration::from_secs(60);
 impl Daemon {
     /// One scheduler pass; returns the number of messages queued.
     pub async fn schedule_pass(&self) -> Result<usize> {
-        let (config, templates, store) = (
-            self.config.clone(),
-            self.templates.clone(),
-            self.store.clone(),
-        );
+        let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
         let now = self.clock.now();
         let (s, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
             let cases = store.cases();

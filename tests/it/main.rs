@@ -4,11 +4,17 @@
 mod answers;
 mod cli;
 mod common;
+mod crash;
 mod e2e;
+mod faults;
+mod flood;
 mod golden;
 mod gpg;
 mod harness;
+mod hostile;
 mod imap_smtp;
+mod import;
 mod interop_pipeline;
 mod scenario;
+mod service;
 mod team;
