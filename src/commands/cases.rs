@@ -140,6 +140,28 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 message_id.as_deref().unwrap_or("-")
             ),
             EventKind::Suppressed { kind, reason } => format!("{kind} not sent: {reason}"),
+            EventKind::EmbargoSet {
+                until,
+                forced,
+                public,
+            } => {
+                if *public {
+                    "embargo lifted: the issue is public".to_string()
+                } else {
+                    format!(
+                        "embargo until {}{}",
+                        until.format("%Y-%m-%d %H:%M UTC"),
+                        if *forced { " (forced)" } else { "" }
+                    )
+                }
+            }
+            EventKind::NoticeRefused {
+                distributor,
+                kind,
+                reason,
+            } => format!("{kind} notice to distributor {distributor} not sent: {reason}"),
+            EventKind::Disclosed { .. } => "disclosed: announcement sent".to_string(),
+            EventKind::Reminder { what } => format!("reminder: {what}"),
         };
         println!(
             "  {}  {:<28} {what}",

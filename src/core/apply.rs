@@ -649,7 +649,11 @@ fn reporter_draft(
     }
 }
 
-fn base_vars(config: &Config, case: Option<&Case>, extra: serde_json::Value) -> serde_json::Value {
+pub(crate) fn base_vars(
+    config: &Config,
+    case: Option<&Case>,
+    extra: serde_json::Value,
+) -> serde_json::Value {
     let mut v = json!({
         "project": config.project.name,
         "security_address": config.project.security_address,

@@ -27,6 +27,11 @@ pub const REQUIRED: &[&str] = &[
     "no-integrity",
     "unreadable",
     "team-alert",
+    "advance-notice",
+    "final-notice",
+    "embargo-over",
+    "disclosure-date",
+    "announcement",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -19,6 +19,16 @@ pub enum Kind {
     Unreadable,
     /// Something the team must know (loop, oversize mail, a message matching no case).
     TeamAlert,
+    /// Advance notice to one distributor (DESIGN.md "Distributors and advance notice").
+    AdvanceNotice,
+    /// The reminder to a distributor 24 hours before the disclosure date.
+    FinalNotice,
+    /// To a distributor or reporter: the embargo is over (disclosed, or leaked).
+    EmbargoOver,
+    /// To the reporter: the planned disclosure date, sent with the advance notices.
+    DisclosureDate,
+    /// The public announcement (signed, never encrypted) to the announce address.
+    Announcement,
 }
 
 impl Kind {
@@ -30,6 +40,11 @@ impl Kind {
             Kind::NoIntegrity => "no-integrity",
             Kind::Unreadable => "unreadable",
             Kind::TeamAlert => "team-alert",
+            Kind::AdvanceNotice => "advance-notice",
+            Kind::FinalNotice => "final-notice",
+            Kind::EmbargoOver => "embargo-over",
+            Kind::DisclosureDate => "disclosure-date",
+            Kind::Announcement => "announcement",
         }
     }
 
@@ -42,7 +57,14 @@ impl Kind {
     pub fn auto_submitted(self) -> &'static str {
         match self {
             Kind::Ack | Kind::NotForUs | Kind::NoIntegrity | Kind::Unreadable => "auto-replied",
-            Kind::TeamCopy | Kind::TeamAlert => "auto-generated",
+            Kind::TeamCopy
+            | Kind::TeamAlert
+            | Kind::AdvanceNotice
+            | Kind::FinalNotice
+            | Kind::EmbargoOver
+            | Kind::DisclosureDate => "auto-generated",
+            // A person decided to publish it (`/disclose`); lists may drop automatic mail.
+            Kind::Announcement => "no",
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod classify;
 pub mod compose;
 pub mod decrypt;
+pub mod disclose;
 pub mod draft;
 pub mod keys;
 pub mod parse;

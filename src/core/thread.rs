@@ -167,6 +167,7 @@ mod tests {
             separator: "+".into(),
             instance: "security@example.org".into(),
             demo_keys: true,
+            announce_address: None,
         }
     }
 
