@@ -7,7 +7,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // `run --once` prints its own summary; keep the log to warnings unless asked.
     let default_level = match cli.command {
-        Command::Run { once: true } | Command::Cases { .. } | Command::Case { .. } => "warn",
+        Command::Run { once: true }
+        | Command::Cases { .. }
+        | Command::Case { .. }
+        | Command::Distributors(_)
+        | Command::Export { .. }
+        | Command::SecurityTxt { .. } => "warn",
         _ => "info",
     };
     tracing_subscriber::fmt()
@@ -36,15 +41,24 @@ fn main() -> std::process::ExitCode {
                 commands::cases::list(&cli.config, state.as_deref(), *json)
             }
             Command::Case { id, json } => commands::cases::show(&cli.config, id, *json),
+            Command::Distributors(c) => commands::distributors::run(&cli.config, c),
+            Command::Export { id, format, output } => {
+                commands::export::run(&cli.config, id, format, output.as_deref())
+            }
+            Command::SecurityTxt { output } => {
+                commands::export::security_txt(&cli.config, output.as_deref())
+            }
         }
     });
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("secmail: {e:#}");
+            // anyhow's downcast looks through every context layer; `chain()` items would only
+            // show the wrapper types, never the ExitCode attached with `.context(code)`.
             let code = e
-                .chain()
-                .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+                .downcast_ref::<ExitCode>()
+                .copied()
                 .unwrap_or(ExitCode::IoErr);
             std::process::ExitCode::from(code as u8)
         }

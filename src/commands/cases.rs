@@ -8,7 +8,7 @@ use std::path::Path;
 
 fn open(config_path: &Path) -> Result<(crate::config::Config, Store)> {
     let config = super::load(config_path, Clock::from_env())?;
-    let store = Store::open(&config.store_path).context(ExitCode::IoErr)?;
+    let store = super::open_store(&config)?;
     Ok((config, store))
 }
 

@@ -1,7 +1,7 @@
 //! `secmail check [--online]`: config, keys, templates, and with --online the servers.
 use super::ExitCode;
 use crate::config::Inbound;
-use crate::core::keys;
+use crate::core::{keys, security_txt};
 use crate::shell::clock::Clock;
 use crate::shell::daemon::load_templates;
 use crate::shell::{imap, transport};
@@ -51,6 +51,24 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
     }
     if unusable > 0 {
         println!("warning: {unusable} team member(s) cannot receive copies");
+    }
+    // RFC 9116 §2.5.5: a published security.txt past its Expires is to be treated as stale.
+    if let Some(path) = &config.security_txt.path {
+        match std::fs::read_to_string(path) {
+            Ok(text) => match security_txt::expiry_warning(
+                &text,
+                clock.now(),
+                chrono::Duration::days(30),
+            ) {
+                Some(w) => println!("warning: security.txt {}: {w}", path.display()),
+                None => println!("security.txt {}: ok", path.display()),
+            },
+            Err(e) => println!(
+                "warning: security.txt {}: cannot read it ({e}); write one with `secmail security-txt --output {}`",
+                path.display(),
+                path.display()
+            ),
+        }
     }
     Ok(())
 }

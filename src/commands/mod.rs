@@ -2,6 +2,8 @@
 //! [`ExitCode`] choose the process exit status (sysexits).
 pub mod cases;
 pub mod check;
+pub mod distributors;
+pub mod export;
 pub mod run;
 
 use crate::config::Config;
@@ -18,6 +20,9 @@ pub enum ExitCode {
     Unavailable = 69,
     #[error("i/o error")]
     IoErr = 74,
+    /// The store is held by a running daemon: try again once it is stopped.
+    #[error("temporary failure")]
+    TempFail = 75,
     #[error("configuration error")]
     Config = 78,
 }
@@ -30,4 +35,19 @@ pub fn load(path: &std::path::Path, clock: Clock) -> anyhow::Result<Config> {
         tracing::warn!("{w}");
     }
     Ok(config)
+}
+
+/// Opens the store; held by a running daemon it exits 75 (EX_TEMPFAIL) naming the lock.
+pub fn open_store(config: &Config) -> anyhow::Result<crate::shell::store::Store> {
+    use anyhow::Context;
+    crate::shell::store::Store::open(&config.store_path)
+        .map_err(|e| {
+            let code = if e.is::<crate::shell::store::StoreLocked>() {
+                ExitCode::TempFail
+            } else {
+                ExitCode::IoErr
+            };
+            e.context(code)
+        })
+        .context("opening the store")
 }

@@ -64,6 +64,10 @@ pub struct Outcome {
     pub told_fingerprint: bool,
     /// One line for the operator: case, sender class and outcome (no report text, no addresses).
     pub summary: String,
+    /// Changes to the distributor list (`/distributors`), written in the same batch.
+    pub distributors: Vec<super::disclose::ListChange>,
+    /// The case was disclosed: the shell writes its advisories once the batch is durable.
+    pub write_advisories: bool,
 }
 
 pub fn message(inc: Incoming, mem: &Memory, config: &Config, now: DateTime<Utc>) -> Outcome {
@@ -89,6 +93,8 @@ fn quarantine(reason: &str) -> Outcome {
         auto_replied: Vec::new(),
         told_fingerprint: false,
         summary: format!("quarantined: {reason}"),
+        distributors: Vec::new(),
+        write_advisories: false,
     }
 }
 
@@ -108,6 +114,8 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
             disposition: Disposition::Processed,
             auto_replied: Vec::new(),
             told_fingerprint: false,
+            distributors: Vec::new(),
+            write_advisories: false,
             summary: format!("{what}: no case, not answered"),
         };
     };
@@ -136,6 +144,8 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
         disposition: Disposition::Processed,
         auto_replied: Vec::new(),
         told_fingerprint: false,
+        distributors: Vec::new(),
+        write_advisories: false,
     }
 }
 
@@ -290,6 +300,8 @@ fn person(
         disposition: Disposition::Processed,
         auto_replied: Vec::new(),
         told_fingerprint: false,
+        distributors: Vec::new(),
+        write_advisories: false,
         summary: String::new(),
     };
     let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
@@ -423,6 +435,8 @@ fn team_message(
         disposition: Disposition::Processed,
         auto_replied: Vec::new(),
         told_fingerprint: false,
+        distributors: Vec::new(),
+        write_advisories: false,
         summary: String::new(),
     };
     let Threaded::Existing { case, rule } = inc.threaded.clone() else {

@@ -778,6 +778,7 @@ fn notice(
             "severity": case.severity.map(|s| format!("{s:?}").to_lowercase()),
             "patches": patches.iter().map(|p| p.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
             "leaked": embargo.public,
+            "reporter_name": null,
         }),
     );
     let phrase = match kind {

@@ -1,6 +1,9 @@
 //! The functional core: no I/O, no clock, no tokio, sled, lettre, std::fs, std::net or std::env
 //! (a test checks). Stages in flow order: parse → decrypt → classify → thread → apply → compose;
-//! [`pipeline`] strings them together.
+//! [`pipeline`] strings them together. Beside the flow: [`disclose`] (embargoes, notices to
+//! distributors, the announcement, their timers), [`advisory`] (OSV and CSAF documents) and
+//! [`security_txt`] (the RFC 9116 file).
+pub mod advisory;
 pub mod apply;
 pub mod classify;
 pub mod compose;
@@ -11,4 +14,5 @@ pub mod keys;
 pub mod parse;
 pub mod pipeline;
 pub mod seal;
+pub mod security_txt;
 pub mod thread;

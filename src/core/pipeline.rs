@@ -252,6 +252,8 @@ fn refused(hash: String, _raw: &[u8], now: DateTime<Utc>, reason: &str) -> Proce
         auto_replied: Vec::new(),
         told_fingerprint: false,
         summary: format!("quarantined: {reason}"),
+        distributors: Vec::new(),
+        write_advisories: false,
     };
     Processed {
         record: MessageRecord {

@@ -161,6 +161,8 @@ impl Daemon {
                 auto_replied: Vec::new(),
                 told_fingerprint: false,
                 summary: format!("quarantined: {size} bytes is over the size limit; team told"),
+                distributors: Vec::new(),
+                write_advisories: false,
             },
             outgoing: out,
             certs: Vec::new(),
