@@ -99,6 +99,12 @@ pub const NAMES: &[&str] = &["embargo", "notify-distributors", "disclose", "dist
 pub fn parse(line: &str) -> Option<Result<Command, String>> {
     let rest = line.trim().strip_prefix('/')?;
     let (name, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    parse_args(name, args)
+}
+
+/// The arguments of a command named `name` (without its slash), for a command grammar that
+/// has already split the line (`core::command`). `None` when the name is not one of ours.
+pub fn parse_args(name: &str, args: &str) -> Option<Result<Command, String>> {
     let name = name.to_ascii_lowercase();
     if !NAMES.contains(&name.as_str()) {
         return None;
@@ -119,6 +125,17 @@ pub fn parse(line: &str) -> Option<Result<Command, String>> {
         _ => parse_list_command(&words).map(Command::Distributors),
     })
 }
+
+/// Lines for the team's `/help`.
+pub const HELP: &str = "\
+  /embargo DATE [HH:MM] [force]  disclosure date (default 16:00 UTC; Friday to Sunday
+                         and dates past the policy's maximum need force)
+  /embargo public        the issue leaked: reporter and team told, disclose now
+  /notify-distributors   advance notice to each distributor (text below the commands:
+                         description and remedy; attachments: patches); reporter told the date
+  /disclose [force]      announcement to the announce list, embargo over, advisories written
+  /distributors list | add ADDRESS [--name \"NAME\"] [--cap 14d] [--notices advance,final]
+                         (attach their cert) | remove ID|ADDRESS";
 
 fn parse_embargo(words: &[String]) -> Result<Command, String> {
     let usage = "usage: /embargo YYYY-MM-DD [HH:MM] [force] | /embargo public";
