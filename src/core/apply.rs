@@ -41,6 +41,8 @@ pub struct Memory {
     pub told_fingerprint: bool,
     /// The id a new case would get.
     pub next_case_id: CaseId,
+    /// The confidential distributor list (for the team's disclosure commands).
+    pub distributors: Vec<crate::model::Distributor>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -218,7 +220,7 @@ fn person(
             signature: &signature,
             hash: inc.hash,
         };
-        return team_message(&inc, member, &about, config, now);
+        return team_message(&inc, member, &about, mem, config, now);
     }
 
     let (mut case, opened_case, rule) = match inc.threaded.clone() {
@@ -233,8 +235,12 @@ fn person(
             (case, true, "new")
         }
     };
+    // A distributor's mail stays internal: copied to the team, never to the reporter, never
+    // answered automatically (DESIGN.md "Threading").
     let sender_class = if case.reporter(&from.address).is_some() || opened_case {
         "reporter"
+    } else if case.disclosure.was_notified(&from.address) {
+        "distributor"
     } else {
         "unknown"
     };
@@ -425,6 +431,7 @@ fn team_message(
     inc: &Incoming,
     member: &str,
     about: &About,
+    mem: &Memory,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Outcome {
@@ -460,6 +467,7 @@ fn team_message(
             rule.as_str(),
         ),
     );
+    let commands = disclosure_commands(&mut case, member, about.opened, inc.hash, mem, config, now);
     let copies = team_copies(
         &mut case,
         config,
@@ -469,13 +477,172 @@ fn team_message(
         now,
     );
     out.summary = format!(
-        "{}: internal note from team → {} team copies",
+        "{}: internal note from team{} → {} team copies",
         case.id,
+        commands.summary,
         copies.len()
     );
     out.drafts = copies;
+    out.drafts.extend(commands.drafts);
+    out.distributors = commands.list_changes;
+    out.write_advisories = commands.write_advisories;
     out.case = Some(case);
     out
+}
+
+/// What the disclosure commands of one team message did.
+#[derive(Default)]
+struct CommandsDone {
+    drafts: Vec<Draft>,
+    list_changes: Vec<super::disclose::ListChange>,
+    write_advisories: bool,
+    /// For the operator's line: command names and whether they were applied (no text).
+    summary: String,
+}
+
+/// The disclosure commands (`/embargo`, `/notify-distributors`, `/disclose`, `/distributors`)
+/// at the top of a signed team message, all or nothing; the sender gets a confirmation or the
+/// reasons, encrypted (DESIGN.md "Team commands"). The command block ends at the first line
+/// that is not one; the rest is the text (description and remedy, or the announcement).
+fn disclosure_commands(
+    case: &mut Case,
+    member: &str,
+    opened: &Opened,
+    hash: &str,
+    mem: &Memory,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> CommandsDone {
+    use super::disclose::{self, Ctx, ListChange};
+    let mut done = CommandsDone::default();
+    let mut lines = opened
+        .text
+        .lines()
+        .skip_while(|l| l.trim().is_empty())
+        .peekable();
+    let mut parsed = Vec::new();
+    let mut errors = Vec::new();
+    while let Some(line) = lines.next_if(|l| l.trim_start().starts_with('/')) {
+        match disclose::parse(line) {
+            Some(Ok(c)) => parsed.push((line.trim().to_string(), c)),
+            Some(Err(why)) => errors.push(format!("{}: {why}", line.trim())),
+            // Another command family's line (`/reply`, `/state`, …): not this function's.
+            None => {}
+        }
+    }
+    if parsed.is_empty() && errors.is_empty() {
+        return done;
+    }
+    let text: String = lines.collect::<Vec<_>>().join("\n");
+    let text = text.trim();
+    let is_key = |a: &Attachment| {
+        a.content_type.eq_ignore_ascii_case("application/pgp-keys")
+            || a.filename
+                .as_deref()
+                .is_some_and(|f| f.ends_with(".asc") && keys::parse_certs(&a.data).is_ok())
+    };
+    let certs: Vec<Cert> = opened
+        .attachments
+        .iter()
+        .filter(|a| is_key(a))
+        .filter_map(|a| keys::parse_certs(&a.data).ok())
+        .flatten()
+        .collect();
+    let patches: Vec<Attachment> = opened
+        .attachments
+        .iter()
+        .filter(|a| !is_key(a))
+        .cloned()
+        .collect();
+    let policy = disclose::policy_of(config);
+    let mut list = mem.distributors.clone();
+    let mut work = case.clone();
+    let mut said = Vec::new();
+    if errors.is_empty() {
+        for (line, cmd) in &parsed {
+            let ctx = Ctx {
+                config,
+                policy: &policy,
+                distributors: &list,
+                actor: member,
+                patches: &patches,
+                cause: hash,
+                now,
+            };
+            let body = (!text.is_empty()).then_some(text);
+            match disclose::run(&mut work, cmd, body, &certs, &ctx) {
+                Ok(applied) => {
+                    said.push(format!(
+                        "{line}\n    {}",
+                        applied.effects.said.join("\n    ")
+                    ));
+                    done.drafts.extend(applied.effects.drafts);
+                    done.write_advisories |= applied.effects.write_advisories;
+                    if let Some(change) = applied.list_change {
+                        match &change {
+                            ListChange::Add(d) => {
+                                list.retain(|x| x.id != d.id);
+                                list.push(d.clone());
+                            }
+                            ListChange::Remove(id) => list.retain(|x| &x.id != id),
+                        }
+                        done.list_changes.push(change);
+                    }
+                }
+                Err(why) => errors.push(format!("{line}: {why}")),
+            }
+        }
+    }
+    let names: Vec<&str> = parsed
+        .iter()
+        .filter_map(|(l, _)| l.split_whitespace().next())
+        .collect();
+    let (what, reply) = if errors.is_empty() {
+        // Patches that went with the notice are kept for the timers' later notices.
+        if parsed
+            .iter()
+            .any(|(_, c)| *c == disclose::Command::NotifyDistributors)
+        {
+            work.disclosure.patches = opened
+                .attachments
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| !is_key(a))
+                .map(|(i, a)| crate::model::PatchRef {
+                    msg_hash: hash.to_string(),
+                    index: i,
+                    filename: a.filename.clone().unwrap_or_else(|| format!("patch-{i}")),
+                    content_type: a.content_type.clone(),
+                })
+                .collect();
+        }
+        *case = work;
+        done.summary = format!(", commands {} applied", names.join(" "));
+        (
+            "commands applied",
+            format!("{}: done.\n\n{}", case.id, said.join("\n")),
+        )
+    } else {
+        // All or nothing: nothing of this message's commands was applied.
+        done = CommandsDone::default();
+        done.summary = format!(", commands {} refused", names.join(" "));
+        (
+            "commands refused",
+            format!(
+                "{}: nothing was changed; these command lines were refused:\n  {}",
+                case.id,
+                errors.join("\n  ")
+            ),
+        )
+    };
+    done.drafts.extend(alert(
+        config,
+        &format!("{hash}/commands"),
+        what,
+        &reply,
+        Some(member),
+    ));
+    done
 }
 
 /// One copy per team member (but `skip`), each encrypted to that member alone. A member without

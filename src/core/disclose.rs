@@ -53,6 +53,13 @@ impl Default for Policy {
     }
 }
 
+/// The disclosure policy of a configuration. Today the defaults (7 days of advance notice, 24
+/// hours of final notice, 90 days at most, Monday to Thursday, 16:00 UTC); the `[policy]`
+/// section of DESIGN.md "Policies and timers" will set them.
+pub fn policy_of(_config: &Config) -> Policy {
+    Policy::default()
+}
+
 /// A disclosure command from a signed team mail (DESIGN.md "Team commands").
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -1241,4 +1248,165 @@ pub fn list_text(list: &[Distributor]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// What one disclosure command did.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub effects: Effects,
+    /// A change to the distributor list, written in the same batch as the case.
+    pub list_change: Option<ListChange>,
+}
+
+/// Carries out one parsed command on `case` (the command framework's entry point). `text`: the
+/// body below the command lines (description and remedy, or announcement text); `certs`: certs
+/// attached to the command mail. A refusal changes nothing.
+pub fn run(
+    case: &mut Case,
+    cmd: &Command,
+    text: Option<&str>,
+    certs: &[Cert],
+    ctx: &Ctx,
+) -> Result<Applied, Refusal> {
+    let mut work = case.clone();
+    let applied = match cmd {
+        Command::Embargo { date, force } => Applied {
+            effects: set_embargo(&mut work, *date, *force, ctx)?,
+            list_change: None,
+        },
+        Command::EmbargoPublic => Applied {
+            effects: embargo_public(&mut work, ctx)?,
+            list_change: None,
+        },
+        Command::NotifyDistributors => Applied {
+            effects: advance_notice(&mut work, text, false, ctx)?,
+            list_change: None,
+        },
+        Command::Disclose { force } => Applied {
+            effects: disclose(&mut work, text, *force, ctx)?,
+            list_change: None,
+        },
+        Command::Distributors(lc) => {
+            let (change, said) = change_list(lc, ctx.distributors, certs, ctx.actor, ctx.now)?;
+            Applied {
+                effects: Effects {
+                    said: vec![said],
+                    ..Effects::default()
+                },
+                list_change: change,
+            }
+        }
+    };
+    *case = work;
+    Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse() {
+        let day = |y, m, d| When::Day(NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        let at = |s: &str| When::At(DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc));
+        let check = |line: &str, expected: Option<Result<Command, ()>>| {
+            let got = parse(line).map(|r| r.map_err(|_| ()));
+            assert_eq!(got, expected, "line {line:?}");
+        };
+        check(
+            "/embargo 2026-12-08",
+            Some(Ok(Command::Embargo {
+                date: day(2026, 12, 8),
+                force: false,
+            })),
+        );
+        check(
+            "/embargo 2026-12-11 force",
+            Some(Ok(Command::Embargo {
+                date: day(2026, 12, 11),
+                force: true,
+            })),
+        );
+        check(
+            "/embargo 2026-12-08 14:30",
+            Some(Ok(Command::Embargo {
+                date: at("2026-12-08T14:30:00Z"),
+                force: false,
+            })),
+        );
+        check(
+            "/embargo 2026-12-08T14:30:00+01:00",
+            Some(Ok(Command::Embargo {
+                date: at("2026-12-08T13:30:00Z"),
+                force: false,
+            })),
+        );
+        check("/embargo public", Some(Ok(Command::EmbargoPublic)));
+        check("/embargo PUBLIC", Some(Ok(Command::EmbargoPublic)));
+        check("/embargo next tuesday", Some(Err(())));
+        check("/embargo", Some(Err(())));
+        check(
+            "/notify-distributors",
+            Some(Ok(Command::NotifyDistributors)),
+        );
+        check("/notify-distributors now", Some(Err(())));
+        check("/disclose", Some(Ok(Command::Disclose { force: false })));
+        check(
+            "/disclose force",
+            Some(Ok(Command::Disclose { force: true })),
+        );
+        check(
+            "/distributors list",
+            Some(Ok(Command::Distributors(ListCommand::List))),
+        );
+        check(
+            "/distributors remove distro-a",
+            Some(Ok(Command::Distributors(ListCommand::Remove(
+                "distro-a".into(),
+            )))),
+        );
+        check(
+            "/distributors add security@distro-a.example --name \"Distro A\" --cap 14d --notices advance",
+            Some(Ok(Command::Distributors(ListCommand::Add {
+                address: "security@distro-a.example".into(),
+                name: Some("Distro A".into()),
+                cap: Some(Duration::days(14)),
+                notices: Some(vec![NoticeKind::Advance]),
+            }))),
+        );
+        check("/distributors add not-an-address", Some(Err(())));
+        check("/distributors add a@b.example --cap", Some(Err(())));
+        check("/distributors add a@b.example --name \"open", Some(Err(())));
+        check("/reply", None);
+        check("not a command", None);
+    }
+
+    #[test]
+    fn dates_avoid_weekends_the_past_and_the_maximum() {
+        let policy = Policy::default();
+        let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
+        let check = |when: &str, force: bool, ok: bool| {
+            let t = DateTime::parse_from_rfc3339(when)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(
+                check_date(t, force, &policy, now).is_ok(),
+                ok,
+                "{when} force={force}"
+            );
+        };
+        check("2026-12-08T16:00:00Z", false, true); // Tuesday
+        check("2026-12-10T16:00:00Z", false, true); // Thursday
+        check("2026-12-11T16:00:00Z", false, false); // Friday
+        check("2026-12-12T16:00:00Z", false, false); // Saturday
+        check("2026-12-13T16:00:00Z", false, false); // Sunday
+        check("2026-12-13T16:00:00Z", true, true);
+        check("2026-11-28T11:00:00Z", true, false); // past, even forced
+        check("2027-03-15T16:00:00Z", false, false); // over 90 days
+        check("2027-03-15T16:00:00Z", true, true);
+        assert_eq!(
+            resolve(parse_when("2026-12-08", None).unwrap(), &policy),
+            Utc.with_ymd_and_hms(2026, 12, 8, 16, 0, 0).unwrap()
+        );
+    }
 }

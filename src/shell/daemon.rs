@@ -8,7 +8,7 @@ use super::store::Store;
 use super::transport::Sender;
 use crate::config::{Config, Inbound};
 use crate::core::apply::Disposition;
-use crate::core::compose::Templates;
+use crate::core::compose::{self, Templates};
 use crate::core::pipeline;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -30,6 +30,9 @@ pub struct Daemon {
     /// and before it is moved on the server, as a crash there would.
     fail_after_commit: Option<u32>,
     committed: std::sync::atomic::AtomicU32,
+    /// Held while a case is read, changed and written (a message, or the disclosure timers),
+    /// so the inbound task and the timer pass never overwrite each other's change.
+    case_write: tokio::sync::Mutex<()>,
 }
 
 /// What happened to one message.
@@ -79,6 +82,7 @@ impl Daemon {
                 .ok()
                 .and_then(|v| v.parse().ok()),
             committed: std::sync::atomic::AtomicU32::new(0),
+            case_write: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -91,6 +95,7 @@ impl Daemon {
             self.store.clone(),
         );
         let now = self.clock.now();
+        let _writing = self.case_write.lock().await;
         let (p, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
             let p = pipeline::process(&raw, &store, &config, &templates, now);
             let queued = store.commit(&p, &raw, now)?;
@@ -121,6 +126,11 @@ impl Daemon {
         if self.print {
             println!("{}", p.outcome.summary);
         }
+        if p.outcome.write_advisories {
+            if let Some(case) = &p.outcome.case {
+                self.write_advisories(case, now);
+            }
+        }
         if queued > 0 {
             self.outbox_wake.notify_one();
         }
@@ -130,6 +140,103 @@ impl Daemon {
             duplicate: p.duplicate,
             queued,
         })
+    }
+
+    /// At disclosure: the OSV and CSAF advisories into `[advisories] dir`. A failure is logged
+    /// and does not undo the disclosure (`secmail export` writes them again).
+    fn write_advisories(&self, case: &crate::model::Case, now: chrono::DateTime<chrono::Utc>) {
+        let Some(dir) = &self.config.advisories.dir else {
+            return;
+        };
+        match crate::commands::export::write_advisories(dir, case, &self.config, now) {
+            Ok(paths) => {
+                for p in paths {
+                    tracing::info!(case_id = %case.id, path = %p.display(), "advisory written");
+                }
+            }
+            Err(e) => {
+                tracing::error!(case_id = %case.id, error = %format!("{e:#}"), "could not write the advisories; run `secmail export`")
+            }
+        }
+    }
+
+    /// The disclosure timers (advance notice at the lead time, the not-ready reminder, the
+    /// final notice, embargo expiry) over every case: each case's change and its mail in one
+    /// batch. Returns how many messages were queued.
+    pub async fn disclosure_tick(&self) -> Result<usize> {
+        let (config, templates, store) = (
+            self.config.clone(),
+            self.templates.clone(),
+            self.store.clone(),
+        );
+        let now = self.clock.now();
+        let _writing = self.case_write.lock().await;
+        let queued = tokio::task::spawn_blocking(move || -> Result<usize> {
+            use crate::core::disclose;
+            let policy = disclose::policy_of(&config);
+            let list = store.distributors();
+            let mut queued = 0;
+            for mut case in store.cases() {
+                let timers = disclose::due(&case, &list, &policy, now);
+                if timers.is_empty() {
+                    continue;
+                }
+                let patches: Vec<crate::core::decrypt::Attachment> = case
+                    .disclosure
+                    .patches
+                    .iter()
+                    .filter_map(|p| {
+                        Some(crate::core::decrypt::Attachment {
+                            filename: Some(p.filename.clone()),
+                            content_type: p.content_type.clone(),
+                            data: store.attachment(&p.msg_hash, p.index)?,
+                        })
+                    })
+                    .collect();
+                let mut drafts = Vec::new();
+                for t in timers {
+                    let ctx = disclose::Ctx {
+                        config: &config,
+                        policy: &policy,
+                        distributors: &list,
+                        actor: "secmail",
+                        patches: &patches,
+                        cause: "timer",
+                        now,
+                    };
+                    let fx = disclose::on_timer(&mut case, t, &ctx);
+                    tracing::info!(case_id = %case.id, timer = ?t, messages = fx.drafts.len(), "disclosure timer");
+                    drafts.extend(fx.drafts);
+                }
+                let mut outgoing = Vec::new();
+                for d in &drafts {
+                    match compose::render(d, &templates, &config.keys, &config.project, now) {
+                        Ok(o) => outgoing.push((o, d.case_id.clone(), d.kind.as_str().to_string())),
+                        Err(e) => {
+                            tracing::error!(case_id = %case.id, kind = d.kind.as_str(), error = %e, "could not compose a message");
+                            case.push(
+                                now,
+                                "secmail",
+                                crate::model::EventKind::Withheld {
+                                    to: d.to.address.clone(),
+                                    kind: d.kind.as_str().into(),
+                                    reason: e.to_string(),
+                                },
+                            );
+                        }
+                    }
+                }
+                queued += store.commit_case(&case, &outgoing, now)?;
+            }
+            Ok(queued)
+        })
+        .await
+        .context("the disclosure timer task failed")??;
+        self.store.flush().await?;
+        if queued > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(queued)
     }
 
     /// Queues a team alert for mail too large to fetch.
@@ -274,6 +381,7 @@ impl Daemon {
                 n
             }
         };
+        self.disclosure_tick().await?;
         let drained = outbox::drain(&self.store, &self.sender, self.clock.now()).await?;
         Ok((n, drained))
     }
@@ -348,6 +456,9 @@ impl Daemon {
 
     async fn outbox_loop(self: Arc<Self>, stop: CancellationToken) {
         loop {
+            if let Err(e) = self.disclosure_tick().await {
+                tracing::error!(error = %format!("{e:#}"), "disclosure timers failed");
+            }
             let wait = match outbox::drain(&self.store, &self.sender, self.clock.now()).await {
                 Ok(d) if d.deferred > 0 => Duration::from_secs(15),
                 Ok(_) => Duration::from_secs(30),

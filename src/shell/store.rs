@@ -402,6 +402,10 @@ impl View for Store {
         CaseId::new(prefix, year, last + 1)
     }
 
+    fn distributors(&self) -> Vec<Distributor> {
+        Store::distributors(self)
+    }
+
     fn cert_for(&self, address: &str) -> Option<Cert> {
         let v = self.db.get(format!("cert/{address}").as_bytes()).ok()??;
         keys::parse_cert(&v).ok()
