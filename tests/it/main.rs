@@ -4,6 +4,7 @@
 mod common;
 mod disclosure;
 mod e2e;
+mod e2e_disclosure;
 mod golden;
 mod gpg;
 mod harness;
