@@ -52,7 +52,7 @@ pub enum Command {
     /// first, or use signed /distributors commands by mail while it runs.
     #[command(
         subcommand,
-        after_help = "Examples:\n  secmail distributors list\n  secmail distributors add --name \"Distro A\" --address security@distro-a.example --cert distro-a.asc --cap 14d\n  secmail distributors remove distro-a"
+        after_help = "Examples (the demo's test distributor key):\n  secmail distributors list\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d\n  secmail distributors remove distro-a"
     )]
     Distributors(DistributorsCommand),
     /// Write a case's advisory as OSV or CSAF 2.0 JSON (to stdout, or --output).
@@ -87,7 +87,7 @@ pub enum DistributorsCommand {
     },
     /// Add a distributor, or update the one with that address.
     #[command(
-        after_help = "Example:\n  secmail distributors add --name \"Distro A\" --address security@distro-a.example --cert distro-a.asc --cap 14d --notices advance,final"
+        after_help = "Example:\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d --notices advance,final"
     )]
     Add {
         #[arg(long)]

@@ -54,8 +54,8 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("secmail: {e:#}");
-            // anyhow's downcast looks through every context layer; `chain()` items would only
-            // show the wrapper types, never the ExitCode attached with `.context(code)`.
+            // The innermost `.context(ExitCode::…)` decides; anyhow finds a context value at
+            // any depth with `downcast_ref`.
             let code = e
                 .downcast_ref::<ExitCode>()
                 .copied()

@@ -37,9 +37,16 @@ pub fn security_txt(config_path: &Path, output: Option<&Path>) -> Result<()> {
 
 fn write_or_print(output: Option<&Path>, text: &str) -> Result<()> {
     match output {
-        Some(p) => std::fs::write(p, text)
-            .with_context(|| format!("writing {}", p.display()))
-            .context(ExitCode::IoErr),
+        Some(p) => {
+            if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))
+                    .context(ExitCode::IoErr)?;
+            }
+            std::fs::write(p, text)
+                .with_context(|| format!("writing {}", p.display()))
+                .context(ExitCode::IoErr)
+        }
         None => {
             print!("{text}");
             Ok(())

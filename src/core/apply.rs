@@ -72,31 +72,42 @@ pub struct Outcome {
     pub write_advisories: bool,
 }
 
+impl Outcome {
+    /// Nothing to write or send yet: handled, with this summary.
+    pub fn processed(summary: impl Into<String>) -> Outcome {
+        Outcome {
+            case: None,
+            opened_case: false,
+            drafts: Vec::new(),
+            disposition: Disposition::Processed,
+            auto_replied: Vec::new(),
+            told_fingerprint: false,
+            summary: summary.into(),
+            distributors: Vec::new(),
+            write_advisories: false,
+        }
+    }
+
+    /// Kept apart, for this reason (never report text).
+    pub fn quarantine(reason: &str) -> Outcome {
+        Outcome {
+            disposition: Disposition::Quarantine(reason.to_string()),
+            ..Outcome::processed(format!("quarantined: {reason}"))
+        }
+    }
+}
+
 pub fn message(inc: Incoming, mem: &Memory, config: &Config, now: DateTime<Utc>) -> Outcome {
     let from = inc.headers.from.clone();
     match (inc.class, from) {
-        (_, None) => quarantine("no From address"),
+        (_, None) => Outcome::quarantine("no From address"),
         (Sender::OurLoop, _) => {
-            let mut out = quarantine("our own message came back (mail loop)");
+            let mut out = Outcome::quarantine("our own message came back (mail loop)");
             out.drafts = alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
             out
         }
         (Sender::Bounce | Sender::Machine(_), Some(from)) => machine(inc, &from, now),
         (Sender::Person, Some(from)) => person(inc, &from, mem, config, now),
-    }
-}
-
-fn quarantine(reason: &str) -> Outcome {
-    Outcome {
-        case: None,
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Quarantine(reason.to_string()),
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        summary: format!("quarantined: {reason}"),
-        distributors: Vec::new(),
-        write_advisories: false,
     }
 }
 
@@ -109,17 +120,7 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
         _ => ("machine", "machine".to_string()),
     };
     let Threaded::Existing { case, .. } = inc.threaded.clone() else {
-        return Outcome {
-            case: None,
-            opened_case: false,
-            drafts: Vec::new(),
-            disposition: Disposition::Processed,
-            auto_replied: Vec::new(),
-            told_fingerprint: false,
-            distributors: Vec::new(),
-            write_advisories: false,
-            summary: format!("{what}: no case, not answered"),
-        };
+        return Outcome::processed(format!("{what}: no case, not answered"));
     };
     let mut case = *case;
     if kind == "bounce" {
@@ -159,7 +160,7 @@ fn person(
     now: DateTime<Utc>,
 ) -> Outcome {
     let Some(opened) = inc.opened else {
-        return quarantine("not opened");
+        return Outcome::quarantine("not opened");
     };
     let sys_now: SystemTime = now.into();
     let encryption = encryption_word(&opened.outcome);
@@ -175,7 +176,7 @@ fn person(
             Crypt::Damaged(why) => (Kind::Unreadable, format!("damaged: {why}")),
             _ => (Kind::Unreadable, "unreadable".to_string()),
         };
-        let mut out = quarantine(&reason);
+        let mut out = Outcome::quarantine(&reason);
         if may_auto_reply(mem, config, now) {
             let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project.domain);
             out.drafts.push(Draft {
@@ -435,17 +436,7 @@ fn team_message(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let mut out = Outcome {
-        case: None,
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Processed,
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        distributors: Vec::new(),
-        write_advisories: false,
-        summary: String::new(),
-    };
+    let mut out = Outcome::processed(String::new());
     let Threaded::Existing { case, rule } = inc.threaded.clone() else {
         out.summary = "team message matching no case: kept, sender told".into();
         out.drafts = alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));

@@ -76,11 +76,11 @@ pub fn process(
     let hash = hash(raw);
     let headers = match parse::headers(raw) {
         Ok(h) => h,
-        Err(e) => return refused(hash, raw, now, &e.to_string()),
+        Err(e) => return refused(hash, now, &e.to_string()),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     if view.seen(&hash, headers.message_id.as_deref(), from.as_deref()) {
-        let mut p = refused(hash, raw, now, "duplicate");
+        let mut p = refused(hash, now, "duplicate");
         p.duplicate = true;
         p.outcome.disposition = Disposition::Processed;
         p.outcome.summary = "already handled: nothing changed".into();
@@ -223,26 +223,30 @@ pub fn process(
     }
 }
 
-/// Mail over the size limit: not fetched whole; quarantined, the team told.
+/// Mail over the size limit: not fetched whole; quarantined, the team told. `cause` names it
+/// (source and position), so that the same oversize message alerts the team once.
 pub fn oversize(
     size: u64,
     config: &Config,
     templates: &Templates,
     now: DateTime<Utc>,
     cause: &str,
-) -> Vec<(Outgoing, Option<CaseId>, String)> {
+) -> Processed {
     let text = format!(
         "A message of {size} bytes arrived at the security address, over the limit of {} bytes. It was not fetched and is in the quarantine folder; read it there by hand.",
         config.inbound.max_message_bytes()
     );
-    apply::alert(config, cause, "oversize", &text, None)
-        .iter()
-        .filter_map(|d| {
-            compose::render(d, templates, &config.keys, &config.project, now)
-                .ok()
-                .map(|o| (o, None, d.kind.as_str().to_string()))
-        })
-        .collect()
+    let mut p = refused(hash(cause.as_bytes()), now, "oversize");
+    p.outcome.summary = format!("quarantined: {size} bytes is over the size limit; team told");
+    for d in apply::alert(config, cause, "oversize", &text, None) {
+        match compose::render(&d, templates, &config.keys, &config.project, now) {
+            Ok(o) => p.outgoing.push((o, None, d.kind.as_str().to_string())),
+            Err(e) => p
+                .errors
+                .push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address)),
+        }
+    }
+    p
 }
 
 fn disposition_word(d: &Disposition) -> String {
@@ -252,18 +256,9 @@ fn disposition_word(d: &Disposition) -> String {
     }
 }
 
-fn refused(hash: String, _raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
-    let outcome = apply::Outcome {
-        case: None,
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Quarantine(reason.to_string()),
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        summary: format!("quarantined: {reason}"),
-        distributors: Vec::new(),
-        write_advisories: false,
-    };
+/// A message kept in quarantine without being handled (unparseable, or a stage failed).
+pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
+    let outcome = apply::Outcome::quarantine(reason);
     Processed {
         record: MessageRecord {
             hash: hash.clone(),

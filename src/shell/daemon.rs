@@ -96,13 +96,30 @@ impl Daemon {
         );
         let now = self.clock.now();
         let _writing = self.case_write.lock().await;
-        let (p, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let p = pipeline::process(&raw, &store, &config, &templates, now);
-            let queued = store.commit(&p, &raw, now)?;
+        let raw = Arc::new(raw);
+        let input = raw.clone();
+        let task = tokio::task::spawn_blocking(move || -> Result<_> {
+            let p = pipeline::process(&input, &store, &config, &templates, now);
+            let queued = store.commit(&p, &input, now)?;
             Ok((p, queued))
         })
-        .await
-        .context("the pipeline task failed")??;
+        .await;
+        let (p, queued) = match task {
+            Ok(result) => result?,
+            // A bug met by one message must not stop the daemon or loop on that message:
+            // keep it in quarantine, say so, go on.
+            Err(join) if join.is_panic() => {
+                let p = pipeline::refused(
+                    pipeline::hash(&raw),
+                    now,
+                    "internal error while handling it",
+                );
+                self.store.commit(&p, &raw, now)?;
+                tracing::error!(msg_hash = %short(&p.hash), "internal error while handling a message; quarantined");
+                (p, 0)
+            }
+            Err(join) => return Err(join).context("the pipeline task was cancelled"),
+        };
         self.store.flush().await?;
         let n = self
             .committed
@@ -242,39 +259,7 @@ impl Daemon {
     /// Queues a team alert for mail too large to fetch.
     async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
         let now = self.clock.now();
-        let out = pipeline::oversize(size, &self.config, &self.templates, now, cause);
-        let p = pipeline::Processed {
-            hash: pipeline::hash(cause.as_bytes()),
-            duplicate: false,
-            record: pipeline::MessageRecord {
-                hash: pipeline::hash(cause.as_bytes()),
-                received_at: now,
-                case_id: None,
-                from: None,
-                message_id: None,
-                disposition: "quarantine: oversize".into(),
-                encryption: "not-opened".into(),
-                signature: "none".into(),
-                text: String::new(),
-                unauthenticated: Vec::new(),
-                attachments: Vec::new(),
-            },
-            attachments: Vec::new(),
-            outcome: crate::core::apply::Outcome {
-                case: None,
-                opened_case: false,
-                drafts: Vec::new(),
-                disposition: Disposition::Quarantine("oversize".into()),
-                auto_replied: Vec::new(),
-                told_fingerprint: false,
-                summary: format!("quarantined: {size} bytes is over the size limit; team told"),
-                distributors: Vec::new(),
-                write_advisories: false,
-            },
-            outgoing: out,
-            certs: Vec::new(),
-            errors: Vec::new(),
-        };
+        let p = pipeline::oversize(size, &self.config, &self.templates, now, cause);
         self.store.commit(&p, b"", now)?;
         self.store.flush().await?;
         tracing::warn!(size, "message over the size limit quarantined; team told");
@@ -421,9 +406,11 @@ impl Daemon {
                         failures = 0;
                         loop {
                             self.inbound_pass_imap(&mut inbox).await?;
-                            let wait = settings
-                                .idle_max
-                                .min(*poll_interval.max(&settings.idle_max));
+                            let wait = if inbox.has_idle() {
+                                settings.idle_max
+                            } else {
+                                *poll_interval
+                            };
                             tokio::select! {
                                 _ = stop.cancelled() => { inbox.logout().await; return Ok::<_, anyhow::Error>(()) }
                                 w = inbox.wait(wait) => { let _: Wake = w?; }

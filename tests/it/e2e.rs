@@ -198,6 +198,26 @@ pub(super) fn report(
     pgp_mime(&headers, &armored)
 }
 
+/// Rita submits `raw` to security@; returns once it is in the security INBOX.
+async fn deliver_report(servers: &MailServers, raw: &[u8]) {
+    servers.submit(RITA, &[SECURITY], raw).await.unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
+}
+
+/// How many of our acknowledgements are in `user`'s INBOX.
+async fn acks(servers: &MailServers, user: &str) -> usize {
+    servers
+        .list(user, "INBOX")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
+        .count()
+}
+
 pub(super) fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.split("\r\n\r\n")
         .next()?
@@ -215,24 +235,17 @@ async fn encrypted_report_over_imap_and_smtp_with_once() {
     let year = chrono::Utc::now().year();
     let case_id = format!("SEC-{year}-0001");
 
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "r1@reporter.example",
-                "Heap overflow in parse_packet",
-                "",
-                "parse_packet() overflows on a 70000-byte record.",
-            ),
-        )
-        .await
-        .unwrap();
-    servers
-        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
-        .await
-        .unwrap();
+    deliver_report(
+        &servers,
+        &report(
+            &rita,
+            "r1@reporter.example",
+            "Heap overflow in parse_packet",
+            "",
+            "parse_packet() overflows on a 70000-byte record.",
+        ),
+    )
+    .await;
 
     let out = d.once(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -372,20 +385,15 @@ async fn daemon_on_idle_answers_within_seconds() {
     let daemon = d.spawn();
     d.wait_log("connected to the IMAP server").await;
     let sent = std::time::Instant::now();
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "idle-1@reporter.example",
-                "Use after free",
-                "",
-                "UAF in the session cache.",
-            ),
-        )
-        .await
-        .unwrap();
+    let raw = report(
+        &rita,
+        "idle-1@reporter.example",
+        "Use after free",
+        "",
+        "UAF in the session cache.",
+    );
+    // Submitted only: the daemon takes it out of INBOX as soon as IDLE tells it.
+    servers.submit(RITA, &[SECURITY], &raw).await.unwrap();
     let ack = servers
         .wait_for(RITA, "INBOX", WAIT, |m| {
             String::from_utf8_lossy(m).contains("Message-ID: <ack.")
@@ -426,13 +434,7 @@ async fn daemon_on_idle_answers_within_seconds() {
     stop(daemon);
     second.unwrap();
     assert_eq!(d.cases_json().len(), 2);
-    let acks = servers
-        .list(RITA, "INBOX")
-        .await
-        .unwrap()
-        .iter()
-        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
-        .count();
+    let acks = acks(&servers, RITA).await;
     assert_eq!(acks, 2);
 }
 
@@ -443,24 +445,14 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
     };
     let d = Deployment::new(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "crash-1@reporter.example",
-                "Crash test",
-                "",
-                "Report before the crash.",
-            ),
-        )
-        .await
-        .unwrap();
-    servers
-        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
-        .await
-        .unwrap();
+    let raw = report(
+        &rita,
+        "crash-1@reporter.example",
+        "Crash test",
+        "",
+        "Report before the crash.",
+    );
+    deliver_report(&servers, &raw).await;
 
     // Stop right after the case is durable, before the move and before sending.
     let out = d.once(&[("SECMAIL_FAIL_AFTER_COMMIT", "1")]);
@@ -503,14 +495,68 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
         .unwrap();
     let out = d.once(&[]);
     assert!(out.status.success());
-    let acks = servers
-        .list(RITA, "INBOX")
-        .await
-        .unwrap()
-        .iter()
-        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
-        .count();
+    let acks = acks(&servers, RITA).await;
     assert_eq!(acks, 1, "the acknowledgement went out twice");
     let copies = servers.list(ALICE, "INBOX").await.unwrap().len();
     assert_eq!(copies, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_down_the_outbox_keeps_the_mail_and_sends_it_later() {
+    let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    deliver_report(
+        &servers,
+        &report(
+            &rita,
+            "down-1@reporter.example",
+            "While SMTP is down",
+            "",
+            "Report.",
+        ),
+    )
+    .await;
+
+    servers.stop_smtp();
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("0 sent") && stdout.contains("3 deferred"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("send failed; will retry"));
+    // The report is handled (moved) even though nothing could be sent: the outbox holds it.
+    assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
+
+    servers.start_smtp().unwrap();
+    // Not due yet: the backoff is respected.
+    let out = d.once(&[]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 sent"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Two minutes later (the clock moved, not slept) everything goes out, once.
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    let out = d.once(&[("SECMAIL_NOW", later.as_str())]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 sent"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let ack = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <ack.")
+        })
+        .await
+        .unwrap();
+    assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
 }

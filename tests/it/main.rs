@@ -1,6 +1,8 @@
 //! The one integration-test binary: `harness` holds the shared fixtures (real mail servers),
 //! `common` the pipeline on the demo configuration; each other module tests one part of
 //! secmail from outside. Only `mod` lines here.
+mod answers;
+mod cli;
 mod common;
 mod disclosure;
 mod e2e;
