@@ -19,7 +19,7 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A copy of what the demo needs: security.conf, keys/, templates/, fixtures/demo/.
-fn demo_tree() -> tempfile::TempDir {
+pub(super) fn demo_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let r = repo();
     std::fs::copy(r.join("security.conf"), dir.path().join("security.conf")).unwrap();
@@ -29,7 +29,7 @@ fn demo_tree() -> tempfile::TempDir {
     dir
 }
 
-fn secmail(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(super) fn secmail(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_secmail"))
         .current_dir(dir)
         .args(args)

@@ -665,3 +665,72 @@ fn advisories_validate_against_the_official_schemas() {
     assert_eq!(draft["document"]["distribution"]["tlp"]["label"], "AMBER");
     assert!(Path::new(&repo().join("tests/schemas/README.md")).exists());
 }
+
+#[test]
+fn distributors_command_names_the_lock_while_the_daemon_runs() {
+    use super::cli::{demo_tree, secmail};
+    let dir = demo_tree();
+    let add = secmail(
+        dir.path(),
+        &[
+            "distributors",
+            "add",
+            "--name",
+            "Distro A",
+            "--address",
+            "dana@distro-a.example",
+            "--cert",
+            "fixtures/keys/distributor-dana.asc",
+            "--cap",
+            "14d",
+        ],
+    );
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let log = dir.path().join("daemon.log");
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_secmail"))
+        .current_dir(dir.path())
+        .arg("run")
+        .env("SECMAIL_LOG", "info")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    // Wait until the daemon holds the store (it logs "secmail running" after opening it); a
+    // CLI run meanwhile would take the lock from under the starting daemon.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("secmail running")
+    {
+        if std::time::Instant::now() > deadline || daemon.try_wait().unwrap().is_some() {
+            let _ = daemon.kill();
+            panic!(
+                "the daemon did not start: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let locked = secmail(dir.path(), &["distributors", "list"]);
+    assert_eq!(
+        locked.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&locked.stderr)
+    );
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    let err = String::from_utf8_lossy(&locked.stderr);
+    assert!(
+        err.contains("in use by another secmail process") && err.contains("/distributors"),
+        "{err}"
+    );
+    assert!(!err.contains("dana@distro-a.example"));
+    // Stopped: the list is readable again.
+    let out = secmail(dir.path(), &["distributors", "list"]);
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("distro-a"));
+}
