@@ -63,8 +63,13 @@ pub fn policy_of(_config: &Config) -> Policy {
 /// A disclosure command from a signed team mail (DESIGN.md "Team commands").
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// `/embargo DATE [TIME] [force]`
-    Embargo { date: When, force: bool },
+    /// `/embargo DATE [TIME] [force] [ADDRESS…]`: the addresses are the need-to-know list
+    /// (people outside the team who may know before the date).
+    Embargo {
+        date: When,
+        force: bool,
+        need_to_know: Vec<String>,
+    },
     /// `/embargo public`: the issue leaked.
     EmbargoPublic,
     /// `/notify-distributors`
@@ -135,8 +140,9 @@ pub fn parse_args(name: &str, args: &str) -> Option<Result<Command, String>> {
 
 /// Lines for the team's `/help`.
 pub const HELP: &str = "\
-  /embargo DATE [HH:MM] [force]  disclosure date (default 16:00 UTC; Friday to Sunday
-                         and dates past the policy's maximum need force)
+  /embargo DATE [HH:MM] [force] [ADDRESS…]  disclosure date (default 16:00 UTC;
+                         Friday to Sunday and dates past the policy's maximum need force);
+                         addresses: who outside the team may know before (need to know)
   /embargo public        the issue leaked: reporter and team told, disclose now
   /notify-distributors   advance notice to each distributor (text below the commands:
                          description and remedy; attachments: patches); reporter told the date
@@ -145,24 +151,37 @@ pub const HELP: &str = "\
                          (attach their cert) | remove ID|ADDRESS";
 
 fn parse_embargo(words: &[String]) -> Result<Command, String> {
-    let usage = "usage: /embargo YYYY-MM-DD [HH:MM] [force] | /embargo public";
-    let mut words: Vec<&str> = words.iter().map(String::as_str).collect();
+    let usage =
+        "usage: /embargo YYYY-MM-DD [HH:MM] [force] [need-to-know ADDRESS…] | /embargo public";
     if words.len() == 1 && words[0].eq_ignore_ascii_case("public") {
         return Ok(Command::EmbargoPublic);
     }
-    let force = words
-        .last()
-        .is_some_and(|w| w.eq_ignore_ascii_case("force"));
-    if force {
-        words.pop();
+    let (mut date, mut time, mut force, mut need_to_know) = (None, None, false, Vec::new());
+    for w in words {
+        if w.eq_ignore_ascii_case("force") {
+            force = true;
+        } else if w.contains('@') {
+            let a = w.trim_matches(['<', '>', ',']).to_ascii_lowercase();
+            if !is_address(&a) {
+                return Err(format!("{w:?} is not an address; {usage}"));
+            }
+            need_to_know.push(a);
+        } else if date.is_none() {
+            date = Some(w.as_str());
+        } else if time.is_none() {
+            time = Some(w.as_str());
+        } else {
+            return Err(format!("{w:?}: {usage}"));
+        }
     }
-    let date = match words.as_slice() {
-        [d] => parse_when(d, None),
-        [d, t] => parse_when(d, Some(t)),
-        _ => return Err(usage.into()),
-    }
-    .ok_or_else(|| format!("{}: {usage}", words.join(" ")))?;
-    Ok(Command::Embargo { date, force })
+    let date = date
+        .and_then(|d| parse_when(d, time))
+        .ok_or_else(|| format!("{}: {usage}", words.join(" ")))?;
+    Ok(Command::Embargo {
+        date,
+        force,
+        need_to_know,
+    })
 }
 
 /// `2026-12-08`, `2026-12-08 14:00` (UTC), `2026-12-08T14:00:00Z` or any RFC 3339 time.
@@ -354,16 +373,21 @@ pub fn set_embargo(
     case: &mut Case,
     when: When,
     force: bool,
+    need_to_know: &[String],
     ctx: &Ctx,
 ) -> Result<Effects, Refusal> {
     closed_check(case)?;
     let until = resolve(when, ctx.policy);
     check_date(until, force, ctx.policy, ctx.now)?;
-    let need_to_know = case
-        .embargo
-        .as_ref()
-        .map(|e| e.need_to_know.clone())
-        .unwrap_or_default();
+    // Given: the new list; not given: the list stays.
+    let need_to_know = if need_to_know.is_empty() {
+        case.embargo
+            .as_ref()
+            .map(|e| e.need_to_know.clone())
+            .unwrap_or_default()
+    } else {
+        need_to_know.to_vec()
+    };
     let moved = case.embargo.as_ref().map(|e| e.until);
     case.embargo = Some(Embargo {
         until,
@@ -394,6 +418,12 @@ pub fn set_embargo(
         "advance notice due {} (when the case is fix-ready)",
         human(until - ctx.policy.advance_notice)
     ));
+    if let Some(e) = &case.embargo {
+        if !e.need_to_know.is_empty() {
+            fx.said
+                .push(format!("need to know: {}", e.need_to_know.join(", ")));
+        }
+    }
     Ok(fx)
 }
 
@@ -1270,8 +1300,12 @@ pub fn run(
 ) -> Result<Applied, Refusal> {
     let mut work = case.clone();
     let applied = match cmd {
-        Command::Embargo { date, force } => Applied {
-            effects: set_embargo(&mut work, *date, *force, ctx)?,
+        Command::Embargo {
+            date,
+            force,
+            need_to_know,
+        } => Applied {
+            effects: set_embargo(&mut work, *date, *force, need_to_know, ctx)?,
             list_change: None,
         },
         Command::EmbargoPublic => Applied {
@@ -1318,6 +1352,7 @@ mod tests {
             Some(Ok(Command::Embargo {
                 date: day(2026, 12, 8),
                 force: false,
+                need_to_know: vec![],
             })),
         );
         check(
@@ -1325,6 +1360,7 @@ mod tests {
             Some(Ok(Command::Embargo {
                 date: day(2026, 12, 11),
                 force: true,
+                need_to_know: vec![],
             })),
         );
         check(
@@ -1332,6 +1368,7 @@ mod tests {
             Some(Ok(Command::Embargo {
                 date: at("2026-12-08T14:30:00Z"),
                 force: false,
+                need_to_know: vec![],
             })),
         );
         check(
@@ -1339,6 +1376,7 @@ mod tests {
             Some(Ok(Command::Embargo {
                 date: at("2026-12-08T13:30:00Z"),
                 force: false,
+                need_to_know: vec![],
             })),
         );
         check("/embargo public", Some(Ok(Command::EmbargoPublic)));

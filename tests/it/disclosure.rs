@@ -120,24 +120,24 @@ fn embargo_dates_follow_the_policy() {
     let mut case = case();
     let day = |d: u32| When::Day(chrono::NaiveDate::from_ymd_opt(2026, 12, d).unwrap());
     // Friday 2026-12-11 is refused, with the reason; force accepts it.
-    let refused = disclose::set_embargo(&mut case, day(11), false, &c).unwrap_err();
+    let refused = disclose::set_embargo(&mut case, day(11), false, &[], &c).unwrap_err();
     assert!(refused.0.contains("Friday"), "{refused}");
     assert!(case.embargo.is_none(), "a refusal changes nothing");
-    disclose::set_embargo(&mut case, day(11), true, &c).unwrap();
+    disclose::set_embargo(&mut case, day(11), true, &[], &c).unwrap();
     assert!(case.embargo.as_ref().unwrap().forced);
     // The past, and beyond the policy's 90 days, are refused.
     let past = When::Day(chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap());
-    assert!(disclose::set_embargo(&mut case, past, false, &c)
+    assert!(disclose::set_embargo(&mut case, past, false, &[], &c)
         .unwrap_err()
         .0
         .contains("past"));
     let far = When::Day(chrono::NaiveDate::from_ymd_opt(2027, 6, 1).unwrap());
-    assert!(disclose::set_embargo(&mut case, far, false, &c)
+    assert!(disclose::set_embargo(&mut case, far, false, &[], &c)
         .unwrap_err()
         .0
         .contains("maximum"));
     // A plain date means 16:00 UTC; the event records it.
-    disclose::set_embargo(&mut case, tuesday(), false, &c).unwrap();
+    disclose::set_embargo(&mut case, tuesday(), false, &[], &c).unwrap();
     let e = case.embargo.clone().unwrap();
     assert_eq!(
         e.until,
@@ -173,7 +173,7 @@ fn advance_notice_goes_to_each_distributor_alone() {
     // No date yet: refused with the reason.
     let r = disclose::advance_notice(&mut case, Some("text"), false, &c).unwrap_err();
     assert!(r.0.contains("/embargo"), "{r}");
-    disclose::set_embargo(&mut case, tuesday(), false, &c).unwrap();
+    disclose::set_embargo(&mut case, tuesday(), false, &[], &c).unwrap();
     // Without a description: refused.
     assert!(disclose::advance_notice(&mut case, None, false, &c).is_err());
     let fx = disclose::advance_notice(
@@ -283,7 +283,7 @@ fn a_cap_refuses_a_notice_too_early_and_the_timer_sends_it_later() {
     list[1].cap_secs = Some(5 * 86_400); // Distro B: at most 5 days of embargo
     let c = ctx(&p, &policy, &list, &[], now());
     let mut case = case();
-    disclose::set_embargo(&mut case, tuesday(), false, &c).unwrap();
+    disclose::set_embargo(&mut case, tuesday(), false, &[], &c).unwrap();
     let fx = disclose::advance_notice(&mut case, Some("Description."), false, &c).unwrap();
     assert!(fx
         .drafts
@@ -330,7 +330,7 @@ fn timers_notice_remind_and_expire() {
     let mut case = case();
     case.state = State::Fixing;
     let c = ctx(&p, &policy, &list, &[], now());
-    disclose::set_embargo(&mut case, tuesday(), false, &c).unwrap();
+    disclose::set_embargo(&mut case, tuesday(), false, &[], &c).unwrap();
     case.disclosure.text = Some("Description.".into());
     assert!(disclose::due(&case, &list, &policy, now()).is_empty());
     // Lead time reached, not fix-ready: the team is reminded, once.
@@ -409,7 +409,7 @@ fn leak_tells_reporter_team_and_notified_distributors_at_once() {
     let list = list();
     let c = ctx(&p, &policy, &list, &[], now());
     let mut case = case();
-    disclose::set_embargo(&mut case, tuesday(), false, &c).unwrap();
+    disclose::set_embargo(&mut case, tuesday(), false, &[], &c).unwrap();
     disclose::advance_notice(&mut case, Some("Description."), false, &c).unwrap();
     let fx = disclose::embargo_public(&mut case, &c).unwrap();
     assert!(case.embargo.as_ref().unwrap().public);
@@ -453,7 +453,7 @@ fn disclosure_announces_with_credit_and_ends_the_embargo() {
     case.cve = Some("CVE-2026-12345".into());
     {
         let c = ctx(&p, &policy, &list, &[], now());
-        disclose::set_embargo(&mut case, tuesday(), false, &c).unwrap();
+        disclose::set_embargo(&mut case, tuesday(), false, &[], &c).unwrap();
         disclose::advance_notice(
             &mut case,
             Some("parse_packet() overflows.\nUpgrade to 2.4.2."),
