@@ -41,6 +41,19 @@ pub struct Policy {
     pub time: NaiveTime,
 }
 
+impl Policy {
+    /// When the advance notice for a disclosure at `until` is due. (A policy in working days
+    /// would count them here; today the lead is wall-clock time.)
+    pub fn notice_at(&self, until: DateTime<Utc>) -> DateTime<Utc> {
+        until - self.advance_notice
+    }
+
+    /// When the final notice is due.
+    pub fn final_at(&self, until: DateTime<Utc>) -> DateTime<Utc> {
+        until - self.final_notice
+    }
+}
+
 impl Default for Policy {
     fn default() -> Policy {
         Policy {
@@ -61,7 +74,7 @@ pub fn policy_of(_config: &Config) -> Policy {
 }
 
 /// A disclosure command from a signed team mail (DESIGN.md "Team commands").
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// `/embargo DATE [TIME] [force] [ADDRESS…]`: the addresses are the need-to-know list
     /// (people outside the team who may know before the date).
@@ -81,14 +94,14 @@ pub enum Command {
 }
 
 /// A disclosure date as written in a command.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
     /// A day: the policy's time applies.
     Day(NaiveDate),
     At(DateTime<Utc>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ListCommand {
     List,
     /// `/distributors add ADDRESS [--name "NAME"] [--cap 14d] [--notices advance,final]`; the
@@ -416,7 +429,7 @@ pub fn set_embargo(
     });
     fx.said.push(format!(
         "advance notice due {} (when the case is fix-ready)",
-        human(until - ctx.policy.advance_notice)
+        human(ctx.policy.notice_at(until))
     ));
     if let Some(e) = &case.embargo {
         if !e.need_to_know.is_empty() {
@@ -501,7 +514,10 @@ fn cap_allows(d: &Distributor, until: DateTime<Utc>, now: DateTime<Utc>) -> Resu
             "the date is {} days away and this list accepts at most {} days of embargo: its notice goes out from {}",
             (until - now).num_days(),
             cap.num_days(),
-            human(until - cap)
+            until
+                .checked_sub_signed(cap)
+                .map(human)
+                .unwrap_or_else(|| "a later date".into())
         )),
         _ => Ok(()),
     }
@@ -1017,6 +1033,16 @@ pub enum Timer {
     Expired,
 }
 
+/// When a distributor's advance notice may go: the policy's lead time, or later when its cap
+/// is shorter. A cap too large for the calendar never delays it.
+fn window_opens(d: &Distributor, until: DateTime<Utc>, policy: &Policy) -> DateTime<Utc> {
+    let lead = policy.notice_at(until);
+    match d.cap().and_then(|c| until.checked_sub_signed(c)) {
+        Some(capped) => lead.max(capped),
+        None => lead,
+    }
+}
+
 /// The timers due for a case at `now`.
 pub fn due(
     case: &Case,
@@ -1040,7 +1066,7 @@ pub fn due(
     if e.public {
         return out;
     }
-    let lead_reached = now >= e.until - policy.advance_notice;
+    let lead_reached = now >= policy.notice_at(e.until);
     let ready = matches!(case.state, State::FixReady | State::PreNotified);
     let has_text = case.disclosure.text.is_some();
     if lead_reached && !ready && !case.disclosure.not_ready_reminded {
@@ -1053,13 +1079,13 @@ pub fn due(
                     .disclosure
                     .sent_for(&d.id, NoticeKind::Advance, e.until)
                 && !refused_before(case, &d.id, NoticeKind::Advance)
-                && now >= e.until - policy.advance_notice.min(d.cap().unwrap_or(Duration::MAX))
+                && now >= window_opens(d, e.until, policy)
         });
         if owed {
             out.push(Timer::AdvanceNotice);
         }
     }
-    if now >= e.until - policy.final_notice {
+    if now >= policy.final_at(e.until) {
         let owed = distributors.iter().any(|d| {
             d.takes(NoticeKind::Final)
                 && case
