@@ -93,6 +93,32 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 .unwrap_or_default()
         );
     }
+    if let Some(e) = &case.embargo {
+        println!(
+            "embargo {} (asked by {}{}{})",
+            if e.public {
+                "lifted: the issue is public".to_string()
+            } else {
+                format!("until {}", crate::core::disclose::human(e.until))
+            },
+            e.asked_by,
+            if e.forced { ", forced" } else { "" },
+            if e.need_to_know.is_empty() {
+                String::new()
+            } else {
+                format!("; need to know: {}", e.need_to_know.join(", "))
+            }
+        );
+    }
+    // Team-internal view: which distributors were sent what about this case.
+    for n in &case.disclosure.notified {
+        println!(
+            "notified distributor {} ({} notice, {})",
+            n.distributor,
+            n.kind.as_str(),
+            n.at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
     println!("timeline:");
     for e in &case.timeline {
         let what = match &e.kind {

@@ -734,3 +734,68 @@ fn distributors_command_names_the_lock_while_the_daemon_runs() {
     let out = secmail(dir.path(), &["distributors", "list"]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("distro-a"));
 }
+
+#[test]
+fn security_txt_is_written_and_check_warns_before_it_expires() {
+    use super::cli::{demo_tree, secmail};
+    let dir = demo_tree();
+    let conf = dir.path().join("security.conf");
+    let base = std::fs::read_to_string(&conf).unwrap();
+    let with = |expires_in: &str| {
+        std::fs::write(
+            &conf,
+            format!(
+                "{base}\n[security-txt]\nencryption = \"https://example.org/.well-known/security-key.asc\"\npolicy = \"https://example.org/security\"\ncanonical = \"https://example.org/.well-known/security.txt\"\npreferred-languages = \"en, de\"\nexpires-in = \"{expires_in}\"\npath = \"var/security.txt\"\n"
+            ),
+        )
+        .unwrap();
+    };
+    with("20d");
+    let out = secmail(
+        dir.path(),
+        &["security-txt", "--output", "var/security.txt"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(dir.path().join("var/security.txt")).unwrap();
+    for field in [
+        "Contact: mailto:security@example.org\n",
+        "Expires: ",
+        "Encryption: https://example.org/.well-known/security-key.asc\n",
+        "Policy: https://example.org/security\n",
+        "Preferred-Languages: en, de\n",
+        "Canonical: https://example.org/.well-known/security.txt\n",
+    ] {
+        assert!(text.contains(field), "missing {field:?} in:\n{text}");
+    }
+    let expires = secmail::core::security_txt::expires(&text).unwrap();
+    assert!(expires - Utc::now() < Duration::days(21) && expires > Utc::now());
+    let check = secmail(dir.path(), &["check"]);
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success());
+    assert!(
+        stdout.contains("warning: security.txt") && stdout.contains("expires on"),
+        "{stdout}"
+    );
+
+    with("180d");
+    secmail(
+        dir.path(),
+        &["security-txt", "--output", "var/security.txt"],
+    );
+    let stdout = String::from_utf8_lossy(&secmail(dir.path(), &["check"]).stdout).into_owned();
+    assert!(
+        stdout.contains("security.txt var/security.txt: ok")
+            || stdout.contains("security.txt ./var/security.txt: ok"),
+        "{stdout}"
+    );
+
+    // A year or more is refused: RFC 9116 §2.5.5 recommends less than a year.
+    with("365d");
+    let out = secmail(dir.path(), &["security-txt"]);
+    assert_eq!(out.status.code(), Some(78));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("security-txt.expires-in"));
+}
