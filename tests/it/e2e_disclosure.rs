@@ -327,6 +327,80 @@ async fn report_to_disclosure_with_distributors() {
         .count();
     assert_eq!(notices, 2, "each delivery is a timeline event");
 
+    // Distro A answers the notice: the reply threads into the case and stays internal (copied
+    // to the team, nothing to the reporter, no automatic answer).
+    let notice = servers.list(DANA, "INBOX").await.unwrap().remove(0);
+    let notice_id = header(&String::from_utf8_lossy(&notice), "Message-ID")
+        .unwrap()
+        .to_string();
+    let rita_before = servers.list(RITA, "INBOX").await.unwrap().len();
+    let sent_to_rita = |case: &serde_json::Value| {
+        case["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["event"] == "sent" && e["to"] == RITA)
+            .count()
+    };
+    let rita_sent_before = sent_to_rita(&d.case_json(&case_id));
+    let bob_before = servers.list(BOB, "INBOX").await.unwrap().len();
+    let armored = dana.sign_encrypt(
+        DANA,
+        SECURITY,
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThanks, our update will be ready on the date.\r\n",
+    );
+    let reply = pgp_mime(
+        &format!("From: Dana <{DANA}>\r\nTo: {SECURITY}\r\nSubject: Re: [{case_id}] notice\r\nMessage-ID: <dana-1@distro-a.example>\r\nIn-Reply-To: {notice_id}\r\nReferences: {notice_id}\r\n"),
+        &armored,
+    );
+    servers.submit(DANA, &[SECURITY], &reply).await.unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("{case_id}: follow-up from distributor")),
+        "{stdout}"
+    );
+    let copy = servers
+        .wait_for(BOB, "INBOX", WAIT, |m| {
+            bob.decrypt(&pgp_mime_payload(m))
+                .plaintext
+                .contains("our update will be ready on the date")
+        })
+        .await;
+    assert!(
+        copy.is_ok(),
+        "the team got no copy of the distributor's reply"
+    );
+    assert!(servers.list(BOB, "INBOX").await.unwrap().len() > bob_before);
+    assert_eq!(
+        servers.list(RITA, "INBOX").await.unwrap().len(),
+        rita_before,
+        "the reporter must not see a distributor's mail"
+    );
+    let case = d.case_json(&case_id);
+    assert_eq!(
+        sent_to_rita(&case),
+        rita_sent_before,
+        "nothing queued for the reporter"
+    );
+    assert!(case["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["event"] == "received" && e["sender_class"] == "distributor"));
+    assert_eq!(
+        count(
+            &servers.list(DANA, "INBOX").await.unwrap(),
+            "Message-ID: <ack."
+        ),
+        0,
+        "a distributor's reply is not acknowledged"
+    );
+
     // Disclosure day: Alice's /disclose (the clock pinned just after 16:00 UTC on the date).
     let at = format!("{day}T16:05:00Z");
     servers
