@@ -6,7 +6,11 @@
 //!   ─► core::thread (find the case) ─► core::apply (new state + drafts) ─► core::compose
 //!   ─► shell::store (one sled batch, flushed) ─► move on the server
 //!   ─► shell::outbox ─► shell::transport (SMTP | .eml files)
+//! scheduler (shell::timers, every minute and once per `run --once`):
+//!   core::schedule (policy timers on core::calendar) ─► shell::store ─► shell::outbox
 //! ```
+//! Team commands: `core::command` parses the command lines and decides who may give them
+//! (signature, freshness, replay); `core::apply` applies them all or nothing.
 //! `core::pipeline` strings the pure stages together for one message; `shell::daemon` drives
 //! them and performs the effects in order.
 //!

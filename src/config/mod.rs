@@ -3,12 +3,14 @@
 //! Invariants: a `Config` only exists when every key was understood; secrets (the project's
 //! secret keys, password files) are not readable by others unless the config says they are the
 //! public demo keys, and demo keys are never used against a real IMAP server.
+pub mod policy;
 pub mod reader;
 
 use crate::core::keys::{self, Cert, ProjectKeys};
 use crate::model::{TeamMember, TeamRole};
 use crate::shell::imap::{ImapSettings, Security};
 use crate::shell::transport::{SmtpSettings, Transport};
+use policy::Policy;
 use reader::{Errors, Section};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -103,6 +105,9 @@ pub struct Limits {
     /// Automatic messages to one address within `auto_reply_window`.
     pub auto_replies_per_address: u32,
     pub auto_reply_window: Duration,
+    /// A signed team command counts only while its signature is younger than this
+    /// (DESIGN.md "Team commands": default 7 days).
+    pub command_max_age: Duration,
 }
 
 /// The validated configuration.
@@ -122,6 +127,8 @@ pub struct Config {
     pub advisories: Advisories,
     /// `[security-txt]`: the RFC 9116 file.
     pub security_txt: SecurityTxt,
+    /// `[policy]`: deadlines, calendar, escalation (no timers without the section).
+    pub policy: Policy,
     /// Warnings to log at start (demo keys, group-readable files).
     pub warnings: Vec<String>,
 }
@@ -221,6 +228,9 @@ impl Config {
             auto_reply_window: lim
                 .opt_duration("auto-reply-window", &mut e)
                 .unwrap_or(Duration::from_secs(3600)),
+            command_max_age: lim
+                .opt_duration("command-max-age", &mut e)
+                .unwrap_or(Duration::from_secs(7 * 86_400)),
         };
         lim.done(&mut e);
 
@@ -230,6 +240,15 @@ impl Config {
         let security_txt = read_security_txt(stxt_t, base, &mut e);
 
         let team = read_team(&top.tables("team", &mut e), base, now, &mut e);
+        let policy = match top.table("policy", &mut e) {
+            Some(t) => {
+                let p = policy::read(t, &mut e);
+                let addresses: Vec<String> = team.iter().map(|m| m.address.clone()).collect();
+                policy::check_escalation(&p, &addresses, &mut e);
+                p
+            }
+            None => Policy::default(),
+        };
         top.done(&mut e);
 
         if let (Some(p), Some(Inbound::Imap { settings, .. })) = (&project, &inbound) {
@@ -270,6 +289,7 @@ impl Config {
                     limits,
                     advisories,
                     security_txt,
+                    policy,
                     warnings,
                 })
             }

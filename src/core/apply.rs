@@ -4,8 +4,15 @@
 //! Invariants: no automatic message to a machine; at most `auto_replies_per_address` automatic
 //! messages to one address per window; the team is never sent plaintext and a member without a
 //! usable cert gets nothing (the others are told); a plaintext message to a reporter quotes
-//! nothing of the report.
+//! nothing of the report. Team commands (`apply::commands`) change a case only with a
+//! member's accepted signature, all or nothing; a duplicate's reporters meet only when both
+//! agree (`apply::consent`).
+mod commands;
+mod consent;
+mod disclosure;
+
 use super::classify::Sender;
+use super::command::{Authority, CommandMail};
 use super::decrypt::{Attachment, Opened, Outcome as Crypt, SigStatus};
 use super::draft::{self, Draft, Kind};
 use super::keys::{self, Cert};
@@ -30,6 +37,8 @@ pub struct Incoming<'a> {
     /// Set when the From address is a team member and the message carries that member's good
     /// signature (DESIGN.md: `From:` alone proves nothing).
     pub team_member: Option<&'a str>,
+    /// The command block and who gave it (`command::authorize`); `None` when not opened.
+    pub command: Option<CommandMail<'a>>,
 }
 
 /// What the store knows about the sender beyond the case.
@@ -43,17 +52,21 @@ pub struct Memory {
     pub next_case_id: CaseId,
     /// The confidential distributor list (for the team's disclosure commands).
     pub distributors: Vec<crate::model::Distributor>,
+    /// Cases linked to the one the message threads into (duplicates, and a case a
+    /// `/duplicate` names), as the store has them.
+    pub related: Vec<Case>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Disposition {
     /// Handled: move to the processed folder.
+    #[default]
     Processed,
     /// Kept apart: move to the quarantine folder, with the reason (never report text).
     Quarantine(String),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// The case to write (new or changed), if any.
     pub case: Option<Case>,
@@ -70,21 +83,21 @@ pub struct Outcome {
     pub distributors: Vec<super::disclose::ListChange>,
     /// The case was disclosed: the shell writes its advisories once the batch is durable.
     pub write_advisories: bool,
+    /// Other cases changed too (the other side of a `/duplicate` or of a contact consent).
+    pub linked: Vec<Case>,
+    /// The digest of a signature whose commands acted: remembered so it acts once.
+    pub used_signature: Option<String>,
+    /// The text to store for the message when it differs from the opened text (a command
+    /// mail: command lines are not kept in the text, DESIGN.md "Team commands").
+    pub stored_text: Option<String>,
 }
 
 impl Outcome {
     /// Nothing to write or send yet: handled, with this summary.
     pub fn processed(summary: impl Into<String>) -> Outcome {
         Outcome {
-            case: None,
-            opened_case: false,
-            drafts: Vec::new(),
-            disposition: Disposition::Processed,
-            auto_replied: Vec::new(),
-            told_fingerprint: false,
             summary: summary.into(),
-            distributors: Vec::new(),
-            write_advisories: false,
+            ..Outcome::default()
         }
     }
 
@@ -142,13 +155,7 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
     Outcome {
         summary: format!("{}: {what} recorded, not answered", case.id),
         case: Some(case),
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Processed,
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        distributors: Vec::new(),
-        write_advisories: false,
+        ..Outcome::default()
     }
 }
 
@@ -211,6 +218,33 @@ fn person(
         .take(200)
         .collect();
 
+    // Command lines: a member's accepted commands act; anything else claiming to be one is
+    // refused whole and answered (DESIGN.md "Team commands").
+    if let Some(cm) = &inc.command {
+        let about = About {
+            from,
+            title: &title,
+            opened,
+            encryption: &encryption,
+            signature: &signature,
+            hash: inc.hash,
+            text: &cm.parsed.text,
+            commands: Vec::new(),
+            relayed: false,
+        };
+        match &cm.authority {
+            Authority::NotCommands => {}
+            Authority::Member { member, digest } => {
+                return commands::accepted(
+                    &inc, member, digest, &cm.parsed, &about, mem, config, now,
+                )
+            }
+            Authority::Refused { answer_to, reasons } => {
+                return commands::refused(&inc, *answer_to, reasons, &cm.parsed, mem, config, now)
+            }
+        }
+    }
+
     // A team member's message: internal, copied to the rest of the team.
     if let Some(member) = inc.team_member {
         let about = About {
@@ -220,8 +254,11 @@ fn person(
             encryption: &encryption,
             signature: &signature,
             hash: inc.hash,
+            text: &opened.text,
+            commands: Vec::new(),
+            relayed: false,
         };
-        return team_message(&inc, member, &about, mem, config, now);
+        return team_message(&inc, member, &about, config, now);
     }
 
     let (mut case, opened_case, rule) = match inc.threaded.clone() {
@@ -301,16 +338,15 @@ fn person(
         .filter(|c| keys::usable_for_encryption(c, sys_now).is_ok());
 
     let mut out = Outcome {
-        case: None,
         opened_case,
-        drafts: Vec::new(),
-        disposition: Disposition::Processed,
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        distributors: Vec::new(),
-        write_advisories: false,
-        summary: String::new(),
+        ..Outcome::default()
     };
+    // A reporter agreeing to meet the reporter of a duplicate (DESIGN.md "Team commands").
+    if sender_class == "reporter" {
+        let (drafts, linked) = consent::reply(&mut case, &inc, opened, mem, config, now);
+        out.drafts.extend(drafts);
+        out.linked.extend(linked);
+    }
     let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
     let mut said = Vec::new();
 
@@ -396,6 +432,9 @@ fn person(
         encryption: &encryption,
         signature: &signature,
         hash: inc.hash,
+        text: &opened.text,
+        commands: Vec::new(),
+        relayed: false,
     };
     let copies = team_copies(&mut case, config, None, &about, attachments, now);
     said.push(format!(
@@ -426,13 +465,18 @@ struct About<'a> {
     encryption: &'a str,
     signature: &'a str,
     hash: &'a str,
+    /// The text to show: the opened text, without command lines for a command mail.
+    text: &'a str,
+    /// Accepted command lines, as written.
+    commands: Vec<String>,
+    /// The text went to the reporter(s) too.
+    relayed: bool,
 }
 
 fn team_message(
     inc: &Incoming,
     member: &str,
     about: &About,
-    mem: &Memory,
     config: &Config,
     now: DateTime<Utc>,
 ) -> Outcome {
@@ -458,7 +502,6 @@ fn team_message(
             rule.as_str(),
         ),
     );
-    let commands = disclosure_commands(&mut case, member, about.opened, inc.hash, mem, config, now);
     let copies = team_copies(
         &mut case,
         config,
@@ -468,172 +511,13 @@ fn team_message(
         now,
     );
     out.summary = format!(
-        "{}: internal note from team{} → {} team copies",
+        "{}: internal note from team → {} team copies",
         case.id,
-        commands.summary,
         copies.len()
     );
     out.drafts = copies;
-    out.drafts.extend(commands.drafts);
-    out.distributors = commands.list_changes;
-    out.write_advisories = commands.write_advisories;
     out.case = Some(case);
     out
-}
-
-/// What the disclosure commands of one team message did.
-#[derive(Default)]
-struct CommandsDone {
-    drafts: Vec<Draft>,
-    list_changes: Vec<super::disclose::ListChange>,
-    write_advisories: bool,
-    /// For the operator's line: command names and whether they were applied (no text).
-    summary: String,
-}
-
-/// The disclosure commands (`/embargo`, `/notify-distributors`, `/disclose`, `/distributors`)
-/// at the top of a signed team message, all or nothing; the sender gets a confirmation or the
-/// reasons, encrypted (DESIGN.md "Team commands"). The command block ends at the first line
-/// that is not one; the rest is the text (description and remedy, or the announcement).
-fn disclosure_commands(
-    case: &mut Case,
-    member: &str,
-    opened: &Opened,
-    hash: &str,
-    mem: &Memory,
-    config: &Config,
-    now: DateTime<Utc>,
-) -> CommandsDone {
-    use super::disclose::{self, Ctx, ListChange};
-    let mut done = CommandsDone::default();
-    let mut lines = opened
-        .text
-        .lines()
-        .skip_while(|l| l.trim().is_empty())
-        .peekable();
-    let mut parsed = Vec::new();
-    let mut errors = Vec::new();
-    while let Some(line) = lines.next_if(|l| l.trim_start().starts_with('/')) {
-        match disclose::parse(line) {
-            Some(Ok(c)) => parsed.push((line.trim().to_string(), c)),
-            Some(Err(why)) => errors.push(format!("{}: {why}", line.trim())),
-            // Another command family's line (`/reply`, `/state`, …): not this function's.
-            None => {}
-        }
-    }
-    if parsed.is_empty() && errors.is_empty() {
-        return done;
-    }
-    let text: String = lines.collect::<Vec<_>>().join("\n");
-    let text = text.trim();
-    let is_key = |a: &Attachment| {
-        a.content_type.eq_ignore_ascii_case("application/pgp-keys")
-            || a.filename
-                .as_deref()
-                .is_some_and(|f| f.ends_with(".asc") && keys::parse_certs(&a.data).is_ok())
-    };
-    let certs: Vec<Cert> = opened
-        .attachments
-        .iter()
-        .filter(|a| is_key(a))
-        .filter_map(|a| keys::parse_certs(&a.data).ok())
-        .flatten()
-        .collect();
-    let patches: Vec<Attachment> = opened
-        .attachments
-        .iter()
-        .filter(|a| !is_key(a))
-        .cloned()
-        .collect();
-    let policy = disclose::policy_of(config);
-    let mut list = mem.distributors.clone();
-    let mut work = case.clone();
-    let mut said = Vec::new();
-    if errors.is_empty() {
-        for (line, cmd) in &parsed {
-            let ctx = Ctx {
-                config,
-                policy: &policy,
-                distributors: &list,
-                actor: member,
-                patches: &patches,
-                cause: hash,
-                now,
-            };
-            let body = (!text.is_empty()).then_some(text);
-            match disclose::run(&mut work, cmd, body, &certs, &ctx) {
-                Ok(applied) => {
-                    said.push(format!(
-                        "{line}\n    {}",
-                        applied.effects.said.join("\n    ")
-                    ));
-                    done.drafts.extend(applied.effects.drafts);
-                    done.write_advisories |= applied.effects.write_advisories;
-                    if let Some(change) = applied.list_change {
-                        match &change {
-                            ListChange::Add(d) => {
-                                list.retain(|x| x.id != d.id);
-                                list.push(d.clone());
-                            }
-                            ListChange::Remove(id) => list.retain(|x| &x.id != id),
-                        }
-                        done.list_changes.push(change);
-                    }
-                }
-                Err(why) => errors.push(format!("{line}: {why}")),
-            }
-        }
-    }
-    let names: Vec<&str> = parsed
-        .iter()
-        .filter_map(|(l, _)| l.split_whitespace().next())
-        .collect();
-    let (what, reply) = if errors.is_empty() {
-        // Patches that went with the notice are kept for the timers' later notices.
-        if parsed
-            .iter()
-            .any(|(_, c)| *c == disclose::Command::NotifyDistributors)
-        {
-            work.disclosure.patches = opened
-                .attachments
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| !is_key(a))
-                .map(|(i, a)| crate::model::PatchRef {
-                    msg_hash: hash.to_string(),
-                    index: i,
-                    filename: a.filename.clone().unwrap_or_else(|| format!("patch-{i}")),
-                    content_type: a.content_type.clone(),
-                })
-                .collect();
-        }
-        *case = work;
-        done.summary = format!(", commands {} applied", names.join(" "));
-        (
-            "commands applied",
-            format!("{}: done.\n\n{}", case.id, said.join("\n")),
-        )
-    } else {
-        // All or nothing: nothing of this message's commands was applied.
-        done = CommandsDone::default();
-        done.summary = format!(", commands {} refused", names.join(" "));
-        (
-            "commands refused",
-            format!(
-                "{}: nothing was changed; these command lines were refused:\n  {}",
-                case.id,
-                errors.join("\n  ")
-            ),
-        )
-    };
-    done.drafts.extend(alert(
-        config,
-        &format!("{hash}/commands"),
-        what,
-        &reply,
-        Some(member),
-    ));
-    done
 }
 
 /// One copy per team member (but `skip`), each encrypted to that member alone. A member without
@@ -692,7 +576,9 @@ fn team_copies(
                 "state": case.state.as_str(),
                 "encryption": about.encryption,
                 "signature": about.signature,
-                "text": about.opened.text,
+                "text": about.text,
+                "commands": about.commands,
+                "relayed": about.relayed,
                 "unauthenticated": unauthenticated,
                 "withheld": withheld_lines,
                 "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
@@ -800,6 +686,7 @@ fn reporter_draft(
             json!({
                 "reporter_name": to.name,
                 "encrypted": encrypted,
+                "ask_for": config.policy.ask_reporters_for,
                 // Only inside encryption may we echo their subject.
                 "their_subject": if encrypted { Some(title) } else { None },
             }),
@@ -819,6 +706,128 @@ fn reporter_draft(
         ),
         attachments: Vec::new(),
     }
+}
+
+/// A message from the security address to one reporter of `case`: encrypted when their cert is
+/// known and usable, signed only otherwise (DESIGN.md "OpenPGP"); the clear subject is neutral,
+/// the case's title only ever inside encryption. `cause` makes the Message-ID stable.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn reporter_message(
+    kind: Kind,
+    case: &Case,
+    reporter: &Reporter,
+    extra: serde_json::Value,
+    clear_subject: String,
+    cause: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Draft {
+    let cert = reporter
+        .cert
+        .as_deref()
+        .and_then(|c| keys::parse_cert(c.as_bytes()).ok())
+        .filter(|c| keys::usable_for_encryption(c, now.into()).is_ok());
+    let encrypted = cert.is_some();
+    // Thread under the reporter's own last message when there is one.
+    let last_in = case.timeline.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Received {
+            message_id: Some(m),
+            ..
+        } if e.actor.eq_ignore_ascii_case(&reporter.address) => Some(m.clone()),
+        _ => None,
+    });
+    let mut vars = base_vars(
+        config,
+        Some(case),
+        json!({ "reporter_name": reporter.name, "encrypted": encrypted }),
+    );
+    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    Draft {
+        kind,
+        case_id: Some(case.id.clone()),
+        to: Mailbox {
+            address: reporter.address.clone(),
+            name: reporter.name.clone(),
+        },
+        encrypt_to: cert,
+        vars,
+        subject: clear_subject,
+        inner_subject: encrypted.then(|| format!("Re: {} [{}]", case.title, case.id)),
+        in_reply_to: last_in.clone(),
+        references: last_in.into_iter().collect(),
+        reply_to: Some(config.project.case_address(case.id.as_str())),
+        message_id: draft::message_id(
+            kind,
+            Some(&case.id),
+            cause,
+            &reporter.address,
+            &config.project.domain,
+        ),
+        attachments: Vec::new(),
+    }
+}
+
+/// A message to one team member, always encrypted to their cert; `None` when the cert is not
+/// usable (never a plaintext fallback, DESIGN.md "OpenPGP").
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn member_message(
+    kind: Kind,
+    case: Option<&Case>,
+    member: &crate::model::TeamMember,
+    extra: serde_json::Value,
+    subject: String,
+    cause: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Option<Draft> {
+    keys::usable_for_encryption(&member.cert, now.into()).ok()?;
+    let mut vars = base_vars(config, case, json!({ "member": member.name }));
+    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    Some(Draft {
+        kind,
+        case_id: case.map(|c| c.id.clone()),
+        to: Mailbox {
+            address: member.address.clone(),
+            name: Some(member.name.clone()),
+        },
+        encrypt_to: Some(member.cert.clone()),
+        vars,
+        subject: match case {
+            Some(c) => format!("[{}] {subject}", c.id),
+            None => format!("{}: {subject}", config.project.name),
+        },
+        inner_subject: case.map(|c| format!("[{}] {subject}: {}", c.id, c.title)),
+        in_reply_to: None,
+        references: Vec::new(),
+        reply_to: case.map(|c| config.project.case_address(c.id.as_str())),
+        message_id: draft::message_id(
+            kind,
+            case.map(|c| &c.id),
+            cause,
+            &member.address,
+            &config.project.domain,
+        ),
+        attachments: Vec::new(),
+    })
+}
+
+/// Records a queued draft on its case (the timeline has every message out).
+pub(crate) fn record_sent(case: &mut Case, d: &Draft, now: DateTime<Utc>) {
+    case.push(
+        now,
+        "secmail",
+        EventKind::Sent {
+            message_id: d.message_id.clone(),
+            kind: d.kind.as_str().into(),
+            to: d.to.address.clone(),
+            encrypted: d.encrypt_to.is_some(),
+        },
+    );
+    case.add_message_id(&d.message_id);
 }
 
 pub(crate) fn base_vars(

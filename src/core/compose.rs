@@ -32,6 +32,15 @@ pub const REQUIRED: &[&str] = &[
     "embargo-over",
     "disclosure-date",
     "announcement",
+    "command-result",
+    "command-refused",
+    "relay",
+    "contact-offer",
+    "contact-made",
+    "reminder",
+    "escalation",
+    "progress",
+    "digest",
 ];
 
 #[derive(Debug, thiserror::Error)]

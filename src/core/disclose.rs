@@ -14,6 +14,7 @@
 //! - Times are UTC. A date without a time means [`Policy::time`] (16:00 UTC); a date from Friday
 //!   to Sunday is refused unless forced.
 use super::apply::{alert, base_vars};
+use super::calendar::{Calendar, Span};
 use super::decrypt::Attachment;
 use super::draft::{self, Draft, Kind};
 use super::keys::{self, Cert};
@@ -26,51 +27,81 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, 
 use serde_json::json;
 use std::time::SystemTime;
 
-/// The disclosure side of the project's policy (DESIGN.md "Policies and timers").
+/// The disclosure side of the project's policy (DESIGN.md "Policies and timers"), from the
+/// `[policy]` section ([`policy_of`]).
 #[derive(Debug, Clone)]
 pub struct Policy {
     /// How long before the date the advance notice goes out (pyca: about a week).
-    pub advance_notice: Duration,
+    pub advance_notice: Span,
     /// How long before the date the final notice goes out.
     pub final_notice: Duration,
     /// The longest embargo the policy allows; a later date needs `force`.
-    pub max_embargo: Option<Duration>,
-    /// Refuse dates from Friday to Sunday unless forced.
+    pub max_embargo: Option<Span>,
+    /// Refuse dates from Friday to Sunday (in the calendar's zone) unless forced.
     pub avoid_weekend: bool,
-    /// The time of day of a date given without one.
+    /// The time of day (UTC) of a date given without one.
     pub time: NaiveTime,
+    /// Working days and the zone that working-day spans are counted in.
+    pub calendar: Calendar,
 }
 
 impl Policy {
-    /// When the advance notice for a disclosure at `until` is due. (A policy in working days
-    /// would count them here; today the lead is wall-clock time.)
+    /// When the advance notice for a disclosure at `until` is due.
     pub fn notice_at(&self, until: DateTime<Utc>) -> DateTime<Utc> {
-        until - self.advance_notice
+        self.calendar.sub(until, self.advance_notice)
     }
 
     /// When the final notice is due.
     pub fn final_at(&self, until: DateTime<Utc>) -> DateTime<Utc> {
-        until - self.final_notice
+        until
+            .checked_sub_signed(self.final_notice)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
+    /// The latest disclosure date the policy allows for an embargo set at `now`.
+    pub fn latest(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.max_embargo.map(|m| self.calendar.add(now, m))
     }
 }
 
 impl Default for Policy {
+    /// A week of advance notice (pyca), 24 hours of final notice, at most 90 days of embargo,
+    /// Monday to Thursday at 16:00 UTC.
     fn default() -> Policy {
         Policy {
-            advance_notice: Duration::days(7),
+            advance_notice: Span::Clock(Duration::days(7)),
             final_notice: Duration::hours(24),
-            max_embargo: Some(Duration::days(90)),
+            max_embargo: Some(Span::Clock(Duration::days(90))),
             avoid_weekend: true,
             time: NaiveTime::from_hms_opt(16, 0, 0).unwrap_or_default(),
+            calendar: Calendar::default(),
         }
     }
 }
 
-/// The disclosure policy of a configuration. Today the defaults (7 days of advance notice, 24
-/// hours of final notice, 90 days at most, Monday to Thursday, 16:00 UTC); the `[policy]`
-/// section of DESIGN.md "Policies and timers" will set them.
-pub fn policy_of(_config: &Config) -> Policy {
-    Policy::default()
+/// The disclosure policy of a configuration: `[policy] advance-notice` and `max-embargo` (and
+/// its calendar) where set, the defaults of [`Policy::default`] otherwise.
+pub fn policy_of(config: &Config) -> Policy {
+    let p = &config.policy;
+    let d = Policy::default();
+    Policy {
+        advance_notice: p.advance_notice.unwrap_or(d.advance_notice),
+        max_embargo: p.max_embargo.or(d.max_embargo),
+        calendar: p.calendar.clone(),
+        ..d
+    }
+}
+
+impl Command {
+    /// The command word, as `core::command` names commands.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Embargo { .. } | Command::EmbargoPublic => "embargo",
+            Command::NotifyDistributors => "notify-distributors",
+            Command::Disclose { .. } => "disclose",
+            Command::Distributors(_) => "distributors",
+        }
+    }
 }
 
 /// A disclosure command from a signed team mail (DESIGN.md "Team commands").
@@ -358,21 +389,22 @@ pub fn check_date(
     if force {
         return Ok(());
     }
-    if policy.avoid_weekend && matches!(until.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun)
+    let local = until.with_timezone(&policy.calendar.zone);
+    if policy.avoid_weekend && matches!(local.weekday(), Weekday::Fri | Weekday::Sat | Weekday::Sun)
     {
         return refuse(format!(
             "{} is a {}: disclosures avoid Friday to Sunday, when few people can patch; choose Monday to Thursday, or add `force`",
             human(until),
-            until.format("%A")
+            local.format("%A")
         ));
     }
-    if let Some(max) = policy.max_embargo {
-        if until - now > max {
+    if let Some(latest) = policy.latest(now) {
+        if until > latest {
             return refuse(format!(
-                "{} is more than the policy's maximum embargo of {} days away (latest {}); add `force` to go beyond it",
+                "{} is past the policy's maximum embargo of {} (latest {}); add `force` to go beyond it",
                 human(until),
-                max.num_days(),
-                human(now + max)
+                policy.max_embargo.map(|m| m.describe()).unwrap_or_default(),
+                human(latest)
             ));
         }
     }
@@ -407,7 +439,10 @@ pub fn set_embargo(
         asked_by: ctx.actor.to_string(),
         set_at: ctx.now,
         need_to_know,
-        max_secs: ctx.policy.max_embargo.map(|d| d.num_seconds()),
+        max_secs: ctx
+            .policy
+            .latest(ctx.now)
+            .map(|l| (l - ctx.now).num_seconds()),
         forced: force,
         public: false,
     });
@@ -454,7 +489,10 @@ pub fn embargo_public(case: &mut Case, ctx: &Ctx) -> Result<Effects, Refusal> {
         asked_by: ctx.actor.to_string(),
         set_at: ctx.now,
         need_to_know,
-        max_secs: ctx.policy.max_embargo.map(|d| d.num_seconds()),
+        max_secs: ctx
+            .policy
+            .latest(ctx.now)
+            .map(|l| (l - ctx.now).num_seconds()),
         forced: true,
         public: true,
     });

@@ -5,7 +5,9 @@
 //! [`security_txt`] (the RFC 9116 file).
 pub mod advisory;
 pub mod apply;
+pub mod calendar;
 pub mod classify;
+pub mod command;
 pub mod compose;
 pub mod decrypt;
 pub mod disclose;
@@ -13,6 +15,7 @@ pub mod draft;
 pub mod keys;
 pub mod parse;
 pub mod pipeline;
+pub mod schedule;
 pub mod seal;
 pub mod security_txt;
 pub mod thread;

@@ -3,6 +3,7 @@
 //! through [`View`], the time through `now`; what to write and send goes out as [`Processed`].
 use super::apply::{self, Disposition, Incoming, Memory};
 use super::classify::{self, Sender};
+use super::command::{self, Command, CommandMail};
 use super::compose::{self, Outgoing, Templates};
 use super::decrypt::{self, Opened};
 use super::keys::Cert;
@@ -27,6 +28,8 @@ pub trait View: Lookup {
     fn distributors(&self) -> Vec<crate::model::Distributor> {
         Vec::new()
     }
+    /// A signed command mail with this signature digest already acted (replay protection).
+    fn signature_seen(&self, digest: &str) -> bool;
 }
 
 /// A message as kept in the store. `text` is report text: stored, never logged.
@@ -113,6 +116,20 @@ pub fn process(
                 == Some(m.fingerprint.as_str())
         })
         .map(|m| m.address.as_str());
+    // Command lines and who gave them (DESIGN.md "Team commands").
+    let command = opened.as_ref().map(|o| {
+        let parsed = command::parse(&o.text, &config.project.case_prefix);
+        let authority = command::authorize(
+            &parsed,
+            o,
+            &sender,
+            &config.team,
+            config.limits.command_max_age,
+            now,
+            &|d| view.signature_seen(d),
+        );
+        CommandMail { parsed, authority }
+    });
     let protected_subject = opened.as_ref().and_then(|o| o.protected.subject.clone());
     let threaded = if from.is_some() {
         thread::find_case(
@@ -135,6 +152,7 @@ pub fn process(
         } else {
             Vec::new()
         },
+        related: related_cases(&threaded, command.as_ref(), view),
     };
     let incoming = Incoming {
         hash: &hash,
@@ -144,6 +162,7 @@ pub fn process(
         opened: opened.as_ref(),
         threaded,
         team_member,
+        command,
     };
     let mut outcome = apply::message(incoming, &mem, config, now);
 
@@ -186,7 +205,11 @@ pub fn process(
         None => ("not-opened".to_string(), "none".to_string()),
     };
     let (text, unauthenticated, attachments) = match opened {
-        Some(o) => (o.text, o.unauthenticated, o.attachments),
+        Some(o) => (
+            outcome.stored_text.take().unwrap_or(o.text),
+            o.unauthenticated,
+            o.attachments,
+        ),
         None => (String::new(), Vec::new(), Vec::new()),
     };
     let record = MessageRecord {
@@ -247,6 +270,30 @@ pub fn oversize(
         }
     }
     p
+}
+
+/// The cases a message may change besides its own: the other side of its duplicate links and
+/// contact offers, and any case a `/duplicate` command names.
+fn related_cases(
+    threaded: &Threaded,
+    command: Option<&CommandMail>,
+    view: &dyn View,
+) -> Vec<crate::model::Case> {
+    let mut ids: Vec<CaseId> = Vec::new();
+    if let Threaded::Existing { case, .. } = threaded {
+        ids.extend(case.duplicate_of.iter().cloned());
+        ids.extend(case.duplicates.iter().cloned());
+        ids.extend(case.contact_offers.iter().map(|o| o.other_case.clone()));
+    }
+    if let Some(cm) = command {
+        ids.extend(cm.parsed.commands.iter().filter_map(|(_, c)| match c {
+            Command::Duplicate(id) => Some(id.clone()),
+            _ => None,
+        }));
+    }
+    ids.sort();
+    ids.dedup();
+    ids.iter().filter_map(|id| view.case(id)).collect()
 }
 
 fn disposition_word(d: &Disposition) -> String {

@@ -5,7 +5,7 @@ pub mod distributor;
 pub mod embargo;
 pub mod party;
 
-pub use case::{Case, CaseId, Event, EventKind, Severity, State};
+pub use case::{Case, CaseId, ContactOffer, Event, EventKind, Severity, State};
 pub use distributor::{Distributor, DistributorId, NoticeKind};
 pub use embargo::{Disclosure, Embargo, Notified, PatchRef};
 pub use party::{Credit, Reporter, TeamMember, TeamRole};

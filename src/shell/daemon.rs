@@ -32,7 +32,7 @@ pub struct Daemon {
     committed: std::sync::atomic::AtomicU32,
     /// Held while a case is read, changed and written (a message, or the disclosure timers),
     /// so the inbound task and the timer pass never overwrite each other's change.
-    case_write: tokio::sync::Mutex<()>,
+    pub(super) case_write: tokio::sync::Mutex<()>,
 }
 
 /// What happened to one message.
@@ -187,6 +187,7 @@ impl Daemon {
             self.store.clone(),
         );
         let now = self.clock.now();
+        let print = self.print;
         let _writing = self.case_write.lock().await;
         let queued = tokio::task::spawn_blocking(move || -> Result<usize> {
             use crate::core::disclose;
@@ -223,6 +224,9 @@ impl Daemon {
                     };
                     let fx = disclose::on_timer(&mut case, t, &ctx);
                     tracing::info!(case_id = %case.id, timer = ?t, messages = fx.drafts.len(), "disclosure timer");
+                    if print {
+                        println!("{}: disclosure timer {t:?} → {} message(s)", case.id, fx.drafts.len());
+                    }
                     drafts.extend(fx.drafts);
                 }
                 let mut outgoing = Vec::new();
@@ -254,6 +258,11 @@ impl Daemon {
             self.outbox_wake.notify_one();
         }
         Ok(queued)
+    }
+
+    /// Wakes the outbox task (after something was queued outside `handle`).
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
     }
 
     /// Queues a team alert for mail too large to fetch.
@@ -366,6 +375,7 @@ impl Daemon {
                 n
             }
         };
+        self.schedule_pass().await?;
         self.disclosure_tick().await?;
         let drained = outbox::drain(&self.store, &self.sender, self.clock.now()).await?;
         Ok((n, drained))
@@ -374,6 +384,7 @@ impl Daemon {
     /// The long-running daemon, until `stop` is cancelled.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> Result<()> {
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
+        let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
         let inbound = match &self.config.inbound {
             Inbound::Maildir {
                 path,
@@ -437,15 +448,13 @@ impl Daemon {
         };
         stop.cancel();
         out.await.context("the outbox task failed")?;
+        timers.await.context("the timer task failed")?;
         self.store.flush().await?;
         inbound
     }
 
     async fn outbox_loop(self: Arc<Self>, stop: CancellationToken) {
         loop {
-            if let Err(e) = self.disclosure_tick().await {
-                tracing::error!(error = %format!("{e:#}"), "disclosure timers failed");
-            }
             let wait = match outbox::drain(&self.store, &self.sender, self.clock.now()).await {
                 Ok(d) if d.deferred > 0 => Duration::from_secs(15),
                 Ok(_) => Duration::from_secs(30),

@@ -6,4 +6,5 @@ pub mod imap;
 pub mod maildir;
 pub mod outbox;
 pub mod store;
+pub mod timers;
 pub mod transport;

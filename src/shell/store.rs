@@ -6,8 +6,9 @@
 //! `raw/<hash>` bytes as received · `att/<hash>/<n>` attachment bytes · `seq/<prefix>/<year>`
 //! last case number · `rate/<addr>` recent automatic replies · `told/<addr>` fingerprint told ·
 //! `cert/<addr>` learnt cert · `out/<id>` outbox entry · `dead/<id>` undeliverable entry ·
-//! `imap/<uidvalidity>` last handled uid · `dist/<id>` Distributor JSON (confidential: never
-//! logged).
+//! `imap/<uidvalidity>` last handled uid · `sig/<digest>` time a signed command mail acted
+//! (replay protection) · `timer/digest` when the last team digest went out · `dist/<id>`
+//! Distributor JSON (confidential: never logged).
 //!
 //! sled allows one process: while the daemon runs, other commands cannot open the store and
 //! say so ([`Store::open`] names the lock).
@@ -221,6 +222,15 @@ impl Store {
                 b.insert(format!("told/{from}").as_bytes(), json(&now));
             }
         }
+        for c in &p.outcome.linked {
+            b.insert(format!("case/{}", c.id).as_bytes(), json(c));
+            for id in &c.message_ids {
+                b.insert(format!("mid/{id}").as_bytes(), c.id.as_str().as_bytes());
+            }
+        }
+        if let Some(d) = &p.outcome.used_signature {
+            b.insert(format!("sig/{d}").as_bytes(), json(&now));
+        }
         for (addr, cert) in &p.certs {
             b.insert(format!("cert/{addr}").as_bytes(), cert.as_bytes());
         }
@@ -230,6 +240,50 @@ impl Store {
         self.queue(&mut b, &p.outgoing, now)?;
         self.db.apply_batch(b).context("writing to the store")?;
         Ok(p.outgoing.len())
+    }
+
+    /// When the last team digest went out (`timer/digest`).
+    pub fn last_digest(&self) -> Option<DateTime<Utc>> {
+        self.get_json("timer/digest")
+    }
+
+    /// Writes one scheduler pass in one batch: the cases with their timer events, the outbox
+    /// entries, and the digest time — so a timer fires once even across a crash.
+    pub fn commit_scheduled(
+        &self,
+        s: &crate::core::schedule::Scheduled,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut b = sled::Batch::default();
+        for case in &s.cases {
+            b.insert(format!("case/{}", case.id).as_bytes(), json(case));
+            for id in &case.message_ids {
+                b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
+            }
+        }
+        if let Some(t) = &s.digest_at {
+            b.insert(b"timer/digest".as_slice(), json(t));
+        }
+        for (o, case, kind) in &s.outgoing {
+            let entry = OutboxEntry {
+                message_id: o.message_id.clone(),
+                envelope_from: o.envelope_from.clone(),
+                rcpts: o.rcpts.clone(),
+                raw: base64::engine::general_purpose::STANDARD.encode(&o.raw),
+                case_id: case.clone(),
+                kind: kind.clone(),
+                queued: now,
+                attempts: 0,
+                next_attempt: now,
+                last_error: None,
+            };
+            let id = self.db.generate_id().context("allocating an outbox id")?;
+            b.insert(format!("out/{id:020}").as_bytes(), json(&entry));
+        }
+        self.db
+            .apply_batch(b)
+            .context("writing the scheduler pass to the store")?;
+        Ok(s.outgoing.len())
     }
 
     /// Outbox entries due at `now`, oldest first.
@@ -404,6 +458,12 @@ impl View for Store {
 
     fn distributors(&self) -> Vec<Distributor> {
         Store::distributors(self)
+    }
+
+    fn signature_seen(&self, digest: &str) -> bool {
+        self.db
+            .contains_key(format!("sig/{digest}").as_bytes())
+            .unwrap_or(false)
     }
 
     fn cert_for(&self, address: &str) -> Option<Cert> {

@@ -560,3 +560,200 @@ async fn smtp_down_the_outbox_keeps_the_mail_and_sends_it_later() {
         .unwrap();
     assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_online_logs_in_to_both_servers() {
+    let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let out = d.cmd(&["check", "--online"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("login ok") && stdout.contains("outbound: ok"),
+        "{stdout}"
+    );
+    // SMTP down: unavailable (69), naming the server.
+    servers.stop_smtp();
+    let out = d.cmd(&["check", "--online"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until `folder` of `user` holds at least `n` messages.
+async fn wait_count(servers: &MailServers, user: &str, folder: &str, n: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let have = servers
+            .list(user, folder)
+            .await
+            .map(|l| l.len())
+            .unwrap_or(0);
+        if have >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{user} {folder}: {have} of {n} messages"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A team member answers from a gpg mail client: a signed and encrypted PGP/MIME reply to her
+/// team copy with `/state triage` and `/reply`. The reporter gets the text (encrypted, from the
+/// security address, no team address, no command line); the member a confirmation; a replayed
+/// and an unsigned copy of the command change nothing and are answered with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_team_command_round_trip() {
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    let alice = Gpg::with_keys(&[&keys("team-alice-secret.asc"), &project_cert()]);
+    let year = chrono::Utc::now().year();
+    let case_id = format!("SEC-{year}-0001");
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            &report(
+                &rita,
+                "cmd-r1@reporter.example",
+                "Overflow",
+                "",
+                "Overflow in parse().",
+            ),
+        )
+        .await
+        .unwrap();
+    wait_count(&servers, SECURITY, "INBOX", 1).await;
+    assert!(d.once(&[]).status.success());
+
+    // Alice replies to her team copy.
+    let copy = servers
+        .wait_for(ALICE, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <team-copy.")
+        })
+        .await
+        .unwrap();
+    let copy_id = header(&String::from_utf8_lossy(&copy), "Message-ID")
+        .unwrap()
+        .to_string();
+    let inner = "Content-Type: text/plain; charset=utf-8\r\n\r\n/state triage\r\n/reply\r\n\r\nHello Rita, we reproduced the overflow and are fixing it.\r\n\r\n-- \r\nAlice <alice@example.org>\r\n";
+    let armored = alice.sign_encrypt(ALICE, SECURITY, inner.as_bytes());
+    let headers = |id: &str| {
+        format!("From: Alice <{ALICE}>\r\nTo: {SECURITY}\r\nSubject: Re: [{case_id}] Security case update\r\nMessage-ID: <{id}>\r\nIn-Reply-To: {copy_id}\r\nReferences: {copy_id}\r\n")
+    };
+    servers
+        .submit(
+            ALICE,
+            &[SECURITY],
+            &pgp_mime(&headers("cmd-1@example.org"), &armored),
+        )
+        .await
+        .unwrap();
+    wait_count(&servers, SECURITY, "INBOX", 1).await;
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "{case_id}: 2 team commands (state, reply) → relayed to 1 reporter"
+        )),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The reporter's copy: encrypted, from security@, text only.
+    let relay = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <relay.")
+        })
+        .await
+        .unwrap();
+    let relay_raw = String::from_utf8_lossy(&relay).into_owned();
+    assert!(header(&relay_raw, "From").unwrap().contains(SECURITY));
+    assert!(
+        !relay_raw.contains(ALICE),
+        "a team address reached the reporter"
+    );
+    let opened = rita.decrypt(&pgp_mime_payload(&relay));
+    assert!(
+        opened.ok && opened.status.contains("GOODSIG"),
+        "{}",
+        opened.status
+    );
+    assert!(opened.plaintext.contains("we reproduced the overflow"));
+    for leak in ["/state", "/reply", ALICE] {
+        assert!(
+            !opened.plaintext.contains(leak),
+            "{leak:?} reached the reporter"
+        );
+    }
+    // Alice's confirmation.
+    let conf = servers
+        .wait_for(ALICE, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <command-result.")
+        })
+        .await
+        .unwrap();
+    let conf = alice.decrypt(&pgp_mime_payload(&conf));
+    assert!(
+        conf.plaintext.contains("/state triage"),
+        "{}",
+        conf.plaintext
+    );
+    assert_eq!(d.case_json(&case_id)["state"], "triage");
+
+    // A replay of the same signed mail and an unsigned copy: nothing changes, Alice is told.
+    servers
+        .submit(
+            ALICE,
+            &[SECURITY],
+            &pgp_mime(&headers("cmd-1-replayed@example.org"), &armored),
+        )
+        .await
+        .unwrap();
+    let unsigned = format!(
+        "{}\r\n/state closed\r\n/reply\r\n\r\nClosing.\r\n",
+        headers("cmd-2@example.org")
+    );
+    servers
+        .submit(ALICE, &[SECURITY], unsigned.as_bytes())
+        .await
+        .unwrap();
+    wait_count(&servers, SECURITY, "INBOX", 2).await;
+    assert!(d.once(&[]).status.success());
+    for reason in ["already used once", "not signed"] {
+        servers
+            .wait_for(ALICE, "INBOX", WAIT, |m| {
+                String::from_utf8_lossy(m).contains("Message-ID: <command-refused.")
+                    && alice
+                        .decrypt(&pgp_mime_payload(m))
+                        .plaintext
+                        .contains(reason)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("no refusal saying {reason:?}: {e:#}"));
+    }
+    let case = d.case_json(&case_id);
+    assert_eq!(case["state"], "triage");
+    let relays = servers
+        .list(RITA, "INBOX")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <relay."))
+        .count();
+    assert_eq!(relays, 1, "the replay relayed again");
+}

@@ -173,7 +173,7 @@ async fn report_to_disclosure_with_distributors() {
     let alice = Gpg::with_keys(&[&keys("team-alice-secret.asc"), &project_cert()]);
     let day = disclosure_day();
     let body = format!(
-        "/embargo {day}\n/notify-distributors\n\nparse_packet() overflows its buffer on records over 64 KiB.\nAffected: 2.4.0 and 2.4.1. Remedy: upgrade to 2.4.2, or apply the attached patch.\n"
+        "/severity high CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/affected 2.4.0, 2.4.1\n/fixed 2.4.2\n/cve CVE-2026-12345\n/state fix-ready\n/embargo {day}\n/notify-distributors\n\nparse_packet() overflows its buffer on records over 64 KiB.\nAffected: 2.4.0 and 2.4.1. Remedy: upgrade to 2.4.2, or apply the attached patch.\n"
     );
     let patch =
         "--- a/parse.c\n+++ b/parse.c\n@@ -1 +1 @@\n-len = rec_len;\n+len = min(rec_len, MAX);\n";
@@ -197,7 +197,7 @@ async fn report_to_disclosure_with_distributors() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        stdout.contains("commands /embargo /notify-distributors applied"),
+        stdout.contains("7 team commands (severity, affected, fixed, cve, state, embargo, notify-distributors) → 1 confirmation"),
         "{stdout}"
     );
 
@@ -248,6 +248,12 @@ async fn report_to_disclosure_with_distributors() {
         );
         assert!(
             opened.plaintext.contains("upgrade to 2.4.2") && opened.plaintext.contains("fix.patch")
+        );
+        assert!(
+            opened.plaintext.contains("Affected:        2.4.0, 2.4.1")
+                && opened.plaintext.contains("(CVE-2026-12345)"),
+            "{}",
+            opened.plaintext
         );
         use mail_parser::MimeHeaders;
         let mime = mail_parser::MessageParser::default()
@@ -418,7 +424,7 @@ async fn report_to_disclosure_with_distributors() {
     let out = d.once(&[("SECMAIL_NOW", &at)]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("commands /disclose applied"),
+        out.status.success() && stdout.contains("1 team command (disclose) → 1 confirmation"),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -457,7 +463,8 @@ async fn report_to_disclosure_with_distributors() {
 
     // The advisories written at disclosure, and `secmail export`, validate.
     let dir = d.dir.path().join("advisories");
-    validate("osv-any-prefix", &dir.join(format!("{case_id}.osv.json")));
+    // The case has a CVE: the OSV id is the CVE, valid against the unmodified official schema.
+    validate("osv", &dir.join(format!("{case_id}.osv.json")));
     validate("csaf", &dir.join(format!("{case_id}.csaf.json")));
     let csaf: serde_json::Value =
         serde_json::from_str(&run(&["export", &case_id, "--format", "csaf"])).unwrap();
@@ -475,5 +482,10 @@ async fn report_to_disclosure_with_distributors() {
         "--output",
         osv_file.to_str().unwrap(),
     ]);
-    validate("osv-any-prefix", &osv_file);
+    validate("osv", &osv_file);
+    let osv: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&osv_file).unwrap()).unwrap();
+    assert_eq!(osv["id"], "CVE-2026-12345");
+    assert_eq!(osv["affected"][0]["versions"][1], "2.4.1");
+    assert_eq!(osv["credits"][0]["name"], "Rita Reporter");
 }

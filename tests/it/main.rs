@@ -12,3 +12,5 @@ mod gpg;
 mod harness;
 mod imap_smtp;
 mod interop_pipeline;
+mod scenario;
+mod team;
