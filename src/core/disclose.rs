@@ -506,7 +506,7 @@ pub fn embargo_public(case: &mut Case, ctx: &Ctx) -> Result<Effects, Refusal> {
         },
     );
     let mut fx = Effects::default();
-    let text = "The issue you reported has become public before the agreed date. We are preparing the disclosure now and will tell you when the advisory is out.";
+    let text = "The issue you reported has become public before the agreed date.\nWe are preparing the disclosure now and will tell you when the\nadvisory is out.";
     fx.drafts
         .extend(to_reporters(case, Kind::EmbargoOver, "leaked", text, ctx));
     fx.drafts.extend(embargo_over(case, true, ctx));
@@ -532,6 +532,42 @@ pub fn shorter<'a>(a: Option<&'a Embargo>, b: Option<&'a Embargo>) -> Option<&'a
     match (a, b) {
         (Some(a), Some(b)) => Some(if b.until < a.until { b } else { a }),
         (a, b) => a.or(b),
+    }
+}
+
+/// `/duplicate`: both cases end with the shorter of their two embargoes (DESIGN.md "Team
+/// commands"; NTPsec's policy: "shortest embargo wins"). A change is an `EmbargoSet` event on
+/// the case whose date moved.
+pub fn duplicate_embargo(
+    original: &mut Case,
+    duplicate: &mut Case,
+    actor: &str,
+    now: DateTime<Utc>,
+) {
+    let Some(won) = shorter(original.embargo.as_ref(), duplicate.embargo.as_ref()).cloned() else {
+        return;
+    };
+    for case in [original, duplicate] {
+        if case.embargo.as_ref().map(|e| e.until) != Some(won.until) {
+            case.embargo = Some(Embargo {
+                need_to_know: case
+                    .embargo
+                    .as_ref()
+                    .map(|e| e.need_to_know.clone())
+                    .unwrap_or_else(|| won.need_to_know.clone()),
+                ..won.clone()
+            });
+            case.disclosure.expiry_reminded = false;
+            case.push(
+                now,
+                actor,
+                EventKind::EmbargoSet {
+                    until: won.until,
+                    forced: won.forced,
+                    public: won.public,
+                },
+            );
+        }
     }
 }
 
@@ -662,7 +698,7 @@ pub fn advance_notice(
     }
     // The reporter hears the date at the same time (pyca policy), once per date.
     let date_text = format!(
-        "We plan to disclose the issue you reported on {}. Until then please keep it confidential; tell us if the date does not work for you.",
+        "We plan to disclose the issue you reported on\n  {}.\nUntil then please keep it confidential, and tell us if the date\ndoes not work for you.",
         human(embargo.until)
     );
     let told = to_reporters(
@@ -810,7 +846,7 @@ pub fn disclose(
     );
     fx.drafts.push(announcement);
     fx.said.push(format!("announcement sent to {announce}"));
-    let text = "The issue you reported has now been disclosed; the embargo is over. Thank you for reporting it to us and for keeping it confidential until now.";
+    let text = "The issue you reported has now been disclosed; the embargo is over.\nThank you for reporting it to us and for keeping it confidential\nuntil now.";
     let told = to_reporters(case, Kind::EmbargoOver, "disclosed", text, ctx);
     for d in &told {
         sent_event(case, d, ctx);
@@ -1195,7 +1231,7 @@ pub fn on_timer(case: &mut Case, timer: Timer, ctx: &Ctx) -> Effects {
                 &what,
                 None,
             );
-            let text = "The agreed embargo date for the issue you reported has been reached. We are publishing the advisory; you are free to discuss the issue once it is out.";
+            let text = "The agreed embargo date for the issue you reported has been reached.\nWe are publishing the advisory; you are free to discuss the issue\nonce it is out.";
             let told = to_reporters(
                 case,
                 Kind::EmbargoOver,

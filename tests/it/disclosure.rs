@@ -799,3 +799,131 @@ fn security_txt_is_written_and_check_warns_before_it_expires() {
     assert_eq!(out.status.code(), Some(78));
     assert!(String::from_utf8_lossy(&out.stderr).contains("security-txt.expires-in"));
 }
+
+#[test]
+fn duplicates_keep_the_shorter_embargo() {
+    let p = pipeline();
+    let policy = Policy::default();
+    let list = list();
+    let c = ctx(&p, &policy, &list, &[], now());
+    let mut original = case();
+    let mut dup = case();
+    dup.id = CaseId::new("SEC", 2026, 2);
+    disclose::set_embargo(&mut original, tuesday(), false, &[], &c).unwrap();
+    let earlier = When::Day(chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap());
+    disclose::set_embargo(&mut dup, earlier, false, &[], &c).unwrap();
+    disclose::duplicate_embargo(&mut original, &mut dup, "alice@example.org", now());
+    let thursday = Utc.with_ymd_and_hms(2026, 12, 3, 16, 0, 0).unwrap();
+    assert_eq!(original.embargo.as_ref().unwrap().until, thursday);
+    assert_eq!(dup.embargo.as_ref().unwrap().until, thursday);
+    assert!(
+        matches!(original.timeline.last().unwrap().kind, EventKind::EmbargoSet { until, .. } if until == thursday)
+    );
+    // A duplicate without an embargo takes the original's; no embargo anywhere changes nothing.
+    let mut none = case();
+    disclose::duplicate_embargo(&mut original, &mut none, "alice@example.org", now());
+    assert_eq!(none.embargo.as_ref().unwrap().until, thursday);
+    let (mut a, mut b) = (case(), case());
+    disclose::duplicate_embargo(&mut a, &mut b, "alice@example.org", now());
+    assert!(a.embargo.is_none() && b.embargo.is_none() && a.timeline.is_empty());
+}
+
+/// The text of every disclosure message kind, from the real code paths at a fixed time,
+/// compared with `fixtures/templates/NAME.expected.txt` (`SECMAIL_BLESS=1` rewrites; a mismatch
+/// writes `NAME.actual.txt` and fails naming it).
+#[test]
+fn golden_disclosure_templates() {
+    let p = pipeline();
+    let policy = Policy::default();
+    let list = list();
+    let patches = vec![Attachment {
+        filename: Some("fix.patch".into()),
+        content_type: "text/x-diff".into(),
+        data: b"patch".to_vec(),
+    }];
+    let mut case = case();
+    case.cve = Some("CVE-2026-12345".into());
+    case.severity = Some(secmail::model::Severity::High);
+    let mut rendered: Vec<(String, String)> = Vec::new();
+    let mut keep = |name: &str, drafts: &[secmail::core::draft::Draft], kind: Kind, to: &str| {
+        let d = drafts
+            .iter()
+            .find(|d| d.kind == kind && d.to.address == to)
+            .unwrap_or_else(|| panic!("no {name} to {to}"));
+        let text = p.templates.render(kind.as_str(), &d.vars).unwrap();
+        rendered.push((
+            name.to_string(),
+            format!("To: {to}\nSubject: {}\n\n{text}", d.subject),
+        ));
+    };
+    let c = ctx(&p, &policy, &list, &patches, now());
+    disclose::set_embargo(&mut case, tuesday(), false, &[], &c).unwrap();
+    let fx = disclose::advance_notice(
+        &mut case,
+        Some("parse_packet() overflows its buffer on records over 64 KiB.\nRemedy: upgrade to 2.4.2, or apply the patch."),
+        false,
+        &c,
+    )
+    .unwrap();
+    keep(
+        "advance-notice",
+        &fx.drafts,
+        Kind::AdvanceNotice,
+        "dana@distro-a.example",
+    );
+    keep(
+        "disclosure-date",
+        &fx.drafts,
+        Kind::DisclosureDate,
+        "rita@reporter.example",
+    );
+    let eve = Utc.with_ymd_and_hms(2026, 12, 7, 16, 0, 0).unwrap();
+    let fx = disclose::on_timer(
+        &mut case,
+        Timer::FinalNotice,
+        &ctx(&p, &policy, &list, &[], eve),
+    );
+    keep(
+        "final-notice",
+        &fx.drafts,
+        Kind::FinalNotice,
+        "dana@distro-a.example",
+    );
+    let day = Utc.with_ymd_and_hms(2026, 12, 8, 16, 0, 0).unwrap();
+    let fx =
+        disclose::disclose(&mut case, None, false, &ctx(&p, &policy, &list, &[], day)).unwrap();
+    keep("announcement", &fx.drafts, Kind::Announcement, ANNOUNCE);
+    keep(
+        "embargo-over",
+        &fx.drafts,
+        Kind::EmbargoOver,
+        "dana@distro-a.example",
+    );
+    keep(
+        "embargo-over-reporter",
+        &fx.drafts,
+        Kind::EmbargoOver,
+        "rita@reporter.example",
+    );
+
+    let dir = repo().join("fixtures/templates");
+    let bless = std::env::var_os("SECMAIL_BLESS").is_some();
+    let mut failures = Vec::new();
+    for (name, text) in &rendered {
+        let expected = dir.join(format!("{name}.expected.txt"));
+        let actual = dir.join(format!("{name}.actual.txt"));
+        if bless {
+            std::fs::write(&expected, text).unwrap();
+        } else if std::fs::read_to_string(&expected).ok().as_deref() == Some(text.as_str()) {
+            let _ = std::fs::remove_file(&actual);
+        } else {
+            std::fs::write(&actual, text).unwrap();
+            failures.push(actual.display().to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "template goldens:\n{}",
+        failures.join("\n")
+    );
+}

@@ -386,7 +386,7 @@ fn check_relay(case: &Case, parsed: &Parsed, config: &Config) -> Result<String, 
 }
 
 /// `/duplicate CASE`: this case duplicates `id`. Both cases are linked, the shorter embargo
-/// wins (`duplicate_embargo`), and each first reporter is offered contact with the other.
+/// wins (`disclose::duplicate_embargo`), and each first reporter is offered contact with the other.
 #[allow(clippy::too_many_arguments)]
 fn duplicate(
     case: &mut Case,
@@ -435,7 +435,8 @@ fn duplicate(
             relation: "duplicate".into(),
         },
     );
-    duplicate_embargo(target, case);
+    // DESIGN.md "Team commands": the shortest embargo of the two wins.
+    crate::core::disclose::duplicate_embargo(target, case, &member.address, now);
 
     // Offer contact between the first reporters, each in a message of their own; neither
     // learns anything of the other before both agree.
@@ -491,7 +492,3 @@ fn duplicate(
         }
     ))
 }
-
-/// The embargo hook of a duplicate (DESIGN.md: "shortest embargo of the two wins"). Embargoes
-/// belong to the disclosure work: when `Case` carries one, set the earlier date on both here.
-fn duplicate_embargo(_original: &mut Case, _duplicate: &mut Case) {}
