@@ -927,3 +927,90 @@ fn golden_disclosure_templates() {
         failures.join("\n")
     );
 }
+
+/// `/distributors` by signed team mail through the whole pipeline: a cert attached to the
+/// command mail is imported, the change lands in the store with the case, a bad cert refuses
+/// the mail whole, and nobody outside the team can read or change the list.
+#[test]
+fn distributors_by_signed_command_mail() {
+    use super::common::{plain_mail, secret, signed_encrypted};
+    let p = Pipeline::demo();
+    p.process(&plain_mail(
+        "rita@reporter.example",
+        "security@example.org",
+        "Remote crash",
+        "r1@reporter.example",
+        "",
+        "Crash.",
+    ));
+    let alice = secret("team-alice-secret.asc");
+    let command = |n: u32, body: &str, cert: &str| {
+        let inner = format!(
+            "Content-Type: multipart/mixed; boundary=\"c\"\n\n--c\nContent-Type: text/plain; charset=utf-8\n\n{body}\n--c\nContent-Type: application/pgp-keys; name=\"key.asc\"\nContent-Disposition: attachment; filename=\"key.asc\"\n\n{}\n--c--\n",
+            cert_text(cert)
+        );
+        let h = format!("From: alice@example.org\r\nTo: security+SEC-2026-{:04}@example.org\r\nSubject: Re: [SEC-2026-0001]\r\nMessage-ID: <dc{n}@example.org>\r\n", 1);
+        signed_encrypted(&alice, &h, &inner, now()).0
+    };
+    // The attached cert does not carry the address: refused whole, nothing stored.
+    let out = p.process(&command(
+        1,
+        "/distributors add dana@distro-a.example --name \"Distro A\"",
+        "distributor-erik.asc",
+    ));
+    assert!(
+        out.outcome.summary.contains("refused"),
+        "{}",
+        out.outcome.summary
+    );
+    assert!(p.store.distributors().is_empty());
+    // The right cert: imported with the cap.
+    let out = p.process(&command(
+        2,
+        "/distributors add dana@distro-a.example --name \"Distro A\" --cap 14d",
+        "distributor-dana.asc",
+    ));
+    assert!(
+        out.outcome
+            .summary
+            .contains("1 team command (distributors)"),
+        "{}",
+        out.outcome.summary
+    );
+    let list = p.store.distributors();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].cap_secs, Some(14 * 86_400));
+    assert_eq!(
+        list[0].cert_fingerprint.as_deref(),
+        Some("16C4792CD0A469A6ABD0187A36B142E23167F488")
+    );
+    // The confirmation goes to Alice alone, encrypted; no copy names the list outside the team.
+    for (o, _, kind) in &out.outgoing {
+        assert!(o.encrypted, "{kind} to {:?} not encrypted", o.rcpts);
+        assert!(
+            o.rcpts.iter().all(|r| r.ends_with("@example.org")),
+            "{kind} to {:?}",
+            o.rcpts
+        );
+    }
+    // A reporter's slash line is text, not a command: the list is neither shown nor changed.
+    let out = p.process(&plain_mail(
+        "rita@reporter.example",
+        "security+SEC-2026-0001@example.org",
+        "Re: [SEC-2026-0001]",
+        "r2@reporter.example",
+        "",
+        "/distributors remove distro-a\n/distributors list",
+    ));
+    assert_eq!(p.store.distributors().len(), 1);
+    for (o, _, _) in &out.outgoing {
+        assert!(!String::from_utf8_lossy(&o.raw).contains("distro-a"));
+    }
+    // Removal takes effect at once.
+    p.process(&command(
+        3,
+        "/distributors remove distro-a",
+        "distributor-dana.asc",
+    ));
+    assert!(p.store.distributors().is_empty());
+}

@@ -8,7 +8,7 @@
 //! case by `core::disclose`, so the caller must not record them again; a `/distributors` change
 //! is seen by the commands after it in the same mail.
 use crate::config::Config;
-use crate::core::decrypt::{Attachment, Opened};
+use crate::core::decrypt::{Attachment, CertSource, Opened};
 use crate::core::disclose::{self, Ctx, ListChange};
 use crate::core::draft::Draft;
 use crate::core::keys::{self, Cert};
@@ -54,12 +54,21 @@ impl Disclosing {
         config: &Config,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
+        // Attached certs (`application/pgp-keys`): decrypt keeps them apart from the
+        // attachments; an Autocrypt header is the sender's own cert, not one to import.
         let certs: Vec<Cert> = opened
-            .attachments
+            .certs
             .iter()
-            .filter(|a| is_cert(a))
-            .filter_map(|a| keys::parse_certs(&a.data).ok())
-            .flatten()
+            .filter(|l| l.source != CertSource::Autocrypt)
+            .map(|l| l.cert.clone())
+            .chain(
+                opened
+                    .attachments
+                    .iter()
+                    .filter(|a| is_cert(a))
+                    .filter_map(|a| keys::parse_certs(&a.data).ok())
+                    .flatten(),
+            )
             .collect();
         let patches: Vec<Attachment> = opened
             .attachments
