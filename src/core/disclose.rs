@@ -1099,7 +1099,8 @@ pub enum Timer {
     /// The policy's lead time has come and the case is fix-ready (or already pre-notified and
     /// a distributor is owed its notice, e.g. one whose cap now allows it or one newly added).
     AdvanceNotice,
-    /// The lead time has come but the case is not fix-ready: remind the team, once per date.
+    /// The lead time has come but the case is not fix-ready (or has no description for the
+    /// notice): remind the team, once per date.
     NotReady,
     /// 24 hours before the date.
     FinalNotice,
@@ -1143,7 +1144,7 @@ pub fn due(
     let lead_reached = now >= policy.notice_at(e.until);
     let ready = matches!(case.state, State::FixReady | State::PreNotified);
     let has_text = case.disclosure.text.is_some();
-    if lead_reached && !ready && !case.disclosure.not_ready_reminded {
+    if lead_reached && !(ready && has_text) && !case.disclosure.not_ready_reminded {
         out.push(Timer::NotReady);
     }
     if ready && has_text {
@@ -1186,9 +1187,14 @@ pub fn on_timer(case: &mut Case, timer: Timer, ctx: &Ctx) -> Effects {
                 .as_ref()
                 .map(|e| human(e.until))
                 .unwrap_or_default();
+            let why = if matches!(case.state, State::FixReady | State::PreNotified) {
+                "there is no description for it yet".to_string()
+            } else {
+                format!("the case is {}, not fix-ready", case.state)
+            };
             let what = format!(
-                "{}: the advance notice to distributors is due now (disclosure {until}), but the case is {}, not fix-ready. Set /state fix-ready and send /notify-distributors with the description and patches, or move the date with /embargo.",
-                case.id, case.state
+                "{}: the advance notice to distributors is due now (disclosure {until}), but {why}. Set /state fix-ready and send /notify-distributors with the description and remedy below it and the patches attached, or move the date with /embargo.",
+                case.id
             );
             case.push(
                 ctx.now,
@@ -1404,10 +1410,18 @@ pub fn run(
             date,
             force,
             need_to_know,
-        } => Applied {
-            effects: set_embargo(&mut work, *date, *force, need_to_know, ctx)?,
-            list_change: None,
-        },
+        } => {
+            let effects = set_embargo(&mut work, *date, *force, need_to_know, ctx)?;
+            // Text below `/embargo` is the description and remedy the timer's advance
+            // notice will carry, unless `/notify-distributors` gives another.
+            if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
+                work.disclosure.text = Some(t.to_string());
+            }
+            Applied {
+                effects,
+                list_change: None,
+            }
+        }
         Command::EmbargoPublic => Applied {
             effects: embargo_public(&mut work, ctx)?,
             list_change: None,

@@ -1014,3 +1014,91 @@ fn distributors_by_signed_command_mail() {
     ));
     assert!(p.store.distributors().is_empty());
 }
+
+/// The scheduler's side through the real binary (`run --once`, file outbox, pinned clock): a
+/// signed `/embargo` with the description below it on a fix-ready case, then at the policy's
+/// lead time the daemon sends the advance notice by itself, and 24 hours before the date the
+/// final notice.
+#[test]
+fn the_daemon_sends_the_advance_notice_at_the_lead_time() {
+    use super::cli::{demo_tree, secmail};
+    use super::common::{secret, signed_encrypted, text_payload};
+    let dir = demo_tree();
+    let run_at = |at: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_secmail"))
+            .current_dir(dir.path())
+            .args(["run", "--once"])
+            .env("SECMAIL_NOW", at)
+            .env_remove("SECMAIL_LOG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let outbox = |kind: &str| {
+        std::fs::read_dir(dir.path().join("var/outbox"))
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(kind))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let add = secmail(
+        dir.path(),
+        &[
+            "distributors",
+            "add",
+            "--name",
+            "Distro A",
+            "--address",
+            "dana@distro-a.example",
+            "--cert",
+            "fixtures/keys/distributor-dana.asc",
+        ],
+    );
+    assert!(add.status.success());
+    run_at("2026-11-28T12:00:00Z");
+    let alice = secret("team-alice-secret.asc");
+    let h = "From: alice@example.org\r\nTo: security+SEC-2026-0001@example.org\r\nSubject: Re: [SEC-2026-0001]\r\nMessage-ID: <sched-1@example.org>\r\n";
+    let body =
+        "/state fix-ready\n/embargo 2026-12-10\n\nparse_packet() overflows; upgrade to 2.4.2.";
+    let mail = signed_encrypted(&alice, h, &text_payload(body), now()).0;
+    std::fs::write(
+        dir.path()
+            .join("fixtures/demo/maildir/new/0100.command.eml"),
+        mail,
+    )
+    .unwrap();
+    let stdout = run_at("2026-11-28T12:05:00Z");
+    assert!(
+        stdout.contains("2 team commands (state, embargo)"),
+        "{stdout}"
+    );
+    assert_eq!(outbox("advance-notice"), 0, "not before the lead time");
+    // Seven days before Thursday 2026-12-10 16:00 UTC.
+    let stdout = run_at("2026-12-03T16:00:00Z");
+    assert!(
+        stdout.contains("disclosure timer AdvanceNotice"),
+        "{stdout}"
+    );
+    assert_eq!(outbox("advance-notice"), 1);
+    assert_eq!(
+        outbox("disclosure-date"),
+        1,
+        "the reporter is told the date"
+    );
+    // Again at the same time: nothing twice.
+    run_at("2026-12-03T16:10:00Z");
+    assert_eq!(outbox("advance-notice"), 1);
+    run_at("2026-12-09T16:00:00Z");
+    assert_eq!(outbox("final-notice"), 1);
+    let case = secmail(dir.path(), &["case", "SEC-2026-0001", "--json"]);
+    let case: serde_json::Value = serde_json::from_slice(&case.stdout).unwrap();
+    assert_eq!(case["state"], "pre-notified");
+}
