@@ -20,6 +20,12 @@ if [[ $(id -u) -eq 0 ]] && ! getent passwd vmail >/dev/null; then
         --shell /usr/sbin/nologin vmail
 fi
 
+# The advisory tests validate OSV and CSAF output with Python's jsonschema (tests/schemas/).
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+    echo "contrib/test.sh: installing python jsonschema (advisory schema tests)" >&2
+    python3 -m pip install --quiet jsonschema || echo "contrib/test.sh: could not install jsonschema" >&2
+fi
+
 command -v cargo >/dev/null || { echo "contrib/test.sh: cargo not found (install Rust 1.95)" >&2; exit 1; }
 
 set -x

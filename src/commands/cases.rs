@@ -8,7 +8,7 @@ use std::path::Path;
 
 fn open(config_path: &Path) -> Result<(crate::config::Config, Store)> {
     let config = super::load(config_path, Clock::from_env())?;
-    let store = Store::open(&config.store_path).context(ExitCode::IoErr)?;
+    let store = super::open_store(&config)?;
     Ok((config, store))
 }
 
@@ -127,6 +127,32 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
             crate::model::Credit::Anonymous => println!("  credit: anonymous"),
         }
     }
+    if let Some(e) = &case.embargo {
+        println!(
+            "embargo {} (asked by {}{}{})",
+            if e.public {
+                "lifted: the issue is public".to_string()
+            } else {
+                format!("until {}", crate::core::disclose::human(e.until))
+            },
+            e.asked_by,
+            if e.forced { ", forced" } else { "" },
+            if e.need_to_know.is_empty() {
+                String::new()
+            } else {
+                format!("; need to know: {}", e.need_to_know.join(", "))
+            }
+        );
+    }
+    // Team-internal view: which distributors were sent what about this case.
+    for n in &case.disclosure.notified {
+        println!(
+            "notified distributor {} ({} notice, {})",
+            n.distributor,
+            n.kind.as_str(),
+            n.at.format("%Y-%m-%d %H:%M UTC")
+        );
+    }
     println!("timeline:");
     for e in &case.timeline {
         let what = match &e.kind {
@@ -174,6 +200,28 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 message_id.as_deref().unwrap_or("-")
             ),
             EventKind::Suppressed { kind, reason } => format!("{kind} not sent: {reason}"),
+            EventKind::EmbargoSet {
+                until,
+                forced,
+                public,
+            } => {
+                if *public {
+                    "embargo lifted: the issue is public".to_string()
+                } else {
+                    format!(
+                        "embargo until {}{}",
+                        until.format("%Y-%m-%d %H:%M UTC"),
+                        if *forced { " (forced)" } else { "" }
+                    )
+                }
+            }
+            EventKind::NoticeRefused {
+                distributor,
+                kind,
+                reason,
+            } => format!("{kind} notice to distributor {distributor} not sent: {reason}"),
+            EventKind::Disclosed { .. } => "disclosed: announcement sent".to_string(),
+            EventKind::Reminder { what } => format!("reminder: {what}"),
             EventKind::Command { line, detail } => format!("command {line}: {detail}"),
             EventKind::CommandRefused { msg_hash, reasons } => format!(
                 "commands refused (msg {}): {}",

@@ -29,6 +29,8 @@ pub struct Project {
     /// Value of our `X-Secmail-Loop` header.
     pub instance: String,
     pub demo_keys: bool,
+    /// The public list that `/disclose` announces to (`[project] announce-address`).
+    pub announce_address: Option<String>,
 }
 
 impl Project {
@@ -67,6 +69,37 @@ impl Inbound {
     }
 }
 
+/// `[advisories]`: the advisory documents written at disclosure (`secmail export`).
+#[derive(Debug, Clone)]
+pub struct Advisories {
+    /// Written here at disclosure, as `<CASE>.osv.json` and `<CASE>.csaf.json`.
+    pub dir: Option<PathBuf>,
+    /// OSV ecosystem of the package (`PyPI`, `crates.io`, …); without it OSV lists no package.
+    pub ecosystem: Option<String>,
+    /// Package and product name (default: the project name).
+    pub package: String,
+    /// CSAF vendor (default: the project name).
+    pub vendor: String,
+    /// CSAF publisher namespace, a URL (default `https://<domain of the security address>`).
+    pub namespace: String,
+    /// Where the advisories are published; becomes a reference (`…/<CASE>`).
+    pub url_base: Option<String>,
+}
+
+/// `[security-txt]`: what `secmail security-txt` writes (RFC 9116).
+#[derive(Debug, Clone)]
+pub struct SecurityTxt {
+    /// URL of the project's OpenPGP cert (RFC 9116 §2.5.4).
+    pub encryption: Option<String>,
+    pub policy: Option<String>,
+    pub canonical: Option<String>,
+    pub preferred_languages: Option<String>,
+    /// Expires this long after writing; under a year (RFC 9116 §2.5.5).
+    pub expires_in: Duration,
+    /// The published copy; `secmail check` warns when its Expires is near.
+    pub path: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Automatic messages to one address within `auto_reply_window`.
@@ -93,6 +126,10 @@ pub struct Config {
     pub templates_dir: PathBuf,
     pub team: Vec<TeamMember>,
     pub limits: Limits,
+    /// `[advisories]`: where and how OSV/CSAF documents are written.
+    pub advisories: Advisories,
+    /// `[security-txt]`: the RFC 9116 file.
+    pub security_txt: SecurityTxt,
     /// `[policy]`: deadlines, calendar, escalation (no timers without the section).
     pub policy: Policy,
     /// Warnings to log at start (demo keys, group-readable files).
@@ -201,6 +238,11 @@ impl Config {
         };
         lim.done(&mut e);
 
+        let adv_t = top.table("advisories", &mut e).unwrap_or(&empty);
+        let advisories = read_advisories(adv_t, base, project.as_ref(), &mut e);
+        let stxt_t = top.table("security-txt", &mut e).unwrap_or(&empty);
+        let security_txt = read_security_txt(stxt_t, base, &mut e);
+
         let team = read_team(&top.tables("team", &mut e), base, now, &mut e);
         let policy = match top.table("policy", &mut e) {
             Some(t) => {
@@ -250,6 +292,8 @@ impl Config {
                     templates_dir,
                     team,
                     limits,
+                    advisories,
+                    security_txt,
                     policy,
                     warnings,
                 })
@@ -280,6 +324,17 @@ fn read_project(t: &toml::Table, e: &mut Errors) -> Option<Project> {
     let separator = s.str_or("address-separator", "+", e);
     let instance = s.opt_str("instance", e);
     let demo_keys = s.opt_bool("demo-keys", e).unwrap_or(false);
+    let announce_address = s
+        .opt_str("announce-address", e)
+        .map(|a| a.trim().to_ascii_lowercase());
+    if let Some(a) = &announce_address {
+        if !a.contains('@') || a.contains(char::is_whitespace) {
+            e.add(
+                "project.announce-address",
+                format!("{a:?} is not an address like announce@lists.example.org"),
+            );
+        }
+    }
     if case_prefix.is_empty()
         || !case_prefix
             .bytes()
@@ -317,7 +372,74 @@ fn read_project(t: &toml::Table, e: &mut Errors) -> Option<Project> {
         case_prefix,
         separator,
         demo_keys,
+        announce_address,
     })
+}
+
+fn read_advisories(
+    t: &toml::Table,
+    base: &Path,
+    project: Option<&Project>,
+    e: &mut Errors,
+) -> Advisories {
+    let mut s = Section::new("advisories", t);
+    let name = project.map(|p| p.name.clone()).unwrap_or_default();
+    let domain = project.map(|p| p.domain.clone()).unwrap_or_default();
+    let a = Advisories {
+        dir: s.opt_path("dir", base, e),
+        ecosystem: s.opt_str("ecosystem", e),
+        package: s.str_or("package", &name, e),
+        vendor: s.str_or("vendor", &name, e),
+        namespace: s.str_or("namespace", &format!("https://{domain}"), e),
+        url_base: s.opt_str("url-base", e),
+    };
+    if !a.namespace.starts_with("https://") && !a.namespace.starts_with("http://") {
+        e.add(
+            "advisories.namespace",
+            format!("{:?} must be a URL", a.namespace),
+        );
+    }
+    s.done(e);
+    a
+}
+
+fn read_security_txt(t: &toml::Table, base: &Path, e: &mut Errors) -> SecurityTxt {
+    let mut s = Section::new("security-txt", t);
+    let expires_in = s
+        .opt_duration("expires-in", e)
+        .unwrap_or(Duration::from_secs(180 * 86_400));
+    // RFC 9116 §2.5.5: "it is RECOMMENDED that the value of this field be less than a year".
+    if expires_in >= Duration::from_secs(365 * 86_400) || expires_in.is_zero() {
+        e.add(
+            "security-txt.expires-in",
+            "must be more than zero and less than a year (RFC 9116 §2.5.5)",
+        );
+    }
+    let out = SecurityTxt {
+        encryption: s.opt_str("encryption", e),
+        policy: s.opt_str("policy", e),
+        canonical: s.opt_str("canonical", e),
+        preferred_languages: s.opt_str("preferred-languages", e),
+        expires_in,
+        path: s.opt_path("path", base, e),
+    };
+    for (k, v) in [
+        ("encryption", &out.encryption),
+        ("policy", &out.policy),
+        ("canonical", &out.canonical),
+    ] {
+        if let Some(v) = v {
+            if !v.starts_with("https://") {
+                // RFC 9116 §2.5: web URIs in security.txt MUST begin with "https://".
+                e.add(
+                    &format!("security-txt.{k}"),
+                    format!("{v:?} must be an https:// URL"),
+                );
+            }
+        }
+    }
+    s.done(e);
+    out
 }
 
 fn read_keys(

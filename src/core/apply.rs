@@ -9,6 +9,7 @@
 //! agree (`apply::consent`).
 mod commands;
 mod consent;
+mod disclosure;
 
 use super::classify::Sender;
 use super::command::{Authority, CommandMail};
@@ -49,6 +50,8 @@ pub struct Memory {
     pub told_fingerprint: bool,
     /// The id a new case would get.
     pub next_case_id: CaseId,
+    /// The confidential distributor list (for the team's disclosure commands).
+    pub distributors: Vec<crate::model::Distributor>,
     /// Cases linked to the one the message threads into (duplicates, and a case a
     /// `/duplicate` names), as the store has them.
     pub related: Vec<Case>,
@@ -76,6 +79,10 @@ pub struct Outcome {
     pub told_fingerprint: bool,
     /// One line for the operator: case, sender class and outcome (no report text, no addresses).
     pub summary: String,
+    /// Changes to the distributor list (`/distributors`), written in the same batch.
+    pub distributors: Vec<super::disclose::ListChange>,
+    /// The case was disclosed: the shell writes its advisories once the batch is durable.
+    pub write_advisories: bool,
     /// Other cases changed too (the other side of a `/duplicate` or of a contact consent).
     pub linked: Vec<Case>,
     /// The digest of a signature whose commands acted: remembered so it acts once.
@@ -266,8 +273,12 @@ fn person(
             (case, true, "new")
         }
     };
+    // A distributor's mail stays internal: copied to the team, never to the reporter, never
+    // answered automatically (DESIGN.md "Threading").
     let sender_class = if case.reporter(&from.address).is_some() || opened_case {
         "reporter"
+    } else if case.disclosure.was_notified(&from.address) {
+        "distributor"
     } else {
         "unknown"
     };

@@ -36,6 +36,9 @@ pub enum Command {
     /// This case duplicates the named one.
     Duplicate(CaseId),
     Help,
+    /// `/embargo`, `/notify-distributors`, `/disclose`, `/distributors`: the disclosure
+    /// commands, parsed and carried out by `core::disclose`.
+    Disclosure(crate::core::disclose::Command),
 }
 
 impl Command {
@@ -51,6 +54,7 @@ impl Command {
             Command::Credit { .. } => "credit",
             Command::Duplicate(_) => "duplicate",
             Command::Help => "help",
+            Command::Disclosure(d) => d.name(),
         }
     }
 }
@@ -90,6 +94,16 @@ Commands go at the top of a signed reply, one per line; the first other line end
   /cve ID                e.g. CVE-2026-12345
   /credit NAME|anonymous how to credit the reporter ([ADDRESS] first with several)
   /duplicate CASE        this case duplicates CASE; the reporters are offered contact
+  /embargo DATE [HH:MM] [force] [ADDRESS…]
+                         disclosure date (default 16:00 UTC; Friday to Sunday and dates
+                         past the policy's maximum need force); addresses: need to know
+  /embargo public        the issue leaked: reporter and team told, disclose now
+  /notify-distributors   advance notice to each distributor (the text below the commands:
+                         description and remedy; attachments: the patches); the reporter
+                         is told the date
+  /disclose [force]      announcement to the announce list; embargo over; advisories
+  /distributors list | add ADDRESS [--name \"NAME\"] [--cap 14d] [--notices KINDS]
+                         (attach their cert) | remove ID|ADDRESS
   /help                  this list
 Without /reply the message is an internal note, copied to the rest of the team.
 Commands count once per signature, only while the signature is fresh, and all or
@@ -405,9 +419,12 @@ fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, Stri
                 .map(Command::Duplicate)
                 .ok_or_else(|| format!("{id:?} is not a case id like {case_prefix}-2026-0001"))
         }
-        // Disclosure commands (DESIGN.md "Distributors and advance notice") come with that work.
-        "embargo" | "notify-distributors" | "disclose" | "distributors" => {
-            Err(format!("/{name} is not available in this version yet"))
+        // Disclosure commands (DESIGN.md "Distributors and advance notice").
+        n if crate::core::disclose::NAMES.contains(&n) => {
+            match crate::core::disclose::parse_args(n, args) {
+                Some(r) => r.map(Command::Disclosure),
+                None => Err(format!("unknown command /{n}")),
+            }
         }
         other => Err(format!(
             "unknown command /{other}; /help lists the commands"
@@ -576,7 +593,7 @@ mod tests {
     #[test]
     fn bad_lines_each_give_a_reason() {
         check(
-            "/state bogus\n/severity huge\n/cve 1234\n/assign nobody\n/frobnicate\n/reply now\n/duplicate CVE-2026-0001\n/state duplicate\n/embargo 2027-01-01\n/severity low CVSS:9",
+            "/state bogus\n/severity huge\n/cve 1234\n/assign nobody\n/frobnicate\n/reply now\n/duplicate CVE-2026-0001\n/state duplicate\n/embargo next week\n/severity low CVSS:9",
             &[],
             &[
                 "/state bogus: unknown state \"bogus\"; one of new, triage, confirmed, fixing, fix-ready, pre-notified, disclosed, closed, rejected",
@@ -587,7 +604,7 @@ mod tests {
                 "/reply now: /reply takes no argument",
                 "/duplicate CVE-2026-0001: \"CVE-2026-0001\" is not a case id like SEC-2026-0001",
                 "/state duplicate: use /duplicate CASE to mark a duplicate",
-                "/embargo 2027-01-01: /embargo is not available in this version yet",
+                "/embargo next week: next week: usage: /embargo YYYY-MM-DD [HH:MM] [force] [need-to-know ADDRESS…] | /embargo public",
                 "/severity low CVSS:9: \"CVSS:9\" is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
             ],
             "",

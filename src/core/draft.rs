@@ -19,6 +19,16 @@ pub enum Kind {
     Unreadable,
     /// Something the team must know (loop, oversize mail, a message matching no case).
     TeamAlert,
+    /// Advance notice to one distributor (DESIGN.md "Distributors and advance notice").
+    AdvanceNotice,
+    /// The reminder to a distributor 24 hours before the disclosure date.
+    FinalNotice,
+    /// To a distributor or reporter: the embargo is over (disclosed, or leaked).
+    EmbargoOver,
+    /// To the reporter: the planned disclosure date, sent with the advance notices.
+    DisclosureDate,
+    /// The public announcement (signed, never encrypted) to the announce address.
+    Announcement,
     /// To a team member: what their signed commands did.
     CommandResult,
     /// To a team member: their command mail was refused, and why.
@@ -48,6 +58,11 @@ impl Kind {
             Kind::NoIntegrity => "no-integrity",
             Kind::Unreadable => "unreadable",
             Kind::TeamAlert => "team-alert",
+            Kind::AdvanceNotice => "advance-notice",
+            Kind::FinalNotice => "final-notice",
+            Kind::EmbargoOver => "embargo-over",
+            Kind::DisclosureDate => "disclosure-date",
+            Kind::Announcement => "announcement",
             Kind::CommandResult => "command-result",
             Kind::CommandRefused => "command-refused",
             Kind::Relay => "relay",
@@ -76,6 +91,8 @@ impl Kind {
             | Kind::CommandRefused => "auto-replied",
             // Written by a person; we only carry it (RFC 3834 §5: "no").
             Kind::Relay => "no",
+            // A person decided to publish it (`/disclose`); lists may drop automatic mail.
+            Kind::Announcement => "no",
             Kind::TeamCopy
             | Kind::TeamAlert
             | Kind::ContactOffer
@@ -83,7 +100,11 @@ impl Kind {
             | Kind::Reminder
             | Kind::Escalation
             | Kind::Progress
-            | Kind::Digest => "auto-generated",
+            | Kind::Digest
+            | Kind::AdvanceNotice
+            | Kind::FinalNotice
+            | Kind::EmbargoOver
+            | Kind::DisclosureDate => "auto-generated",
         }
     }
 }

@@ -24,6 +24,10 @@ pub trait View: Lookup {
     fn next_case_id(&self, prefix: &str, year: i32) -> CaseId;
     /// A cert learnt earlier for this address.
     fn cert_for(&self, address: &str) -> Option<Cert>;
+    /// The confidential distributor list.
+    fn distributors(&self) -> Vec<crate::model::Distributor> {
+        Vec::new()
+    }
     /// A signed command mail with this signature digest already acted (replay protection).
     fn signature_seen(&self, digest: &str) -> bool;
 }
@@ -143,6 +147,11 @@ pub fn process(
         recent_auto_replies: view.recent_auto_replies(&sender),
         told_fingerprint: view.told_fingerprint(&sender),
         next_case_id: view.next_case_id(&config.project.case_prefix, CaseId::year_of(now)),
+        distributors: if team_member.is_some() {
+            view.distributors()
+        } else {
+            Vec::new()
+        },
         related: related_cases(&threaded, command.as_ref(), view),
     };
     let incoming = Incoming {

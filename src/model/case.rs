@@ -2,6 +2,7 @@
 //!
 //! Invariant: the timeline only grows; every change to a case appends an event saying who did it
 //! and when.
+use super::embargo::{Disclosure, Embargo};
 use super::party::Reporter;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -202,6 +203,27 @@ pub enum EventKind {
         kind: String,
         reason: String,
     },
+    /// The disclosure date was set or changed (`/embargo`).
+    EmbargoSet {
+        until: DateTime<Utc>,
+        forced: bool,
+        /// The issue leaked: disclosure now.
+        public: bool,
+    },
+    /// A notice was not sent to a distributor: its cap, a missing cert, or nothing to send.
+    NoticeRefused {
+        distributor: String,
+        kind: String,
+        reason: String,
+    },
+    /// The case was disclosed (`/disclose`); advisories written.
+    Disclosed {
+        announce_message_id: String,
+    },
+    /// A reminder from the disclosure timers (notice due but not fix-ready, embargo over).
+    Reminder {
+        what: String,
+    },
     /// A signed team command was accepted and applied (DESIGN.md "Team commands"); `line` is
     /// the command as written, `detail` what it did.
     Command {
@@ -278,6 +300,12 @@ pub struct Case {
     pub message_ids: Vec<String>,
     /// When the reporter last got a message from us (policy timers use it).
     pub last_reporter_update: Option<DateTime<Utc>>,
+    /// The disclosure date, who asked, who may know (DESIGN.md "Cases").
+    #[serde(default)]
+    pub embargo: Option<Embargo>,
+    /// Notices sent, patches and text for the disclosure.
+    #[serde(default)]
+    pub disclosure: Disclosure,
     pub timeline: Vec<Event>,
     /// Open offers to put the reporters of duplicate cases in touch.
     #[serde(default)]
@@ -302,6 +330,8 @@ impl Case {
             duplicates: Vec::new(),
             message_ids: Vec::new(),
             last_reporter_update: None,
+            embargo: None,
+            disclosure: Disclosure::default(),
             timeline: Vec::new(),
             contact_offers: Vec::new(),
         }
@@ -325,6 +355,15 @@ impl Case {
             actor: actor.to_string(),
             kind,
         });
+    }
+
+    /// Moves the case to `to`, recording the change (no event when it is already there).
+    pub fn set_state(&mut self, at: DateTime<Utc>, actor: &str, to: State) {
+        if self.state != to {
+            let from = self.state;
+            self.state = to;
+            self.push(at, actor, EventKind::StateChanged { from, to });
+        }
     }
 
     /// True once the named policy timer fired on this case.

@@ -1,6 +1,7 @@
 //! The policy timers in the daemon: `core::schedule` over the stored cases at the clock's now,
 //! its result written in one batch (cases, outbox, digest time), then the outbox woken.
-//! Runs once per `run --once` cycle and every `TICK` in the long-running daemon.
+//! Runs once per `run --once` cycle and every `TICK` in the long-running daemon, followed by
+//! the disclosure timers (`Daemon::disclosure_tick`).
 //!
 //! Invariant: a timer's mail and its record are one batch, flushed before the outbox sends it,
 //! so no timer fires twice across restarts.
@@ -20,6 +21,8 @@ impl Daemon {
     pub async fn schedule_pass(&self) -> Result<usize> {
         let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
         let now = self.clock.now();
+        // A message and a timer pass never change the same case at once.
+        let _writing = self.case_write.lock().await;
         let (s, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
             let cases = store.cases();
             let s = schedule::run(&cases, &config, &templates, store.last_digest(), &[], now);
@@ -53,6 +56,10 @@ impl Daemon {
         loop {
             if let Err(e) = self.schedule_pass().await {
                 tracing::error!(error = %format!("{e:#}"), "scheduler pass failed");
+            }
+            // The disclosure timers (core::disclose): advance and final notices, reminders.
+            if let Err(e) = self.disclosure_tick().await {
+                tracing::error!(error = %format!("{e:#}"), "disclosure timers failed");
             }
             tokio::select! {
                 _ = stop.cancelled() => return,

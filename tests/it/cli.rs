@@ -19,17 +19,17 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A copy of what the demo needs: security.conf, keys/, templates/, fixtures/demo/.
-fn demo_tree() -> tempfile::TempDir {
+pub(super) fn demo_tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let r = repo();
     std::fs::copy(r.join("security.conf"), dir.path().join("security.conf")).unwrap();
-    for sub in ["keys", "templates", "fixtures/demo"] {
+    for sub in ["keys", "templates", "fixtures/demo", "fixtures/keys"] {
         copy_dir(&r.join(sub), &dir.path().join(sub));
     }
     dir
 }
 
-fn secmail(dir: &Path, args: &[&str]) -> std::process::Output {
+pub(super) fn secmail(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_secmail"))
         .current_dir(dir)
         .args(args)
@@ -116,7 +116,15 @@ fn every_help_example_runs() {
         .filter_map(|l| l.trim().strip_prefix("secmail "))
         .map(|l| l.split("  ").next().unwrap().trim().to_string())
         .collect();
-    for sub in ["run", "check", "cases", "case"] {
+    for sub in [
+        "run",
+        "check",
+        "cases",
+        "case",
+        "distributors",
+        "export",
+        "security-txt",
+    ] {
         let out = secmail(dir.path(), &[sub, "--help"]);
         let text = String::from_utf8_lossy(&out.stdout);
         let ex: Vec<String> = text

@@ -13,20 +13,25 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const SECURITY: &str = "security@example.org";
-const RITA: &str = "rita@reporter.example";
-const ALICE: &str = "alice@example.org";
-const BOB: &str = "bob@example.org";
-const WAIT: Duration = Duration::from_secs(30);
+pub(super) const SECURITY: &str = "security@example.org";
+pub(super) const RITA: &str = "rita@reporter.example";
+pub(super) const ALICE: &str = "alice@example.org";
+pub(super) const BOB: &str = "bob@example.org";
+pub(super) const WAIT: Duration = Duration::from_secs(30);
 
 /// A deployment of secmail against the test servers: its config, store and logs in a temp dir.
-struct Deployment {
-    dir: tempfile::TempDir,
+pub(super) struct Deployment {
+    pub(super) dir: tempfile::TempDir,
     conf: PathBuf,
 }
 
 impl Deployment {
     fn new(servers: &MailServers) -> Deployment {
+        Self::with(servers, "", "")
+    }
+
+    /// The deployment with `project_extra` lines in `[project]` and `sections` appended.
+    pub(super) fn with(servers: &MailServers, project_extra: &str, sections: &str) -> Deployment {
         let dir = tempfile::tempdir().unwrap();
         let pw = dir.path().join("imap-password");
         std::fs::write(&pw, MailServers::password(SECURITY)).unwrap();
@@ -41,6 +46,7 @@ impl Deployment {
 name = "Example Project"
 security-address = "{SECURITY}"
 demo-keys = true
+{project_extra}
 [keys]
 secret = ["{r}/keys/demo-project-secret.asc"]
 [inbound]
@@ -69,6 +75,7 @@ role = "handler"
 name = "Bob Demo"
 address = "{BOB}"
 cert = "{r}/keys/team-bob.asc"
+{sections}
 "#,
                 r = r.display(),
                 imap = servers.imap_port(),
@@ -80,7 +87,7 @@ cert = "{r}/keys/team-bob.asc"
         Deployment { dir, conf }
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(super) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_secmail"));
         c.arg("--config")
             .arg(&self.conf)
@@ -90,7 +97,7 @@ cert = "{r}/keys/team-bob.asc"
         c
     }
 
-    fn once(&self, extra_env: &[(&str, &str)]) -> std::process::Output {
+    pub(super) fn once(&self, extra_env: &[(&str, &str)]) -> std::process::Output {
         let mut c = self.cmd(&["run", "--once"]);
         for (k, v) in extra_env {
             c.env(k, v);
@@ -98,7 +105,7 @@ cert = "{r}/keys/team-bob.asc"
         c.output().unwrap()
     }
 
-    fn spawn(&self) -> Child {
+    pub(super) fn spawn(&self) -> Child {
         let log = std::fs::File::create(self.dir.path().join("daemon.log")).unwrap();
         self.cmd(&["run"])
             .stdin(Stdio::null())
@@ -109,7 +116,7 @@ cert = "{r}/keys/team-bob.asc"
     }
 
     /// Waits until the daemon's log has a line containing `what`.
-    async fn wait_log(&self, what: &str) {
+    pub(super) async fn wait_log(&self, what: &str) {
         let path = self.dir.path().join("daemon.log");
         let deadline = std::time::Instant::now() + WAIT;
         loop {
@@ -128,7 +135,7 @@ cert = "{r}/keys/team-bob.asc"
         }
     }
 
-    fn case_json(&self, id: &str) -> serde_json::Value {
+    pub(super) fn case_json(&self, id: &str) -> serde_json::Value {
         let out = self.cmd(&["case", id, "--json"]).output().unwrap();
         assert!(
             out.status.success(),
@@ -138,7 +145,7 @@ cert = "{r}/keys/team-bob.asc"
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    fn cases_json(&self) -> Vec<serde_json::Value> {
+    pub(super) fn cases_json(&self) -> Vec<serde_json::Value> {
         let out = self.cmd(&["cases", "--json"]).output().unwrap();
         assert!(
             out.status.success(),
@@ -164,17 +171,23 @@ fn unsafe_kill(pid: u32) {
         .unwrap();
 }
 
-fn keys(name: &str) -> PathBuf {
+pub(super) fn keys(name: &str) -> PathBuf {
     repo().join("fixtures/keys").join(name)
 }
 
-fn project_cert() -> PathBuf {
+pub(super) fn project_cert() -> PathBuf {
     repo().join("keys/demo-project.asc")
 }
 
 /// Rita's report as gpg and a careful client make it: PGP/MIME, signed and encrypted, her cert
 /// attached, the real subject protected.
-fn report(gpg: &Gpg, message_id: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+pub(super) fn report(
+    gpg: &Gpg,
+    message_id: &str,
+    subject: &str,
+    extra_headers: &str,
+    body: &str,
+) -> Vec<u8> {
     let cert = std::fs::read_to_string(keys("reporter-rita.asc")).unwrap();
     let inner = format!(
         "Content-Type: multipart/mixed; boundary=\"i1\"; protected-headers=\"v1\"\r\nSubject: {subject}\r\n\r\n--i1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--i1\r\nContent-Type: application/pgp-keys; name=\"rita.asc\"\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n{}\r\n--i1--\r\n",
@@ -205,7 +218,7 @@ async fn acks(servers: &MailServers, user: &str) -> usize {
         .count()
 }
 
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.split("\r\n\r\n")
         .next()?
         .lines()

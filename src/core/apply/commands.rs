@@ -133,8 +133,19 @@ pub(super) fn accepted(
     let mut events = Vec::new();
     let mut changed_related = Vec::new();
     let mut relay = false;
+    let mut disclosing = super::disclosure::Disclosing::new(&mem.distributors);
     for (line, cmd) in &parsed.commands {
         let result = match cmd {
+            Command::Disclosure(dc) => disclosing.run(
+                &mut case,
+                dc,
+                &parsed.text,
+                about.opened,
+                inc.hash,
+                &member.address,
+                config,
+                now,
+            ),
             Command::Reply => {
                 relay = true;
                 check_relay(&case, parsed, config)
@@ -263,6 +274,8 @@ pub(super) fn accepted(
     for d in drafts.iter().filter(|d| d.case_id.as_ref() == Some(&id)) {
         record_sent(&mut case, d, now);
     }
+    // Already on the timeline (core::disclose records each delivery as it decides it).
+    drafts.append(&mut disclosing.drafts);
     let mut relays = 0;
     if relay {
         let text = command::relay_text(&parsed.text);
@@ -342,6 +355,8 @@ pub(super) fn accepted(
         linked: changed_related,
         used_signature: Some(digest.to_string()),
         stored_text: Some(parsed.text.clone()),
+        distributors: disclosing.changes,
+        write_advisories: disclosing.write_advisories,
         ..Outcome::default()
     }
 }
@@ -371,7 +386,7 @@ fn check_relay(case: &Case, parsed: &Parsed, config: &Config) -> Result<String, 
 }
 
 /// `/duplicate CASE`: this case duplicates `id`. Both cases are linked, the shorter embargo
-/// wins (`duplicate_embargo`), and each first reporter is offered contact with the other.
+/// wins (`disclose::duplicate_embargo`), and each first reporter is offered contact with the other.
 #[allow(clippy::too_many_arguments)]
 fn duplicate(
     case: &mut Case,
@@ -420,7 +435,8 @@ fn duplicate(
             relation: "duplicate".into(),
         },
     );
-    duplicate_embargo(target, case);
+    // DESIGN.md "Team commands": the shortest embargo of the two wins.
+    crate::core::disclose::duplicate_embargo(target, case, &member.address, now);
 
     // Offer contact between the first reporters, each in a message of their own; neither
     // learns anything of the other before both agree.
@@ -476,7 +492,3 @@ fn duplicate(
         }
     ))
 }
-
-/// The embargo hook of a duplicate (DESIGN.md: "shortest embargo of the two wins"). Embargoes
-/// belong to the disclosure work: when `Case` carries one, set the earlier date on both here.
-fn duplicate_embargo(_original: &mut Case, _duplicate: &mut Case) {}
