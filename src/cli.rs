@@ -7,7 +7,7 @@ use std::path::PathBuf;
     name = "secmail",
     version,
     about = "Runs a project's security@ mailbox: decrypts reports, opens cases, answers reporters, copies the team",
-    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
+    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
 )]
 pub struct Cli {
     /// The configuration file.
@@ -69,7 +69,7 @@ pub enum Command {
     },
     /// Write the whole store to FILE, signed by and encrypted to the project key (stop the daemon first).
     #[command(
-        after_help = "Example:\n  systemctl stop secmail && secmail backup /root/secmail-$(date +%F).pgp && systemctl start secmail"
+        after_help = "Example (with the service stopped: systemctl stop secmail):\n  secmail backup secmail-backup.pgp"
     )]
     Backup { file: PathBuf },
     /// Take in an existing security@ mailbox (mbox file or IMAP folder) as cases; run it twice and nothing changes.
