@@ -204,46 +204,51 @@ pub fn plain_report(n: usize, from: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Datagrams systemd would receive.
+/// Datagrams systemd would receive. Like systemd, a thread reads the socket all the time: a
+/// unix datagram queue holds only about ten messages, and a full one makes the sender drop
+/// what comes next (the daemon's sends never block).
 pub struct NotifySocket {
-    sock: UnixDatagram,
     pub path: PathBuf,
-    got: Vec<String>,
+    got: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl NotifySocket {
     pub fn new(dir: &Path) -> NotifySocket {
         let path = dir.join("notify.sock");
         let sock = UnixDatagram::bind(&path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
-        NotifySocket {
-            sock,
-            path,
-            got: Vec::new(),
-        }
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = got.clone();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            // Ends with the test process; recv fails once the socket file's dir is gone.
+            while let Ok(n) = sock.recv(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        });
+        NotifySocket { path, got }
     }
 
     /// Waits for a datagram containing `what`; returns it (and forgets those before it).
     pub fn wait(&mut self, what: &str, context: impl Fn() -> String) -> String {
         let deadline = Instant::now() + WAIT;
-        let mut buf = vec![0u8; 4096];
         loop {
-            if let Some(i) = self.got.iter().position(|m| m.contains(what)) {
-                let m = self.got[i].clone();
-                self.got.drain(..=i);
-                return m;
+            {
+                let mut got = self.got.lock().unwrap();
+                if let Some(i) = got.iter().position(|m| m.contains(what)) {
+                    let m = got[i].clone();
+                    got.drain(..=i);
+                    return m;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no {what:?} notification; got {:?}\n{}",
+                    *got,
+                    context()
+                );
             }
-            assert!(
-                Instant::now() < deadline,
-                "no {what:?} notification; got {:?}\n{}",
-                self.got,
-                context()
-            );
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                self.got
-                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
