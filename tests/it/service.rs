@@ -204,46 +204,55 @@ pub fn plain_report(n: usize, from: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Datagrams systemd would receive.
+/// Datagrams systemd would receive, read continuously by a thread (as systemd does: a full
+/// socket queue would make the daemon's notifications wait or drop).
 pub struct NotifySocket {
-    sock: UnixDatagram,
     pub path: PathBuf,
-    got: Vec<String>,
+    got: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// How many of `got` earlier waits consumed.
+    seen: usize,
 }
 
 impl NotifySocket {
     pub fn new(dir: &Path) -> NotifySocket {
         let path = dir.join("notify.sock");
         let sock = UnixDatagram::bind(&path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(100)))
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
-        NotifySocket {
-            sock,
-            path,
-            got: Vec::new(),
-        }
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::downgrade(&got);
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 4096];
+            // Ends once the NotifySocket (the only strong owner) is gone.
+            while let Some(sink) = sink.upgrade() {
+                if let Ok(n) = sock.recv(&mut buf) {
+                    sink.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+                }
+            }
+        });
+        NotifySocket { path, got, seen: 0 }
     }
 
-    /// Waits for a datagram containing `what`; returns it (and forgets those before it).
+    /// Waits for a datagram containing `what` after those earlier waits returned; returns it.
     pub fn wait(&mut self, what: &str, context: impl Fn() -> String) -> String {
         let deadline = Instant::now() + WAIT;
-        let mut buf = vec![0u8; 4096];
         loop {
-            if let Some(i) = self.got.iter().position(|m| m.contains(what)) {
-                let m = self.got[i].clone();
-                self.got.drain(..=i);
-                return m;
+            {
+                let got = self.got.lock().unwrap();
+                if let Some(i) = got[self.seen..].iter().position(|m| m.contains(what)) {
+                    self.seen += i + 1;
+                    return got[self.seen - 1].clone();
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no {what:?} notification; got {:?}\n{}",
+                    &got[self.seen..],
+                    context()
+                );
             }
-            assert!(
-                Instant::now() < deadline,
-                "no {what:?} notification; got {:?}\n{}",
-                self.got,
-                context()
-            );
-            if let Ok(n) = self.sock.recv(&mut buf) {
-                self.got
-                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }
