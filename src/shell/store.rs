@@ -70,6 +70,9 @@ impl Store {
         let db = match sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
+            // sled's default page cache is 1 GiB; a daemon on a small machine keeps to 64 MiB
+            // (the working set is the recent cases; older ones are read from disk when needed).
+            .cache_capacity(64 << 20)
             .open()
         {
             Ok(db) => db,

@@ -3,9 +3,10 @@
 //! STATUS= lines; without `NOTIFY_SOCKET` (not under systemd, or `Type=simple`) every call does
 //! nothing.
 //!
-//! Invariants: sending never blocks and never fails the caller (a lost notification is logged
-//! at debug level: systemd's own timeouts then tell the operator); STATUS text is one line and
-//! carries no report text or address, only states and counts.
+//! Invariants: sending never fails the caller and waits at most half a second when systemd's
+//! socket queue is full (as libsystemd's blocking send would, but bounded); a notification
+//! still lost is logged at debug level, and systemd's own timeouts then tell the operator.
+//! STATUS text is one line and carries no report text or address, only states and counts.
 use std::os::unix::net::{SocketAddr, UnixDatagram};
 use std::time::Duration;
 
@@ -21,7 +22,8 @@ impl Notifier {
         let socket = std::env::var_os("NOTIFY_SOCKET").and_then(|path| {
             let addr = address(path.as_encoded_bytes())?;
             let sock = UnixDatagram::unbound().ok()?;
-            sock.set_nonblocking(true).ok()?;
+            sock.set_write_timeout(Some(Duration::from_millis(500)))
+                .ok()?;
             Some((sock, addr))
         });
         let ours = std::env::var("WATCHDOG_PID")
