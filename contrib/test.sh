@@ -8,49 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(dovecot-imapd dovecot-lmtpd postfix swaks libclang-dev nettle-dev pkg-config clang gnupg systemd)
-
-installed() {
-    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
-}
-
-install_missing() {
-    if ! command -v dpkg-query >/dev/null; then
-        echo "contrib/test.sh: not a Debian-like system; install by hand: ${PACKAGES[*]}" >&2
-        return 0
-    fi
-    local missing=() p
-    for p in "${PACKAGES[@]}"; do
-        installed "$p" || missing+=("$p")
-    done
-    ((${#missing[@]} == 0)) && return 0
-    if [[ $(id -u) -ne 0 ]]; then
-        echo "contrib/test.sh: missing packages: ${missing[*]}" >&2
-        echo "install them as root:" >&2
-        echo "  apt-get install -y --no-install-recommends ${missing[*]}" >&2
-        exit 1
-    fi
-    echo "contrib/test.sh: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    # Installing postfix asks what kind of mail system this is: a test machine is local only.
-    printf '%s\n' \
-        "postfix postfix/main_mailer_type select Local only" \
-        "postfix postfix/mailname string localhost" | debconf-set-selections
-    # Package scripts must not start the system's own dovecot and postfix: the tests start
-    # private instances. Keep the image's policy-rc.d; lend one only if there is none.
-    local lent_policy=""
-    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
-        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-        chmod 755 /usr/sbin/policy-rc.d
-        lent_policy=yes
-    fi
-    apt-get update
-    apt-get install -y --no-install-recommends "${missing[@]}"
-    if [[ -n $lent_policy ]]; then
-        rm -f /usr/sbin/policy-rc.d
-    fi
-}
-
+# Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
+# mail servers and gpg (the reporter's side); systemd-analyze rates the unit file.
+PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd)
+# shellcheck source=contrib/deps.sh
+source contrib/deps.sh
 install_missing
 # Dovecot refuses uid 0 for mail: the test servers store it as vmail.
 if [[ $(id -u) -eq 0 ]] && ! getent passwd vmail >/dev/null; then
@@ -58,10 +20,20 @@ if [[ $(id -u) -eq 0 ]] && ! getent passwd vmail >/dev/null; then
         --shell /usr/sbin/nologin vmail
 fi
 
+# The advisory tests validate OSV and CSAF output with Python's jsonschema (tests/schemas/).
+if ! python3 -c 'import jsonschema' 2>/dev/null; then
+    echo "contrib/test.sh: installing python jsonschema (advisory schema tests)" >&2
+    python3 -m pip install --quiet jsonschema || echo "contrib/test.sh: could not install jsonschema" >&2
+fi
+
 command -v cargo >/dev/null || { echo "contrib/test.sh: cargo not found (install Rust 1.95)" >&2; exit 1; }
 
 set -x
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
-cargo test --doc
+log=$(mktemp)
+cargo test --all-targets 2>&1 | tee "$log"
+set +x
+# One closing line over every test binary, so that the whole run is judged, not its last binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"

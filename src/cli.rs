@@ -7,7 +7,7 @@ use std::path::PathBuf;
     name = "secmail",
     version,
     about = "Runs a project's security@ mailbox: decrypts reports, opens cases, answers reporters, copies the team",
-    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store"
+    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
 )]
 pub struct Cli {
     /// The configuration file.
@@ -69,7 +69,7 @@ pub enum Command {
     },
     /// Write the whole store to FILE, signed by and encrypted to the project key (stop the daemon first).
     #[command(
-        after_help = "Example:\n  systemctl stop secmail && secmail backup /root/secmail-$(date +%F).pgp && systemctl start secmail"
+        after_help = "Example (with the service stopped: systemctl stop secmail):\n  secmail backup secmail-backup.pgp"
     )]
     Backup { file: PathBuf },
     /// Take in an existing security@ mailbox (mbox file or IMAP folder) as cases; run it twice and nothing changes.
@@ -105,4 +105,63 @@ pub enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
+    /// The confidential distributor list (advance notices). Needs the store: stop the daemon
+    /// first, or use signed /distributors commands by mail while it runs.
+    #[command(
+        subcommand,
+        after_help = "Examples (the demo's test distributor key):\n  secmail distributors list\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d\n  secmail distributors remove distro-a"
+    )]
+    Distributors(DistributorsCommand),
+    /// Write a case's advisory as OSV or CSAF 2.0 JSON (to stdout, or --output).
+    #[command(
+        after_help = "Example:\n  secmail export SEC-2026-0001 --format osv --output SEC-2026-0001.osv.json"
+    )]
+    Export {
+        id: String,
+        /// osv or csaf
+        #[arg(long, default_value = "osv")]
+        format: String,
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Write security.txt (RFC 9116) from the configuration (to stdout, or --output).
+    #[command(
+        after_help = "Example:\n  secmail security-txt --output /var/www/.well-known/security.txt"
+    )]
+    SecurityTxt {
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DistributorsCommand {
+    /// Show the list (id, address, notices, cap, cert fingerprint).
+    #[command(after_help = "Example:\n  secmail distributors list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a distributor, or update the one with that address.
+    #[command(
+        after_help = "Example:\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d --notices advance,final"
+    )]
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        address: String,
+        /// Their OpenPGP cert; without one they get no notices (the team is told).
+        #[arg(long)]
+        cert: Option<PathBuf>,
+        /// The longest embargo the list accepts, e.g. 14d (a notice earlier than that waits).
+        #[arg(long)]
+        cap: Option<String>,
+        /// advance, final, disclosure or all.
+        #[arg(long, default_value = "all")]
+        notices: String,
+    },
+    /// Remove a distributor by id or address; it gets no further notices.
+    #[command(after_help = "Example:\n  secmail distributors remove distro-a")]
+    Remove { id: String },
 }

@@ -10,7 +10,10 @@ fn main() -> std::process::ExitCode {
         Command::Run { once: true }
         | Command::Cases { .. }
         | Command::Case { .. }
-        | Command::Import { .. } => "warn",
+        | Command::Import { .. }
+        | Command::Distributors(_)
+        | Command::Export { .. }
+        | Command::SecurityTxt { .. } => "warn",
         _ => "info",
     };
     let daemon = matches!(cli.command, Command::Run { once: false });
@@ -66,6 +69,13 @@ fn main() -> std::process::ExitCode {
             Command::Backup { file } => commands::backup::backup(&cli.config, file),
             Command::Restore { file, store } => {
                 commands::backup::restore(&cli.config, file, store.as_deref())
+            }
+            Command::Distributors(c) => commands::distributors::run(&cli.config, c),
+            Command::Export { id, format, output } => {
+                commands::export::run(&cli.config, id, format, output.as_deref())
+            }
+            Command::SecurityTxt { output } => {
+                commands::export::security_txt(&cli.config, output.as_deref())
             }
         }
     });

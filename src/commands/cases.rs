@@ -8,7 +8,7 @@ use std::path::Path;
 
 fn open(config_path: &Path) -> Result<(crate::config::Config, Store)> {
     let config = super::load(config_path, Clock::from_env())?;
-    let store = Store::open(&config.store_path).context(ExitCode::IoErr)?;
+    let store = super::open_store(&config)?;
     Ok((config, store))
 }
 
@@ -83,6 +83,35 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
         case.state,
         case.opened.format("%Y-%m-%d %H:%M UTC")
     );
+    if let Some(h) = &case.handler {
+        println!("handler {h}");
+    }
+    if let Some(s) = case.severity {
+        println!(
+            "severity {}{}",
+            s.as_str(),
+            case.cvss
+                .as_deref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default()
+        );
+    }
+    if !case.affected.is_empty() {
+        println!("affected {}", case.affected.join(", "));
+    }
+    if !case.fixed.is_empty() {
+        println!("fixed {}", case.fixed.join(", "));
+    }
+    if let Some(cve) = &case.cve {
+        println!("cve {cve}");
+    }
+    if let Some(d) = &case.duplicate_of {
+        println!("duplicate of {d}");
+    }
+    if !case.duplicates.is_empty() {
+        let d: Vec<String> = case.duplicates.iter().map(|c| c.to_string()).collect();
+        println!("duplicates {}", d.join(", "));
+    }
     for r in &case.reporters {
         println!(
             "reporter {}{}",
@@ -91,6 +120,37 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 .as_deref()
                 .map(|f| format!(" (cert {f})"))
                 .unwrap_or_default()
+        );
+        match &r.credit {
+            crate::model::Credit::Name => {}
+            crate::model::Credit::Handle(h) => println!("  credit as {h}"),
+            crate::model::Credit::Anonymous => println!("  credit: anonymous"),
+        }
+    }
+    if let Some(e) = &case.embargo {
+        println!(
+            "embargo {} (asked by {}{}{})",
+            if e.public {
+                "lifted: the issue is public".to_string()
+            } else {
+                format!("until {}", crate::core::disclose::human(e.until))
+            },
+            e.asked_by,
+            if e.forced { ", forced" } else { "" },
+            if e.need_to_know.is_empty() {
+                String::new()
+            } else {
+                format!("; need to know: {}", e.need_to_know.join(", "))
+            }
+        );
+    }
+    // Team-internal view: which distributors were sent what about this case.
+    for n in &case.disclosure.notified {
+        println!(
+            "notified distributor {} ({} notice, {})",
+            n.distributor,
+            n.kind.as_str(),
+            n.at.format("%Y-%m-%d %H:%M UTC")
         );
     }
     println!("timeline:");
@@ -140,6 +200,52 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 message_id.as_deref().unwrap_or("-")
             ),
             EventKind::Suppressed { kind, reason } => format!("{kind} not sent: {reason}"),
+            EventKind::EmbargoSet {
+                until,
+                forced,
+                public,
+            } => {
+                if *public {
+                    "embargo lifted: the issue is public".to_string()
+                } else {
+                    format!(
+                        "embargo until {}{}",
+                        until.format("%Y-%m-%d %H:%M UTC"),
+                        if *forced { " (forced)" } else { "" }
+                    )
+                }
+            }
+            EventKind::NoticeRefused {
+                distributor,
+                kind,
+                reason,
+            } => format!("{kind} notice to distributor {distributor} not sent: {reason}"),
+            EventKind::Disclosed { .. } => "disclosed: announcement sent".to_string(),
+            EventKind::Reminder { what } => format!("reminder: {what}"),
+            EventKind::Command { line, detail } => format!("command {line}: {detail}"),
+            EventKind::CommandRefused { msg_hash, reasons } => format!(
+                "commands refused (msg {}): {}",
+                &msg_hash[..12.min(msg_hash.len())],
+                reasons.join("; ")
+            ),
+            EventKind::Linked { case, relation } => format!("{relation} {case}"),
+            EventKind::ContactConsent { reporter } => {
+                format!("{reporter} agreed to be put in touch")
+            }
+            EventKind::ContactMade {
+                reporter,
+                other,
+                other_case,
+            } => format!("{reporter} and {other} ({other_case}) put in touch"),
+            EventKind::Timer { timer, due, to } => format!(
+                "timer {timer} (due {}) → {}",
+                due.format("%Y-%m-%d %H:%M"),
+                if to.is_empty() {
+                    "nobody".to_string()
+                } else {
+                    to.join(", ")
+                }
+            ),
         };
         println!(
             "  {}  {:<28} {what}",

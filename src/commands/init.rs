@@ -17,6 +17,47 @@ use std::path::Path;
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("ack.hbs", include_str!("../../templates/ack.hbs")),
     (
+        "advance-notice.hbs",
+        include_str!("../../templates/advance-notice.hbs"),
+    ),
+    (
+        "announcement.hbs",
+        include_str!("../../templates/announcement.hbs"),
+    ),
+    (
+        "command-refused.hbs",
+        include_str!("../../templates/command-refused.hbs"),
+    ),
+    (
+        "command-result.hbs",
+        include_str!("../../templates/command-result.hbs"),
+    ),
+    (
+        "contact-made.hbs",
+        include_str!("../../templates/contact-made.hbs"),
+    ),
+    (
+        "contact-offer.hbs",
+        include_str!("../../templates/contact-offer.hbs"),
+    ),
+    ("digest.hbs", include_str!("../../templates/digest.hbs")),
+    (
+        "disclosure-date.hbs",
+        include_str!("../../templates/disclosure-date.hbs"),
+    ),
+    (
+        "embargo-over.hbs",
+        include_str!("../../templates/embargo-over.hbs"),
+    ),
+    (
+        "escalation.hbs",
+        include_str!("../../templates/escalation.hbs"),
+    ),
+    (
+        "final-notice.hbs",
+        include_str!("../../templates/final-notice.hbs"),
+    ),
+    (
         "no-integrity.hbs",
         include_str!("../../templates/no-integrity.hbs"),
     ),
@@ -24,6 +65,9 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "not-for-us.hbs",
         include_str!("../../templates/not-for-us.hbs"),
     ),
+    ("progress.hbs", include_str!("../../templates/progress.hbs")),
+    ("relay.hbs", include_str!("../../templates/relay.hbs")),
+    ("reminder.hbs", include_str!("../../templates/reminder.hbs")),
     (
         "team-alert.hbs",
         include_str!("../../templates/team-alert.hbs"),

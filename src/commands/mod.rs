@@ -3,6 +3,8 @@
 pub mod backup;
 pub mod cases;
 pub mod check;
+pub mod distributors;
+pub mod export;
 pub mod import;
 pub mod init;
 pub mod run;
@@ -21,6 +23,9 @@ pub enum ExitCode {
     Unavailable = 69,
     #[error("i/o error")]
     IoErr = 74,
+    /// The store is held by a running daemon: try again once it is stopped.
+    #[error("temporary failure")]
+    TempFail = 75,
     #[error("configuration error")]
     Config = 78,
 }
@@ -33,4 +38,19 @@ pub fn load(path: &std::path::Path, clock: Clock) -> anyhow::Result<Config> {
         tracing::warn!("{w}");
     }
     Ok(config)
+}
+
+/// Opens the store; held by a running daemon it exits 75 (EX_TEMPFAIL) naming the lock.
+pub fn open_store(config: &Config) -> anyhow::Result<crate::shell::store::Store> {
+    use anyhow::Context;
+    crate::shell::store::Store::open(&config.store_path)
+        .map_err(|e| {
+            let code = if e.is::<crate::shell::store::StoreLocked>() {
+                ExitCode::TempFail
+            } else {
+                ExitCode::IoErr
+            };
+            e.context(code)
+        })
+        .context("opening the store")
 }

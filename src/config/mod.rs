@@ -3,12 +3,14 @@
 //! Invariants: a `Config` only exists when every key was understood; secrets (the project's
 //! secret keys, password files) are not readable by others unless the config says they are the
 //! public demo keys, and demo keys are never used against a real IMAP server.
+pub mod policy;
 pub mod reader;
 
 use crate::core::keys::{self, Cert, ProjectKeys};
 use crate::model::{TeamMember, TeamRole};
 use crate::shell::imap::{ImapSettings, Security};
 use crate::shell::transport::{SmtpSettings, Transport};
+use policy::Policy;
 use reader::{Errors, Section};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -27,6 +29,8 @@ pub struct Project {
     /// Value of our `X-Secmail-Loop` header.
     pub instance: String,
     pub demo_keys: bool,
+    /// The public list that `/disclose` announces to (`[project] announce-address`).
+    pub announce_address: Option<String>,
 }
 
 impl Project {
@@ -65,11 +69,45 @@ impl Inbound {
     }
 }
 
+/// `[advisories]`: the advisory documents written at disclosure (`secmail export`).
+#[derive(Debug, Clone)]
+pub struct Advisories {
+    /// Written here at disclosure, as `<CASE>.osv.json` and `<CASE>.csaf.json`.
+    pub dir: Option<PathBuf>,
+    /// OSV ecosystem of the package (`PyPI`, `crates.io`, …); without it OSV lists no package.
+    pub ecosystem: Option<String>,
+    /// Package and product name (default: the project name).
+    pub package: String,
+    /// CSAF vendor (default: the project name).
+    pub vendor: String,
+    /// CSAF publisher namespace, a URL (default `https://<domain of the security address>`).
+    pub namespace: String,
+    /// Where the advisories are published; becomes a reference (`…/<CASE>`).
+    pub url_base: Option<String>,
+}
+
+/// `[security-txt]`: what `secmail security-txt` writes (RFC 9116).
+#[derive(Debug, Clone)]
+pub struct SecurityTxt {
+    /// URL of the project's OpenPGP cert (RFC 9116 §2.5.4).
+    pub encryption: Option<String>,
+    pub policy: Option<String>,
+    pub canonical: Option<String>,
+    pub preferred_languages: Option<String>,
+    /// Expires this long after writing; under a year (RFC 9116 §2.5.5).
+    pub expires_in: Duration,
+    /// The published copy; `secmail check` warns when its Expires is near.
+    pub path: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Automatic messages to one address within `auto_reply_window`.
     pub auto_replies_per_address: u32,
     pub auto_reply_window: Duration,
+    /// A signed team command counts only while its signature is younger than this
+    /// (DESIGN.md "Team commands": default 7 days).
+    pub command_max_age: Duration,
 }
 
 /// The validated configuration.
@@ -88,6 +126,12 @@ pub struct Config {
     pub templates_dir: PathBuf,
     pub team: Vec<TeamMember>,
     pub limits: Limits,
+    /// `[advisories]`: where and how OSV/CSAF documents are written.
+    pub advisories: Advisories,
+    /// `[security-txt]`: the RFC 9116 file.
+    pub security_txt: SecurityTxt,
+    /// `[policy]`: deadlines, calendar, escalation (no timers without the section).
+    pub policy: Policy,
     /// Warnings to log at start (demo keys, group-readable files).
     pub warnings: Vec<String>,
 }
@@ -148,7 +192,6 @@ impl Config {
             project.as_ref().is_some_and(|p| p.demo_keys),
             now,
             &mut e,
-            &mut warnings,
         );
 
         let inbound = match top.table("inbound", &mut e) {
@@ -189,10 +232,27 @@ impl Config {
             auto_reply_window: lim
                 .opt_duration("auto-reply-window", &mut e)
                 .unwrap_or(Duration::from_secs(3600)),
+            command_max_age: lim
+                .opt_duration("command-max-age", &mut e)
+                .unwrap_or(Duration::from_secs(7 * 86_400)),
         };
         lim.done(&mut e);
 
+        let adv_t = top.table("advisories", &mut e).unwrap_or(&empty);
+        let advisories = read_advisories(adv_t, base, project.as_ref(), &mut e);
+        let stxt_t = top.table("security-txt", &mut e).unwrap_or(&empty);
+        let security_txt = read_security_txt(stxt_t, base, &mut e);
+
         let team = read_team(&top.tables("team", &mut e), base, now, &mut e);
+        let policy = match top.table("policy", &mut e) {
+            Some(t) => {
+                let p = policy::read(t, &mut e);
+                let addresses: Vec<String> = team.iter().map(|m| m.address.clone()).collect();
+                policy::check_escalation(&p, &addresses, &mut e);
+                p
+            }
+            None => Policy::default(),
+        };
         top.done(&mut e);
 
         if let (Some(p), Some(Inbound::Imap { settings, .. })) = (&project, &inbound) {
@@ -232,6 +292,9 @@ impl Config {
                     templates_dir,
                     team,
                     limits,
+                    advisories,
+                    security_txt,
+                    policy,
                     warnings,
                 })
             }
@@ -261,6 +324,17 @@ fn read_project(t: &toml::Table, e: &mut Errors) -> Option<Project> {
     let separator = s.str_or("address-separator", "+", e);
     let instance = s.opt_str("instance", e);
     let demo_keys = s.opt_bool("demo-keys", e).unwrap_or(false);
+    let announce_address = s
+        .opt_str("announce-address", e)
+        .map(|a| a.trim().to_ascii_lowercase());
+    if let Some(a) = &announce_address {
+        if !a.contains('@') || a.contains(char::is_whitespace) {
+            e.add(
+                "project.announce-address",
+                format!("{a:?} is not an address like announce@lists.example.org"),
+            );
+        }
+    }
     if case_prefix.is_empty()
         || !case_prefix
             .bytes()
@@ -298,7 +372,74 @@ fn read_project(t: &toml::Table, e: &mut Errors) -> Option<Project> {
         case_prefix,
         separator,
         demo_keys,
+        announce_address,
     })
+}
+
+fn read_advisories(
+    t: &toml::Table,
+    base: &Path,
+    project: Option<&Project>,
+    e: &mut Errors,
+) -> Advisories {
+    let mut s = Section::new("advisories", t);
+    let name = project.map(|p| p.name.clone()).unwrap_or_default();
+    let domain = project.map(|p| p.domain.clone()).unwrap_or_default();
+    let a = Advisories {
+        dir: s.opt_path("dir", base, e),
+        ecosystem: s.opt_str("ecosystem", e),
+        package: s.str_or("package", &name, e),
+        vendor: s.str_or("vendor", &name, e),
+        namespace: s.str_or("namespace", &format!("https://{domain}"), e),
+        url_base: s.opt_str("url-base", e),
+    };
+    if !a.namespace.starts_with("https://") && !a.namespace.starts_with("http://") {
+        e.add(
+            "advisories.namespace",
+            format!("{:?} must be a URL", a.namespace),
+        );
+    }
+    s.done(e);
+    a
+}
+
+fn read_security_txt(t: &toml::Table, base: &Path, e: &mut Errors) -> SecurityTxt {
+    let mut s = Section::new("security-txt", t);
+    let expires_in = s
+        .opt_duration("expires-in", e)
+        .unwrap_or(Duration::from_secs(180 * 86_400));
+    // RFC 9116 §2.5.5: "it is RECOMMENDED that the value of this field be less than a year".
+    if expires_in >= Duration::from_secs(365 * 86_400) || expires_in.is_zero() {
+        e.add(
+            "security-txt.expires-in",
+            "must be more than zero and less than a year (RFC 9116 §2.5.5)",
+        );
+    }
+    let out = SecurityTxt {
+        encryption: s.opt_str("encryption", e),
+        policy: s.opt_str("policy", e),
+        canonical: s.opt_str("canonical", e),
+        preferred_languages: s.opt_str("preferred-languages", e),
+        expires_in,
+        path: s.opt_path("path", base, e),
+    };
+    for (k, v) in [
+        ("encryption", &out.encryption),
+        ("policy", &out.policy),
+        ("canonical", &out.canonical),
+    ] {
+        if let Some(v) = v {
+            if !v.starts_with("https://") {
+                // RFC 9116 §2.5: web URIs in security.txt MUST begin with "https://".
+                e.add(
+                    &format!("security-txt.{k}"),
+                    format!("{v:?} must be an https:// URL"),
+                );
+            }
+        }
+    }
+    s.done(e);
+    out
 }
 
 fn read_keys(
@@ -307,7 +448,6 @@ fn read_keys(
     demo: bool,
     now: SystemTime,
     e: &mut Errors,
-    warnings: &mut Vec<String>,
 ) -> (Option<ProjectKeys>, Vec<Cert>) {
     let mut s = Section::new("keys", t);
     let secret = s.str_list("secret", e);
@@ -324,12 +464,12 @@ fn read_keys(
     for (i, rel) in secret.iter().enumerate() {
         let path = base.join(rel);
         let key = format!("keys.secret[{i}]");
-        if let Some(bytes) = read_secret_file(&key, &path, demo, e, warnings) {
+        if let Some(bytes) = read_secret_file(&key, &path, demo, e) {
             items.push((path.display().to_string(), bytes));
         }
     }
     let passphrase = passphrase_file.and_then(|p| {
-        read_secret_file("keys.passphrase-file", &p, demo, e, warnings).map(|b| {
+        read_secret_file("keys.passphrase-file", &p, demo, e).map(|b| {
             String::from_utf8_lossy(&b)
                 .trim_end_matches(['\r', '\n'])
                 .to_string()
@@ -370,13 +510,7 @@ fn read_keys(
 }
 
 /// Reads a secret file, refusing one that others may read (unless demo keys relax that).
-pub fn read_secret_file(
-    key: &str,
-    path: &Path,
-    demo: bool,
-    e: &mut Errors,
-    warnings: &mut Vec<String>,
-) -> Option<Vec<u8>> {
+pub fn read_secret_file(key: &str, path: &Path, demo: bool, e: &mut Errors) -> Option<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt;
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,
@@ -393,7 +527,7 @@ pub fn read_secret_file(
             path.display()
         );
         if demo {
-            warnings.push(format!("{key}: {msg} (accepted: demo keys)"));
+            // Public by design; the one loud DEMO KEYS warning covers it.
         } else {
             e.add(key, msg);
             return None;
@@ -425,8 +559,7 @@ fn read_security(s: &mut Section, default: &str, e: &mut Errors) -> Security {
 
 fn read_password(s: &mut Section, base: &Path, e: &mut Errors) -> Option<String> {
     let path = s.opt_path("password-file", base, e)?;
-    let mut warnings = Vec::new();
-    let bytes = read_secret_file(&s.key("password-file"), &path, false, e, &mut warnings)?;
+    let bytes = read_secret_file(&s.key("password-file"), &path, false, e)?;
     Some(
         String::from_utf8_lossy(&bytes)
             .trim_end_matches(['\r', '\n'])
@@ -695,14 +828,13 @@ security = "plain"
         std::fs::write(&key, b"x").unwrap();
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
         let mut e = Errors::default();
-        let mut w = Vec::new();
-        assert!(read_secret_file("keys.secret[0]", &key, false, &mut e, &mut w).is_none());
+        assert!(read_secret_file("keys.secret[0]", &key, false, &mut e).is_none());
         assert!(e.0[0].contains("mode 0644"), "{:?}", e.0);
         let mut e = Errors::default();
-        assert!(read_secret_file("keys.secret[0]", &key, true, &mut e, &mut w).is_some());
-        assert!(e.0.is_empty() && w[0].contains("demo"));
+        assert!(read_secret_file("keys.secret[0]", &key, true, &mut e).is_some());
+        assert!(e.0.is_empty(), "demo keys relax the check: {:?}", e.0);
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut e = Errors::default();
-        assert!(read_secret_file("k", &key, false, &mut e, &mut w).is_some() && e.0.is_empty());
+        assert!(read_secret_file("k", &key, false, &mut e).is_some() && e.0.is_empty());
     }
 }

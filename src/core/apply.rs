@@ -4,8 +4,15 @@
 //! Invariants: no automatic message to a machine; at most `auto_replies_per_address` automatic
 //! messages to one address per window; the team is never sent plaintext and a member without a
 //! usable cert gets nothing (the others are told); a plaintext message to a reporter quotes
-//! nothing of the report.
+//! nothing of the report. Team commands (`apply::commands`) change a case only with a
+//! member's accepted signature, all or nothing; a duplicate's reporters meet only when both
+//! agree (`apply::consent`).
+mod commands;
+mod consent;
+mod disclosure;
+
 use super::classify::Sender;
+use super::command::{Authority, CommandMail};
 use super::decrypt::{Attachment, Opened, Outcome as Crypt, SigStatus};
 use super::draft::{self, Draft, Kind};
 use super::keys::{self, Cert};
@@ -30,6 +37,8 @@ pub struct Incoming<'a> {
     /// Set when the From address is a team member and the message carries that member's good
     /// signature (DESIGN.md: `From:` alone proves nothing).
     pub team_member: Option<&'a str>,
+    /// The command block and who gave it (`command::authorize`); `None` when not opened.
+    pub command: Option<CommandMail<'a>>,
 }
 
 /// What the store knows about the sender beyond the case.
@@ -41,17 +50,23 @@ pub struct Memory {
     pub told_fingerprint: bool,
     /// The id a new case would get.
     pub next_case_id: CaseId,
+    /// The confidential distributor list (for the team's disclosure commands).
+    pub distributors: Vec<crate::model::Distributor>,
+    /// Cases linked to the one the message threads into (duplicates, and a case a
+    /// `/duplicate` names), as the store has them.
+    pub related: Vec<Case>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Disposition {
     /// Handled: move to the processed folder.
+    #[default]
     Processed,
     /// Kept apart: move to the quarantine folder, with the reason (never report text).
     Quarantine(String),
 }
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Outcome {
     /// The case to write (new or changed), if any.
     pub case: Option<Case>,
@@ -64,31 +79,48 @@ pub struct Outcome {
     pub told_fingerprint: bool,
     /// One line for the operator: case, sender class and outcome (no report text, no addresses).
     pub summary: String,
+    /// Changes to the distributor list (`/distributors`), written in the same batch.
+    pub distributors: Vec<super::disclose::ListChange>,
+    /// The case was disclosed: the shell writes its advisories once the batch is durable.
+    pub write_advisories: bool,
+    /// Other cases changed too (the other side of a `/duplicate` or of a contact consent).
+    pub linked: Vec<Case>,
+    /// The digest of a signature whose commands acted: remembered so it acts once.
+    pub used_signature: Option<String>,
+    /// The text to store for the message when it differs from the opened text (a command
+    /// mail: command lines are not kept in the text, DESIGN.md "Team commands").
+    pub stored_text: Option<String>,
+}
+
+impl Outcome {
+    /// Nothing to write or send yet: handled, with this summary.
+    pub fn processed(summary: impl Into<String>) -> Outcome {
+        Outcome {
+            summary: summary.into(),
+            ..Outcome::default()
+        }
+    }
+
+    /// Kept apart, for this reason (never report text).
+    pub fn quarantine(reason: &str) -> Outcome {
+        Outcome {
+            disposition: Disposition::Quarantine(reason.to_string()),
+            ..Outcome::processed(format!("quarantined: {reason}"))
+        }
+    }
 }
 
 pub fn message(inc: Incoming, mem: &Memory, config: &Config, now: DateTime<Utc>) -> Outcome {
     let from = inc.headers.from.clone();
     match (inc.class, from) {
-        (_, None) => quarantine("no From address"),
+        (_, None) => Outcome::quarantine("no From address"),
         (Sender::OurLoop, _) => {
-            let mut out = quarantine("our own message came back (mail loop)");
+            let mut out = Outcome::quarantine("our own message came back (mail loop)");
             out.drafts = alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
             out
         }
         (Sender::Bounce | Sender::Machine(_), Some(from)) => machine(inc, &from, now),
         (Sender::Person, Some(from)) => person(inc, &from, mem, config, now),
-    }
-}
-
-fn quarantine(reason: &str) -> Outcome {
-    Outcome {
-        case: None,
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Quarantine(reason.to_string()),
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        summary: format!("quarantined: {reason}"),
     }
 }
 
@@ -101,15 +133,7 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
         _ => ("machine", "machine".to_string()),
     };
     let Threaded::Existing { case, .. } = inc.threaded.clone() else {
-        return Outcome {
-            case: None,
-            opened_case: false,
-            drafts: Vec::new(),
-            disposition: Disposition::Processed,
-            auto_replied: Vec::new(),
-            told_fingerprint: false,
-            summary: format!("{what}: no case, not answered"),
-        };
+        return Outcome::processed(format!("{what}: no case, not answered"));
     };
     let mut case = *case;
     if kind == "bounce" {
@@ -131,11 +155,7 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
     Outcome {
         summary: format!("{}: {what} recorded, not answered", case.id),
         case: Some(case),
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Processed,
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
+        ..Outcome::default()
     }
 }
 
@@ -147,7 +167,7 @@ fn person(
     now: DateTime<Utc>,
 ) -> Outcome {
     let Some(opened) = inc.opened else {
-        return quarantine("not opened");
+        return Outcome::quarantine("not opened");
     };
     let sys_now: SystemTime = now.into();
     let encryption = encryption_word(&opened.outcome);
@@ -163,7 +183,7 @@ fn person(
             Crypt::Damaged(why) => (Kind::Unreadable, format!("damaged: {why}")),
             _ => (Kind::Unreadable, "unreadable".to_string()),
         };
-        let mut out = quarantine(&reason);
+        let mut out = Outcome::quarantine(&reason);
         if may_auto_reply(mem, config, now) {
             let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project.domain);
             out.drafts.push(Draft {
@@ -198,6 +218,33 @@ fn person(
         .take(200)
         .collect();
 
+    // Command lines: a member's accepted commands act; anything else claiming to be one is
+    // refused whole and answered (DESIGN.md "Team commands").
+    if let Some(cm) = &inc.command {
+        let about = About {
+            from,
+            title: &title,
+            opened,
+            encryption: &encryption,
+            signature: &signature,
+            hash: inc.hash,
+            text: &cm.parsed.text,
+            commands: Vec::new(),
+            relayed: false,
+        };
+        match &cm.authority {
+            Authority::NotCommands => {}
+            Authority::Member { member, digest } => {
+                return commands::accepted(
+                    &inc, member, digest, &cm.parsed, &about, mem, config, now,
+                )
+            }
+            Authority::Refused { answer_to, reasons } => {
+                return commands::refused(&inc, *answer_to, reasons, &cm.parsed, mem, config, now)
+            }
+        }
+    }
+
     // A team member's message: internal, copied to the rest of the team.
     if let Some(member) = inc.team_member {
         let about = About {
@@ -207,6 +254,9 @@ fn person(
             encryption: &encryption,
             signature: &signature,
             hash: inc.hash,
+            text: &opened.text,
+            commands: Vec::new(),
+            relayed: false,
         };
         return team_message(&inc, member, &about, config, now);
     }
@@ -223,8 +273,12 @@ fn person(
             (case, true, "new")
         }
     };
+    // A distributor's mail stays internal: copied to the team, never to the reporter, never
+    // answered automatically (DESIGN.md "Threading").
     let sender_class = if case.reporter(&from.address).is_some() || opened_case {
         "reporter"
+    } else if case.disclosure.was_notified(&from.address) {
+        "distributor"
     } else {
         "unknown"
     };
@@ -284,14 +338,15 @@ fn person(
         .filter(|c| keys::usable_for_encryption(c, sys_now).is_ok());
 
     let mut out = Outcome {
-        case: None,
         opened_case,
-        drafts: Vec::new(),
-        disposition: Disposition::Processed,
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        summary: String::new(),
+        ..Outcome::default()
     };
+    // A reporter agreeing to meet the reporter of a duplicate (DESIGN.md "Team commands").
+    if sender_class == "reporter" {
+        let (drafts, linked) = consent::reply(&mut case, &inc, opened, mem, config, now);
+        out.drafts.extend(drafts);
+        out.linked.extend(linked);
+    }
     let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
     let mut said = Vec::new();
 
@@ -377,6 +432,9 @@ fn person(
         encryption: &encryption,
         signature: &signature,
         hash: inc.hash,
+        text: &opened.text,
+        commands: Vec::new(),
+        relayed: false,
     };
     let copies = team_copies(&mut case, config, None, &about, attachments, now);
     said.push(format!(
@@ -407,6 +465,12 @@ struct About<'a> {
     encryption: &'a str,
     signature: &'a str,
     hash: &'a str,
+    /// The text to show: the opened text, without command lines for a command mail.
+    text: &'a str,
+    /// Accepted command lines, as written.
+    commands: Vec<String>,
+    /// The text went to the reporter(s) too.
+    relayed: bool,
 }
 
 fn team_message(
@@ -416,15 +480,7 @@ fn team_message(
     config: &Config,
     now: DateTime<Utc>,
 ) -> Outcome {
-    let mut out = Outcome {
-        case: None,
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Processed,
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        summary: String::new(),
-    };
+    let mut out = Outcome::processed(String::new());
     let Threaded::Existing { case, rule } = inc.threaded.clone() else {
         out.summary = "team message matching no case: kept, sender told".into();
         out.drafts = alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
@@ -520,7 +576,9 @@ fn team_copies(
                 "state": case.state.as_str(),
                 "encryption": about.encryption,
                 "signature": about.signature,
-                "text": about.opened.text,
+                "text": about.text,
+                "commands": about.commands,
+                "relayed": about.relayed,
                 "unauthenticated": unauthenticated,
                 "withheld": withheld_lines,
                 "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
@@ -628,6 +686,7 @@ fn reporter_draft(
             json!({
                 "reporter_name": to.name,
                 "encrypted": encrypted,
+                "ask_for": config.policy.ask_reporters_for,
                 // Only inside encryption may we echo their subject.
                 "their_subject": if encrypted { Some(title) } else { None },
             }),
@@ -649,7 +708,133 @@ fn reporter_draft(
     }
 }
 
-fn base_vars(config: &Config, case: Option<&Case>, extra: serde_json::Value) -> serde_json::Value {
+/// A message from the security address to one reporter of `case`: encrypted when their cert is
+/// known and usable, signed only otherwise (DESIGN.md "OpenPGP"); the clear subject is neutral,
+/// the case's title only ever inside encryption. `cause` makes the Message-ID stable.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn reporter_message(
+    kind: Kind,
+    case: &Case,
+    reporter: &Reporter,
+    extra: serde_json::Value,
+    clear_subject: String,
+    cause: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Draft {
+    let cert = reporter
+        .cert
+        .as_deref()
+        .and_then(|c| keys::parse_cert(c.as_bytes()).ok())
+        .filter(|c| keys::usable_for_encryption(c, now.into()).is_ok());
+    let encrypted = cert.is_some();
+    // Thread under the reporter's own last message when there is one.
+    let last_in = case.timeline.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Received {
+            message_id: Some(m),
+            ..
+        } if e.actor.eq_ignore_ascii_case(&reporter.address) => Some(m.clone()),
+        _ => None,
+    });
+    let mut vars = base_vars(
+        config,
+        Some(case),
+        json!({ "reporter_name": reporter.name, "encrypted": encrypted }),
+    );
+    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    Draft {
+        kind,
+        case_id: Some(case.id.clone()),
+        to: Mailbox {
+            address: reporter.address.clone(),
+            name: reporter.name.clone(),
+        },
+        encrypt_to: cert,
+        vars,
+        subject: clear_subject,
+        inner_subject: encrypted.then(|| format!("Re: {} [{}]", case.title, case.id)),
+        in_reply_to: last_in.clone(),
+        references: last_in.into_iter().collect(),
+        reply_to: Some(config.project.case_address(case.id.as_str())),
+        message_id: draft::message_id(
+            kind,
+            Some(&case.id),
+            cause,
+            &reporter.address,
+            &config.project.domain,
+        ),
+        attachments: Vec::new(),
+    }
+}
+
+/// A message to one team member, always encrypted to their cert; `None` when the cert is not
+/// usable (never a plaintext fallback, DESIGN.md "OpenPGP").
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn member_message(
+    kind: Kind,
+    case: Option<&Case>,
+    member: &crate::model::TeamMember,
+    extra: serde_json::Value,
+    subject: String,
+    cause: &str,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Option<Draft> {
+    keys::usable_for_encryption(&member.cert, now.into()).ok()?;
+    let mut vars = base_vars(config, case, json!({ "member": member.name }));
+    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    Some(Draft {
+        kind,
+        case_id: case.map(|c| c.id.clone()),
+        to: Mailbox {
+            address: member.address.clone(),
+            name: Some(member.name.clone()),
+        },
+        encrypt_to: Some(member.cert.clone()),
+        vars,
+        subject: match case {
+            Some(c) => format!("[{}] {subject}", c.id),
+            None => format!("{}: {subject}", config.project.name),
+        },
+        inner_subject: case.map(|c| format!("[{}] {subject}: {}", c.id, c.title)),
+        in_reply_to: None,
+        references: Vec::new(),
+        reply_to: case.map(|c| config.project.case_address(c.id.as_str())),
+        message_id: draft::message_id(
+            kind,
+            case.map(|c| &c.id),
+            cause,
+            &member.address,
+            &config.project.domain,
+        ),
+        attachments: Vec::new(),
+    })
+}
+
+/// Records a queued draft on its case (the timeline has every message out).
+pub(crate) fn record_sent(case: &mut Case, d: &Draft, now: DateTime<Utc>) {
+    case.push(
+        now,
+        "secmail",
+        EventKind::Sent {
+            message_id: d.message_id.clone(),
+            kind: d.kind.as_str().into(),
+            to: d.to.address.clone(),
+            encrypted: d.encrypt_to.is_some(),
+        },
+    );
+    case.add_message_id(&d.message_id);
+}
+
+pub(crate) fn base_vars(
+    config: &Config,
+    case: Option<&Case>,
+    extra: serde_json::Value,
+) -> serde_json::Value {
     let mut v = json!({
         "project": config.project.name,
         "security_address": config.project.security_address,

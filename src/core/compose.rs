@@ -27,6 +27,20 @@ pub const REQUIRED: &[&str] = &[
     "no-integrity",
     "unreadable",
     "team-alert",
+    "advance-notice",
+    "final-notice",
+    "embargo-over",
+    "disclosure-date",
+    "announcement",
+    "command-result",
+    "command-refused",
+    "relay",
+    "contact-offer",
+    "contact-made",
+    "reminder",
+    "escalation",
+    "progress",
+    "digest",
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -128,6 +128,12 @@ pub struct Signature {
     pub issuer: String,
     /// Lowercased addresses of the signing cert's valid user ids.
     pub signer_emails: Vec<String>,
+    /// The signature's creation time (RFC 9580 §5.2.3.11), when it carries one: team commands
+    /// are accepted only while it is fresh (DESIGN.md "Team commands").
+    pub created: Option<SystemTime>,
+    /// sha256 (hex) of the serialized signature packet: a stable id for replay protection.
+    /// Empty when there was no parsable signature packet.
+    pub digest: String,
 }
 
 /// Where a cert learnt from this message came from.
@@ -171,6 +177,9 @@ pub struct Opened {
     pub certs: Vec<LearntCert>,
     pub attachments: Vec<Attachment>,
     pub autocrypt: Option<Cert>,
+    /// Some of `text` came from an HTML part (no plain alternative): team commands are never
+    /// read from HTML (DESIGN.md "Team commands").
+    pub html: bool,
 }
 
 impl Opened {
@@ -185,6 +194,7 @@ impl Opened {
             certs: Vec::new(),
             attachments: Vec::new(),
             autocrypt: None,
+            html: false,
         }
     }
 
@@ -237,6 +247,7 @@ pub fn message(raw: &[u8], keys: &ProjectKeys, known: &[Cert], now: SystemTime) 
     let mut opened = Opened::new();
     let mut found = Found::default();
     open_root(&root, &ctx, &mut opened, &mut found);
+    opened.html = found.html;
     if opened.failed() {
         // No plaintext of any kind leaves a failed decryption.
         opened.text.clear();
@@ -274,6 +285,8 @@ struct Ctx<'a> {
 #[derive(Default)]
 struct Found {
     texts: Vec<String>,
+    /// A text part was HTML.
+    html: bool,
     attachments: Vec<Attachment>,
     keys: Vec<Cert>,
 }
@@ -568,6 +581,7 @@ fn open_clear(
     for leaf in &leaves {
         match leaf {
             Leaf::Text(p) => {
+                found.html |= p.mime == "text/html";
                 let (bytes, charset) = text_bytes(p);
                 let segs = split_blocks(&bytes);
                 if segs.iter().any(|s| !matches!(s, Segment::Clear(_))) {
@@ -588,6 +602,7 @@ fn open_clear(
             Leaf::Other(p) => {
                 let mut f = Found::default();
                 collect(p, &mut f, 0);
+                found.html |= f.html;
                 for t in f.texts {
                     segments.push(Segment::ClearText(t));
                 }
@@ -933,6 +948,7 @@ fn collect(part: &mime::Part, found: &mut Found, depth: usize) {
         }
         _ => {
             if !part.is_attachment() && (m == "text/plain" || m == "text/html") {
+                found.html |= m == "text/html";
                 found.texts.push(text_of(part));
                 return;
             }
@@ -1728,40 +1744,58 @@ fn signature_of(
     r: &Result<openpgp::parse::stream::GoodChecksum, VerificationError>,
     now: SystemTime,
 ) -> Signature {
-    let mk = |status, cert: Option<&Cert>, issuer: String| Signature {
+    let mk = |status, cert: Option<&Cert>, sig: &openpgp::packet::Signature| Signature {
         status,
         fingerprint: cert.map(keys::fingerprint),
-        issuer,
+        issuer: issuer_of(sig),
         signer_emails: cert.map(keys::emails).unwrap_or_default(),
+        created: sig.signature_creation_time(),
+        digest: sig_digest(sig),
     };
     match r {
         Ok(good) => {
             let cert = good.ka.cert();
             let key = good.ka.key().fingerprint();
             let status = state_at(cert, &key, now).unwrap_or(SigStatus::Good);
-            mk(status, Some(cert), issuer_of(good.sig))
+            mk(status, Some(cert), good.sig)
         }
-        Err(VerificationError::MissingKey { sig }) => {
-            mk(SigStatus::UnknownKey, None, issuer_of(sig))
-        }
+        Err(VerificationError::MissingKey { sig }) => mk(SigStatus::UnknownKey, None, sig),
         Err(VerificationError::UnboundKey { sig, cert, .. }) => {
             let status = state_at(cert, &cert.fingerprint(), now).unwrap_or(SigStatus::Bad);
-            mk(status, Some(cert), issuer_of(sig))
+            mk(status, Some(cert), sig)
         }
         Err(VerificationError::BadKey { sig, ka, .. }) => {
             let cert = ka.cert();
             let status = state_at(cert, &ka.key().fingerprint(), now).unwrap_or(SigStatus::Bad);
-            mk(status, Some(cert), issuer_of(sig))
+            mk(status, Some(cert), sig)
         }
         Err(VerificationError::BadSignature { sig, ka, .. }) => {
-            mk(SigStatus::Bad, Some(ka.cert()), issuer_of(sig))
+            mk(SigStatus::Bad, Some(ka.cert()), sig)
         }
-        Err(VerificationError::MalformedSignature { sig, .. }) => {
-            mk(SigStatus::Bad, None, issuer_of(sig))
-        }
-        Err(VerificationError::UnknownSignature { .. }) => mk(SigStatus::Bad, None, String::new()),
-        Err(_) => mk(SigStatus::Bad, None, String::new()),
+        Err(VerificationError::MalformedSignature { sig, .. }) => mk(SigStatus::Bad, None, sig),
+        Err(_) => bad_signature(),
     }
+}
+
+/// A signature we could not even read: Bad, with nothing to identify it.
+fn bad_signature() -> Signature {
+    Signature {
+        status: SigStatus::Bad,
+        fingerprint: None,
+        issuer: String::new(),
+        signer_emails: Vec::new(),
+        created: None,
+        digest: String::new(),
+    }
+}
+
+/// sha256 of the serialized signature packet, hex.
+fn sig_digest(sig: &openpgp::packet::Signature) -> String {
+    use openpgp::serialize::MarshalInto;
+    use sha2::{Digest, Sha256};
+    sig.to_vec()
+        .map(|b| hex::encode(Sha256::digest(&b)))
+        .unwrap_or_default()
 }
 
 /// Revoked or Expired when the cert or the signing key is so at `now`.
@@ -1795,14 +1829,7 @@ fn verify_detached(sig: &[u8], data: &[u8], certs: Vec<Cert>, now: SystemTime) -
         now,
         results: Vec::new(),
     };
-    let bad = || {
-        vec![Signature {
-            status: SigStatus::Bad,
-            fingerprint: None,
-            issuer: String::new(),
-            signer_emails: Vec::new(),
-        }]
-    };
+    let bad = || vec![bad_signature()];
     let verifier =
         DetachedVerifierBuilder::from_bytes(sig).and_then(|b| b.with_policy(POLICY, now, helper));
     let mut v = match verifier {
@@ -1833,12 +1860,7 @@ fn verify_cleartext(block: &[u8], ctx: &Ctx, charset: &str) -> (String, Vec<Sign
     let fallback = || {
         (
             decode_charset(&cleartext_body(block), charset),
-            vec![Signature {
-                status: SigStatus::Bad,
-                fingerprint: None,
-                issuer: String::new(),
-                signer_emails: Vec::new(),
-            }],
+            vec![bad_signature()],
         )
     };
     let verifier =

@@ -19,6 +19,34 @@ pub enum Kind {
     Unreadable,
     /// Something the team must know (loop, oversize mail, a message matching no case).
     TeamAlert,
+    /// Advance notice to one distributor (DESIGN.md "Distributors and advance notice").
+    AdvanceNotice,
+    /// The reminder to a distributor 24 hours before the disclosure date.
+    FinalNotice,
+    /// To a distributor or reporter: the embargo is over (disclosed, or leaked).
+    EmbargoOver,
+    /// To the reporter: the planned disclosure date, sent with the advance notices.
+    DisclosureDate,
+    /// The public announcement (signed, never encrypted) to the announce address.
+    Announcement,
+    /// To a team member: what their signed commands did.
+    CommandResult,
+    /// To a team member: their command mail was refused, and why.
+    CommandRefused,
+    /// A team member's `/reply`, relayed to a reporter from the security address.
+    Relay,
+    /// To a reporter of a duplicate: may we put you in touch with the other reporter?
+    ContactOffer,
+    /// To both reporters of a duplicate, once both agreed: each other's address.
+    ContactMade,
+    /// To the handler: a policy deadline is near.
+    Reminder,
+    /// To the next in the escalation chain: a deadline was missed.
+    Escalation,
+    /// To a reporter: the periodic progress update the policy promises.
+    Progress,
+    /// To each team member: open cases, deadlines, breaches, expiring certs.
+    Digest,
 }
 
 impl Kind {
@@ -30,6 +58,20 @@ impl Kind {
             Kind::NoIntegrity => "no-integrity",
             Kind::Unreadable => "unreadable",
             Kind::TeamAlert => "team-alert",
+            Kind::AdvanceNotice => "advance-notice",
+            Kind::FinalNotice => "final-notice",
+            Kind::EmbargoOver => "embargo-over",
+            Kind::DisclosureDate => "disclosure-date",
+            Kind::Announcement => "announcement",
+            Kind::CommandResult => "command-result",
+            Kind::CommandRefused => "command-refused",
+            Kind::Relay => "relay",
+            Kind::ContactOffer => "contact-offer",
+            Kind::ContactMade => "contact-made",
+            Kind::Reminder => "reminder",
+            Kind::Escalation => "escalation",
+            Kind::Progress => "progress",
+            Kind::Digest => "digest",
         }
     }
 
@@ -41,8 +83,28 @@ impl Kind {
     /// Everything we send by ourselves says so (RFC 3834).
     pub fn auto_submitted(self) -> &'static str {
         match self {
-            Kind::Ack | Kind::NotForUs | Kind::NoIntegrity | Kind::Unreadable => "auto-replied",
-            Kind::TeamCopy | Kind::TeamAlert => "auto-generated",
+            Kind::Ack
+            | Kind::NotForUs
+            | Kind::NoIntegrity
+            | Kind::Unreadable
+            | Kind::CommandResult
+            | Kind::CommandRefused => "auto-replied",
+            // Written by a person; we only carry it (RFC 3834 §5: "no").
+            Kind::Relay => "no",
+            // A person decided to publish it (`/disclose`); lists may drop automatic mail.
+            Kind::Announcement => "no",
+            Kind::TeamCopy
+            | Kind::TeamAlert
+            | Kind::ContactOffer
+            | Kind::ContactMade
+            | Kind::Reminder
+            | Kind::Escalation
+            | Kind::Progress
+            | Kind::Digest
+            | Kind::AdvanceNotice
+            | Kind::FinalNotice
+            | Kind::EmbargoOver
+            | Kind::DisclosureDate => "auto-generated",
         }
     }
 }

@@ -1,13 +1,21 @@
 //! The functional core: no I/O, no clock, no tokio, sled, lettre, std::fs, std::net or std::env
 //! (a test checks). Stages in flow order: parse → decrypt → classify → thread → apply → compose;
-//! [`pipeline`] strings them together.
+//! [`pipeline`] strings them together. Beside the flow: [`disclose`] (embargoes, notices to
+//! distributors, the announcement, their timers), [`advisory`] (OSV and CSAF documents) and
+//! [`security_txt`] (the RFC 9116 file).
+pub mod advisory;
 pub mod apply;
+pub mod calendar;
 pub mod classify;
+pub mod command;
 pub mod compose;
 pub mod decrypt;
+pub mod disclose;
 pub mod draft;
 pub mod keys;
 pub mod parse;
 pub mod pipeline;
+pub mod schedule;
 pub mod seal;
+pub mod security_txt;
 pub mod thread;

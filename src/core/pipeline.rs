@@ -3,6 +3,7 @@
 //! through [`View`], the time through `now`; what to write and send goes out as [`Processed`].
 use super::apply::{self, Disposition, Incoming, Memory};
 use super::classify::{self, Sender};
+use super::command::{self, Command, CommandMail};
 use super::compose::{self, Outgoing, Templates};
 use super::decrypt::{self, Opened};
 use super::keys::Cert;
@@ -23,6 +24,12 @@ pub trait View: Lookup {
     fn next_case_id(&self, prefix: &str, year: i32) -> CaseId;
     /// A cert learnt earlier for this address.
     fn cert_for(&self, address: &str) -> Option<Cert>;
+    /// The confidential distributor list.
+    fn distributors(&self) -> Vec<crate::model::Distributor> {
+        Vec::new()
+    }
+    /// A signed command mail with this signature digest already acted (replay protection).
+    fn signature_seen(&self, digest: &str) -> bool;
 }
 
 /// A message as kept in the store. `text` is report text: stored, never logged.
@@ -72,11 +79,11 @@ pub fn process(
     let hash = hash(raw);
     let headers = match parse::headers(raw) {
         Ok(h) => h,
-        Err(e) => return refused(hash, raw, now, &e.to_string()),
+        Err(e) => return refused(hash, now, &e.to_string()),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     if view.seen(&hash, headers.message_id.as_deref(), from.as_deref()) {
-        let mut p = refused(hash, raw, now, "duplicate");
+        let mut p = refused(hash, now, "duplicate");
         p.duplicate = true;
         p.outcome.disposition = Disposition::Processed;
         p.outcome.summary = "already handled: nothing changed".into();
@@ -109,6 +116,20 @@ pub fn process(
                 == Some(m.fingerprint.as_str())
         })
         .map(|m| m.address.as_str());
+    // Command lines and who gave them (DESIGN.md "Team commands").
+    let command = opened.as_ref().map(|o| {
+        let parsed = command::parse(&o.text, &config.project.case_prefix);
+        let authority = command::authorize(
+            &parsed,
+            o,
+            &sender,
+            &config.team,
+            config.limits.command_max_age,
+            now,
+            &|d| view.signature_seen(d),
+        );
+        CommandMail { parsed, authority }
+    });
     let protected_subject = opened.as_ref().and_then(|o| o.protected.subject.clone());
     let threaded = if from.is_some() {
         thread::find_case(
@@ -126,6 +147,12 @@ pub fn process(
         recent_auto_replies: view.recent_auto_replies(&sender),
         told_fingerprint: view.told_fingerprint(&sender),
         next_case_id: view.next_case_id(&config.project.case_prefix, CaseId::year_of(now)),
+        distributors: if team_member.is_some() {
+            view.distributors()
+        } else {
+            Vec::new()
+        },
+        related: related_cases(&threaded, command.as_ref(), view),
     };
     let incoming = Incoming {
         hash: &hash,
@@ -135,6 +162,7 @@ pub fn process(
         opened: opened.as_ref(),
         threaded,
         team_member,
+        command,
     };
     let mut outcome = apply::message(incoming, &mem, config, now);
 
@@ -177,7 +205,11 @@ pub fn process(
         None => ("not-opened".to_string(), "none".to_string()),
     };
     let (text, unauthenticated, attachments) = match opened {
-        Some(o) => (o.text, o.unauthenticated, o.attachments),
+        Some(o) => (
+            outcome.stored_text.take().unwrap_or(o.text),
+            o.unauthenticated,
+            o.attachments,
+        ),
         None => (String::new(), Vec::new(), Vec::new()),
     };
     let record = MessageRecord {
@@ -214,26 +246,54 @@ pub fn process(
     }
 }
 
-/// Mail over the size limit: not fetched whole; quarantined, the team told.
+/// Mail over the size limit: not fetched whole; quarantined, the team told. `cause` names it
+/// (source and position), so that the same oversize message alerts the team once.
 pub fn oversize(
     size: u64,
     config: &Config,
     templates: &Templates,
     now: DateTime<Utc>,
     cause: &str,
-) -> Vec<(Outgoing, Option<CaseId>, String)> {
+) -> Processed {
     let text = format!(
         "A message of {size} bytes arrived at the security address, over the limit of {} bytes. It was not fetched and is in the quarantine folder; read it there by hand.",
         config.inbound.max_message_bytes()
     );
-    apply::alert(config, cause, "oversize", &text, None)
-        .iter()
-        .filter_map(|d| {
-            compose::render(d, templates, &config.keys, &config.project, now)
-                .ok()
-                .map(|o| (o, None, d.kind.as_str().to_string()))
-        })
-        .collect()
+    let mut p = refused(hash(cause.as_bytes()), now, "oversize");
+    p.outcome.summary = format!("quarantined: {size} bytes is over the size limit; team told");
+    for d in apply::alert(config, cause, "oversize", &text, None) {
+        match compose::render(&d, templates, &config.keys, &config.project, now) {
+            Ok(o) => p.outgoing.push((o, None, d.kind.as_str().to_string())),
+            Err(e) => p
+                .errors
+                .push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address)),
+        }
+    }
+    p
+}
+
+/// The cases a message may change besides its own: the other side of its duplicate links and
+/// contact offers, and any case a `/duplicate` command names.
+fn related_cases(
+    threaded: &Threaded,
+    command: Option<&CommandMail>,
+    view: &dyn View,
+) -> Vec<crate::model::Case> {
+    let mut ids: Vec<CaseId> = Vec::new();
+    if let Threaded::Existing { case, .. } = threaded {
+        ids.extend(case.duplicate_of.iter().cloned());
+        ids.extend(case.duplicates.iter().cloned());
+        ids.extend(case.contact_offers.iter().map(|o| o.other_case.clone()));
+    }
+    if let Some(cm) = command {
+        ids.extend(cm.parsed.commands.iter().filter_map(|(_, c)| match c {
+            Command::Duplicate(id) => Some(id.clone()),
+            _ => None,
+        }));
+    }
+    ids.sort();
+    ids.dedup();
+    ids.iter().filter_map(|id| view.case(id)).collect()
 }
 
 fn disposition_word(d: &Disposition) -> String {
@@ -243,16 +303,9 @@ fn disposition_word(d: &Disposition) -> String {
     }
 }
 
-fn refused(hash: String, _raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
-    let outcome = apply::Outcome {
-        case: None,
-        opened_case: false,
-        drafts: Vec::new(),
-        disposition: Disposition::Quarantine(reason.to_string()),
-        auto_replied: Vec::new(),
-        told_fingerprint: false,
-        summary: format!("quarantined: {reason}"),
-    };
+/// A message kept in quarantine without being handled (unparseable, or a stage failed).
+pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
+    let outcome = apply::Outcome::quarantine(reason);
     Processed {
         record: MessageRecord {
             hash: hash.clone(),

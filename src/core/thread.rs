@@ -43,9 +43,10 @@ pub enum Threaded {
     },
 }
 
-/// Who may thread into a case by address or tag.
+/// Who may thread into a case by address or tag: a reporter, a team member, or a distributor
+/// who was sent a notice about it (DESIGN.md "Threading").
 pub fn is_participant(case: &Case, sender: &str, is_team: bool) -> bool {
-    is_team || case.reporter(sender).is_some()
+    is_team || case.reporter(sender).is_some() || case.disclosure.was_notified(sender)
 }
 
 pub fn find_case(
@@ -149,6 +150,15 @@ mod tests {
             cert_source: None,
             credit: Default::default(),
         });
+        // Distro A was sent a notice about the case: a participant from then on.
+        case.disclosure.notified.push(crate::model::Notified {
+            distributor: crate::model::DistributorId::from_name("Distro A").unwrap(),
+            address: "dana@distro-a.example".into(),
+            kind: crate::model::NoticeKind::Advance,
+            at: now,
+            message_id: "advance-notice.1@example.org".into(),
+            until: None,
+        });
         let mut ids = HashMap::new();
         ids.insert("ack.1@example.org".to_string(), id.clone());
         Mem {
@@ -167,6 +177,7 @@ mod tests {
             separator: "+".into(),
             instance: "security@example.org".into(),
             demo_keys: true,
+            announce_address: None,
         }
     }
 
@@ -232,6 +243,24 @@ mod tests {
             )
             .1,
             Some(Rule::CaseAddress)
+        );
+        // A distributor is a participant once it was sent a notice about the case, not before.
+        assert_eq!(
+            thread(
+                "From: dana@distro-a.example\r\nSubject: Re: [SEC-2026-0001] notice\r\n\r\n",
+                None,
+                false
+            )
+            .1,
+            Some(Rule::SubjectTag)
+        );
+        assert_eq!(
+            thread(
+                "From: carl@distro-c.example\r\nTo: security+SEC-2026-0001@example.org\r\n\r\n",
+                None,
+                false
+            ),
+            (None, None, s("SEC-2026-0001"))
         );
         // Rule 3: the subject tag, protected subject first.
         assert_eq!(

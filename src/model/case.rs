@@ -2,6 +2,7 @@
 //!
 //! Invariant: the timeline only grows; every change to a case appends an event saying who did it
 //! and when.
+use super::embargo::{Disclosure, Embargo};
 use super::party::Reporter;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
@@ -106,13 +107,35 @@ impl fmt::Display for State {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Severity {
     Low,
     Medium,
     High,
     Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Severity> {
+        [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str().eq_ignore_ascii_case(s))
+    }
 }
 
 /// One entry of a case's timeline.
@@ -180,6 +203,76 @@ pub enum EventKind {
         kind: String,
         reason: String,
     },
+    /// The disclosure date was set or changed (`/embargo`).
+    EmbargoSet {
+        until: DateTime<Utc>,
+        forced: bool,
+        /// The issue leaked: disclosure now.
+        public: bool,
+    },
+    /// A notice was not sent to a distributor: its cap, a missing cert, or nothing to send.
+    NoticeRefused {
+        distributor: String,
+        kind: String,
+        reason: String,
+    },
+    /// The case was disclosed (`/disclose`); advisories written.
+    Disclosed {
+        announce_message_id: String,
+    },
+    /// A reminder from the disclosure timers (notice due but not fix-ready, embargo over).
+    Reminder {
+        what: String,
+    },
+    /// A signed team command was accepted and applied (DESIGN.md "Team commands"); `line` is
+    /// the command as written, `detail` what it did.
+    Command {
+        line: String,
+        detail: String,
+    },
+    /// A command mail was refused: nothing changed. `reasons` never carry report text.
+    CommandRefused {
+        msg_hash: String,
+        reasons: Vec<String>,
+    },
+    /// Linked to another case by `/duplicate`: `relation` is "duplicate-of" or "duplicate".
+    Linked {
+        case: CaseId,
+        relation: String,
+    },
+    /// A reporter agreed to be put in touch with the reporter of a linked duplicate.
+    ContactConsent {
+        reporter: String,
+    },
+    /// Both reporters agreed and were introduced to each other.
+    ContactMade {
+        reporter: String,
+        other: String,
+        other_case: CaseId,
+    },
+    /// A policy timer fired (DESIGN.md "Policies and timers"): each `timer` name fires once
+    /// per case (progress updates carry their due time in the name).
+    Timer {
+        timer: String,
+        due: DateTime<Utc>,
+        to: Vec<String>,
+    },
+}
+
+/// The contact offer of a duplicate (DESIGN.md "Team commands", `/duplicate`): each reporter is
+/// asked, in a message of its own; they are introduced only when both agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContactOffer {
+    /// The reporter of this case who was asked.
+    pub reporter: String,
+    /// The other case and its reporter.
+    pub other_case: CaseId,
+    pub other_reporter: String,
+    /// The offer's Message-ID: consent counts only in a reply to it (threading rule 1), which
+    /// only the reporter received, so a forged From alone cannot consent for them.
+    pub message_id: String,
+    pub consented: bool,
+    pub introduced: bool,
 }
 
 /// A case as stored.
@@ -207,7 +300,16 @@ pub struct Case {
     pub message_ids: Vec<String>,
     /// When the reporter last got a message from us (policy timers use it).
     pub last_reporter_update: Option<DateTime<Utc>>,
+    /// The disclosure date, who asked, who may know (DESIGN.md "Cases").
+    #[serde(default)]
+    pub embargo: Option<Embargo>,
+    /// Notices sent, patches and text for the disclosure.
+    #[serde(default)]
+    pub disclosure: Disclosure,
     pub timeline: Vec<Event>,
+    /// Open offers to put the reporters of duplicate cases in touch.
+    #[serde(default)]
+    pub contact_offers: Vec<ContactOffer>,
 }
 
 impl Case {
@@ -228,7 +330,10 @@ impl Case {
             duplicates: Vec::new(),
             message_ids: Vec::new(),
             last_reporter_update: None,
+            embargo: None,
+            disclosure: Disclosure::default(),
             timeline: Vec::new(),
+            contact_offers: Vec::new(),
         }
     }
 
@@ -250,6 +355,22 @@ impl Case {
             actor: actor.to_string(),
             kind,
         });
+    }
+
+    /// Moves the case to `to`, recording the change (no event when it is already there).
+    pub fn set_state(&mut self, at: DateTime<Utc>, actor: &str, to: State) {
+        if self.state != to {
+            let from = self.state;
+            self.state = to;
+            self.push(at, actor, EventKind::StateChanged { from, to });
+        }
+    }
+
+    /// True once the named policy timer fired on this case.
+    pub fn timer_fired(&self, name: &str) -> bool {
+        self.timeline
+            .iter()
+            .any(|e| matches!(&e.kind, EventKind::Timer { timer, .. } if timer == name))
     }
 
     pub fn add_message_id(&mut self, id: &str) {

@@ -1,6 +1,11 @@
-//! Nouns of DESIGN.md, no I/O: cases and their timeline, the people around them, mail ids.
+//! Nouns of DESIGN.md, no I/O: cases and their timeline, embargoes, the people around them
+//! (reporters, team members, distributors), mail ids.
 pub mod case;
+pub mod distributor;
+pub mod embargo;
 pub mod party;
 
-pub use case::{Case, CaseId, Event, EventKind, Severity, State};
+pub use case::{Case, CaseId, ContactOffer, Event, EventKind, Severity, State};
+pub use distributor::{Distributor, DistributorId, NoticeKind};
+pub use embargo::{Disclosure, Embargo, Notified, PatchRef};
 pub use party::{Credit, Reporter, TeamMember, TeamRole};

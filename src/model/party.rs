@@ -1,4 +1,4 @@
-//! The people around a case: reporters and team members (distributors come with disclosure).
+//! The people around a case: reporters and team members (distributors: `distributor.rs`).
 use serde::{Deserialize, Serialize};
 
 /// How a reporter wants to be credited in an announcement (DESIGN.md "Cases").

@@ -18,7 +18,7 @@ use super::systemd::Notifier;
 use super::transport::Sender;
 use crate::config::{Config, Inbound};
 use crate::core::apply::Disposition;
-use crate::core::compose::Templates;
+use crate::core::compose::{self, Templates};
 use crate::core::pipeline;
 use crate::model::EventKind;
 use anyhow::{Context, Result};
@@ -54,6 +54,9 @@ pub struct Daemon {
     /// and before it is moved on the server, as a crash there would.
     fail_after_commit: Option<u32>,
     committed: std::sync::atomic::AtomicU32,
+    /// Held while a case is read, changed and written (a message, or the disclosure timers),
+    /// so the inbound task and the timer pass never overwrite each other's change.
+    pub(super) case_write: tokio::sync::Mutex<()>,
 }
 
 /// The readiness state shown in `systemctl status` (STATUS=) and logged when it changes.
@@ -130,6 +133,7 @@ impl Daemon {
                 .ok()
                 .and_then(|v| v.parse().ok()),
             committed: std::sync::atomic::AtomicU32::new(0),
+            case_write: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -139,6 +143,11 @@ impl Daemon {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
+    }
+
+    /// Wakes the outbox task (after something was queued outside `handle`).
+    pub fn wake_outbox(&self) {
+        self.outbox_wake.notify_one();
     }
 
     pub fn templates(&self) -> Arc<Templates> {
@@ -232,13 +241,31 @@ impl Daemon {
     async fn handle_inner(&self, raw: Vec<u8>) -> Result<Handled> {
         let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
         let now = self.clock.now();
-        let (p, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let p = pipeline::process(&raw, &store, &config, &templates, now);
-            let queued = store.commit(&p, &raw, now).context(StoreUnwritable)?;
+        let _writing = self.case_write.lock().await;
+        let raw = Arc::new(raw);
+        let input = raw.clone();
+        let task = tokio::task::spawn_blocking(move || -> Result<_> {
+            let p = pipeline::process(&input, &store, &config, &templates, now);
+            let queued = store.commit(&p, &input, now).context(StoreUnwritable)?;
             Ok((p, queued))
         })
-        .await
-        .context("the pipeline task failed")??;
+        .await;
+        let (p, queued) = match task {
+            Ok(result) => result?,
+            // A bug met by one message must not stop the daemon or loop on that message:
+            // keep it in quarantine, say so, go on.
+            Err(join) if join.is_panic() => {
+                let p = pipeline::refused(
+                    pipeline::hash(&raw),
+                    now,
+                    "internal error while handling it",
+                );
+                self.store.commit(&p, &raw, now).context(StoreUnwritable)?;
+                tracing::error!(msg_hash = %short(&p.hash), "internal error while handling a message; quarantined");
+                (p, 0)
+            }
+            Err(join) => return Err(join).context("the pipeline task was cancelled"),
+        };
         self.store.flush().await.context(StoreUnwritable)?;
         let n = self
             .committed
@@ -263,6 +290,11 @@ impl Daemon {
         if self.print {
             println!("{}", p.outcome.summary);
         }
+        if p.outcome.write_advisories {
+            if let Some(case) = &p.outcome.case {
+                self.write_advisories(case, now);
+            }
+        }
         if queued > 0 {
             self.outbox_wake.notify_one();
         }
@@ -274,40 +306,108 @@ impl Daemon {
         })
     }
 
+    /// At disclosure: the OSV and CSAF advisories into `[advisories] dir`. A failure is logged
+    /// and does not undo the disclosure (`secmail export` writes them again).
+    fn write_advisories(&self, case: &crate::model::Case, now: chrono::DateTime<chrono::Utc>) {
+        let config = self.config();
+        let Some(dir) = &config.advisories.dir else {
+            return;
+        };
+        match crate::commands::export::write_advisories(dir, case, &config, now) {
+            Ok(paths) => {
+                for p in paths {
+                    tracing::info!(case_id = %case.id, path = %p.display(), "advisory written");
+                }
+            }
+            Err(e) => {
+                tracing::error!(case_id = %case.id, error = %format!("{e:#}"), "could not write the advisories; run `secmail export`")
+            }
+        }
+    }
+
+    /// The disclosure timers (advance notice at the lead time, the not-ready reminder, the
+    /// final notice, embargo expiry) over every case: each case's change and its mail in one
+    /// batch. Returns how many messages were queued.
+    pub async fn disclosure_tick(&self) -> Result<usize> {
+        let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
+        let now = self.clock.now();
+        let print = self.print;
+        let _writing = self.case_write.lock().await;
+        let queued = tokio::task::spawn_blocking(move || -> Result<usize> {
+            use crate::core::disclose;
+            let policy = disclose::policy_of(&config);
+            let list = store.distributors();
+            let mut queued = 0;
+            for mut case in store.cases() {
+                let timers = disclose::due(&case, &list, &policy, now);
+                if timers.is_empty() {
+                    continue;
+                }
+                let patches: Vec<crate::core::decrypt::Attachment> = case
+                    .disclosure
+                    .patches
+                    .iter()
+                    .filter_map(|p| {
+                        Some(crate::core::decrypt::Attachment {
+                            filename: Some(p.filename.clone()),
+                            content_type: p.content_type.clone(),
+                            data: store.attachment(&p.msg_hash, p.index)?,
+                        })
+                    })
+                    .collect();
+                let mut drafts = Vec::new();
+                for t in timers {
+                    let ctx = disclose::Ctx {
+                        config: &config,
+                        policy: &policy,
+                        distributors: &list,
+                        actor: "secmail",
+                        patches: &patches,
+                        cause: "timer",
+                        now,
+                    };
+                    let fx = disclose::on_timer(&mut case, t, &ctx);
+                    tracing::info!(case_id = %case.id, timer = ?t, messages = fx.drafts.len(), "disclosure timer");
+                    if print {
+                        println!("{}: disclosure timer {t:?} → {} message(s)", case.id, fx.drafts.len());
+                    }
+                    drafts.extend(fx.drafts);
+                }
+                let mut outgoing = Vec::new();
+                for d in &drafts {
+                    match compose::render(d, &templates, &config.keys, &config.project, now) {
+                        Ok(o) => outgoing.push((o, d.case_id.clone(), d.kind.as_str().to_string())),
+                        Err(e) => {
+                            tracing::error!(case_id = %case.id, kind = d.kind.as_str(), error = %e, "could not compose a message");
+                            case.push(
+                                now,
+                                "secmail",
+                                crate::model::EventKind::Withheld {
+                                    to: d.to.address.clone(),
+                                    kind: d.kind.as_str().into(),
+                                    reason: e.to_string(),
+                                },
+                            );
+                        }
+                    }
+                }
+                queued += store.commit_case(&case, &outgoing, now)?;
+            }
+            Ok(queued)
+        })
+        .await
+        .context("the disclosure timer task failed")??;
+        self.store.flush().await?;
+        if queued > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(queued)
+    }
+
     /// Queues a team alert for mail too large to fetch.
     async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
         let now = self.clock.now();
-        let out = pipeline::oversize(size, &self.config(), &self.templates(), now, cause);
-        let p = pipeline::Processed {
-            hash: pipeline::hash(cause.as_bytes()),
-            duplicate: false,
-            record: pipeline::MessageRecord {
-                hash: pipeline::hash(cause.as_bytes()),
-                received_at: now,
-                case_id: None,
-                from: None,
-                message_id: None,
-                disposition: "quarantine: oversize".into(),
-                encryption: "not-opened".into(),
-                signature: "none".into(),
-                text: String::new(),
-                unauthenticated: Vec::new(),
-                attachments: Vec::new(),
-            },
-            attachments: Vec::new(),
-            outcome: crate::core::apply::Outcome {
-                case: None,
-                opened_case: false,
-                drafts: Vec::new(),
-                disposition: Disposition::Quarantine("oversize".into()),
-                auto_replied: Vec::new(),
-                told_fingerprint: false,
-                summary: format!("quarantined: {size} bytes is over the size limit; team told"),
-            },
-            outgoing: out,
-            certs: Vec::new(),
-            errors: Vec::new(),
-        };
+        let p = pipeline::oversize(size, &self.config(), &self.templates(), now, cause);
         self.store.commit(&p, b"", now).context(StoreUnwritable)?;
         self.store.flush().await.context(StoreUnwritable)?;
         tracing::warn!(size, "message over the size limit quarantined; team told");
@@ -444,6 +544,8 @@ impl Daemon {
                 n
             }
         };
+        self.schedule_pass().await?;
+        self.disclosure_tick().await?;
         let drained = outbox::drain(
             &self.store,
             &self.sender(),
@@ -460,6 +562,7 @@ impl Daemon {
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> Result<()> {
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
         let watchdog = tokio::spawn(self.clone().watchdog_loop(stop.clone()));
+        let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
         let mut failures = 0u32;
         let inbound = loop {
             if stop.is_cancelled() {
@@ -531,6 +634,7 @@ impl Daemon {
         stop.cancel();
         out.await.context("the outbox task failed")?;
         watchdog.await.context("the watchdog task failed")?;
+        timers.await.context("the timer task failed")?;
         self.store.flush().await?;
         inbound
     }
@@ -591,7 +695,11 @@ impl Daemon {
                 inbox.logout().await;
                 return Ok(Session::Stopped);
             }
-            let wait = settings.idle_max.min(poll_interval.max(settings.idle_max));
+            let wait = if inbox.has_idle() {
+                settings.idle_max
+            } else {
+                poll_interval
+            };
             tokio::select! {
                 _ = stop.cancelled() => { inbox.logout().await; return Ok(Session::Stopped) }
                 _ = self.reloaded.notified() => { inbox.logout().await; return Ok(Session::Reload) }

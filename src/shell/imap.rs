@@ -203,6 +203,11 @@ impl ImapInbox {
     }
 
     /// UIDVALIDITY of the selected folder: when it changes, UIDs seen before mean nothing.
+    /// Whether the server announced IDLE (RFC 2177); without it `wait` is a poll interval.
+    pub fn has_idle(&self) -> bool {
+        self.has_idle
+    }
+
     pub fn uid_validity(&self) -> u32 {
         self.uid_validity
     }

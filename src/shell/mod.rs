@@ -7,4 +7,5 @@ pub mod maildir;
 pub mod outbox;
 pub mod store;
 pub mod systemd;
+pub mod timers;
 pub mod transport;

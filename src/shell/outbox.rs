@@ -74,11 +74,13 @@ pub async fn drain_until(
                 d.sent += 1;
             }
             Err(SendError::Permanent(why)) => {
+                let why = redact(&why, &entry.rcpts);
                 tracing::warn!(message_id = %entry.message_id, kind = %entry.kind, error = %why, "refused by the mail server; giving up");
                 store.outbox_failed(&key, &entry, &why, now)?;
                 d.failed += 1;
             }
             Err(SendError::Transient(why)) => {
+                let why = redact(&why, &entry.rcpts);
                 entry.attempts += 1;
                 entry.last_error = Some(why.clone());
                 if (now - entry.queued).num_seconds() > GIVE_UP_AFTER {
@@ -107,9 +109,43 @@ pub async fn drain_until(
     Ok(d)
 }
 
+/// A server's error text with the recipients' addresses taken out: it goes to the log and the
+/// outbox, and a recipient may be a confidential distributor (DESIGN.md "Distributors and
+/// advance notice": never in a log line) or a reporter.
+fn redact(why: &str, rcpts: &[String]) -> String {
+    let mut out = why.to_string();
+    for r in rcpts.iter().filter(|r| !r.is_empty()) {
+        let lower = out.to_ascii_lowercase();
+        let needle = r.to_ascii_lowercase();
+        let mut result = String::new();
+        let mut last = 0;
+        for (i, _) in lower.match_indices(&needle) {
+            result.push_str(&out[last..i]);
+            result.push_str("<recipient>");
+            last = i + needle.len();
+        }
+        result.push_str(&out[last..]);
+        out = result;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_errors_do_not_name_the_recipient() {
+        let rcpts = vec!["dana@distro-a.example".to_string()];
+        assert_eq!(
+            redact(
+                "550 5.1.1 <Dana@Distro-A.example>: Recipient address rejected",
+                &rcpts
+            ),
+            "550 5.1.1 <<recipient>>: Recipient address rejected"
+        );
+        assert_eq!(redact("421 try later", &rcpts), "421 try later");
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

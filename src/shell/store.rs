@@ -6,13 +6,19 @@
 //! `raw/<hash>` bytes as received · `att/<hash>/<n>` attachment bytes · `seq/<prefix>/<year>`
 //! last case number · `rate/<addr>` recent automatic replies · `told/<addr>` fingerprint told ·
 //! `cert/<addr>` learnt cert · `out/<id>` outbox entry · `dead/<id>` undeliverable entry ·
-//! `imap/<uidvalidity>` last handled uid.
+//! `imap/<uidvalidity>` last handled uid · `sig/<digest>` time a signed command mail acted
+//! (replay protection) · `timer/digest` when the last team digest went out · `dist/<id>`
+//! Distributor JSON (confidential: never logged).
+//!
+//! sled allows one process: while the daemon runs, other commands cannot open the store and
+//! say so ([`Store::open`] names the lock).
 //!
 //! Invariant: callers flush (`flush`) before any outside effect that relies on a write.
+use crate::core::disclose::ListChange;
 use crate::core::keys::{self, Cert};
 use crate::core::pipeline::{Processed, View};
 use crate::core::thread::Lookup;
-use crate::model::{Case, CaseId, EventKind};
+use crate::model::{Case, CaseId, Distributor, DistributorId, EventKind};
 use anyhow::{Context, Result};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -61,15 +67,92 @@ impl Store {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        let db = sled::Config::new()
+        let db = match sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
             // sled's default page cache is 1 GiB; a daemon on a small machine keeps to 64 MiB
             // (the working set is the recent cases; older ones are read from disk when needed).
             .cache_capacity(64 << 20)
             .open()
-            .with_context(|| format!("opening the store at {}", path.display()))?;
+        {
+            Ok(db) => db,
+            Err(e) if is_lock_error(&e) => {
+                return Err(anyhow::Error::new(StoreLocked(path.display().to_string())))
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("opening the store at {}", path.display()))
+            }
+        };
         Ok(Store { db })
+    }
+
+    /// The distributor list, by id.
+    pub fn distributors(&self) -> Vec<Distributor> {
+        self.db
+            .scan_prefix(b"dist/")
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(_, v)| serde_json::from_slice(&v).ok())
+            .collect()
+    }
+
+    /// Adds, replaces or removes one distributor, flushed before returning.
+    pub fn change_distributors(&self, change: &ListChange) -> Result<()> {
+        let mut b = sled::Batch::default();
+        apply_list_change(&mut b, change);
+        self.db
+            .apply_batch(b)
+            .context("changing the distributor list")?;
+        self.flush_blocking()
+    }
+
+    /// Bytes of an attachment kept with a message.
+    pub fn attachment(&self, hash: &str, index: usize) -> Option<Vec<u8>> {
+        self.db
+            .get(format!("att/{hash}/{index}").as_bytes())
+            .ok()?
+            .map(|v| v.to_vec())
+    }
+
+    /// A timer's change to one case and what it sends, in one batch.
+    pub fn commit_case(
+        &self,
+        case: &Case,
+        outgoing: &[(crate::core::compose::Outgoing, Option<CaseId>, String)],
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut b = sled::Batch::default();
+        b.insert(format!("case/{}", case.id).as_bytes(), json(case));
+        for id in &case.message_ids {
+            b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
+        }
+        self.queue(&mut b, outgoing, now)?;
+        self.db.apply_batch(b).context("writing to the store")?;
+        Ok(outgoing.len())
+    }
+
+    fn queue(
+        &self,
+        b: &mut sled::Batch,
+        outgoing: &[(crate::core::compose::Outgoing, Option<CaseId>, String)],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for (o, case, kind) in outgoing {
+            let entry = OutboxEntry {
+                message_id: o.message_id.clone(),
+                envelope_from: o.envelope_from.clone(),
+                rcpts: o.rcpts.clone(),
+                raw: base64::engine::general_purpose::STANDARD.encode(&o.raw),
+                case_id: case.clone(),
+                kind: kind.clone(),
+                queued: now,
+                attempts: 0,
+                next_attempt: now,
+                last_error: None,
+            };
+            let id = self.db.generate_id().context("allocating an outbox id")?;
+            b.insert(format!("out/{id:020}").as_bytes(), json(&entry));
+        }
+        Ok(())
     }
 
     fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
@@ -145,10 +228,49 @@ impl Store {
                 b.insert(format!("told/{from}").as_bytes(), json(&now));
             }
         }
+        for c in &p.outcome.linked {
+            b.insert(format!("case/{}", c.id).as_bytes(), json(c));
+            for id in &c.message_ids {
+                b.insert(format!("mid/{id}").as_bytes(), c.id.as_str().as_bytes());
+            }
+        }
+        if let Some(d) = &p.outcome.used_signature {
+            b.insert(format!("sig/{d}").as_bytes(), json(&now));
+        }
         for (addr, cert) in &p.certs {
             b.insert(format!("cert/{addr}").as_bytes(), cert.as_bytes());
         }
-        for (o, case, kind) in &p.outgoing {
+        for change in &p.outcome.distributors {
+            apply_list_change(&mut b, change);
+        }
+        self.queue(&mut b, &p.outgoing, now)?;
+        self.db.apply_batch(b).context("writing to the store")?;
+        Ok(p.outgoing.len())
+    }
+
+    /// When the last team digest went out (`timer/digest`).
+    pub fn last_digest(&self) -> Option<DateTime<Utc>> {
+        self.get_json("timer/digest")
+    }
+
+    /// Writes one scheduler pass in one batch: the cases with their timer events, the outbox
+    /// entries, and the digest time — so a timer fires once even across a crash.
+    pub fn commit_scheduled(
+        &self,
+        s: &crate::core::schedule::Scheduled,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        let mut b = sled::Batch::default();
+        for case in &s.cases {
+            b.insert(format!("case/{}", case.id).as_bytes(), json(case));
+            for id in &case.message_ids {
+                b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
+            }
+        }
+        if let Some(t) = &s.digest_at {
+            b.insert(b"timer/digest".as_slice(), json(t));
+        }
+        for (o, case, kind) in &s.outgoing {
             let entry = OutboxEntry {
                 message_id: o.message_id.clone(),
                 envelope_from: o.envelope_from.clone(),
@@ -164,8 +286,10 @@ impl Store {
             let id = self.db.generate_id().context("allocating an outbox id")?;
             b.insert(format!("out/{id:020}").as_bytes(), json(&entry));
         }
-        self.db.apply_batch(b).context("writing to the store")?;
-        Ok(p.outgoing.len())
+        self.db
+            .apply_batch(b)
+            .context("writing the scheduler pass to the store")?;
+        Ok(s.outgoing.len())
     }
 
     /// Outbox entries due at `now`, oldest first.
@@ -299,6 +423,32 @@ impl Store {
     }
 }
 
+/// The store is held by another process (sled's file lock), typically a running daemon.
+#[derive(Debug, thiserror::Error)]
+#[error("the store {0} is in use by another secmail process (a running `secmail run`?): sled lets one process open it at a time; stop the daemon first, or change the distributor list with a signed /distributors command to the security address")]
+pub struct StoreLocked(pub String);
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
+fn apply_list_change(b: &mut sled::Batch, change: &ListChange) {
+    match change {
+        ListChange::Add(d) => b.insert(format!("dist/{}", d.id).as_bytes(), json(d)),
+        ListChange::Remove(id) => b.remove(dist_key(id).as_bytes()),
+    }
+}
+
+fn dist_key(id: &DistributorId) -> String {
+    format!("dist/{id}")
+}
+
 fn split_id(id: &CaseId) -> (String, String, u32) {
     let s = id.as_str();
     let mut parts = s.rsplitn(3, '-');
@@ -358,6 +508,16 @@ impl View for Store {
             .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
             .unwrap_or(0);
         CaseId::new(prefix, year, last + 1)
+    }
+
+    fn distributors(&self) -> Vec<Distributor> {
+        Store::distributors(self)
+    }
+
+    fn signature_seen(&self, digest: &str) -> bool {
+        self.db
+            .contains_key(format!("sig/{digest}").as_bytes())
+            .unwrap_or(false)
     }
 
     fn cert_for(&self, address: &str) -> Option<Cert> {

@@ -2,8 +2,12 @@
 //! the pipeline run the way the daemon runs it (process, then one batch into the store).
 use chrono::{DateTime, TimeZone, Utc};
 use secmail::config::Config;
-use secmail::core::compose::Templates;
+use secmail::core::compose::{Outgoing, Templates};
+use secmail::core::keys::{self, Cert, ProjectKeys};
 use secmail::core::pipeline::{self, Processed};
+use secmail::core::schedule::{self, Scheduled};
+use secmail::core::{decrypt, seal};
+use secmail::model::{Case, CaseId};
 use secmail::shell::daemon::load_templates;
 use secmail::shell::store::Store;
 use std::path::{Path, PathBuf};
@@ -51,7 +55,10 @@ impl Pipeline {
     }
 
     pub fn with_config(path: &Path) -> Pipeline {
-        let dir = tempfile::tempdir().unwrap();
+        Self::with_config_in(tempfile::tempdir().unwrap(), path)
+    }
+
+    fn with_config_in(dir: tempfile::TempDir, path: &Path) -> Pipeline {
         let mut config = Config::load(path, now().into()).unwrap_or_else(|e| panic!("{e}"));
         config.store_path = dir.path().join("store");
         let templates = load_templates(&config.templates_dir).unwrap();
@@ -70,4 +77,161 @@ impl Pipeline {
         self.store.commit(&p, raw, self.now).unwrap();
         p
     }
+
+    /// The demo team (Alice handler, Bob coordinator) plus Carol (backup, a cert made here) and
+    /// `policy` as the `[policy]` section; Maildir in, file out, everything in a temp dir.
+    pub fn with_policy(policy: &str) -> Pipeline {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display().to_string();
+        let r = repo().display().to_string();
+        std::fs::write(dir.path().join("carol.asc"), carol_cert()).unwrap();
+        let conf = dir.path().join("security.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"
+[project]
+name = "Example Project"
+security-address = "security@example.org"
+demo-keys = true
+[keys]
+secret = ["{r}/keys/demo-project-secret.asc"]
+[inbound]
+kind = "maildir"
+path = "{d}/maildir"
+[outbound]
+kind = "file"
+path = "{d}/outbox"
+[templates]
+dir = "{r}/templates"
+[[team]]
+name = "Alice Demo"
+address = "alice@example.org"
+cert = "{r}/keys/team-alice.asc"
+role = "handler"
+[[team]]
+name = "Bob Demo"
+address = "bob@example.org"
+cert = "{r}/keys/team-bob.asc"
+role = "coordinator"
+[[team]]
+name = "Carol Backup"
+address = "carol@example.org"
+cert = "{d}/carol.asc"
+role = "backup"
+[policy]
+{policy}
+"#
+            ),
+        )
+        .unwrap();
+        Self::with_config_in(dir, &conf)
+    }
+
+    /// Moves the clock.
+    pub fn at(&mut self, t: DateTime<Utc>) -> &mut Pipeline {
+        self.now = t;
+        self
+    }
+
+    /// One scheduler pass at the pipeline's now, committed as the daemon commits it.
+    pub fn schedule(&self) -> Scheduled {
+        let s = schedule::run(
+            &self.store.cases(),
+            &self.config,
+            &self.templates,
+            self.store.last_digest(),
+            &[],
+            self.now,
+        );
+        assert!(s.errors.is_empty(), "{:?}", s.errors);
+        self.store.commit_scheduled(&s, self.now).unwrap();
+        s
+    }
+
+    pub fn case(&self, id: &str) -> Case {
+        use secmail::core::thread::Lookup;
+        self.store
+            .case(&CaseId::parse("SEC", id).unwrap())
+            .unwrap_or_else(|| panic!("no case {id}"))
+    }
+}
+
+/// (kind, recipient) of each composed message, in order.
+pub fn sent(outgoing: &[(Outgoing, Option<CaseId>, String)]) -> Vec<(String, String)> {
+    outgoing
+        .iter()
+        .map(|(o, _, k)| (k.clone(), o.rcpts.join(",")))
+        .collect()
+}
+
+/// The (kind, recipient) pairs as string slices, for `assert_eq!` against literals.
+pub fn pairs(v: &[(String, String)]) -> Vec<(&str, &str)> {
+    v.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect()
+}
+
+/// A person's secret key (from fixtures/keys), usable to sign and to decrypt.
+pub fn secret(file: &str) -> ProjectKeys {
+    let bytes = std::fs::read(repo().join("fixtures/keys").join(file)).unwrap();
+    ProjectKeys::from_secret_keys(&[(file.to_string(), bytes)], None, now().into()).unwrap()
+}
+
+pub fn project_cert() -> Cert {
+    keys::parse_cert(&std::fs::read(repo().join("keys/demo-project.asc")).unwrap()).unwrap()
+}
+
+/// Carol's generated cert (no secret needed: she only receives).
+fn carol_cert() -> Vec<u8> {
+    use sequoia_openpgp::cert::CertBuilder;
+    use sequoia_openpgp::serialize::SerializeInto;
+    let created = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+    let (cert, _) = CertBuilder::general_purpose(Some("Carol Backup <carol@example.org>"))
+        .set_creation_time(std::time::SystemTime::from(created))
+        .generate()
+        .unwrap();
+    let armored = cert.armored().to_vec().unwrap();
+    armored
+}
+
+/// A PGP/MIME message signed by `signer` (at `signed_at`) and encrypted to the project, as a
+/// team member's mail client sends it. `headers` end with CRLF; `inner` is the MIME payload.
+pub fn signed_encrypted(
+    signer: &ProjectKeys,
+    headers: &str,
+    inner: &str,
+    signed_at: DateTime<Utc>,
+) -> (Vec<u8>, String) {
+    let armored = seal::sign_and_encrypt(
+        signer,
+        &[&project_cert()],
+        inner.replace('\n', "\r\n").as_bytes(),
+        signed_at.into(),
+    )
+    .unwrap();
+    (super::gpg::pgp_mime(headers, &armored), armored)
+}
+
+/// A plain text payload for [`signed_encrypted`].
+pub fn text_payload(body: &str) -> String {
+    format!("Content-Type: text/plain; charset=utf-8\n\n{body}")
+}
+
+/// A clear mail from a reporter.
+pub fn plain_mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    message_id: &str,
+    extra: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n{extra}Date: Thu, 24 Dec 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// The text of a message we sent, opened with the recipient's key (or read when only signed).
+pub fn open_sent(raw: &[u8], recipient: &ProjectKeys) -> String {
+    decrypt::message(raw, recipient, &[project_cert()], now().into()).text
 }

@@ -13,20 +13,25 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-const SECURITY: &str = "security@example.org";
-const RITA: &str = "rita@reporter.example";
-const ALICE: &str = "alice@example.org";
-const BOB: &str = "bob@example.org";
-const WAIT: Duration = Duration::from_secs(30);
+pub(super) const SECURITY: &str = "security@example.org";
+pub(super) const RITA: &str = "rita@reporter.example";
+pub(super) const ALICE: &str = "alice@example.org";
+pub(super) const BOB: &str = "bob@example.org";
+pub(super) const WAIT: Duration = Duration::from_secs(30);
 
 /// A deployment of secmail against the test servers: its config, store and logs in a temp dir.
-struct Deployment {
-    dir: tempfile::TempDir,
+pub(super) struct Deployment {
+    pub(super) dir: tempfile::TempDir,
     conf: PathBuf,
 }
 
 impl Deployment {
     fn new(servers: &MailServers) -> Deployment {
+        Self::with(servers, "", "")
+    }
+
+    /// The deployment with `project_extra` lines in `[project]` and `sections` appended.
+    pub(super) fn with(servers: &MailServers, project_extra: &str, sections: &str) -> Deployment {
         let dir = tempfile::tempdir().unwrap();
         let pw = dir.path().join("imap-password");
         std::fs::write(&pw, MailServers::password(SECURITY)).unwrap();
@@ -41,6 +46,7 @@ impl Deployment {
 name = "Example Project"
 security-address = "{SECURITY}"
 demo-keys = true
+{project_extra}
 [keys]
 secret = ["{r}/keys/demo-project-secret.asc"]
 [inbound]
@@ -69,6 +75,7 @@ role = "handler"
 name = "Bob Demo"
 address = "{BOB}"
 cert = "{r}/keys/team-bob.asc"
+{sections}
 "#,
                 r = r.display(),
                 imap = servers.imap_port(),
@@ -80,7 +87,7 @@ cert = "{r}/keys/team-bob.asc"
         Deployment { dir, conf }
     }
 
-    fn cmd(&self, args: &[&str]) -> Command {
+    pub(super) fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_secmail"));
         c.arg("--config")
             .arg(&self.conf)
@@ -90,7 +97,7 @@ cert = "{r}/keys/team-bob.asc"
         c
     }
 
-    fn once(&self, extra_env: &[(&str, &str)]) -> std::process::Output {
+    pub(super) fn once(&self, extra_env: &[(&str, &str)]) -> std::process::Output {
         let mut c = self.cmd(&["run", "--once"]);
         for (k, v) in extra_env {
             c.env(k, v);
@@ -98,7 +105,7 @@ cert = "{r}/keys/team-bob.asc"
         c.output().unwrap()
     }
 
-    fn spawn(&self) -> Child {
+    pub(super) fn spawn(&self) -> Child {
         let log = std::fs::File::create(self.dir.path().join("daemon.log")).unwrap();
         self.cmd(&["run"])
             .stdin(Stdio::null())
@@ -109,7 +116,7 @@ cert = "{r}/keys/team-bob.asc"
     }
 
     /// Waits until the daemon's log has a line containing `what`.
-    async fn wait_log(&self, what: &str) {
+    pub(super) async fn wait_log(&self, what: &str) {
         let path = self.dir.path().join("daemon.log");
         let deadline = std::time::Instant::now() + WAIT;
         loop {
@@ -128,7 +135,7 @@ cert = "{r}/keys/team-bob.asc"
         }
     }
 
-    fn case_json(&self, id: &str) -> serde_json::Value {
+    pub(super) fn case_json(&self, id: &str) -> serde_json::Value {
         let out = self.cmd(&["case", id, "--json"]).output().unwrap();
         assert!(
             out.status.success(),
@@ -138,7 +145,7 @@ cert = "{r}/keys/team-bob.asc"
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
-    fn cases_json(&self) -> Vec<serde_json::Value> {
+    pub(super) fn cases_json(&self) -> Vec<serde_json::Value> {
         let out = self.cmd(&["cases", "--json"]).output().unwrap();
         assert!(
             out.status.success(),
@@ -164,17 +171,23 @@ fn unsafe_kill(pid: u32) {
         .unwrap();
 }
 
-fn keys(name: &str) -> PathBuf {
+pub(super) fn keys(name: &str) -> PathBuf {
     repo().join("fixtures/keys").join(name)
 }
 
-fn project_cert() -> PathBuf {
+pub(super) fn project_cert() -> PathBuf {
     repo().join("keys/demo-project.asc")
 }
 
 /// Rita's report as gpg and a careful client make it: PGP/MIME, signed and encrypted, her cert
 /// attached, the real subject protected.
-fn report(gpg: &Gpg, message_id: &str, subject: &str, extra_headers: &str, body: &str) -> Vec<u8> {
+pub(super) fn report(
+    gpg: &Gpg,
+    message_id: &str,
+    subject: &str,
+    extra_headers: &str,
+    body: &str,
+) -> Vec<u8> {
     let cert = std::fs::read_to_string(keys("reporter-rita.asc")).unwrap();
     let inner = format!(
         "Content-Type: multipart/mixed; boundary=\"i1\"; protected-headers=\"v1\"\r\nSubject: {subject}\r\n\r\n--i1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--i1\r\nContent-Type: application/pgp-keys; name=\"rita.asc\"\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n{}\r\n--i1--\r\n",
@@ -185,7 +198,27 @@ fn report(gpg: &Gpg, message_id: &str, subject: &str, extra_headers: &str, body:
     pgp_mime(&headers, &armored)
 }
 
-fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
+/// Rita submits `raw` to security@; returns once it is in the security INBOX.
+async fn deliver_report(servers: &MailServers, raw: &[u8]) {
+    servers.submit(RITA, &[SECURITY], raw).await.unwrap();
+    servers
+        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
+        .await
+        .unwrap();
+}
+
+/// How many of our acknowledgements are in `user`'s INBOX.
+async fn acks(servers: &MailServers, user: &str) -> usize {
+    servers
+        .list(user, "INBOX")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
+        .count()
+}
+
+pub(super) fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
     raw.split("\r\n\r\n")
         .next()?
         .lines()
@@ -202,24 +235,17 @@ async fn encrypted_report_over_imap_and_smtp_with_once() {
     let year = chrono::Utc::now().year();
     let case_id = format!("SEC-{year}-0001");
 
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "r1@reporter.example",
-                "Heap overflow in parse_packet",
-                "",
-                "parse_packet() overflows on a 70000-byte record.",
-            ),
-        )
-        .await
-        .unwrap();
-    servers
-        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
-        .await
-        .unwrap();
+    deliver_report(
+        &servers,
+        &report(
+            &rita,
+            "r1@reporter.example",
+            "Heap overflow in parse_packet",
+            "",
+            "parse_packet() overflows on a 70000-byte record.",
+        ),
+    )
+    .await;
 
     let out = d.once(&[]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -359,20 +385,15 @@ async fn daemon_on_idle_answers_within_seconds() {
     let daemon = d.spawn();
     d.wait_log("connected to the IMAP server").await;
     let sent = std::time::Instant::now();
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "idle-1@reporter.example",
-                "Use after free",
-                "",
-                "UAF in the session cache.",
-            ),
-        )
-        .await
-        .unwrap();
+    let raw = report(
+        &rita,
+        "idle-1@reporter.example",
+        "Use after free",
+        "",
+        "UAF in the session cache.",
+    );
+    // Submitted only: the daemon takes it out of INBOX as soon as IDLE tells it.
+    servers.submit(RITA, &[SECURITY], &raw).await.unwrap();
     let ack = servers
         .wait_for(RITA, "INBOX", WAIT, |m| {
             String::from_utf8_lossy(m).contains("Message-ID: <ack.")
@@ -413,13 +434,7 @@ async fn daemon_on_idle_answers_within_seconds() {
     stop(daemon);
     second.unwrap();
     assert_eq!(d.cases_json().len(), 2);
-    let acks = servers
-        .list(RITA, "INBOX")
-        .await
-        .unwrap()
-        .iter()
-        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
-        .count();
+    let acks = acks(&servers, RITA).await;
     assert_eq!(acks, 2);
 }
 
@@ -430,24 +445,14 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
     };
     let d = Deployment::new(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
-    servers
-        .submit(
-            RITA,
-            &[SECURITY],
-            &report(
-                &rita,
-                "crash-1@reporter.example",
-                "Crash test",
-                "",
-                "Report before the crash.",
-            ),
-        )
-        .await
-        .unwrap();
-    servers
-        .wait_for(SECURITY, "INBOX", WAIT, |_| true)
-        .await
-        .unwrap();
+    let raw = report(
+        &rita,
+        "crash-1@reporter.example",
+        "Crash test",
+        "",
+        "Report before the crash.",
+    );
+    deliver_report(&servers, &raw).await;
 
     // Stop right after the case is durable, before the move and before sending.
     let out = d.once(&[("SECMAIL_FAIL_AFTER_COMMIT", "1")]);
@@ -490,14 +495,265 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
         .unwrap();
     let out = d.once(&[]);
     assert!(out.status.success());
-    let acks = servers
+    let acks = acks(&servers, RITA).await;
+    assert_eq!(acks, 1, "the acknowledgement went out twice");
+    let copies = servers.list(ALICE, "INBOX").await.unwrap().len();
+    assert_eq!(copies, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn smtp_down_the_outbox_keeps_the_mail_and_sends_it_later() {
+    let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    deliver_report(
+        &servers,
+        &report(
+            &rita,
+            "down-1@reporter.example",
+            "While SMTP is down",
+            "",
+            "Report.",
+        ),
+    )
+    .await;
+
+    servers.stop_smtp();
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("0 sent") && stdout.contains("3 deferred"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("send failed; will retry"));
+    // The report is handled (moved) even though nothing could be sent: the outbox holds it.
+    assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
+
+    servers.start_smtp().unwrap();
+    // Not due yet: the backoff is respected.
+    let out = d.once(&[]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 sent"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // Two minutes later (the clock moved, not slept) everything goes out, once.
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(2)).to_rfc3339();
+    let out = d.once(&[("SECMAIL_NOW", later.as_str())]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 sent"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let ack = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <ack.")
+        })
+        .await
+        .unwrap();
+    assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn check_online_logs_in_to_both_servers() {
+    let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let out = d.cmd(&["check", "--online"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("login ok") && stdout.contains("outbound: ok"),
+        "{stdout}"
+    );
+    // SMTP down: unavailable (69), naming the server.
+    servers.stop_smtp();
+    let out = d.cmd(&["check", "--online"]).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(69),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Waits until `folder` of `user` holds at least `n` messages.
+async fn wait_count(servers: &MailServers, user: &str, folder: &str, n: usize) {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let have = servers
+            .list(user, folder)
+            .await
+            .map(|l| l.len())
+            .unwrap_or(0);
+        if have >= n {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{user} {folder}: {have} of {n} messages"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A team member answers from a gpg mail client: a signed and encrypted PGP/MIME reply to her
+/// team copy with `/state triage` and `/reply`. The reporter gets the text (encrypted, from the
+/// security address, no team address, no command line); the member a confirmation; a replayed
+/// and an unsigned copy of the command change nothing and are answered with the reason.
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_team_command_round_trip() {
+    let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
+        return;
+    };
+    let d = Deployment::new(&servers);
+    let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
+    let alice = Gpg::with_keys(&[&keys("team-alice-secret.asc"), &project_cert()]);
+    let year = chrono::Utc::now().year();
+    let case_id = format!("SEC-{year}-0001");
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            &report(
+                &rita,
+                "cmd-r1@reporter.example",
+                "Overflow",
+                "",
+                "Overflow in parse().",
+            ),
+        )
+        .await
+        .unwrap();
+    wait_count(&servers, SECURITY, "INBOX", 1).await;
+    assert!(d.once(&[]).status.success());
+
+    // Alice replies to her team copy.
+    let copy = servers
+        .wait_for(ALICE, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <team-copy.")
+        })
+        .await
+        .unwrap();
+    let copy_id = header(&String::from_utf8_lossy(&copy), "Message-ID")
+        .unwrap()
+        .to_string();
+    let inner = "Content-Type: text/plain; charset=utf-8\r\n\r\n/state triage\r\n/reply\r\n\r\nHello Rita, we reproduced the overflow and are fixing it.\r\n\r\n-- \r\nAlice <alice@example.org>\r\n";
+    let armored = alice.sign_encrypt(ALICE, SECURITY, inner.as_bytes());
+    let headers = |id: &str| {
+        format!("From: Alice <{ALICE}>\r\nTo: {SECURITY}\r\nSubject: Re: [{case_id}] Security case update\r\nMessage-ID: <{id}>\r\nIn-Reply-To: {copy_id}\r\nReferences: {copy_id}\r\n")
+    };
+    servers
+        .submit(
+            ALICE,
+            &[SECURITY],
+            &pgp_mime(&headers("cmd-1@example.org"), &armored),
+        )
+        .await
+        .unwrap();
+    wait_count(&servers, SECURITY, "INBOX", 1).await;
+    let out = d.once(&[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "{case_id}: 2 team commands (state, reply) → relayed to 1 reporter"
+        )),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The reporter's copy: encrypted, from security@, text only.
+    let relay = servers
+        .wait_for(RITA, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <relay.")
+        })
+        .await
+        .unwrap();
+    let relay_raw = String::from_utf8_lossy(&relay).into_owned();
+    assert!(header(&relay_raw, "From").unwrap().contains(SECURITY));
+    assert!(
+        !relay_raw.contains(ALICE),
+        "a team address reached the reporter"
+    );
+    let opened = rita.decrypt(&pgp_mime_payload(&relay));
+    assert!(
+        opened.ok && opened.status.contains("GOODSIG"),
+        "{}",
+        opened.status
+    );
+    assert!(opened.plaintext.contains("we reproduced the overflow"));
+    for leak in ["/state", "/reply", ALICE] {
+        assert!(
+            !opened.plaintext.contains(leak),
+            "{leak:?} reached the reporter"
+        );
+    }
+    // Alice's confirmation.
+    let conf = servers
+        .wait_for(ALICE, "INBOX", WAIT, |m| {
+            String::from_utf8_lossy(m).contains("Message-ID: <command-result.")
+        })
+        .await
+        .unwrap();
+    let conf = alice.decrypt(&pgp_mime_payload(&conf));
+    assert!(
+        conf.plaintext.contains("/state triage"),
+        "{}",
+        conf.plaintext
+    );
+    assert_eq!(d.case_json(&case_id)["state"], "triage");
+
+    // A replay of the same signed mail and an unsigned copy: nothing changes, Alice is told.
+    servers
+        .submit(
+            ALICE,
+            &[SECURITY],
+            &pgp_mime(&headers("cmd-1-replayed@example.org"), &armored),
+        )
+        .await
+        .unwrap();
+    let unsigned = format!(
+        "{}\r\n/state closed\r\n/reply\r\n\r\nClosing.\r\n",
+        headers("cmd-2@example.org")
+    );
+    servers
+        .submit(ALICE, &[SECURITY], unsigned.as_bytes())
+        .await
+        .unwrap();
+    wait_count(&servers, SECURITY, "INBOX", 2).await;
+    assert!(d.once(&[]).status.success());
+    for reason in ["already used once", "not signed"] {
+        servers
+            .wait_for(ALICE, "INBOX", WAIT, |m| {
+                String::from_utf8_lossy(m).contains("Message-ID: <command-refused.")
+                    && alice
+                        .decrypt(&pgp_mime_payload(m))
+                        .plaintext
+                        .contains(reason)
+            })
+            .await
+            .unwrap_or_else(|e| panic!("no refusal saying {reason:?}: {e:#}"));
+    }
+    let case = d.case_json(&case_id);
+    assert_eq!(case["state"], "triage");
+    let relays = servers
         .list(RITA, "INBOX")
         .await
         .unwrap()
         .iter()
-        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <ack."))
+        .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <relay."))
         .count();
-    assert_eq!(acks, 1, "the acknowledgement went out twice");
-    let copies = servers.list(ALICE, "INBOX").await.unwrap().len();
-    assert_eq!(copies, 1);
+    assert_eq!(relays, 1, "the replay relayed again");
 }

@@ -1,0 +1,761 @@
+//! Command: the team's command lines at the top of a message body (DESIGN.md "Team commands").
+//!
+//! Owns the grammar (which lines are commands, what they mean, what text is left for the
+//! reporter) and the gate ([`authorize`]: who may give them — signature, freshness, replay).
+//! What they do to a case is `core::apply`'s.
+//!
+//! Invariants: pure and total; a command line is `/name args` with `name` of lowercase letters
+//! and dashes, and the block ends at the first other line (a blank line too), so "/usr/bin is
+//! broken" in prose is text, not a command. A message whose block has any bad line is refused
+//! whole (all or nothing), each bad line with its reason.
+//!
+//! Extension point: a new command is a [`Command`] variant, a row in [`parse_line`] and in
+//! [`HELP`], and its effect in `apply::commands`.
+use super::decrypt::{Opened, SigStatus};
+use crate::model::{CaseId, Credit, Severity, State, TeamMember};
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+
+/// One command, its arguments checked for form (not yet against the case).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Send the rest of the text to the reporter(s) from the security address.
+    Reply,
+    /// Make a team member the handler; `me` is the sender.
+    Assign(String),
+    State(State),
+    Severity(Severity, Option<String>),
+    Affected(Vec<String>),
+    Fixed(Vec<String>),
+    Cve(String),
+    /// `reporter`: which reporter, when the case has more than one.
+    Credit {
+        reporter: Option<String>,
+        credit: Credit,
+    },
+    /// This case duplicates the named one.
+    Duplicate(CaseId),
+    Help,
+    /// `/embargo`, `/notify-distributors`, `/disclose`, `/distributors`: the disclosure
+    /// commands, parsed and carried out by `core::disclose`.
+    Disclosure(crate::core::disclose::Command),
+}
+
+impl Command {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Reply => "reply",
+            Command::Assign(_) => "assign",
+            Command::State(_) => "state",
+            Command::Severity(..) => "severity",
+            Command::Affected(_) => "affected",
+            Command::Fixed(_) => "fixed",
+            Command::Cve(_) => "cve",
+            Command::Credit { .. } => "credit",
+            Command::Duplicate(_) => "duplicate",
+            Command::Help => "help",
+            Command::Disclosure(d) => d.name(),
+        }
+    }
+}
+
+/// The command block of a body and what follows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    /// Each command line as written (trimmed) with its meaning.
+    pub commands: Vec<(String, Command)>,
+    /// One reason per bad line ("/state bogus: unknown state ...").
+    pub errors: Vec<String>,
+    /// The body without the command block: what is stored and, with `/reply`, relayed.
+    pub text: String,
+}
+
+impl Parsed {
+    /// True when the body had a command block at all.
+    pub fn has_commands(&self) -> bool {
+        !self.commands.is_empty() || !self.errors.is_empty()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.commands.iter().any(|(_, c)| c.name() == name)
+    }
+}
+
+/// What `/help` answers.
+pub const HELP: &str = "\
+Commands go at the top of a signed reply, one per line; the first other line ends them.
+  /reply                 send the rest of this message to the reporter(s)
+  /assign ADDRESS|me     make a team member the case's handler
+  /state STATE           new, triage, confirmed, fixing, fix-ready, pre-notified,
+                         disclosed, closed, rejected
+  /severity LEVEL [CVSS] low, medium, high or critical, optionally a CVSS vector
+  /affected VERSIONS     affected versions, e.g. \"<2.4.2, 3.0.0\"
+  /fixed VERSIONS        fixed versions
+  /cve ID                e.g. CVE-2026-12345
+  /credit NAME|anonymous how to credit the reporter ([ADDRESS] first with several)
+  /duplicate CASE        this case duplicates CASE; the reporters are offered contact
+  /embargo DATE [HH:MM] [force] [ADDRESS…]
+                         disclosure date (default 16:00 UTC; Friday to Sunday and dates
+                         past the policy's maximum need force); addresses: need to know
+  /embargo public        the issue leaked: reporter and team told, disclose now
+  /notify-distributors   advance notice to each distributor (the text below the commands:
+                         description and remedy; attachments: the patches); the reporter
+                         is told the date
+  /disclose [force]      announcement to the announce list; embargo over; advisories
+  /distributors list | add ADDRESS [--name \"NAME\"] [--cap 14d] [--notices KINDS]
+                         (attach their cert) | remove ID|ADDRESS
+  /help                  this list
+Without /reply the message is an internal note, copied to the rest of the team.
+Commands count once per signature, only while the signature is fresh, and all or
+nothing: one bad line refuses the whole message.";
+
+/// Who gave the commands of a message, as far as its signature shows.
+#[derive(Debug, Clone)]
+pub enum Authority<'a> {
+    /// Not a command mail: no command block, or a sender who is not on the team and whose
+    /// signature is no team member's (a reporter's text may start with a slash).
+    NotCommands,
+    /// A team member's fresh, first-seen, good signature: the commands may act.
+    Member {
+        member: &'a TeamMember,
+        /// The signature's digest, remembered so the mail acts once.
+        digest: String,
+    },
+    /// Refused: nothing changes; `answer_to` (a configured member, never an arbitrary From)
+    /// is told why.
+    Refused {
+        answer_to: Option<&'a TeamMember>,
+        reasons: Vec<String>,
+    },
+}
+
+/// A message's command block with its authority.
+#[derive(Debug, Clone)]
+pub struct CommandMail<'a> {
+    pub parsed: Parsed,
+    pub authority: Authority<'a>,
+}
+
+/// Decides whether the command block of a message may act (DESIGN.md "Team commands": a
+/// valid signature by a team member's key; `From:` alone proves nothing; once per signature;
+/// only while it is fresh). `seen` tells whether a signature digest was used before.
+pub fn authorize<'a>(
+    parsed: &Parsed,
+    opened: &Opened,
+    from: &str,
+    team: &'a [TeamMember],
+    max_age: Duration,
+    now: DateTime<Utc>,
+    seen: &dyn Fn(&str) -> bool,
+) -> Authority<'a> {
+    if !parsed.has_commands() {
+        return Authority::NotCommands;
+    }
+    let by_fpr = |f: Option<&str>| team.iter().find(|m| Some(m.fingerprint.as_str()) == f);
+    let from_member = team.iter().find(|m| m.address.eq_ignore_ascii_case(from));
+    let refuse = |to: Option<&'a TeamMember>, why: String| Authority::Refused {
+        answer_to: to,
+        reasons: vec![why],
+    };
+    let Some(member) = from_member else {
+        // A team member's good signature under someone else's From: answer the member, at the
+        // configured address, never the From.
+        return match opened
+            .signatures
+            .iter()
+            .filter(|s| s.status == SigStatus::Good)
+            .find_map(|s| by_fpr(s.fingerprint.as_deref()))
+        {
+            Some(m) => refuse(
+                Some(m),
+                format!(
+                    "the message is signed by your key but comes from {from}, not from {}: commands are accepted only from your configured address",
+                    m.address
+                ),
+            ),
+            None => Authority::NotCommands,
+        };
+    };
+    if opened.html {
+        return refuse(
+            Some(member),
+            "commands in HTML mail are not accepted: send the commands as plain text".into(),
+        );
+    }
+    if opened.signatures.is_empty() {
+        return refuse(
+            Some(member),
+            "the message is not signed: commands need a signature by your OpenPGP key".into(),
+        );
+    }
+    let own = opened
+        .signatures
+        .iter()
+        .find(|s| s.fingerprint.as_deref() == Some(member.fingerprint.as_str()));
+    let Some(sig) = own else {
+        let other = opened
+            .signatures
+            .iter()
+            .filter(|s| s.status == SigStatus::Good)
+            .find_map(|s| by_fpr(s.fingerprint.as_deref()));
+        let why = match other {
+            Some(o) => format!(
+                "the message is signed by the key of {}, not by yours ({}): From is forged or the wrong key was used",
+                o.address, member.fingerprint
+            ),
+            None => {
+                let s = &opened.signatures[0];
+                let who = s
+                    .fingerprint
+                    .clone()
+                    .unwrap_or_else(|| s.issuer.clone());
+                format!(
+                    "the message is not signed by your configured key {} (signature by {}, {})",
+                    member.fingerprint,
+                    if who.is_empty() { "an unknown key" } else { who.as_str() },
+                    status_word(s.status)
+                )
+            }
+        };
+        return refuse(Some(member), why);
+    };
+    match sig.status {
+        SigStatus::Good => {}
+        other => {
+            return refuse(
+                Some(member),
+                format!(
+                    "your signature is not valid: {} (cert {})",
+                    status_word(other),
+                    member.fingerprint
+                ),
+            )
+        }
+    }
+    let Some(created) = sig.created.map(DateTime::<Utc>::from) else {
+        return refuse(
+            Some(member),
+            "the signature carries no creation time".into(),
+        );
+    };
+    let max = chrono::Duration::from_std(max_age).unwrap_or(chrono::Duration::days(7));
+    if created > now + chrono::Duration::hours(1) {
+        return refuse(
+            Some(member),
+            format!(
+                "the signature is dated in the future ({})",
+                created.format("%Y-%m-%d %H:%M UTC")
+            ),
+        );
+    }
+    if now - created > max {
+        return refuse(
+            Some(member),
+            format!(
+                "the signature was made on {}, more than {} ago: commands count only while their signature is fresh",
+                created.format("%Y-%m-%d %H:%M UTC"),
+                crate::core::calendar::Span::Clock(max).describe()
+            ),
+        );
+    }
+    if sig.digest.is_empty() || seen(&sig.digest) {
+        return refuse(
+            Some(member),
+            "this signed message was already used once (a replay): nothing was done again".into(),
+        );
+    }
+    if !parsed.errors.is_empty() {
+        return Authority::Refused {
+            answer_to: Some(member),
+            reasons: parsed.errors.clone(),
+        };
+    }
+    Authority::Member {
+        member,
+        digest: sig.digest.clone(),
+    }
+}
+
+fn status_word(s: SigStatus) -> &'static str {
+    match s {
+        SigStatus::Good => "good",
+        SigStatus::Bad => "bad signature: the message was altered or the signature is broken",
+        SigStatus::UnknownKey => "unknown key",
+        SigStatus::Expired => "the cert or signing key is expired",
+        SigStatus::Revoked => "the cert or signing key is revoked",
+    }
+}
+
+/// The most command lines one message may carry.
+const MAX_COMMANDS: usize = 50;
+
+/// Splits `body` into its command block and the rest, and parses each command line.
+pub fn parse(body: &str, case_prefix: &str) -> Parsed {
+    let mut out = Parsed::default();
+    let mut lines = body.lines().peekable();
+    while lines.peek().is_some_and(|l| l.trim().is_empty()) {
+        lines.next();
+    }
+    let mut rest = Vec::new();
+    let mut in_block = true;
+    for line in lines {
+        if in_block {
+            if let Some((name, args)) = command_line(line) {
+                let written = line.trim().to_string();
+                if out.commands.len() + out.errors.len() >= MAX_COMMANDS {
+                    out.errors
+                        .push(format!("more than {MAX_COMMANDS} command lines"));
+                    continue;
+                }
+                match parse_line(name, args, case_prefix) {
+                    Ok(c) => out.commands.push((written, c)),
+                    Err(why) => out.errors.push(format!("{written}: {why}")),
+                }
+                continue;
+            }
+            in_block = false;
+        }
+        rest.push(line);
+    }
+    while rest.first().is_some_and(|l| l.trim().is_empty()) {
+        rest.remove(0);
+    }
+    out.text = rest.join("\n");
+    out
+}
+
+/// `/name args` → (name, args), when `name` is a command word.
+fn command_line(line: &str) -> Option<(&str, &str)> {
+    let t = line.trim();
+    let body = t.strip_prefix('/')?;
+    let (name, args) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
+    let word = !name.is_empty()
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c == '-');
+    word.then(|| (name, args.trim()))
+}
+
+fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, String> {
+    let none = |c: Command| {
+        if args.is_empty() {
+            Ok(c)
+        } else {
+            Err(format!("/{name} takes no argument"))
+        }
+    };
+    match name {
+        "reply" => none(Command::Reply),
+        "help" => none(Command::Help),
+        "assign" => {
+            let a = one_arg(args, "ADDRESS")?.to_ascii_lowercase();
+            if a == "me" || is_address(&a) {
+                Ok(Command::Assign(a))
+            } else {
+                Err(format!("{a:?} is not an address"))
+            }
+        }
+        "state" => {
+            let s = one_arg(args, "STATE")?;
+            match State::parse(s) {
+                Some(State::Duplicate) => {
+                    Err("use /duplicate CASE to mark a duplicate".into())
+                }
+                Some(st) => Ok(Command::State(st)),
+                None => Err(format!(
+                    "unknown state {s:?}; one of new, triage, confirmed, fixing, fix-ready, pre-notified, disclosed, closed, rejected"
+                )),
+            }
+        }
+        "severity" => {
+            let mut words = args.split_whitespace();
+            let level = words
+                .next()
+                .ok_or("missing LEVEL (low, medium, high, critical)")?;
+            let sev = Severity::parse(level)
+                .ok_or_else(|| format!("unknown level {level:?}; low, medium, high or critical"))?;
+            let cvss = words.next().map(str::to_string);
+            if words.next().is_some() {
+                return Err("too many arguments: LEVEL [CVSS]".into());
+            }
+            if let Some(v) = &cvss {
+                check_cvss(v)?;
+            }
+            Ok(Command::Severity(sev, cvss))
+        }
+        "affected" => versions(args).map(Command::Affected),
+        "fixed" => versions(args).map(Command::Fixed),
+        "cve" => {
+            let id = one_arg(args, "ID")?.to_ascii_uppercase();
+            if is_cve(&id) {
+                Ok(Command::Cve(id))
+            } else {
+                Err(format!("{id:?} is not a CVE id like CVE-2026-12345"))
+            }
+        }
+        "credit" => {
+            if args.is_empty() {
+                return Err("missing NAME or anonymous".into());
+            }
+            let (reporter, rest) = match args.split_once(char::is_whitespace) {
+                Some((first, rest)) if is_address(first) => {
+                    (Some(first.to_ascii_lowercase()), rest.trim())
+                }
+                _ if is_address(args) => return Err("missing NAME or anonymous".into()),
+                _ => (None, args),
+            };
+            if rest.chars().count() > 100 || rest.chars().any(char::is_control) {
+                return Err("a credit is one line of at most 100 characters".into());
+            }
+            let credit = if rest.eq_ignore_ascii_case("anonymous") {
+                Credit::Anonymous
+            } else {
+                Credit::Handle(rest.to_string())
+            };
+            Ok(Command::Credit { reporter, credit })
+        }
+        "duplicate" => {
+            let id = one_arg(args, "CASE")?;
+            CaseId::parse(case_prefix, id)
+                .map(Command::Duplicate)
+                .ok_or_else(|| format!("{id:?} is not a case id like {case_prefix}-2026-0001"))
+        }
+        // Disclosure commands (DESIGN.md "Distributors and advance notice").
+        n if crate::core::disclose::NAMES.contains(&n) => {
+            match crate::core::disclose::parse_args(n, args) {
+                Some(r) => r.map(Command::Disclosure),
+                None => Err(format!("unknown command /{n}")),
+            }
+        }
+        other => Err(format!(
+            "unknown command /{other}; /help lists the commands"
+        )),
+    }
+}
+
+fn one_arg<'a>(args: &'a str, what: &str) -> Result<&'a str, String> {
+    let mut w = args.split_whitespace();
+    match (w.next(), w.next()) {
+        (Some(a), None) => Ok(a),
+        (None, _) => Err(format!("missing {what}")),
+        (Some(_), Some(_)) => Err(format!("expected one {what}")),
+    }
+}
+
+fn is_address(s: &str) -> bool {
+    s.split_once('@')
+        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') || d == "localhost")
+        && !s.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+}
+
+fn is_cve(s: &str) -> bool {
+    let mut p = s.splitn(3, '-');
+    matches!((p.next(), p.next(), p.next()), (Some("CVE"), Some(y), Some(n))
+        if y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit())
+            && (4..=9).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A CVSS v3.x or v4.0 vector: `CVSS:3.1/AV:N/AC:L/...`, metric:value pairs.
+fn check_cvss(v: &str) -> Result<(), String> {
+    let mut parts = v.split('/');
+    let head = parts.next().unwrap_or("");
+    let ok_head = matches!(head, "CVSS:3.0" | "CVSS:3.1" | "CVSS:4.0");
+    let metrics: Vec<&str> = parts.collect();
+    let ok_metrics = !metrics.is_empty()
+        && metrics.iter().all(|m| {
+            m.split_once(':').is_some_and(|(k, val)| {
+                !k.is_empty()
+                    && !val.is_empty()
+                    && k.chars().all(|c| c.is_ascii_alphabetic())
+                    && val.chars().all(|c| c.is_ascii_alphanumeric())
+            })
+        });
+    if ok_head && ok_metrics && v.len() <= 200 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{v:?} is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+        ))
+    }
+}
+
+/// "1.0, <2.4.2 3.x" → ["1.0", "<2.4.2", "3.x"]: comma or space separated.
+fn versions(args: &str) -> Result<Vec<String>, String> {
+    let v: Vec<String> = args
+        .split([',', ' ', '\t'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    if v.is_empty() {
+        return Err("missing VERSIONS".into());
+    }
+    if v.len() > 100 || v.iter().any(|s| s.len() > 64) {
+        return Err("too many or too long versions".into());
+    }
+    Ok(v)
+}
+
+/// The text a `/reply` relays: the rest of the body without quoted lines (`> …`), the
+/// attribution line above a quote ("On … wrote:"), and the sender's signature (after `-- `),
+/// so that nothing internal and no team address travels with it by accident.
+pub fn relay_text(rest: &str) -> String {
+    let lines: Vec<&str> = rest.lines().collect();
+    let mut out: Vec<&str> = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if *line == "-- " || *line == "--" {
+            break;
+        }
+        if line.trim_start().starts_with('>') {
+            continue;
+        }
+        let next_is_quote = lines[i + 1..]
+            .iter()
+            .find(|l| !l.trim().is_empty())
+            .is_some_and(|l| l.trim_start().starts_with('>'));
+        if next_is_quote && line.trim_end().ends_with(':') {
+            continue;
+        }
+        out.push(line);
+    }
+    while out.last().is_some_and(|l| l.trim().is_empty()) {
+        out.pop();
+    }
+    out.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(body: &str, commands: &[Command], errors: &[&str], text: &str) {
+        let p = parse(body, "SEC");
+        let got: Vec<Command> = p.commands.iter().map(|(_, c)| c.clone()).collect();
+        assert_eq!(got, commands, "commands of {body:?}");
+        assert_eq!(p.errors, errors, "errors of {body:?}");
+        assert_eq!(p.text, text, "text of {body:?}");
+    }
+
+    #[test]
+    fn command_blocks() {
+        check("hello\n/state triage", &[], &[], "hello\n/state triage");
+        check(
+            "\n/state triage\n/assign me\nThanks, looking.",
+            &[Command::State(State::Triage), Command::Assign("me".into())],
+            &[],
+            "Thanks, looking.",
+        );
+        check(
+            "/reply\n\nHello Rita,\nfixed.",
+            &[Command::Reply],
+            &[],
+            "Hello Rita,\nfixed.",
+        );
+        // A blank line ends the block: later command-looking lines are text.
+        check(
+            "/help\n\n/state closed",
+            &[Command::Help],
+            &[],
+            "/state closed",
+        );
+        check("/usr/bin is broken", &[], &[], "/usr/bin is broken");
+        check(
+            "/severity high CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n/cve cve-2026-1234\n/affected <2.4.2, 3.0.0\n/fixed 2.4.2",
+            &[
+                Command::Severity(
+                    Severity::High,
+                    Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
+                ),
+                Command::Cve("CVE-2026-1234".into()),
+                Command::Affected(vec!["<2.4.2".into(), "3.0.0".into()]),
+                Command::Fixed(vec!["2.4.2".into()]),
+            ],
+            &[],
+            "",
+        );
+        check(
+            "/credit anonymous\n/credit rita@reporter.example Rita R.\n/duplicate sec-2026-0001",
+            &[
+                Command::Credit {
+                    reporter: None,
+                    credit: Credit::Anonymous,
+                },
+                Command::Credit {
+                    reporter: Some("rita@reporter.example".into()),
+                    credit: Credit::Handle("Rita R.".into()),
+                },
+                Command::Duplicate(CaseId::new("SEC", 2026, 1)),
+            ],
+            &[],
+            "",
+        );
+    }
+
+    #[test]
+    fn bad_lines_each_give_a_reason() {
+        check(
+            "/state bogus\n/severity huge\n/cve 1234\n/assign nobody\n/frobnicate\n/reply now\n/duplicate CVE-2026-0001\n/state duplicate\n/embargo next week\n/severity low CVSS:9",
+            &[],
+            &[
+                "/state bogus: unknown state \"bogus\"; one of new, triage, confirmed, fixing, fix-ready, pre-notified, disclosed, closed, rejected",
+                "/severity huge: unknown level \"huge\"; low, medium, high or critical",
+                "/cve 1234: \"1234\" is not a CVE id like CVE-2026-12345",
+                "/assign nobody: \"nobody\" is not an address",
+                "/frobnicate: unknown command /frobnicate; /help lists the commands",
+                "/reply now: /reply takes no argument",
+                "/duplicate CVE-2026-0001: \"CVE-2026-0001\" is not a case id like SEC-2026-0001",
+                "/state duplicate: use /duplicate CASE to mark a duplicate",
+                "/embargo next week: next week: usage: /embargo YYYY-MM-DD [HH:MM] [force] [need-to-know ADDRESS…] | /embargo public",
+                "/severity low CVSS:9: \"CVSS:9\" is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            ],
+            "",
+        );
+        let many = "/help\n".repeat(60);
+        assert_eq!(parse(&many, "SEC").errors.len(), 10);
+    }
+
+    #[test]
+    fn only_a_fresh_first_good_signature_by_the_from_member_authorizes() {
+        use crate::core::decrypt::{Form, Outcome, ProtectedHeaders, Signature};
+        use crate::core::keys;
+        use crate::model::TeamRole;
+        use std::time::SystemTime;
+        let member = |file: &[u8], addr: &str| {
+            let cert = keys::parse_cert(file).unwrap();
+            TeamMember {
+                name: addr.into(),
+                address: addr.into(),
+                role: TeamRole::Member,
+                fingerprint: keys::fingerprint(&cert),
+                cert,
+            }
+        };
+        let team = vec![
+            member(
+                include_bytes!("../../keys/team-alice.asc"),
+                "alice@example.org",
+            ),
+            member(include_bytes!("../../keys/team-bob.asc"), "bob@example.org"),
+        ];
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-28T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let sig = |who: usize, status, age_h: i64, digest: &str| Signature {
+            status,
+            fingerprint: Some(team[who].fingerprint.clone()),
+            issuer: team[who].fingerprint.clone(),
+            signer_emails: vec![team[who].address.clone()],
+            created: Some(SystemTime::from(now - chrono::Duration::hours(age_h))),
+            digest: digest.into(),
+        };
+        let opened = |sigs: Vec<Signature>, html: bool| Opened {
+            form: Form::PgpMime,
+            outcome: Outcome::Decrypted,
+            text: String::new(),
+            unauthenticated: Vec::new(),
+            protected: ProtectedHeaders::default(),
+            signatures: sigs,
+            certs: Vec::new(),
+            attachments: Vec::new(),
+            autocrypt: None,
+            html,
+        };
+        let cmds = parse("/state triage", "SEC");
+        let check = |from: &str, o: Opened, expected: &str| {
+            let seen = |d: &str| d == "used";
+            let got = match authorize(
+                &cmds,
+                &o,
+                from,
+                &team,
+                Duration::from_secs(7 * 86_400),
+                now,
+                &seen,
+            ) {
+                Authority::NotCommands => "not-commands".to_string(),
+                Authority::Member { member, .. } => format!("member {}", member.address),
+                Authority::Refused { answer_to, reasons } => format!(
+                    "refused to {}: {}",
+                    answer_to.map(|m| m.address.as_str()).unwrap_or("-"),
+                    reasons.join("; ")
+                ),
+            };
+            assert!(
+                got.contains(expected),
+                "from {from}: got {got:?}, expected {expected:?}"
+            );
+        };
+        let a = "alice@example.org";
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 1, "d1")], false),
+            "member alice@example.org",
+        );
+        check(
+            a,
+            opened(vec![], false),
+            "refused to alice@example.org: the message is not signed",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Expired, 1, "d1")], false),
+            "expired",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Revoked, 1, "d1")], false),
+            "revoked",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Bad, 1, "d1")], false),
+            "altered",
+        );
+        check(
+            a,
+            opened(vec![sig(1, SigStatus::Good, 1, "d1")], false),
+            "signed by the key of bob@example.org",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 8 * 24, "d1")], false),
+            "more than 7d ago",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, -3, "d1")], false),
+            "dated in the future",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 1, "used")], false),
+            "already used once",
+        );
+        check(
+            a,
+            opened(vec![sig(0, SigStatus::Good, 1, "d1")], true),
+            "HTML",
+        );
+        let mut unknown = sig(0, SigStatus::UnknownKey, 1, "d1");
+        unknown.fingerprint = None;
+        unknown.issuer = "ABCDEF0123456789".into();
+        check(
+            a,
+            opened(vec![unknown], false),
+            "signature by ABCDEF0123456789, unknown key",
+        );
+        // Not a team From: a member's signature is answered at her address; else just text.
+        check("alice@home.example", opened(vec![sig(0, SigStatus::Good, 1, "d1")], false), "refused to alice@example.org: the message is signed by your key but comes from alice@home.example");
+        check(
+            "rita@reporter.example",
+            opened(vec![], false),
+            "not-commands",
+        );
+    }
+
+    #[test]
+    fn relayed_text_drops_quotes_and_signature() {
+        let rest = "Hello Rita,\n\nthanks, confirmed.\n\nOn Mon, Alice wrote:\n> Case: SEC-2026-0001\n> From: alice@example.org\n\n-- \nAlice <alice@example.org>\n";
+        assert_eq!(relay_text(rest), "Hello Rita,\n\nthanks, confirmed.");
+        assert_eq!(relay_text("a: b\nc"), "a: b\nc");
+    }
+}

@@ -1,0 +1,70 @@
+//! The policy timers in the daemon: `core::schedule` over the stored cases at the clock's now,
+//! its result written in one batch (cases, outbox, digest time), then the outbox woken.
+//! Runs once per `run --once` cycle and every `TICK` in the long-running daemon, followed by
+//! the disclosure timers (`Daemon::disclosure_tick`).
+//!
+//! Invariant: a timer's mail and its record are one batch, flushed before the outbox sends it,
+//! so no timer fires twice across restarts.
+use super::daemon::Daemon;
+use crate::core::schedule;
+use anyhow::{Context, Result};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How often the daemon looks at the policy's clock. Deadlines are hours or days apart; a
+/// minute is exact enough and costs one scan of the cases.
+const TICK: Duration = Duration::from_secs(60);
+
+impl Daemon {
+    /// One scheduler pass; returns the number of messages queued.
+    pub async fn schedule_pass(&self) -> Result<usize> {
+        let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
+        let now = self.clock.now();
+        // A message and a timer pass never change the same case at once.
+        let _writing = self.case_write.lock().await;
+        let (s, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let cases = store.cases();
+            let s = schedule::run(&cases, &config, &templates, store.last_digest(), &[], now);
+            let queued = store.commit_scheduled(&s, now)?;
+            Ok((s, queued))
+        })
+        .await
+        .context("the scheduler task failed")??;
+        self.store.flush().await?;
+        for e in &s.errors {
+            tracing::error!(error = %e, "could not compose a timer message");
+        }
+        for (_, case, kind) in &s.outgoing {
+            let case = case
+                .as_ref()
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "-".into());
+            tracing::info!(case_id = %case, kind = %kind, "timer message queued");
+            if self.print {
+                println!("{case}: timer → {kind}");
+            }
+        }
+        if queued > 0 {
+            self.wake_outbox();
+        }
+        Ok(queued)
+    }
+
+    /// Until `stop`: a scheduler pass every tick. A failed pass is logged and retried.
+    pub async fn timer_loop(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            if let Err(e) = self.schedule_pass().await {
+                tracing::error!(error = %format!("{e:#}"), "scheduler pass failed");
+            }
+            // The disclosure timers (core::disclose): advance and final notices, reminders.
+            if let Err(e) = self.disclosure_tick().await {
+                tracing::error!(error = %format!("{e:#}"), "disclosure timers failed");
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(TICK) => {}
+            }
+        }
+    }
+}

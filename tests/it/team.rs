@@ -1,0 +1,307 @@
+//! Team commands through the pure pipeline and the store (DESIGN.md "Team commands"): a signed
+//! command mail from a team member changes the case, relays `/reply` text to the reporter and
+//! is confirmed; every unsigned, forged, replayed, stale, HTML-only or half-bad one changes no
+//! field of the case and is answered to the member with the reason.
+use super::common::{
+    now, open_sent, pairs, plain_mail, secret, sent, signed_encrypted, text_payload, Pipeline,
+};
+use chrono::Duration;
+use secmail::model::{Credit, EventKind, Severity, State};
+
+const RITA: &str = "Rita Reporter <rita@reporter.example>";
+
+/// A report from Rita; returns the Message-ID of Alice's team copy.
+fn report(p: &Pipeline) -> String {
+    let r = p.process(&plain_mail(
+        RITA,
+        "security@example.org",
+        "Heap overflow in parse_packet",
+        "r1@reporter.example",
+        "",
+        "parse_packet() overflows on a 70000-byte record.",
+    ));
+    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
+    r.outgoing
+        .iter()
+        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
+        .map(|(o, _, _)| o.message_id.clone())
+        .unwrap()
+}
+
+fn reply_headers(from: &str, msgid: &str, in_reply_to: &str) -> String {
+    format!("From: {from}\r\nTo: security@example.org\r\nSubject: Re: [SEC-2026-0001] Security case update\r\nMessage-ID: <{msgid}>\r\nIn-Reply-To: <{in_reply_to}>\r\nReferences: <{in_reply_to}>\r\n")
+}
+
+/// The case's fields, without its timeline: what "nothing changed" compares.
+fn fields(p: &Pipeline) -> serde_json::Value {
+    let mut v = serde_json::to_value(p.case("SEC-2026-0001")).unwrap();
+    let o = v.as_object_mut().unwrap();
+    o.remove("timeline");
+    o.remove("message_ids");
+    v
+}
+
+/// The reasons of the last refusal on the case.
+fn last_refusal(p: &Pipeline) -> String {
+    p.case("SEC-2026-0001")
+        .timeline
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::CommandRefused { reasons, .. } => Some(reasons.join("; ")),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+const COMMANDS: &str = "/assign me
+/state triage
+/severity high CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
+/affected <2.4.2
+/cve CVE-2026-12345
+/credit Rita R.
+/reply
+
+Hello Rita,
+
+thank you, we can reproduce the overflow and are working on a fix.
+
+On Sat, Alice wrote:
+> Case: SEC-2026-0001
+> From: alice@example.org
+
+-- 
+Alice <alice@example.org>";
+
+#[test]
+fn a_signed_command_mail_changes_the_case_relays_and_confirms() {
+    let p = Pipeline::demo();
+    let copy = report(&p);
+    let alice = secret("team-alice-secret.asc");
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("Alice <alice@example.org>", "c1@example.org", &copy),
+        &text_payload(COMMANDS),
+        now() - Duration::minutes(5),
+    );
+    let r = p.process(&raw);
+    assert_eq!(
+        pairs(&sent(&r.outgoing)),
+        vec![
+            ("relay", "rita@reporter.example"),
+            ("command-result", "alice@example.org"),
+            ("team-copy", "bob@example.org"),
+        ],
+        "{}",
+        r.outcome.summary
+    );
+    let case = p.case("SEC-2026-0001");
+    assert_eq!(case.state, State::Triage);
+    assert_eq!(case.handler.as_deref(), Some("alice@example.org"));
+    assert_eq!(case.severity, Some(Severity::High));
+    assert!(case.cvss.as_deref().unwrap().starts_with("CVSS:3.1/"));
+    assert_eq!(case.affected, vec!["<2.4.2"]);
+    assert_eq!(case.cve.as_deref(), Some("CVE-2026-12345"));
+    assert_eq!(case.reporters[0].credit, Credit::Handle("Rita R.".into()));
+    let commands = case
+        .timeline
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Command { .. }))
+        .count();
+    assert_eq!(commands, 7);
+    assert_eq!(case.last_reporter_update, Some(now()));
+
+    // The relay: from the security address, the text only — no command, quote, signature or
+    // team address.
+    let relay = &r.outgoing[0].0;
+    let raw = String::from_utf8_lossy(&relay.raw).into_owned();
+    assert!(
+        raw.contains("From: \"Example Project Security\" <security@example.org>")
+            || raw.contains("From: Example Project Security <security@example.org>"),
+        "{raw}"
+    );
+    let text = open_sent(&relay.raw, &secret("reporter-rita-secret.asc"));
+    assert!(text.contains("we can reproduce the overflow"), "{text}");
+    for leak in ["/state", "/reply", "alice@example.org", "> Case:", "wrote:"] {
+        assert!(
+            !text.contains(leak),
+            "{leak:?} reached the reporter:\n{text}"
+        );
+        assert!(!raw.contains(leak), "{leak:?} in the raw relay");
+    }
+    // The confirmation lists what was done; the stored text has no command lines.
+    let conf = open_sent(&r.outgoing[1].0.raw, &alice);
+    assert!(
+        conf.contains("/state triage — state new → triage"),
+        "{conf}"
+    );
+    assert!(!r.record.text.contains("/state"), "{}", r.record.text);
+}
+
+#[test]
+fn forged_unsigned_replayed_stale_html_and_half_bad_commands_change_nothing() {
+    let mut p = Pipeline::demo();
+    let copy = report(&p);
+    let alice = secret("team-alice-secret.asc");
+    let bob = secret("team-bob-secret.asc");
+    let (raw, armored) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@example.org", "c1@example.org", &copy),
+        &text_payload("/state triage"),
+        now(),
+    );
+    assert_eq!(
+        pairs(&sent(&p.process(&raw).outgoing)),
+        vec![
+            ("command-result", "alice@example.org"),
+            ("team-copy", "bob@example.org")
+        ]
+    );
+    let before = fields(&p);
+    // Each attempt: the raw mail and the reason the member is told.
+    let attempts: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "replayed",
+            super::gpg::pgp_mime(
+                &reply_headers("alice@example.org", "c1-again@example.org", &copy),
+                &armored,
+            ),
+            "already used once",
+        ),
+        (
+            "unsigned",
+            plain_mail(
+                "alice@example.org",
+                "security@example.org",
+                "Re: [SEC-2026-0001]",
+                "c2@example.org",
+                &format!("In-Reply-To: <{copy}>\r\n"),
+                "/state closed",
+            ),
+            "not signed",
+        ),
+        (
+            "From forged, signed by another member",
+            signed_encrypted(
+                &bob,
+                &reply_headers("alice@example.org", "c3@example.org", &copy),
+                &text_payload("/state closed"),
+                now(),
+            )
+            .0,
+            "signed by the key of bob@example.org",
+        ),
+        (
+            "stale",
+            signed_encrypted(
+                &alice,
+                &reply_headers("alice@example.org", "c4@example.org", &copy),
+                &text_payload("/state closed"),
+                now() - Duration::days(8),
+            )
+            .0,
+            "more than 7d ago",
+        ),
+        (
+            "HTML only",
+            signed_encrypted(
+                &alice,
+                &reply_headers("alice@example.org", "c5@example.org", &copy),
+                "Content-Type: text/html; charset=utf-8\n\n<p>/state closed</p>",
+                now(),
+            )
+            .0,
+            "HTML",
+        ),
+        (
+            "one bad argument",
+            signed_encrypted(
+                &alice,
+                &reply_headers("alice@example.org", "c6@example.org", &copy),
+                &text_payload("/state closed\n/severity huge"),
+                now(),
+            )
+            .0,
+            "/severity huge: unknown level",
+        ),
+        (
+            "assign to a stranger",
+            signed_encrypted(
+                &alice,
+                &reply_headers("alice@example.org", "c7@example.org", &copy),
+                &text_payload("/state closed\n/assign eve@evil.example"),
+                now(),
+            )
+            .0,
+            "eve@evil.example is not a team member",
+        ),
+    ];
+    for (i, (what, raw, reason)) in attempts.into_iter().enumerate() {
+        // Refusals are rate-limited like every automatic answer: space them out.
+        p.at(now() + Duration::minutes(20 * (i as i64 + 1)));
+        let r = p.process(&raw);
+        assert_eq!(
+            pairs(&sent(&r.outgoing)),
+            vec![("command-refused", "alice@example.org")],
+            "{what}: {}",
+            r.outcome.summary
+        );
+        assert_eq!(fields(&p), before, "{what} changed the case");
+        assert!(r.outcome.used_signature.is_none(), "{what}");
+        let told = open_sent(&r.outgoing[0].0.raw, &alice);
+        assert!(told.contains(reason), "{what}: {told}");
+        assert!(last_refusal(&p).contains(reason), "{what}");
+    }
+
+    // Alice's key under another From: answered at her configured address, never the From.
+    p.at(now() + Duration::hours(4));
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@personal.example", "c8@example.org", &copy),
+        &text_payload("/state closed"),
+        now(),
+    );
+    let r = p.process(&raw);
+    assert_eq!(
+        pairs(&sent(&r.outgoing)),
+        vec![("command-refused", "alice@example.org")]
+    );
+    assert_eq!(fields(&p), before);
+
+    // A reporter's text starting with a slash is just text.
+    let r = p.process(&plain_mail(
+        RITA,
+        "security@example.org",
+        "Re: [SEC-2026-0001]",
+        "r2@reporter.example",
+        "",
+        "/state closed\nplease",
+    ));
+    assert!(
+        r.outcome.summary.contains("follow-up from reporter"),
+        "{}",
+        r.outcome.summary
+    );
+    assert_eq!(fields(&p)["state"], "triage");
+}
+
+#[test]
+fn help_answers_with_the_command_list() {
+    let p = Pipeline::demo();
+    let copy = report(&p);
+    let alice = secret("team-alice-secret.asc");
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@example.org", "h1@example.org", &copy),
+        &text_payload("/help"),
+        now(),
+    );
+    let r = p.process(&raw);
+    let text = open_sent(&r.outgoing[0].0.raw, &alice);
+    assert!(text.contains("/duplicate CASE"), "{text}");
+    // Without /reply nothing goes to the reporter: an internal note for the team.
+    assert!(r
+        .outgoing
+        .iter()
+        .all(|(o, _, _)| o.rcpts != ["rita@reporter.example"]));
+}
