@@ -36,6 +36,9 @@ impl View for Empty {
     fn cert_for(&self, _: &str) -> Option<Cert> {
         None
     }
+    fn signature_seen(&self, _: &str) -> bool {
+        false
+    }
 }
 
 fn setup() -> &'static (Config, Templates) {

@@ -204,55 +204,51 @@ pub fn plain_report(n: usize, from: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Datagrams systemd would receive, read continuously by a thread (as systemd does: a full
-/// socket queue would make the daemon's notifications wait or drop).
+/// Datagrams systemd would receive. Like systemd, a thread reads the socket all the time: a
+/// unix datagram queue holds only about ten messages, and a full one makes the sender wait
+/// (at most half a second) and then drop what comes next.
 pub struct NotifySocket {
     pub path: PathBuf,
     got: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
-    /// How many of `got` earlier waits consumed.
-    seen: usize,
 }
 
 impl NotifySocket {
     pub fn new(dir: &Path) -> NotifySocket {
         let path = dir.join("notify.sock");
         let sock = UnixDatagram::bind(&path).unwrap();
-        sock.set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
         let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sink = std::sync::Arc::downgrade(&got);
+        let sink = got.clone();
         std::thread::spawn(move || {
             let mut buf = vec![0u8; 4096];
-            // Ends once the NotifySocket (the only strong owner) is gone.
-            while let Some(sink) = sink.upgrade() {
-                if let Ok(n) = sock.recv(&mut buf) {
-                    sink.lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&buf[..n]).into_owned());
-                }
+            // Ends with the test process; recv fails once the socket file's dir is gone.
+            while let Ok(n) = sock.recv(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
             }
         });
-        NotifySocket { path, got, seen: 0 }
+        NotifySocket { path, got }
     }
 
-    /// Waits for a datagram containing `what` after those earlier waits returned; returns it.
+    /// Waits for a datagram containing `what`; returns it (and forgets those before it).
     pub fn wait(&mut self, what: &str, context: impl Fn() -> String) -> String {
         let deadline = Instant::now() + WAIT;
         loop {
             {
-                let got = self.got.lock().unwrap();
-                if let Some(i) = got[self.seen..].iter().position(|m| m.contains(what)) {
-                    self.seen += i + 1;
-                    return got[self.seen - 1].clone();
+                let mut got = self.got.lock().unwrap();
+                if let Some(i) = got.iter().position(|m| m.contains(what)) {
+                    let m = got[i].clone();
+                    got.drain(..=i);
+                    return m;
                 }
                 assert!(
                     Instant::now() < deadline,
                     "no {what:?} notification; got {:?}\n{}",
-                    &got[self.seen..],
+                    *got,
                     context()
                 );
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
 }
