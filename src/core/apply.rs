@@ -245,19 +245,21 @@ fn person(
         }
     }
 
+    // What the team copies say about this message (the same for a team note and a report).
+    let about = About {
+        from,
+        title: &title,
+        opened,
+        encryption: &encryption,
+        signature: &signature,
+        hash: inc.hash,
+        text: &opened.text,
+        commands: Vec::new(),
+        relayed: false,
+    };
+
     // A team member's message: internal, copied to the rest of the team.
     if let Some(member) = inc.team_member {
-        let about = About {
-            from,
-            title: &title,
-            opened,
-            encryption: &encryption,
-            signature: &signature,
-            hash: inc.hash,
-            text: &opened.text,
-            commands: Vec::new(),
-            relayed: false,
-        };
         return team_message(&inc, member, &about, config, now);
     }
 
@@ -425,17 +427,6 @@ fn person(
             data: inc.raw.to_vec(),
         });
     }
-    let about = About {
-        from,
-        title: &title,
-        opened,
-        encryption: &encryption,
-        signature: &signature,
-        hash: inc.hash,
-        text: &opened.text,
-        commands: Vec::new(),
-        relayed: false,
-    };
     let copies = team_copies(&mut case, config, None, &about, attachments, now);
     said.push(format!(
         "{} team cop{}",
