@@ -296,8 +296,8 @@ pub fn is_address(a: &str) -> bool {
     })
 }
 
-/// Whitespace-separated words; double quotes group words.
-fn split_words(s: &str) -> Result<Vec<String>, String> {
+/// Whitespace-separated words; double quotes group words (as a shell reads them).
+pub fn split_words(s: &str) -> Result<Vec<String>, String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

@@ -166,32 +166,8 @@ fn every_help_example_runs() {
 /// Splits an example command line as a shell would (double quotes), and keeps absolute paths
 /// inside the test's directory (`/etc/secmail` → `etc/secmail`).
 fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in line.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                any = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if any {
-                    words.push(std::mem::take(&mut cur));
-                    any = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                any = true;
-            }
-        }
-    }
-    if any {
-        words.push(cur);
-    }
-    words
+    secmail::core::disclose::split_words(line)
+        .unwrap_or_else(|e| panic!("example {line:?}: {e}"))
         .into_iter()
         .map(|w| w.strip_prefix('/').map(str::to_string).unwrap_or(w))
         .collect()
