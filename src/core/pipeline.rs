@@ -4,8 +4,9 @@
 use super::apply::{self, Disposition, Incoming, Memory};
 use super::classify::{self, Sender};
 use super::command::{self, Command, CommandMail};
-use super::compose::{self, Outgoing, Templates};
+use super::compose::{self, ComposeError, Outgoing, Templates};
 use super::decrypt::{self, Opened};
+use super::draft::Draft;
 use super::keys::Cert;
 use super::parse;
 use super::thread::{self, Lookup, Threaded};
@@ -69,6 +70,7 @@ pub fn hash(raw: &[u8]) -> String {
     hex::encode(Sha256::digest(raw))
 }
 
+/// The whole flow for one message, composing its messages one after the other.
 pub fn process(
     raw: &[u8],
     view: &dyn View,
@@ -76,10 +78,92 @@ pub fn process(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Processed {
+    let opening = open(raw, view, config, now);
+    finish(raw, opening, view, config, now, &|drafts| {
+        drafts
+            .iter()
+            .map(|d| compose::render(d, templates, &config.keys, &config.project, now))
+            .collect()
+    })
+}
+
+/// Renders, signs and encrypts a message's drafts, one result per draft in the same order. The
+/// shell may spread them over the cores.
+pub type ComposeAll<'a> = dyn Fn(&[Draft]) -> Vec<Result<Outgoing, ComposeError>> + 'a;
+
+/// The first half of [`process`]: parse, classify, decrypt and verify. It only reads the store
+/// (the sender's learnt cert), so the shell opens several messages at once; [`finish`] then
+/// takes them one by one, in arrival order.
+pub struct Opening {
+    hash: String,
+    headers: Result<parse::Headers, String>,
+    class: Sender,
+    opened: Option<Opened>,
+    /// Fingerprint of the sender's learnt cert the decryption was given.
+    learnt: Option<String>,
+}
+
+pub fn open(raw: &[u8], view: &dyn View, config: &Config, now: DateTime<Utc>) -> Opening {
     let hash = hash(raw);
     let headers = match parse::headers(raw) {
         Ok(h) => h,
-        Err(e) => return refused(hash, now, &e.to_string()),
+        Err(e) => {
+            return Opening {
+                hash,
+                headers: Err(e.to_string()),
+                class: Sender::Person,
+                opened: None,
+                learnt: None,
+            }
+        }
+    };
+    let class = classify::sender(&headers, &config.project.instance);
+    let from = headers.from.as_ref().map(|f| f.address.as_str());
+    // Machines are never decrypted.
+    let (opened, learnt) = match class {
+        Sender::Person => {
+            let learnt = from.and_then(|f| view.cert_for(f));
+            let fingerprint = learnt.as_ref().map(|c| c.fingerprint().to_hex());
+            (Some(decrypt(raw, config, learnt, now)), fingerprint)
+        }
+        _ => (None, None),
+    };
+    Opening {
+        hash,
+        headers: Ok(headers),
+        class,
+        opened,
+        learnt,
+    }
+}
+
+fn decrypt(raw: &[u8], config: &Config, learnt: Option<Cert>, now: DateTime<Utc>) -> Opened {
+    let mut known: Vec<Cert> = config.team.iter().map(|m| m.cert.clone()).collect();
+    known.extend(config.known_certs.iter().cloned());
+    known.extend(learnt);
+    decrypt::message(raw, &config.keys, &known, now.into())
+}
+
+/// The second half of [`process`], in arrival order: what the store knows decides the case;
+/// `compose_all` renders what goes out.
+pub fn finish(
+    raw: &[u8],
+    opening: Opening,
+    view: &dyn View,
+    config: &Config,
+    now: DateTime<Utc>,
+    compose_all: &ComposeAll,
+) -> Processed {
+    let Opening {
+        hash,
+        headers,
+        class,
+        mut opened,
+        learnt,
+    } = opening;
+    let headers = match headers {
+        Ok(h) => h,
+        Err(e) => return refused(hash, now, &e),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     if view.seen(&hash, headers.message_id.as_deref(), from.as_deref()) {
@@ -89,18 +173,14 @@ pub fn process(
         p.outcome.summary = "already handled: nothing changed".into();
         return p;
     }
-    let class = classify::sender(&headers, &config.project.instance);
-
-    // Machines are never decrypted; a bounce threads by the Message-IDs of ours it quotes.
-    let opened: Option<Opened> = match class {
-        Sender::Person => {
-            let mut known: Vec<Cert> = config.team.iter().map(|m| m.cert.clone()).collect();
-            known.extend(config.known_certs.iter().cloned());
-            known.extend(from.as_deref().and_then(|f| view.cert_for(f)));
-            Some(decrypt::message(raw, &config.keys, &known, now.into()))
+    // A message opened beside this one may have taught a cert for its sender since: open it
+    // again with that cert, so that the result is the same as one message at a time.
+    if opened.is_some() {
+        let current = from.as_deref().and_then(|f| view.cert_for(f));
+        if current.as_ref().map(|c| c.fingerprint().to_hex()) != learnt {
+            opened = Some(decrypt(raw, config, current, now));
         }
-        _ => None,
-    };
+    }
     let mut headers = headers;
     if class == Sender::Bounce {
         headers.references.extend(parse::cited_message_ids(raw, 20));
@@ -168,8 +248,10 @@ pub fn process(
 
     let mut outgoing = Vec::new();
     let mut errors = Vec::new();
-    for d in &outcome.drafts {
-        match compose::render(d, templates, &config.keys, &config.project, now) {
+    let composed = compose_all(&outcome.drafts);
+    debug_assert_eq!(composed.len(), outcome.drafts.len());
+    for (d, result) in outcome.drafts.iter().zip(composed) {
+        match result {
             Ok(o) => outgoing.push((o, d.case_id.clone(), d.kind.as_str().to_string())),
             Err(e) => {
                 errors.push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address));

@@ -1,5 +1,6 @@
 //! The daemon: inbound (Maildir or IMAP with IDLE) → pipeline → store (one batch, flushed) →
-//! only then the move on the server → outbox. One message at a time, in arrival order.
+//! only then the move on the server → outbox. Messages in batches (`shell::batch`): opened on
+//! every core, finished in arrival order, one flush per batch before any move or send.
 //!
 //! Also owns what makes it a service (issue 5): readiness, status and watchdog keep-alives to
 //! systemd (`shell::systemd`), the reload of config, team and templates on SIGHUP (swapped
@@ -9,6 +10,7 @@
 //! Invariants: a message is moved on the server only after its case change is flushed; a
 //! store that cannot be written stops inbound (nothing is moved) until it can; log lines carry
 //! case ids, hashes, classes and outcomes, never report text or addresses of distributors.
+use super::batch;
 use super::clock::Clock;
 use super::imap::{ImapInbox, Wake};
 use super::maildir;
@@ -27,6 +29,13 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+/// Messages taken through the pipeline together (`shell::batch`): one flush for all of them,
+/// both cores busy. Bounds the memory of a batch and how long a SIGTERM waits.
+const BATCH: usize = 32;
+
+/// Messages asked of the IMAP server in one `UID FETCH`.
+const FETCH: usize = 100;
 
 /// Marks an error as "the store could not be written" (disk full, I/O error), so the inbound
 /// loop reports the store rather than the mail server, and waits for it.
@@ -54,6 +63,8 @@ pub struct Daemon {
     /// and before it is moved on the server, as a crash there would.
     fail_after_commit: Option<u32>,
     committed: std::sync::atomic::AtomicU32,
+    /// Threads a batch runs on (the machine's cores).
+    threads: usize,
     /// Held while a case is read, changed and written (a message, or the disclosure timers),
     /// so the inbound task and the timer pass never overwrite each other's change.
     pub(super) case_write: tokio::sync::Mutex<()>,
@@ -133,6 +144,7 @@ impl Daemon {
                 .ok()
                 .and_then(|v| v.parse().ok()),
             committed: std::sync::atomic::AtomicU32::new(0),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             case_write: tokio::sync::Mutex::new(()),
         })
     }
@@ -232,78 +244,80 @@ impl Daemon {
     /// Runs one message through the pipeline and makes the result durable. Returns once the
     /// store is flushed: the caller may then move the message on the server.
     pub async fn handle(&self, raw: Vec<u8>) -> Result<Handled> {
+        let mut done = self.handle_batch(vec![raw]).await?;
+        done.pop().context("a batch of one gave no result")
+    }
+
+    /// Runs messages through the pipeline on every core (`shell::batch`: the same result as
+    /// one at a time, in this order) and makes all of it durable with one flush. Returns once
+    /// the store is flushed: the caller may then move them on the server.
+    pub async fn handle_batch(&self, raws: Vec<Vec<u8>>) -> Result<Vec<Handled>> {
         *self.busy_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        let result = self.handle_inner(raw).await;
+        let result = self.handle_batch_inner(raws).await;
         *self.busy_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
         result
     }
 
-    async fn handle_inner(&self, raw: Vec<u8>) -> Result<Handled> {
+    async fn handle_batch_inner(&self, raws: Vec<Vec<u8>>) -> Result<Vec<Handled>> {
         let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
         let now = self.clock.now();
+        let threads = self.threads;
         let _writing = self.case_write.lock().await;
-        let raw = Arc::new(raw);
-        let input = raw.clone();
-        let task = tokio::task::spawn_blocking(move || -> Result<_> {
-            let p = pipeline::process(&input, &store, &config, &templates, now);
-            let queued = store.commit(&p, &input, now).context(StoreUnwritable)?;
-            Ok((p, queued))
+        let done = tokio::task::spawn_blocking(move || {
+            batch::run(&raws, &store, &config, &templates, now, threads)
         })
-        .await;
-        let (p, queued) = match task {
-            Ok(result) => result?,
-            // A bug met by one message must not stop the daemon or loop on that message:
-            // keep it in quarantine, say so, go on.
-            Err(join) if join.is_panic() => {
-                let p = pipeline::refused(
-                    pipeline::hash(&raw),
-                    now,
-                    "internal error while handling it",
-                );
-                self.store.commit(&p, &raw, now).context(StoreUnwritable)?;
-                tracing::error!(msg_hash = %short(&p.hash), "internal error while handling a message; quarantined");
-                (p, 0)
-            }
-            Err(join) => return Err(join).context("the pipeline task was cancelled"),
-        };
+        .await
+        .context("the pipeline task was cancelled")??;
         self.store.flush().await.context(StoreUnwritable)?;
-        let n = self
-            .committed
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            + 1;
-        if self.fail_after_commit == Some(n) {
-            anyhow::bail!(
-                "SECMAIL_FAIL_AFTER_COMMIT={n}: stopping after the store write, before the move"
-            );
-        }
-        for e in &p.errors {
-            tracing::error!(msg_hash = %short(&p.hash), error = %e, "could not compose a message");
-        }
-        let quarantined = matches!(p.outcome.disposition, Disposition::Quarantine(_));
-        tracing::info!(
-            case_id = %p.record.case_id.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-            msg_hash = %short(&p.hash),
-            sender_class = %sender_class(&p),
-            outcome = %p.outcome.summary,
-            "message handled"
-        );
-        if self.print {
-            println!("{}", p.outcome.summary);
-        }
-        if p.outcome.write_advisories {
-            if let Some(case) = &p.outcome.case {
-                self.write_advisories(case, now);
+        let mut handled = Vec::with_capacity(done.len());
+        let mut queued_any = false;
+        for d in done {
+            let n = self
+                .committed
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                + 1;
+            if self.fail_after_commit == Some(n) {
+                anyhow::bail!(
+                    "SECMAIL_FAIL_AFTER_COMMIT={n}: stopping after the store write, before the move"
+                );
             }
+            let p = d.processed;
+            if d.panicked {
+                // A bug met by one message must not stop the daemon or loop on that message:
+                // it is kept in quarantine; the others go on.
+                tracing::error!(msg_hash = %short(&p.hash), "internal error while handling a message; quarantined");
+            }
+            for e in &p.errors {
+                tracing::error!(msg_hash = %short(&p.hash), error = %e, "could not compose a message");
+            }
+            let quarantined = matches!(p.outcome.disposition, Disposition::Quarantine(_));
+            tracing::info!(
+                case_id = %p.record.case_id.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+                msg_hash = %short(&p.hash),
+                sender_class = %sender_class(&p),
+                outcome = %p.outcome.summary,
+                "message handled"
+            );
+            if self.print {
+                println!("{}", p.outcome.summary);
+            }
+            if p.outcome.write_advisories {
+                if let Some(case) = &p.outcome.case {
+                    self.write_advisories(case, now);
+                }
+            }
+            queued_any |= d.queued > 0;
+            handled.push(Handled {
+                summary: p.outcome.summary,
+                quarantined,
+                duplicate: p.duplicate,
+                queued: d.queued,
+            });
         }
-        if queued > 0 {
+        if queued_any {
             self.outbox_wake.notify_one();
         }
-        Ok(Handled {
-            summary: p.outcome.summary,
-            quarantined,
-            duplicate: p.duplicate,
-            queued,
-        })
+        Ok(handled)
     }
 
     /// At disclosure: the OSV and CSAF advisories into `[advisories] dir`. A failure is logged
@@ -429,7 +443,7 @@ impl Daemon {
             .await
     }
 
-    /// As `inbound_pass_maildir`, ending early (between two messages) once `stop` is cancelled.
+    /// As `inbound_pass_maildir`, ending early (between two batches) once `stop` is cancelled.
     async fn inbound_pass_maildir_until(
         &self,
         root: &Path,
@@ -438,33 +452,44 @@ impl Daemon {
         stop: Option<&CancellationToken>,
     ) -> Result<usize> {
         let mut n = 0;
-        for item in maildir::list(root)? {
+        for chunk in maildir::list(root)?.chunks(BATCH) {
             if stop.is_some_and(|s| s.is_cancelled()) {
                 break;
             }
-            if item.size > max {
-                let cause = format!("maildir:{}", item.path.display());
-                if !self.store_has_oversize(&cause) {
-                    self.oversize(item.size, &cause).await?;
-                }
-                if move_processed {
-                    maildir::file_away(root, &item.path, true)?;
-                }
-                continue;
-            }
-            let raw = match std::fs::read(&item.path) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(path = %item.path.display(), error = %e, "cannot read a maildir message; skipped");
+            let mut raws = Vec::with_capacity(chunk.len());
+            let mut paths = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                if item.size > max {
+                    let cause = format!("maildir:{}", item.path.display());
+                    if !self.store_has_oversize(&cause) {
+                        self.oversize(item.size, &cause).await?;
+                    }
+                    if move_processed {
+                        maildir::file_away(root, &item.path, true)?;
+                    }
                     continue;
                 }
-            };
-            let h = self.handle(raw).await?;
-            if !h.duplicate {
-                n += 1;
+                match std::fs::read(&item.path) {
+                    Ok(r) => {
+                        raws.push(r);
+                        paths.push(&item.path);
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %item.path.display(), error = %e, "cannot read a maildir message; skipped");
+                    }
+                }
             }
-            if move_processed {
-                maildir::file_away(root, &item.path, h.quarantined)?;
+            if raws.is_empty() {
+                continue;
+            }
+            let handled = self.handle_batch(raws).await?;
+            for (path, h) in paths.into_iter().zip(handled) {
+                if !h.duplicate {
+                    n += 1;
+                }
+                if move_processed {
+                    maildir::file_away(root, path, h.quarantined)?;
+                }
             }
         }
         Ok(n)
@@ -482,7 +507,7 @@ impl Daemon {
         self.inbound_pass_imap_until(inbox, None).await
     }
 
-    /// As `inbound_pass_imap`, ending early (between two messages) once `stop` is cancelled.
+    /// As `inbound_pass_imap`, ending early (between two batches) once `stop` is cancelled.
     async fn inbound_pass_imap_until(
         &self,
         inbox: &mut ImapInbox,
@@ -492,35 +517,49 @@ impl Daemon {
         loop {
             let uv = inbox.uid_validity();
             let last = self.store.imap_last_uid(uv);
-            let batch = inbox.fetch_new(last, 100).await?;
-            if batch.is_empty() {
+            let fetched = inbox.fetch_new(last, FETCH).await?;
+            if fetched.is_empty() {
                 return Ok(n);
             }
-            for f in batch {
+            let mut fetched = fetched.into_iter().peekable();
+            while fetched.peek().is_some() {
                 if stop.is_some_and(|s| s.is_cancelled()) {
                     return Ok(n);
                 }
-                match f.raw {
-                    None => {
-                        self.oversize(f.size, &format!("imap:{uv}:{}", f.uid))
-                            .await?;
-                        inbox.move_to_quarantine(f.uid).await?;
-                    }
-                    Some(raw) => {
-                        let h = self.handle(raw).await?;
-                        if h.quarantined {
-                            inbox.move_to_quarantine(f.uid).await?;
-                        } else {
-                            inbox.move_to_processed(f.uid).await?;
+                let chunk: Vec<_> = fetched.by_ref().take(BATCH).collect();
+                let (mut processed, mut quarantined) = (Vec::new(), Vec::new());
+                let mut raws = Vec::with_capacity(chunk.len());
+                let mut uids = Vec::with_capacity(chunk.len());
+                for f in &chunk {
+                    match &f.raw {
+                        None => {
+                            self.oversize(f.size, &format!("imap:{uv}:{}", f.uid))
+                                .await?;
+                            quarantined.push(f.uid);
                         }
-                        if !h.duplicate {
-                            n += 1;
-                        }
+                        Some(_) => uids.push(f.uid),
                     }
                 }
-                self.store
-                    .set_imap_last_uid(uv, f.uid)
-                    .context(StoreUnwritable)?;
+                raws.extend(chunk.into_iter().filter_map(|f| f.raw));
+                let handled = self.handle_batch(raws).await?;
+                for (uid, h) in uids.iter().zip(&handled) {
+                    if h.quarantined {
+                        quarantined.push(*uid);
+                    } else {
+                        processed.push(*uid);
+                    }
+                    if !h.duplicate {
+                        n += 1;
+                    }
+                }
+                // Flushed: now the moves, one command per folder.
+                inbox.move_all(&processed, false).await?;
+                inbox.move_all(&quarantined, true).await?;
+                if let Some(&top) = processed.iter().chain(&quarantined).max() {
+                    self.store
+                        .set_imap_last_uid(uv, top)
+                        .context(StoreUnwritable)?;
+                }
             }
         }
     }

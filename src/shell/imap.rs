@@ -305,31 +305,44 @@ impl ImapInbox {
     /// Moves the message out of the inbox into the processed folder. Moving a UID that is no
     /// longer there succeeds and does nothing, so a repeat after a crash is harmless.
     pub async fn move_to_processed(&mut self, uid: u32) -> Result<()> {
-        let folder = self.processed_folder.clone();
-        self.move_to(uid, &folder).await
+        self.move_all(&[uid], false).await
     }
 
     /// Moves the message out of the inbox into the quarantine folder.
     pub async fn move_to_quarantine(&mut self, uid: u32) -> Result<()> {
-        let folder = self.quarantine_folder.clone();
-        self.move_to(uid, &folder).await
+        self.move_all(&[uid], true).await
     }
 
-    async fn move_to(&mut self, uid: u32, folder: &str) -> Result<()> {
+    /// Moves several messages into the processed (or quarantine) folder in one command.
+    pub async fn move_all(&mut self, uids: &[u32], quarantine: bool) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let folder = if quarantine {
+            self.quarantine_folder.clone()
+        } else {
+            self.processed_folder.clone()
+        };
+        let mut sorted = uids.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        self.move_to(&uid_set(&sorted), &folder).await
+    }
+
+    async fn move_to(&mut self, uid_s: &str, folder: &str) -> Result<()> {
         self.usable()?;
         let (has_move, has_uidplus) = (self.has_move, self.has_uidplus);
         let session = &mut self.session;
-        let uid_s = uid.to_string();
         timeout(COMMAND_TIMEOUT, async {
             if has_move {
                 // RFC 6851
-                session.uid_mv(&uid_s, folder).await.context("uid move")?;
+                session.uid_mv(uid_s, folder).await.context("uid move")?;
             } else {
                 // RFC 3501 without MOVE: copy, flag, expunge. Without UIDPLUS a plain EXPUNGE
                 // also removes other messages someone flagged \Deleted in this folder.
-                session.uid_copy(&uid_s, folder).await.context("uid copy")?;
+                session.uid_copy(uid_s, folder).await.context("uid copy")?;
                 let _: Vec<_> = session
-                    .uid_store(&uid_s, "+FLAGS.SILENT (\\Deleted)")
+                    .uid_store(uid_s, "+FLAGS.SILENT (\\Deleted)")
                     .await
                     .context("uid store")?
                     .try_collect()
@@ -337,7 +350,7 @@ impl ImapInbox {
                     .context("uid store")?;
                 if has_uidplus {
                     let _: Vec<_> = session
-                        .uid_expunge(&uid_s)
+                        .uid_expunge(uid_s)
                         .await
                         .context("uid expunge")?
                         .try_collect()
@@ -358,8 +371,8 @@ impl ImapInbox {
         .await
         .context("timed out")
         .and_then(|r| r)
-        .with_context(|| format!("imap {}: move uid {uid} to {folder:?}", self.server))?;
-        tracing::debug!(uid, folder, "imap moved");
+        .with_context(|| format!("imap {}: move uid {uid_s} to {folder:?}", self.server))?;
+        tracing::debug!(uids = uid_s, folder, "imap moved");
         Ok(())
     }
 

@@ -24,6 +24,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// One record of the store as `export` gives it: (tree name, key, value).
 pub type Record = (Vec<u8>, Vec<u8>, Vec<u8>);
@@ -31,6 +33,11 @@ pub type Record = (Vec<u8>, Vec<u8>, Vec<u8>);
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
+    /// Outbox ids: the highest written, and the highest known flushed. The outbox sends only
+    /// entries up to `durable`, so nothing goes out before the change that queued it is on disk,
+    /// however long the writer waits before its flush (a whole inbound batch).
+    written: Arc<AtomicU64>,
+    durable: Arc<AtomicU64>,
 }
 
 /// A message waiting to be sent.
@@ -55,6 +62,10 @@ impl OutboxEntry {
             .decode(&self.raw)
             .unwrap_or_default()
     }
+}
+
+fn out_key(id: u64) -> String {
+    format!("out/{id:020}")
 }
 
 fn json<T: Serialize>(v: &T) -> Vec<u8> {
@@ -83,7 +94,13 @@ impl Store {
                 return Err(e).with_context(|| format!("opening the store at {}", path.display()))
             }
         };
-        Ok(Store { db })
+        // Whatever is in the store when it opens is on disk; ids only grow.
+        let start = db.generate_id().context("opening the store")?;
+        Ok(Store {
+            db,
+            written: Arc::new(AtomicU64::new(start)),
+            durable: Arc::new(AtomicU64::new(start)),
+        })
     }
 
     /// The distributor list, by id.
@@ -125,17 +142,21 @@ impl Store {
         for id in &case.message_ids {
             b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
         }
-        self.queue(&mut b, outgoing, now)?;
+        let last = self.queue(&mut b, outgoing, now)?;
         self.db.apply_batch(b).context("writing to the store")?;
+        self.written(last);
         Ok(outgoing.len())
     }
 
+    /// Adds outbox entries to `b`; returns the highest id used, for [`Store::written`] once
+    /// the batch is applied.
     fn queue(
         &self,
         b: &mut sled::Batch,
         outgoing: &[(crate::core::compose::Outgoing, Option<CaseId>, String)],
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
+        let mut last = 0;
         for (o, case, kind) in outgoing {
             let entry = OutboxEntry {
                 message_id: o.message_id.clone(),
@@ -149,10 +170,15 @@ impl Store {
                 next_attempt: now,
                 last_error: None,
             };
-            let id = self.db.generate_id().context("allocating an outbox id")?;
-            b.insert(format!("out/{id:020}").as_bytes(), json(&entry));
+            last = self.db.generate_id().context("allocating an outbox id")?;
+            b.insert(out_key(last).as_bytes(), json(&entry));
         }
-        Ok(())
+        Ok(last)
+    }
+
+    /// Outbox entries up to `id` are in the tree (their batch applied).
+    fn written(&self, id: u64) {
+        self.written.fetch_max(id, Ordering::SeqCst);
     }
 
     fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
@@ -160,13 +186,18 @@ impl Store {
         serde_json::from_slice(&v).ok()
     }
 
+    /// Makes everything written so far durable (and the outbox entries among it sendable).
     pub async fn flush(&self) -> Result<()> {
+        let upto = self.written.load(Ordering::SeqCst);
         self.db.flush_async().await.context("flushing the store")?;
+        self.durable.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }
 
     pub fn flush_blocking(&self) -> Result<()> {
+        let upto = self.written.load(Ordering::SeqCst);
         self.db.flush().context("flushing the store")?;
+        self.durable.fetch_max(upto, Ordering::SeqCst);
         Ok(())
     }
 
@@ -243,8 +274,9 @@ impl Store {
         for change in &p.outcome.distributors {
             apply_list_change(&mut b, change);
         }
-        self.queue(&mut b, &p.outgoing, now)?;
+        let last = self.queue(&mut b, &p.outgoing, now)?;
         self.db.apply_batch(b).context("writing to the store")?;
+        self.written(last);
         Ok(p.outgoing.len())
     }
 
@@ -270,48 +302,38 @@ impl Store {
         if let Some(t) = &s.digest_at {
             b.insert(b"timer/digest".as_slice(), json(t));
         }
-        for (o, case, kind) in &s.outgoing {
-            let entry = OutboxEntry {
-                message_id: o.message_id.clone(),
-                envelope_from: o.envelope_from.clone(),
-                rcpts: o.rcpts.clone(),
-                raw: base64::engine::general_purpose::STANDARD.encode(&o.raw),
-                case_id: case.clone(),
-                kind: kind.clone(),
-                queued: now,
-                attempts: 0,
-                next_attempt: now,
-                last_error: None,
-            };
-            let id = self.db.generate_id().context("allocating an outbox id")?;
-            b.insert(format!("out/{id:020}").as_bytes(), json(&entry));
-        }
+        let last = self.queue(&mut b, &s.outgoing, now)?;
         self.db
             .apply_batch(b)
             .context("writing the scheduler pass to the store")?;
+        self.written(last);
         Ok(s.outgoing.len())
     }
 
-    /// Outbox entries due at `now`, oldest first.
-    pub fn outbox_due(&self, now: DateTime<Utc>) -> Vec<(Vec<u8>, OutboxEntry)> {
+    /// Outbox entries due at `now` and flushed, oldest first, read one at a time (a backlog of
+    /// thousands is never all in memory).
+    pub fn outbox_due(
+        &self,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = (Vec<u8>, OutboxEntry)> + '_ {
+        self.outbox_sendable()
+            .filter(move |(_, e)| e.next_attempt <= now)
+    }
+
+    /// When the earliest flushed outbox entry is due, if there is one (entries not yet flushed
+    /// wake the outbox when they are).
+    pub fn outbox_next_due(&self) -> Option<DateTime<Utc>> {
+        self.outbox_sendable().map(|(_, e)| e.next_attempt).min()
+    }
+
+    fn outbox_sendable(&self) -> impl Iterator<Item = (Vec<u8>, OutboxEntry)> + '_ {
+        let durable = self.durable.load(Ordering::SeqCst);
         self.db
-            .scan_prefix(b"out/")
+            .range(out_key(0).as_bytes()..=out_key(durable).as_bytes())
             .filter_map(|kv| kv.ok())
             .filter_map(|(k, v)| {
                 Some((k.to_vec(), serde_json::from_slice::<OutboxEntry>(&v).ok()?))
             })
-            .filter(|(_, e)| e.next_attempt <= now)
-            .collect()
-    }
-
-    /// When the earliest outbox entry is due, if there is one.
-    pub fn outbox_next_due(&self) -> Option<DateTime<Utc>> {
-        self.db
-            .scan_prefix(b"out/")
-            .filter_map(|kv| kv.ok())
-            .filter_map(|(_, v)| serde_json::from_slice::<OutboxEntry>(&v).ok())
-            .map(|e| e.next_attempt)
-            .min()
     }
 
     pub fn outbox_len(&self) -> usize {

@@ -1,0 +1,148 @@
+//! A batch of inbound messages through the pipeline on every core (issue 6), with the result of
+//! handling them one at a time:
+//!
+//! 1. all are opened (parsed, decrypted, verified) at once, spread over the cores: that part
+//!    only reads the store;
+//! 2. then, in arrival order, each is finished (threaded, its case changed) with its outgoing
+//!    messages signed and encrypted over the cores, and written to the store in its own batch,
+//!    so the next message sees the change (per-case order and case numbers as before).
+//!
+//! Nothing here flushes: the caller flushes once for the whole batch before any outside effect
+//! (a move on the server, a send). A panic met by one message quarantines that message only.
+use super::daemon::StoreUnwritable;
+use super::store::Store;
+use crate::config::Config;
+use crate::core::compose::{self, Templates};
+use crate::core::pipeline::{self, Processed};
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// One message's result: what the pipeline made of it, how many outbox entries it queued, and
+/// whether it met a bug (and was quarantined for it).
+pub struct Done {
+    pub processed: Processed,
+    pub queued: usize,
+    pub panicked: bool,
+}
+
+/// Runs `raws` through the pipeline with up to `threads` threads and commits each result in
+/// arrival order. Blocking: call it from a blocking task.
+pub fn run(
+    raws: &[Vec<u8>],
+    store: &Store,
+    config: &Config,
+    templates: &Templates,
+    now: DateTime<Utc>,
+    threads: usize,
+) -> Result<Vec<Done>> {
+    let openings = map(raws, threads, |raw| pipeline::open(raw, store, config, now));
+    let compose_all = |drafts: &[crate::core::draft::Draft]| {
+        map(drafts, threads, |d| {
+            compose::render(d, templates, &config.keys, &config.project, now)
+        })
+        .into_iter()
+        // A panic while composing is the message's: its catch below quarantines it.
+        .map(|r| r.unwrap_or_else(|p| resume_unwind(p)))
+        .collect()
+    };
+    let mut done = Vec::with_capacity(raws.len());
+    for (raw, opening) in raws.iter().zip(openings) {
+        let finished = opening.and_then(|o| {
+            catch_unwind(AssertUnwindSafe(|| {
+                pipeline::finish(raw, o, store, config, now, &compose_all)
+            }))
+        });
+        let (processed, panicked) = match finished {
+            Ok(p) => (p, false),
+            Err(_) => (
+                pipeline::refused(pipeline::hash(raw), now, "internal error while handling it"),
+                true,
+            ),
+        };
+        let queued = store
+            .commit(&processed, raw, now)
+            .context(StoreUnwritable)?;
+        done.push(Done {
+            processed,
+            queued,
+            panicked,
+        });
+    }
+    Ok(done)
+}
+
+/// `f` over `items` on up to `threads` threads (this one included), results in item order;
+/// a panic in `f` becomes that item's `Err`.
+pub fn map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<std::thread::Result<R>> {
+    let call = |x: &T| catch_unwind(AssertUnwindSafe(|| f(x)));
+    let threads = threads.min(items.len());
+    if threads <= 1 {
+        return items.iter().map(call).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<std::thread::Result<R>>>> =
+        Mutex::new(items.iter().map(|_| None).collect());
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(x) = items.get(i) else { break };
+        let r = call(x);
+        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            s.spawn(work);
+        }
+        work();
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every item was taken by a thread"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn map_keeps_order_and_catches_panics() {
+        let items: Vec<u32> = (0..50).collect();
+        for threads in [1, 2, 4, 100] {
+            let out = map(&items, threads, |&x| {
+                if x == 7 {
+                    panic!("seven");
+                }
+                x * 2
+            });
+            assert_eq!(out.len(), 50);
+            for (i, r) in out.into_iter().enumerate() {
+                match r {
+                    Ok(v) => assert_eq!(v, i as u32 * 2),
+                    Err(_) => assert_eq!(i, 7),
+                }
+            }
+        }
+        assert!(map(&[] as &[u32], 2, |&x| x).is_empty());
+    }
+
+    #[test]
+    fn map_uses_more_than_one_thread() {
+        let barrier = std::sync::Barrier::new(2);
+        // Two items wait for each other: this only finishes if two threads run them.
+        let out = map(&[0u32, 1], 2, |_| {
+            barrier.wait();
+            std::thread::current().id()
+        });
+        let ids: Vec<_> = out.into_iter().map(|r| r.unwrap()).collect();
+        assert_ne!(ids[0], ids[1]);
+    }
+}
