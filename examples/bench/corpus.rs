@@ -70,6 +70,7 @@ pub struct Report {
     /// The armored OpenPGP message inside (for the floor and gpg figures).
     pub armored: String,
     pub from: String,
+    pub message_id: String,
     pub follow_up: bool,
 }
 
@@ -199,9 +200,27 @@ pub fn generate(n: usize, suite: Suite, now: SystemTime) -> Corpus {
             )
         })
         .collect();
+    let reports = reports(&project, &reporters, n, "bench", now);
+    Corpus {
+        project,
+        team,
+        reporters,
+        reports,
+    }
+}
+
+/// `n` reports (and follow-ups) from `reporters` to `project`, with Message-IDs `<tag>-<i>@…`
+/// (a second set with another tag is new mail to the same deployment).
+pub fn reports(
+    project: &Person,
+    reporters: &[Person],
+    n: usize,
+    tag: &str,
+    now: SystemTime,
+) -> Vec<Report> {
     let reporter_keys: Vec<ProjectKeys> = reporters.iter().map(|r| r.keys(now)).collect();
     let project_cert = project.public();
-    let mut rng = Rng(0x5ec0_0a11_u64 ^ n as u64);
+    let mut rng = Rng(0x5ec0_0a11_u64 ^ n as u64 ^ tag.len() as u64);
     let mut reports: Vec<Report> = Vec::with_capacity(n);
     let mut sent_ids: Vec<(usize, String)> = Vec::new();
     for i in 0..n {
@@ -227,7 +246,7 @@ pub fn generate(n: usize, suite: Suite, now: SystemTime) -> Corpus {
             WORDS[rng.below(28) as usize],
             WORDS[rng.below(28) as usize]
         );
-        let message_id = format!("bench-{i}@reporters.example");
+        let message_id = format!("{tag}-{i}@reporters.example");
         let armored = if inline {
             let data = body.as_bytes();
             if signed {
@@ -263,19 +282,15 @@ pub fn generate(n: usize, suite: Suite, now: SystemTime) -> Corpus {
             format!("{headers}Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"out{i}\"\r\n\r\n--out{i}\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--out{i}\r\nContent-Type: application/octet-stream\r\n\r\n{armored_crlf}\r\n--out{i}--\r\n")
         };
         if !follow_up {
-            sent_ids.push((who, message_id));
+            sent_ids.push((who, message_id.clone()));
         }
         reports.push(Report {
             raw: raw.into_bytes(),
             armored,
             from: reporter.address.clone(),
+            message_id,
             follow_up,
         });
     }
-    Corpus {
-        project,
-        team,
-        reporters,
-        reports,
-    }
+    reports
 }

@@ -8,6 +8,9 @@
 //!    `gpg --sign --encrypt` processes per report.
 mod corpus;
 mod floor;
+mod real;
+#[path = "../../tests/it/harness/servers.rs"]
+mod servers;
 
 use corpus::{Corpus, Suite};
 use secmail::core::keys::Cert;
@@ -23,6 +26,8 @@ struct Args {
     suite: Suite,
     gpg_sample: usize,
     growth: bool,
+    servers: bool,
+    latency: usize,
     out: PathBuf,
 }
 
@@ -32,6 +37,8 @@ fn args() -> Args {
         suite: Suite::Cv25519,
         gpg_sample: 100,
         growth: true,
+        servers: true,
+        latency: 200,
         out: "bench.json".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -46,6 +53,8 @@ fn args() -> Args {
                     .expect("--gpg-sample N")
             }
             "--no-growth" => a.growth = false,
+            "--no-servers" => a.servers = false,
+            "--latency" => a.latency = it.next().and_then(|v| v.parse().ok()).expect("--latency N"),
             "--out" => a.out = it.next().expect("--out FILE").into(),
             other => panic!("unknown argument {other}; see contrib/bench.sh"),
         }
@@ -58,8 +67,11 @@ fn secmail_bin() -> PathBuf {
     exe.parent().and_then(Path::parent).unwrap().join("secmail")
 }
 
-/// A deployment directory: project key, team certs, config (Maildir in, file outbox out).
-fn deploy(dir: &Path, c: &Corpus) -> PathBuf {
+/// Inbound from `dir/maildir`, outbound to `dir/outbox` (figure 1).
+const MAILDIR_IO: &str = "[inbound]\nkind = \"maildir\"\npath = \"maildir\"\nmove-processed = true\n[outbound]\nkind = \"file\"\npath = \"outbox\"\n";
+
+/// A deployment directory: project key, team certs, config with inbound and outbound `io`.
+fn deploy(dir: &Path, c: &Corpus, io: &str) -> PathBuf {
     let key = dir.join("project-secret.asc");
     std::fs::write(&key, c.project.secret_armored()).unwrap();
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -78,7 +90,7 @@ fn deploy(dir: &Path, c: &Corpus) -> PathBuf {
     std::fs::write(
         &conf,
         format!(
-            "[project]\nname = \"Bench\"\nsecurity-address = \"security@bench.example\"\n[keys]\nsecret = [\"{}\"]\n[inbound]\nkind = \"maildir\"\npath = \"maildir\"\nmove-processed = true\n[outbound]\nkind = \"file\"\npath = \"outbox\"\n[store]\npath = \"store\"\n[templates]\ndir = \"{}\"\n[limits]\n# the benchmark measures throughput, not the per-address rate limit\nauto-replies-per-address = 10000\n{team}",
+            "[project]\nname = \"Bench\"\nsecurity-address = \"security@bench.example\"\n[keys]\nsecret = [\"{}\"]\n{io}[store]\npath = \"store\"\n[templates]\ndir = \"{}\"\n[limits]\n# the benchmark measures throughput, not the per-address rate limit\nauto-replies-per-address = 10000\n{team}",
             key.display(),
             templates.display()
         ),
@@ -104,72 +116,117 @@ fn rss_kib(pid: u32, field: &str) -> Option<u64> {
         .ok()
 }
 
+/// The real daemon binary, running on a deployment directory.
+struct Daemon {
+    child: std::process::Child,
+    log: PathBuf,
+    read: u64,
+    sent: usize,
+}
+
+impl Daemon {
+    fn start(dir: &Path, conf: &Path, level: &str) -> Daemon {
+        let log = dir.join("daemon.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(secmail_bin())
+            .arg("--config")
+            .arg(conf)
+            .arg("run")
+            .env("SECMAIL_LOG", level)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Daemon {
+            child,
+            log,
+            read: 0,
+            sent: 0,
+        }
+    }
+
+    /// Waits until the outbox has sent `expected` messages since the start (it logs one line
+    /// per message sent, at info level; the log is read as it grows, every 20 ms).
+    fn wait_sent(&mut self, expected: usize) {
+        use std::io::{Read, Seek};
+        let deadline = Instant::now() + Duration::from_secs(1800);
+        let mut f = std::fs::File::open(&self.log).unwrap();
+        let mut carry = String::new();
+        while self.sent < expected {
+            f.seek(std::io::SeekFrom::Start(self.read)).unwrap();
+            let mut chunk = Vec::new();
+            f.read_to_end(&mut chunk).unwrap();
+            self.read += chunk.len() as u64;
+            carry.push_str(&String::from_utf8_lossy(&chunk));
+            let complete = carry.rfind('\n').map_or(0, |i| i + 1);
+            self.sent += carry[..complete]
+                .lines()
+                .filter(|l| l.contains("secmail::shell::outbox: sent"))
+                .count();
+            carry.drain(..complete);
+            if self.sent >= expected {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "daemon did not finish: {} of {expected} sent",
+                self.sent
+            );
+            assert!(
+                self.child.try_wait().unwrap().is_none(),
+                "daemon exited:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Peak RSS so far and the median RSS over the next second (MiB).
+    fn rss(&self) -> (f64, f64) {
+        let pid = self.child.id();
+        let peak = rss_kib(pid, "VmHWM:").unwrap_or(0);
+        let mut samples = Vec::new();
+        for _ in 0..20 {
+            samples.push(rss_kib(pid, "VmRSS:").unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        samples.sort_unstable();
+        (
+            peak as f64 / 1024.0,
+            samples[samples.len() / 2] as f64 / 1024.0,
+        )
+    }
+
+    fn stop(mut self) {
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
 struct DaemonRun {
     seconds: f64,
     peak_mib: f64,
     steady_mib: f64,
 }
 
-/// Figure 1 and 4: the real daemon clears the backlog in the maildir.
+/// Figures 1 and 4: the real daemon clears the backlog in the maildir.
 fn daemon_run(dir: &Path, conf: &Path, expected: usize) -> DaemonRun {
-    let log = std::fs::File::create(dir.join("daemon.log")).unwrap();
     let t = Instant::now();
-    let mut child = Command::new(secmail_bin())
-        .arg("--config")
-        .arg(conf)
-        .arg("run")
-        .env("SECMAIL_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let outbox = dir.join("outbox");
-    let count = || {
-        std::fs::read_dir(&outbox)
-            .map(|d| {
-                d.filter(|e| {
-                    e.as_ref()
-                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                })
-                .count()
-            })
-            .unwrap_or(0)
-    };
-    let deadline = Instant::now() + Duration::from_secs(1800);
-    while count() < expected {
-        assert!(
-            Instant::now() < deadline,
-            "daemon did not finish: {} of {expected}",
-            count()
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "daemon exited:\n{}",
-            std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let mut d = Daemon::start(dir, conf, "info");
+    d.wait_sent(expected);
     let seconds = t.elapsed().as_secs_f64();
-    let pid = child.id();
-    let peak = rss_kib(pid, "VmHWM:").unwrap_or(0);
-    // Steady: the daemon idle after the backlog, sampled over a second.
-    let mut samples = Vec::new();
-    for _ in 0..20 {
-        samples.push(rss_kib(pid, "VmRSS:").unwrap_or(0));
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    samples.sort_unstable();
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
-    child.wait().unwrap();
+    // Steady: the daemon idle after the backlog.
+    let (peak_mib, steady_mib) = d.rss();
+    d.stop();
     DaemonRun {
         seconds,
-        peak_mib: peak as f64 / 1024.0,
-        steady_mib: samples[samples.len() / 2] as f64 / 1024.0,
+        peak_mib,
+        steady_mib,
     }
 }
 
@@ -232,7 +289,7 @@ fn gpg_pipeline(dir: &Path, c: &Corpus, sample: usize) -> f64 {
 fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> (f64, f64) {
     let dir = base.join(format!("growth-{cases}"));
     std::fs::create_dir_all(&dir).unwrap();
-    let conf = deploy(&dir, c);
+    let conf = deploy(&dir, c, MAILDIR_IO);
     {
         let config = secmail::config::Config::load(&conf, SystemTime::now()).unwrap();
         let store = secmail::shell::store::Store::open(&dir.join("store")).unwrap();
@@ -282,6 +339,7 @@ fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> (f64, f64) {
                 raw: r.raw.clone(),
                 armored: String::new(),
                 from: r.from.clone(),
+                message_id: r.message_id.clone(),
                 follow_up: false,
             })
             .collect(),
@@ -314,11 +372,34 @@ fn main() {
     // Figures 1 and 4.
     let dir = work.path().join("maildir-run");
     std::fs::create_dir_all(&dir).unwrap();
-    let conf = deploy(&dir, &c);
+    let conf = deploy(&dir, &c, MAILDIR_IO);
     fill_maildir(&dir, &c);
     eprintln!("figure 1: the daemon clears the backlog…");
     let run = daemon_run(&dir, &conf, c.expected_outgoing());
     let fig1 = c.reports.len() as f64 / run.seconds;
+
+    // Figures 2 and 3.
+    let real = if a.servers {
+        real::measure(work.path(), &c, &dir.join("outbox"), a.latency, now)
+    } else {
+        Err("not asked for (--no-servers)".to_string())
+    };
+    if let Err(why) = &real {
+        eprintln!("figures 2 and 3 not measured: {why}");
+    }
+    let real = real.ok();
+    let pct = |v: &[f64], p: f64| -> f64 {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1]
+    };
+    let latency = real.as_ref().filter(|r| !r.latency_ms.is_empty()).map(|r| {
+        (
+            pct(&r.latency_ms, 0.5),
+            pct(&r.latency_ms, 0.99),
+            r.latency_ms.len(),
+        )
+    });
 
     // Figure 6.
     eprintln!("figure 6: the floor…");
@@ -385,6 +466,13 @@ fn main() {
         "follow_ups": c.reports.len() - c.new_reports(),
         "team": c.team.len(),
         "fig1_maildir_to_file_reports_per_s": fig1,
+        "fig2_imap_to_smtp_reports_per_s": real.as_ref().map(|r| r.reports_per_s),
+        "fig2_bound_imap_fetch_move_reports_per_s": real.as_ref().map(|r| r.imap_bound),
+        "fig2_bound_smtp_accept_reports_per_s": real.as_ref().map(|r| r.smtp_bound),
+        "ratio_fig2_over_fig1": real.as_ref().map(|r| r.reports_per_s / fig1),
+        "fig3_latency_p50_ms": latency.map(|l| l.0),
+        "fig3_latency_p99_ms": latency.map(|l| l.1),
+        "fig3_latency_reports": latency.map(|l| l.2),
         "fig4_peak_rss_mib": run.peak_mib,
         "fig4_steady_rss_mib": run.steady_mib,
         "fig5_ms_per_report_at_1k_cases": g1k.map(|g| g.0),
@@ -412,6 +500,20 @@ fn main() {
     println!("| figure | value |");
     println!("|---|---|");
     println!("| 1. Maildir → file outbox, end to end | {fig1:.0} reports/s |");
+    if let Some(r) = &real {
+        println!(
+            "| 2. IMAP in → SMTP out (real Dovecot and Postfix) | {:.0} reports/s ({:.0}% of 1) |",
+            r.reports_per_s,
+            r.reports_per_s / fig1 * 100.0
+        );
+        println!(
+            "| 2. bound: IMAP fetch+move alone / SMTP hand-over alone | {:.0} / {:.0} reports/s |",
+            r.imap_bound, r.smtp_bound
+        );
+    }
+    if let Some((p50, p99, n)) = latency {
+        println!("| 3. SMTP in → ack in the reporter's INBOX, {n} reports | p50 {p50:.0} ms, p99 {p99:.0} ms |");
+    }
     println!(
         "| 4. daemon RSS, peak / steady | {:.1} / {:.1} MiB |",
         run.peak_mib, run.steady_mib

@@ -1,8 +1,11 @@
 //! Outbound transports: hands finished messages to an SMTP server, or writes them as `.eml`
 //! files into a directory (the shipped default, and what tests read).
 //!
-//! Owns one reusable, pooled lettre SMTP transport per [`Sender`]. The bytes given to
-//! [`Sender::send`] are sent as they are: composing, signing and the Message-ID happen before.
+//! Owns one SMTP connection per [`Sender`], kept open and reused for message after message
+//! (lettre's protocol client over a socket of our own, with Nagle's algorithm off: lettre
+//! writes a message and its final dot separately, and with Nagle on each message waited
+//! for the server's delayed ACK, 40 ms). The bytes given to [`Sender::send`] are sent as they
+//! are: composing, signing and the Message-ID happen before.
 //!
 //! Invariants:
 //! - A 4xx reply or any connection, TLS or timeout problem is [`SendError::Transient`] (the
@@ -14,17 +17,24 @@
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::transport::smtp::PoolConfig;
-use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::Address;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
 
-use crate::shell::imap::{require_loopback, Security};
+use crate::shell::imap::{require_loopback, tls_config, Security};
 
 /// Where outgoing mail goes.
 #[derive(Debug, Clone)]
@@ -78,26 +88,36 @@ pub enum SendError {
     Permanent(String),
 }
 
-/// Sends messages over one transport. Cheap to share behind an `Arc`; SMTP connections are
-/// pooled and reused (a pooled connection is checked with NOOP before reuse).
+/// Sends messages over one transport. Cheap to share behind an `Arc`; the SMTP connection is
+/// kept and reused, one message at a time (checked with NOOP after a pause).
 pub struct Sender {
     inner: Inner,
 }
 
 enum Inner {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        server: String,
-    },
-    File {
-        dir: PathBuf,
-    },
+    Smtp(Box<Smtp>),
+    File { dir: PathBuf },
+}
+
+struct Smtp {
+    server: String,
+    /// Where to connect: the address checked for plaintext, else the host name.
+    connect_to: String,
+    port: u16,
+    security: Security,
+    host: String,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    starttls: Option<TlsParameters>,
+    credentials: Option<Credentials>,
+    hello: ClientId,
+    /// The open connection and when it was last used.
+    conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, Instant)>>,
 }
 
 impl fmt::Debug for Sender {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
-            Inner::Smtp { server, .. } => write!(f, "Sender(smtp {server})"),
+            Inner::Smtp(s) => write!(f, "Sender(smtp {})", s.server),
             Inner::File { dir } => write!(f, "Sender(file {dir:?})"),
         }
     }
@@ -105,17 +125,22 @@ impl fmt::Debug for Sender {
 
 /// Time allowed for each SMTP command and for connecting.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// A connection unused for longer is checked with NOOP before the next message.
+const CHECK_AFTER: Duration = Duration::from_secs(5);
+/// A connection unused for longer is closed and a new one opened (servers drop idle clients).
+const IDLE_MAX: Duration = Duration::from_secs(60);
 
 impl Sender {
-    /// Builds the transport. Must be called inside a tokio runtime (the SMTP pool runs a
-    /// clean-up task). Resolves the host once, to refuse plaintext to a non-loopback host.
+    /// Builds the transport. Resolves the host once, to refuse plaintext to a non-loopback
+    /// host; connects only when the first message is sent.
     pub fn new(t: &Transport) -> Result<Sender> {
         let inner = match t {
             Transport::File { dir } => Inner::File { dir: dir.clone() },
             Transport::Smtp(s) => {
                 let server = format!("{}:{}", s.host, s.port);
-                let transport = smtp_transport(s).with_context(|| format!("smtp {server}"))?;
-                Inner::Smtp { transport, server }
+                Inner::Smtp(Box::new(
+                    Smtp::new(s).with_context(|| format!("smtp {server}"))?,
+                ))
             }
         };
         Ok(Sender { inner })
@@ -135,20 +160,16 @@ impl Sender {
         file_stem: &str,
     ) -> Result<(), SendError> {
         match &self.inner {
-            Inner::Smtp { transport, server } => {
+            Inner::Smtp(smtp) => {
                 let envelope = envelope(envelope_from, rcpts)?;
-                match transport.send_raw(&envelope, raw).await {
-                    Ok(_) => {
-                        tracing::debug!(
-                            server = %server,
-                            rcpts = rcpts.len(),
-                            bytes = raw.len(),
-                            "smtp sent"
-                        );
-                        Ok(())
-                    }
-                    Err(e) => Err(classify(server, &e)),
-                }
+                smtp.send(&envelope, raw).await?;
+                tracing::debug!(
+                    server = %smtp.server,
+                    rcpts = rcpts.len(),
+                    bytes = raw.len(),
+                    "smtp sent"
+                );
+                Ok(())
             }
             Inner::File { dir } => {
                 let path = write_file(dir, file_stem, raw)
@@ -164,13 +185,12 @@ impl Sender {
     /// credentials are set); file checks that the directory can be created and written.
     pub async fn check(&self) -> Result<()> {
         match &self.inner {
-            Inner::Smtp { transport, server } => {
-                let ok = transport
-                    .test_connection()
-                    .await
-                    .with_context(|| format!("smtp {server}"))?;
+            Inner::Smtp(smtp) => {
+                let mut conn = smtp.connect().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                let ok = conn.test_connected().await;
+                let _ = conn.quit().await;
                 if !ok {
-                    bail!("smtp {server}: connection test failed");
+                    bail!("smtp {}: connection test failed", smtp.server);
                 }
                 Ok(())
             }
@@ -185,51 +205,185 @@ impl Sender {
     }
 }
 
-fn smtp_transport(s: &SmtpSettings) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
-    if tokio::runtime::Handle::try_current().is_err() {
-        bail!("the smtp transport must be built inside a tokio runtime");
-    }
-    let tls_params = || -> Result<TlsParameters> {
-        let mut b = TlsParameters::builder(s.host.clone());
-        if let Some(path) = &s.ca_file {
-            let pem = std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
-            let cert =
-                Certificate::from_pem(&pem).with_context(|| format!("parsing ca-file {path:?}"))?;
-            b = b.add_root_certificate(cert);
+impl Smtp {
+    fn new(s: &SmtpSettings) -> Result<Smtp> {
+        let tls_params = || -> Result<TlsParameters> {
+            let mut b = TlsParameters::builder(s.host.clone());
+            if let Some(path) = &s.ca_file {
+                let pem =
+                    std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
+                let cert = Certificate::from_pem(&pem)
+                    .with_context(|| format!("parsing ca-file {path:?}"))?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build_rustls().context("tls parameters")
+        };
+        let (mut connect_to, mut tls, mut starttls) = (s.host.clone(), None, None);
+        match s.security {
+            Security::Tls => tls = Some(Arc::new(tls_config(s.ca_file.as_deref())?)),
+            Security::StartTls => starttls = Some(tls_params()?),
+            Security::Plain => {
+                let addrs: Vec<SocketAddr> = (s.host.as_str(), s.port)
+                    .to_socket_addrs()
+                    .with_context(|| format!("resolving {}", s.host))?
+                    .collect();
+                require_loopback(&addrs, &s.host, "smtp.security")?;
+                // Connect to the address just checked, not to a second lookup of the name.
+                connect_to = addrs[0].ip().to_string();
+            }
         }
-        b.build_rustls().context("tls parameters")
-    };
-    let (server, tls) = match s.security {
-        Security::Tls => (s.host.clone(), Tls::Wrapper(tls_params()?)),
-        Security::StartTls => (s.host.clone(), Tls::Required(tls_params()?)),
-        Security::Plain => {
-            let addrs: Vec<SocketAddr> = (s.host.as_str(), s.port)
-                .to_socket_addrs()
-                .with_context(|| format!("resolving {}", s.host))?
-                .collect();
-            require_loopback(&addrs, &s.host, "smtp.security")?;
-            // Connect to the address just checked, not to a second lookup of the name.
-            (addrs[0].ip().to_string(), Tls::None)
+        let credentials = match (&s.user, &s.password) {
+            (Some(u), Some(p)) => Some(Credentials::new(u.clone(), p.clone())),
+            (None, None) => None,
+            _ => bail!("smtp.user and smtp.password must be set together"),
+        };
+        Ok(Smtp {
+            server: format!("{}:{}", s.host, s.port),
+            connect_to,
+            port: s.port,
+            security: s.security,
+            host: s.host.clone(),
+            tls,
+            starttls,
+            credentials,
+            hello: s
+                .helo_name
+                .clone()
+                .map(ClientId::Domain)
+                .unwrap_or_default(),
+            conn: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    fn transient(&self, what: &str, e: impl fmt::Display) -> SendError {
+        SendError::Transient(format!("smtp {}: {what}: {e}", self.server))
+    }
+
+    /// A new connection: greeted, TLS as configured, authenticated.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
+        let tcp = tokio::time::timeout(
+            SMTP_TIMEOUT,
+            TcpStream::connect((self.connect_to.as_str(), self.port)),
+        )
+        .await
+        .map_err(|_| self.transient("connecting", "timed out"))?
+        .map_err(|e| self.transient("connecting", e))?;
+        tcp.set_nodelay(true)
+            .map_err(|e| self.transient("setting TCP_NODELAY", e))?;
+        let stream: Box<dyn AsyncTokioStream> = match (&self.security, &self.tls) {
+            (Security::Tls, Some(config)) => {
+                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                    .map_err(|e| SendError::Permanent(format!("smtp {}: {e}", self.server)))?;
+                let tls = tokio::time::timeout(
+                    SMTP_TIMEOUT,
+                    tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp),
+                )
+                .await
+                .map_err(|_| self.transient("tls handshake", "timed out"))?
+                .map_err(|e| self.transient("tls handshake", e))?;
+                Box::new(TlsStream(tls))
+            }
+            _ => Box::new(tcp),
+        };
+        let setup = async {
+            let mut conn = AsyncSmtpConnection::connect_with_transport(stream, &self.hello)
+                .await
+                .map_err(|e| classify(&self.server, &e))?;
+            if let Some(params) = &self.starttls {
+                if !conn.can_starttls() {
+                    return Err(self.transient("starttls", "the server does not offer STARTTLS"));
+                }
+                conn.starttls(params.clone(), &self.hello)
+                    .await
+                    .map_err(|e| classify(&self.server, &e))?;
+            }
+            if let Some(c) = &self.credentials {
+                conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
+                    .await
+                    .map_err(|e| classify(&self.server, &e))?;
+            }
+            Ok(conn)
+        };
+        tokio::time::timeout(SMTP_TIMEOUT, setup)
+            .await
+            .map_err(|_| self.transient("greeting", "timed out"))?
+    }
+
+    /// Sends one message over the kept connection, opening a new one when there is none, it
+    /// broke, or it sat idle too long.
+    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+        let mut slot = self.conn.lock().await;
+        if let Some((conn, used)) = slot.as_mut() {
+            let idle = used.elapsed();
+            let usable = !conn.has_broken()
+                && idle < IDLE_MAX
+                && (idle < CHECK_AFTER || conn.test_connected().await);
+            if !usable {
+                if let Some((mut old, _)) = slot.take() {
+                    old.abort().await;
+                }
+            }
         }
-    };
-    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server)
-        .port(s.port)
-        .tls(tls)
-        .timeout(Some(SMTP_TIMEOUT))
-        .pool_config(
-            PoolConfig::new()
-                .max_size(4)
-                .idle_timeout(Duration::from_secs(60)),
-        );
-    match (&s.user, &s.password) {
-        (Some(u), Some(p)) => b = b.credentials(Credentials::new(u.clone(), p.clone())),
-        (None, None) => {}
-        _ => bail!("smtp.user and smtp.password must be set together"),
+        if slot.is_none() {
+            *slot = Some((self.connect().await?, Instant::now()));
+        }
+        let (conn, used) = slot.as_mut().expect("a connection was just opened");
+        let result = tokio::time::timeout(SMTP_TIMEOUT, conn.send(envelope, raw)).await;
+        *used = Instant::now();
+        match result {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => {
+                // lettre closes the connection after a refusal; a new one is opened next time.
+                if conn.has_broken() {
+                    *slot = None;
+                }
+                Err(classify(&self.server, &e))
+            }
+            Err(_) => {
+                *slot = None;
+                Err(self.transient("sending", "timed out"))
+            }
+        }
     }
-    if let Some(name) = &s.helo_name {
-        b = b.hello_name(ClientId::Domain(name.clone()));
+}
+
+/// The TLS stream of an implicit-TLS connection, as lettre's protocol client takes it.
+#[derive(Debug)]
+struct TlsStream(tokio_rustls::client::TlsStream<TcpStream>);
+
+impl AsyncTokioStream for TlsStream {
+    fn peer_addr(&self) -> std::io::Result<SocketAddr> {
+        self.0.get_ref().0.peer_addr()
     }
-    Ok(b.build())
+}
+
+impl AsyncRead for TlsStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
 }
 
 fn envelope(from: &str, rcpts: &[String]) -> Result<Envelope, SendError> {

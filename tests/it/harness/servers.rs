@@ -290,6 +290,45 @@ impl MailServers {
         Ok(out.into_values().collect())
     }
 
+    /// Appends `raws` to `folder` of `user` over one IMAP session (filling a mailbox, as a
+    /// setup; mail a test sends as a person would goes through `submit`).
+    pub async fn append_all(&self, user: &str, folder: &str, raws: &[Vec<u8>]) -> Result<()> {
+        let mut session = self.imap_login(user).await?;
+        for raw in raws {
+            session
+                .append(folder, None, None, raw)
+                .await
+                .with_context(|| format!("append to {user} {folder}"))?;
+        }
+        let _ = session.logout().await;
+        Ok(())
+    }
+
+    /// Waits until Postfix has delivered everything it accepted (`postqueue -p` says the
+    /// queue is empty).
+    pub fn wait_queue_empty(&self, timeout: Duration) -> Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let out = Command::new("/usr/sbin/postqueue")
+                .arg("-c")
+                .arg(self.dir.join("pf"))
+                .arg("-p")
+                .output()
+                .context("running postqueue")?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            if out.status.success() && text.contains("Mail queue is empty") {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                bail!(
+                    "postfix queue not empty after {timeout:?}: {}",
+                    text.lines().last().unwrap_or("")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Stops Dovecot (IMAP and LMTP) and waits until it has exited.
     pub fn stop_imap(&mut self) {
         if let Some(pid) = self.dovecot_pid.take() {
@@ -384,7 +423,10 @@ impl MailServers {
         self.keep = true;
     }
 
-    async fn imap_login(&self, user: &str) -> Result<async_imap::Session<tokio::net::TcpStream>> {
+    pub async fn imap_login(
+        &self,
+        user: &str,
+    ) -> Result<async_imap::Session<tokio::net::TcpStream>> {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port))
             .await
             .with_context(|| format!("imap connect to port {}", self.imap_port))?;
