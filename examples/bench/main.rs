@@ -186,6 +186,12 @@ impl Daemon {
     fn rss(&self) -> (f64, f64) {
         let pid = self.child.id();
         let peak = rss_kib(pid, "VmHWM:").unwrap_or(0);
+        eprintln!(
+            "  daemon memory: anonymous {} KiB, file-backed {} KiB, threads {}",
+            rss_kib(pid, "RssAnon:").unwrap_or(0),
+            rss_kib(pid, "RssFile:").unwrap_or(0),
+            rss_kib(pid, "Threads:").unwrap_or(0)
+        );
         let mut samples = Vec::new();
         for _ in 0..20 {
             samples.push(rss_kib(pid, "VmRSS:").unwrap_or(0));
@@ -298,6 +304,8 @@ fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> (f64, f64) {
             let id = secmail::model::CaseId::new("SEC", 2026, i as u32 + 1);
             let mut case = secmail::model::Case::new(id, format!("synthetic case {i}"), now);
             case.add_message_id(&format!("synthetic-{i}@bench.example"));
+            // A project's history: closed cases (the 200 reports measured are the open ones).
+            case.set_state(now, "bench", secmail::model::State::Closed);
             let mut p = secmail::core::pipeline::refused(format!("{i:064x}"), now, "synthetic");
             p.outcome = secmail::core::apply::Outcome::processed("synthetic");
             p.outcome.case = Some(case);

@@ -28,7 +28,7 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
             d.sent,
             d.deferred,
             d.failed,
-            daemon.store.cases().len(),
+            daemon.store.case_count(),
             config.store_path.display()
         );
         return Ok(());

@@ -97,7 +97,7 @@ pub fn deadlines(case: &Case, policy: &Policy) -> Vec<Deadline> {
 
 /// Open and not yet public: the policy's clock runs.
 fn is_running(case: &Case) -> bool {
-    !case.state.is_closed() && case.state != State::Disclosed
+    case.state.is_running()
 }
 
 /// What one scheduler pass decided.

@@ -99,6 +99,12 @@ impl State {
     pub fn is_closed(self) -> bool {
         matches!(self, State::Closed | State::Rejected | State::Duplicate)
     }
+
+    /// Open and not yet public: the policy's and the embargo's timers run (the store indexes
+    /// these cases, so that a timer pass never reads the closed history).
+    pub fn is_running(self) -> bool {
+        !self.is_closed() && self != State::Disclosed
+    }
 }
 
 impl fmt::Display for State {

@@ -352,7 +352,7 @@ impl Daemon {
             let policy = disclose::policy_of(&config);
             let list = store.distributors();
             let mut queued = 0;
-            for mut case in store.cases() {
+            for mut case in store.running_cases() {
                 let timers = disclose::due(&case, &list, &policy, now);
                 if timers.is_empty() {
                     continue;
@@ -762,6 +762,10 @@ impl Daemon {
             {
                 Ok(d) => {
                     let waiting = self.store.outbox_len();
+                    if d.sent > 0 && waiting == 0 {
+                        // A burst is over: what it freed goes back to the system.
+                        release_freed_memory();
+                    }
                     if d.deferred > 0 || waiting > 0 {
                         self.outbox_status(format!(
                             "outbox: {waiting} waiting{}",
@@ -870,6 +874,16 @@ enum Session {
 }
 
 /// Reconnect and retry waits: 1 s, 2 s, 4 s … capped at one minute.
+/// Returns memory freed by the allocator to the system (glibc keeps it otherwise, and a daemon
+/// that has cleared a backlog would stay at its peak).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free memory of the allocator's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 fn retry_wait(failures: u32) -> Duration {
     Duration::from_secs((1u64 << failures.saturating_sub(1).min(6)).min(60))
 }

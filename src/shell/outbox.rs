@@ -1,6 +1,7 @@
 //! The outbox: sends what the store queued, retrying with backoff; nothing is removed before
 //! the transport accepted it, so a crash re-sends at most the one message in flight, with the
-//! same Message-ID: each removal is flushed before the next send.
+//! same Message-ID: each removal is flushed before the next send (with the file transport, where
+//! a re-send overwrites the same file, once per 16 sends).
 use super::store::Store;
 use super::transport::{SendError, Sender};
 use anyhow::Result;
@@ -48,6 +49,8 @@ pub async fn drain_until(
     let mut d = Drained::default();
     // Set by the first transient failure: the time the rest of this pass waits for.
     let mut down: Option<DateTime<Utc>> = None;
+    let group = if sender.resend_replaces() { 16 } else { 1 };
+    let mut unflushed = 0;
     for (key, mut entry) in store.outbox_due(now) {
         if stop.is_some_and(|s| s.is_cancelled()) {
             break;
@@ -68,8 +71,14 @@ pub async fn drain_until(
         {
             Ok(()) => {
                 store.outbox_sent(&key)?;
-                // Durable before the next send: a crash re-sends at most this one.
-                store.flush().await?;
+                // Durable before the next send: a crash re-sends at most this one. A transport
+                // where a re-send replaces the first copy (files named by Message-ID) flushes
+                // once per group instead: a crash re-writes those files, nobody gets two.
+                unflushed += 1;
+                if unflushed >= group {
+                    store.flush().await?;
+                    unflushed = 0;
+                }
                 tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = ?entry.case_id.as_ref().map(|c| c.to_string()), "sent");
                 d.sent += 1;
             }

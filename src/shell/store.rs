@@ -1,7 +1,8 @@
 //! The sled store: cases, messages (raw and decrypted), indexes and the outbox, in one tree
 //! with key prefixes, so that everything one message changes is written in one atomic batch.
 //!
-//! Keys: `case/<id>` Case JSON · `mid/<message-id>` case id (sent and received) ·
+//! Keys: `case/<id>` Case JSON · `live/<id>` present while the case's timers run ·
+//! `index/live` set once `live/` covers every case · `mid/<message-id>` case id (sent and received) ·
 //! `rmid/<from>/<message-id>` hash of a received message · `msg/<hash>` MessageRecord JSON ·
 //! `raw/<hash>` bytes as received · `att/<hash>/<n>` attachment bytes · `seq/<prefix>/<year>`
 //! last case number · `rate/<addr>` recent automatic replies · `told/<addr>` fingerprint told ·
@@ -64,6 +65,23 @@ impl OutboxEntry {
     }
 }
 
+/// A case with its Message-ID index and its place in the index of running cases (`live/`).
+fn put_case(b: &mut sled::Batch, case: &Case) {
+    b.insert(format!("case/{}", case.id).as_bytes(), json(case));
+    for id in &case.message_ids {
+        b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
+    }
+    let live = format!("live/{}", case.id);
+    if case.state.is_running() {
+        b.insert(live.as_bytes(), &[]);
+    } else {
+        b.remove(live.as_bytes());
+    }
+}
+
+/// Set once the `live/` index covers every case (stores written before it get it at open).
+const LIVE_INDEXED: &[u8] = b"index/live";
+
 fn out_key(id: u64) -> String {
     format!("out/{id:020}")
 }
@@ -81,9 +99,10 @@ impl Store {
         let db = match sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
-            // sled's default page cache is 1 GiB; a daemon on a small machine keeps to 64 MiB
-            // (the working set is the recent cases; older ones are read from disk when needed).
-            .cache_capacity(64 << 20)
+            // sled's default page cache is 1 GiB; a daemon on a small machine keeps to 16 MiB
+            // (the working set is the recent cases and the indexes; older cases are read from
+            // disk, through the kernel's page cache, when needed).
+            .cache_capacity(16 << 20)
             .open()
         {
             Ok(db) => db,
@@ -96,11 +115,13 @@ impl Store {
         };
         // Whatever is in the store when it opens is on disk; ids only grow.
         let start = db.generate_id().context("opening the store")?;
-        Ok(Store {
+        let store = Store {
             db,
             written: Arc::new(AtomicU64::new(start)),
             durable: Arc::new(AtomicU64::new(start)),
-        })
+        };
+        store.index_running_cases(false)?;
+        Ok(store)
     }
 
     /// The distributor list, by id.
@@ -138,10 +159,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize> {
         let mut b = sled::Batch::default();
-        b.insert(format!("case/{}", case.id).as_bytes(), json(case));
-        for id in &case.message_ids {
-            b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
-        }
+        put_case(&mut b, case);
         let last = self.queue(&mut b, outgoing, now)?;
         self.db.apply_batch(b).context("writing to the store")?;
         self.written(last);
@@ -201,6 +219,53 @@ impl Store {
         Ok(())
     }
 
+    /// The cases whose timers run (open and not yet public), without reading the others.
+    pub fn running_cases(&self) -> Vec<Case> {
+        self.db
+            .scan_prefix(b"live/")
+            .keys()
+            .filter_map(|k| k.ok())
+            .filter_map(|k| {
+                let id = std::str::from_utf8(&k[b"live/".len()..]).ok()?.to_string();
+                self.get_json(&format!("case/{id}"))
+            })
+            .collect()
+    }
+
+    /// How many cases there are (keys only).
+    pub fn case_count(&self) -> usize {
+        self.db.scan_prefix(b"case/").keys().count()
+    }
+
+    /// Builds the `live/` index from every case, once (a store written before it existed, or
+    /// one just restored from a backup).
+    fn index_running_cases(&self, force: bool) -> Result<()> {
+        if !force
+            && self
+                .db
+                .get(LIVE_INDEXED)
+                .context("reading the store")?
+                .is_some()
+        {
+            return Ok(());
+        }
+        let mut b = sled::Batch::default();
+        let mut any = false;
+        for case in self.cases() {
+            put_case(&mut b, &case);
+            any = true;
+        }
+        // An empty store needs no index yet (and must stay empty for a restore).
+        if !any {
+            return Ok(());
+        }
+        b.insert(LIVE_INDEXED, &[]);
+        self.db
+            .apply_batch(b)
+            .context("indexing the running cases")?;
+        self.flush_blocking()
+    }
+
     pub fn cases(&self) -> Vec<Case> {
         self.db
             .scan_prefix(b"case/")
@@ -236,10 +301,7 @@ impl Store {
             b.insert(format!("rmid/{from}/{id}").as_bytes(), p.hash.as_bytes());
         }
         if let Some(case) = &p.outcome.case {
-            b.insert(format!("case/{}", case.id).as_bytes(), json(case));
-            for id in &case.message_ids {
-                b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
-            }
+            put_case(&mut b, case);
             if p.outcome.opened_case {
                 let (prefix, year, seq) = split_id(&case.id);
                 b.insert(
@@ -260,10 +322,7 @@ impl Store {
             }
         }
         for c in &p.outcome.linked {
-            b.insert(format!("case/{}", c.id).as_bytes(), json(c));
-            for id in &c.message_ids {
-                b.insert(format!("mid/{id}").as_bytes(), c.id.as_str().as_bytes());
-            }
+            put_case(&mut b, c);
         }
         if let Some(d) = &p.outcome.used_signature {
             b.insert(format!("sig/{d}").as_bytes(), json(&now));
@@ -294,10 +353,7 @@ impl Store {
     ) -> Result<usize> {
         let mut b = sled::Batch::default();
         for case in &s.cases {
-            b.insert(format!("case/{}", case.id).as_bytes(), json(case));
-            for id in &case.message_ids {
-                b.insert(format!("mid/{id}").as_bytes(), case.id.as_str().as_bytes());
-            }
+            put_case(&mut b, case);
         }
         if let Some(t) = &s.digest_at {
             b.insert(b"timer/digest".as_slice(), json(t));
@@ -379,7 +435,7 @@ impl Store {
                     detail: detail.to_string(),
                 },
             );
-            b.insert(format!("case/{}", case.id).as_bytes(), json(&case));
+            put_case(&mut b, &case);
         }
         self.db
             .apply_batch(b)
@@ -422,6 +478,7 @@ impl Store {
             t.insert(k.as_slice(), v.as_slice())
                 .context("writing to the store")?;
         }
+        self.index_running_cases(true)?;
         self.flush_blocking()
     }
 
@@ -545,5 +602,89 @@ impl View for Store {
     fn cert_for(&self, address: &str) -> Option<Cert> {
         let v = self.db.get(format!("cert/{address}").as_bytes()).ok()??;
         keys::parse_cert(&v).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::State;
+
+    fn case(n: u32, state: State, now: DateTime<Utc>) -> Case {
+        let mut c = Case::new(CaseId::new("SEC", 2026, n), format!("case {n}"), now);
+        c.set_state(now, "test", state);
+        c
+    }
+
+    #[test]
+    fn only_running_cases_are_indexed_and_the_index_is_built_for_old_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let now = Utc::now();
+        {
+            let store = Store::open(&path).unwrap();
+            let states = [State::New, State::Closed, State::Fixing, State::Disclosed];
+            for (i, s) in states.into_iter().enumerate() {
+                store
+                    .commit_case(&case(i as u32 + 1, s, now), &[], now)
+                    .unwrap();
+            }
+            let ids = |store: &Store| -> Vec<String> {
+                store
+                    .running_cases()
+                    .iter()
+                    .map(|c| c.id.to_string())
+                    .collect()
+            };
+            assert_eq!(ids(&store), ["SEC-2026-0001", "SEC-2026-0003"]);
+            // Closing a case takes it out; reopening puts it back.
+            store
+                .commit_case(&case(1, State::Rejected, now), &[], now)
+                .unwrap();
+            store
+                .commit_case(&case(2, State::Triage, now), &[], now)
+                .unwrap();
+            assert_eq!(ids(&store), ["SEC-2026-0002", "SEC-2026-0003"]);
+            assert_eq!(store.case_count(), 4);
+            // As a store written before the index: no index, no marker.
+            for k in store.db.scan_prefix(b"live/").keys() {
+                store.db.remove(k.unwrap()).unwrap();
+            }
+            store.db.remove(LIVE_INDEXED).unwrap();
+            assert!(store.running_cases().is_empty());
+            store.flush_blocking().unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let ids: Vec<String> = store
+            .running_cases()
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        assert_eq!(ids, ["SEC-2026-0002", "SEC-2026-0003"]);
+    }
+
+    #[test]
+    fn the_outbox_sends_only_what_is_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let now = Utc::now();
+        let out = crate::core::compose::Outgoing {
+            message_id: "a@example.org".into(),
+            envelope_from: "security@example.org".into(),
+            rcpts: vec!["r@example.org".into()],
+            raw: b"Subject: x\r\n\r\nx\r\n".to_vec(),
+            encrypted: false,
+        };
+        let c = case(1, State::New, now);
+        store
+            .commit_case(&c, &[(out, Some(c.id.clone()), "ack".into())], now)
+            .unwrap();
+        assert_eq!(store.outbox_len(), 1);
+        assert_eq!(store.outbox_due(now).count(), 0, "not flushed yet");
+        assert!(store.outbox_next_due().is_none());
+        store.flush_blocking().unwrap();
+        let due: Vec<_> = store.outbox_due(now).collect();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].1.message_id, "a@example.org");
     }
 }

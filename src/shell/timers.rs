@@ -24,7 +24,8 @@ impl Daemon {
         // A message and a timer pass never change the same case at once.
         let _writing = self.case_write.lock().await;
         let (s, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
-            let cases = store.cases();
+            // Closed and disclosed cases have no timers: only the running ones are read.
+            let cases = store.running_cases();
             let s = schedule::run(&cases, &config, &templates, store.last_digest(), &[], now);
             let queued = store.commit_scheduled(&s, now)?;
             Ok((s, queued))

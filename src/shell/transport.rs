@@ -146,6 +146,12 @@ impl Sender {
         Ok(Sender { inner })
     }
 
+    /// Sending the same message again replaces the first copy instead of delivering a second
+    /// (the file transport: one file per Message-ID).
+    pub fn resend_replaces(&self) -> bool {
+        matches!(self.inner, Inner::File { .. })
+    }
+
     /// Sends `raw` (a complete RFC 5322 message) to `rcpts` with `envelope_from` as the
     /// return path (`""` for the null return path). A message to several recipients fails as a
     /// whole if any is refused; send one message per recipient where that matters.
