@@ -2,7 +2,7 @@
 //! the transport accepted it, so a crash re-sends at most the one message in flight, with the
 //! same Message-ID: each removal is flushed before the next send (with the file transport, where
 //! a re-send overwrites the same file, once per 16 sends).
-use super::store::Store;
+use super::store::{OutboxEntry, Store};
 use super::transport::{SendError, Sender};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -49,69 +49,85 @@ pub async fn drain_until(
     let mut d = Drained::default();
     // Set by the first transient failure: the time the rest of this pass waits for.
     let mut down: Option<DateTime<Utc>> = None;
+    // One at a time, each removal flushed before the next send, so that a crash re-sends at
+    // most the one in flight. Where a re-send replaces the first copy (the file transport
+    // names files by Message-ID) up to 16 go at once and one flush follows: a crash re-writes
+    // those files, nobody gets two.
     let group = if sender.resend_replaces() { 16 } else { 1 };
-    let mut unflushed = 0;
-    for (key, mut entry) in store.outbox_due(now) {
+    let mut due = store.outbox_due(now);
+    loop {
         if stop.is_some_and(|s| s.is_cancelled()) {
             break;
         }
+        let chunk: Vec<(Vec<u8>, OutboxEntry)> = due.by_ref().take(group).collect();
+        if chunk.is_empty() {
+            break;
+        }
         if let Some(next) = down {
-            entry.next_attempt = next;
-            store.outbox_retry(&key, &entry)?;
-            d.deferred += 1;
+            for (key, mut entry) in chunk {
+                entry.next_attempt = next;
+                store.outbox_retry(&key, &entry)?;
+                d.deferred += 1;
+            }
             continue;
         }
-        let stem = entry.message_id.replace(
-            |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
-            "_",
-        );
-        match sender
-            .send(&entry.envelope_from, &entry.rcpts, &entry.bytes(), &stem)
-            .await
-        {
-            Ok(()) => {
-                store.outbox_sent(&key)?;
-                // Durable before the next send: a crash re-sends at most this one. A transport
-                // where a re-send replaces the first copy (files named by Message-ID) flushes
-                // once per group instead: a crash re-writes those files, nobody gets two.
-                unflushed += 1;
-                if unflushed >= group {
-                    store.flush().await?;
-                    unflushed = 0;
+        let results = futures::future::join_all(chunk.iter().map(|(_, entry)| {
+            let stem = entry.message_id.replace(
+                |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
+                "_",
+            );
+            let raw = entry.bytes();
+            async move {
+                sender
+                    .send(&entry.envelope_from, &entry.rcpts, &raw, &stem)
+                    .await
+            }
+        }))
+        .await;
+        let mut sent_any = false;
+        for ((key, mut entry), result) in chunk.into_iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    store.outbox_sent(&key)?;
+                    sent_any = true;
+                    tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = ?entry.case_id.as_ref().map(|c| c.to_string()), "sent");
+                    d.sent += 1;
                 }
-                tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = ?entry.case_id.as_ref().map(|c| c.to_string()), "sent");
-                d.sent += 1;
-            }
-            Err(SendError::Permanent(why)) => {
-                let why = redact(&why, &entry.rcpts);
-                tracing::warn!(message_id = %entry.message_id, kind = %entry.kind, error = %why, "refused by the mail server; giving up");
-                store.outbox_failed(&key, &entry, &why, now)?;
-                d.failed += 1;
-            }
-            Err(SendError::Transient(why)) => {
-                let why = redact(&why, &entry.rcpts);
-                entry.attempts += 1;
-                entry.last_error = Some(why.clone());
-                if (now - entry.queued).num_seconds() > GIVE_UP_AFTER {
-                    tracing::warn!(message_id = %entry.message_id, error = %why, "undeliverable for 5 days; giving up");
-                    store.outbox_failed(
-                        &key,
-                        &entry,
-                        &format!("gave up after {} attempts: {why}", entry.attempts),
-                        now,
-                    )?;
+                Err(SendError::Permanent(why)) => {
+                    let why = redact(&why, &entry.rcpts);
+                    tracing::warn!(message_id = %entry.message_id, kind = %entry.kind, error = %why, "refused by the mail server; giving up");
+                    store.outbox_failed(&key, &entry, &why, now)?;
                     d.failed += 1;
-                } else {
-                    let wait = backoff(entry.attempts.saturating_sub(1), retry_min);
-                    entry.next_attempt = now
-                        + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
-                    tracing::warn!(message_id = %entry.message_id, error = %why, retry_in_s = wait.as_secs(), "send failed; will retry");
-                    store.outbox_retry(&key, &entry)?;
-                    d.deferred += 1;
-                    d.last_error = Some(why);
-                    down = Some(entry.next_attempt);
+                }
+                Err(SendError::Transient(why)) => {
+                    let why = redact(&why, &entry.rcpts);
+                    entry.attempts += 1;
+                    entry.last_error = Some(why.clone());
+                    if (now - entry.queued).num_seconds() > GIVE_UP_AFTER {
+                        tracing::warn!(message_id = %entry.message_id, error = %why, "undeliverable for 5 days; giving up");
+                        store.outbox_failed(
+                            &key,
+                            &entry,
+                            &format!("gave up after {} attempts: {why}", entry.attempts),
+                            now,
+                        )?;
+                        d.failed += 1;
+                    } else {
+                        let wait = backoff(entry.attempts.saturating_sub(1), retry_min);
+                        entry.next_attempt = now
+                            + chrono::Duration::from_std(wait)
+                                .unwrap_or(chrono::Duration::hours(1));
+                        tracing::warn!(message_id = %entry.message_id, error = %why, retry_in_s = wait.as_secs(), "send failed; will retry");
+                        store.outbox_retry(&key, &entry)?;
+                        d.deferred += 1;
+                        d.last_error = Some(why);
+                        down = Some(entry.next_attempt);
+                    }
                 }
             }
+        }
+        if sent_any {
+            store.flush().await?;
         }
     }
     store.flush().await?;

@@ -77,6 +77,9 @@ fn put_case(b: &mut sled::Batch, case: &Case) {
     } else {
         b.remove(live.as_bytes());
     }
+    // Every store open has its index complete before anything writes (Store::open), so a
+    // case written here keeps it so: a new store is marked with its first case.
+    b.insert(LIVE_INDEXED, &[]);
 }
 
 /// Set once the `live/` index covers every case (stores written before it get it at open).
