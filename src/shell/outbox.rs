@@ -3,7 +3,7 @@
 //! same Message-ID: each removal is flushed before the next send (with the file transport, where
 //! a re-send overwrites the same file, once per 16 sends).
 use super::store::{OutboxEntry, Store};
-use super::transport::{SendError, Sender};
+use super::transport::{Outbound, SendError, Sender};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -71,19 +71,28 @@ pub async fn drain_until(
             }
             continue;
         }
-        let results = futures::future::join_all(chunk.iter().map(|(_, entry)| {
-            let stem = entry.message_id.replace(
-                |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
-                "_",
-            );
-            let raw = entry.bytes();
-            async move {
-                sender
-                    .send(&entry.envelope_from, &entry.rcpts, &raw, &stem)
-                    .await
-            }
-        }))
-        .await;
+        let prepared: Vec<(String, Vec<u8>)> = chunk
+            .iter()
+            .map(|(_, entry)| {
+                let stem = entry.message_id.replace(
+                    |c: char| !c.is_ascii_alphanumeric() && !".-_".contains(c),
+                    "_",
+                );
+                (stem, entry.bytes())
+            })
+            .collect();
+        let messages: Vec<Outbound> = chunk
+            .iter()
+            .zip(&prepared)
+            .map(|((_, entry), (stem, raw))| Outbound {
+                envelope_from: &entry.envelope_from,
+                rcpts: &entry.rcpts,
+                raw,
+                file_stem: stem,
+            })
+            .collect();
+        let results = sender.send_all(&messages).await;
+        drop(messages);
         let mut sent_any = false;
         for ((key, mut entry), result) in chunk.into_iter().zip(results) {
             match result {

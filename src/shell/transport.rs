@@ -76,6 +76,14 @@ impl fmt::Debug for SmtpSettings {
     }
 }
 
+/// One message for [`Sender::send_all`], as [`Sender::send`] takes it.
+pub struct Outbound<'a> {
+    pub envelope_from: &'a str,
+    pub rcpts: &'a [String],
+    pub raw: &'a [u8],
+    pub file_stem: &'a str,
+}
+
 /// Why a message was not sent: the outbox retries the first, gives up on the second.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
@@ -150,6 +158,53 @@ impl Sender {
     /// (the file transport: one file per Message-ID).
     pub fn resend_replaces(&self) -> bool {
         matches!(self.inner, Inner::File { .. })
+    }
+
+    /// Sends several messages, one result each in the same order: over SMTP one after the
+    /// other; as files all at once, on short-lived threads (their fsyncs overlap).
+    pub async fn send_all(&self, messages: &[Outbound<'_>]) -> Vec<Result<(), SendError>> {
+        match &self.inner {
+            Inner::File { dir } if messages.len() > 1 => {
+                let dir = dir.clone();
+                let owned: Vec<(String, Vec<u8>)> = messages
+                    .iter()
+                    .map(|m| (m.file_stem.to_string(), m.raw.to_vec()))
+                    .collect();
+                let n = owned.len();
+                let written = tokio::task::spawn_blocking(move || {
+                    crate::shell::batch::map(&owned, owned.len(), |(stem, raw)| {
+                        write_file_now(&dir, stem, raw)
+                    })
+                })
+                .await;
+                match written {
+                    Ok(results) => results
+                        .into_iter()
+                        .map(|r| match r {
+                            Ok(Ok(path)) => {
+                                tracing::debug!(path = %path.display(), "message written");
+                                Ok(())
+                            }
+                            Ok(Err(e)) => Err(SendError::Transient(format!("{e:#}"))),
+                            Err(_) => Err(SendError::Transient("file writer panicked".into())),
+                        })
+                        .collect(),
+                    Err(e) => (0..n)
+                        .map(|_| Err(SendError::Transient(format!("file writer task: {e}"))))
+                        .collect(),
+                }
+            }
+            _ => {
+                let mut out = Vec::with_capacity(messages.len());
+                for m in messages {
+                    out.push(
+                        self.send(m.envelope_from, m.rcpts, m.raw, m.file_stem)
+                            .await,
+                    );
+                }
+                out
+            }
+        }
     }
 
     /// Sends `raw` (a complete RFC 5322 message) to `rcpts` with `envelope_from` as the
@@ -447,32 +502,36 @@ fn sanitize_stem(stem: &str) -> String {
 /// Writes `<dir>/<stem>.eml` atomically and durably; returns its path. A stem starting with a
 /// dot is kept as given only for the internal probe of `check`.
 async fn write_file(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
+    let (dir, stem, raw) = (dir.to_path_buf(), stem.to_string(), raw.to_vec());
+    tokio::task::spawn_blocking(move || write_file_now(&dir, &stem, &raw))
+        .await
+        .context("file writer task failed")?
+}
+
+/// As [`write_file`], blocking.
+fn write_file_now(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
+    use std::io::Write;
+    static TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = if stem == ".secmail-check" {
         stem.to_string()
     } else {
         format!("{}.eml", sanitize_stem(stem))
     };
-    let dir = dir.to_path_buf();
-    let raw = raw.to_vec();
-    tokio::task::spawn_blocking(move || -> Result<PathBuf> {
-        use std::io::Write;
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {dir:?}"))?;
-        let path = dir.join(&name);
-        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {tmp:?}"))?;
-        f.write_all(&raw)
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("writing {tmp:?}"))?;
-        drop(f);
-        std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
-        // The rename itself survives a crash only once the directory is synced.
-        std::fs::File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .with_context(|| format!("syncing {dir:?}"))?;
-        Ok(path)
-    })
-    .await
-    .context("file writer task failed")?
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir:?}"))?;
+    let path = dir.join(&name);
+    let n = TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {tmp:?}"))?;
+    f.write_all(raw)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {tmp:?}"))?;
+    drop(f);
+    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
+    // The rename itself survives a crash only once the directory is synced.
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .with_context(|| format!("syncing {dir:?}"))?;
+    Ok(path)
 }
 
 #[cfg(test)]
