@@ -28,6 +28,7 @@ struct Args {
     growth: bool,
     servers: bool,
     latency: usize,
+    keep: bool,
     out: PathBuf,
 }
 
@@ -39,6 +40,7 @@ fn args() -> Args {
         growth: true,
         servers: true,
         latency: 200,
+        keep: false,
         out: "bench.json".into(),
     };
     let mut it = std::env::args().skip(1);
@@ -54,6 +56,7 @@ fn args() -> Args {
             }
             "--no-growth" => a.growth = false,
             "--no-servers" => a.servers = false,
+            "--keep" => a.keep = true,
             "--latency" => a.latency = it.next().and_then(|v| v.parse().ok()).expect("--latency N"),
             "--out" => a.out = it.next().expect("--out FILE").into(),
             other => panic!("unknown argument {other}; see contrib/bench.sh"),
@@ -547,4 +550,7 @@ fn main() {
     println!("| figure 1 / gpg | {:.1}× |", fig1 / gpg);
     println!("| figure 1 / floor | {:.2} |", fig1 / fl.reports_per_s);
     println!("(JSON: {})", a.out.display());
+    if a.keep {
+        println!("(work directory kept: {})", work.keep().display());
+    }
 }

@@ -24,11 +24,11 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
             crate::shell::transport::Transport::Smtp(s) => format!("smtp://{}:{}", s.host, s.port),
         };
         println!(
-            "{n} new message(s) handled; {} sent to {target}, {} deferred, {} failed; {} case(s) in {}",
+            "{n} new message(s) handled; {} sent to {target}, {} deferred, {} failed; {} open case(s) in {}",
             d.sent,
             d.deferred,
             d.failed,
-            daemon.store.case_count(),
+            daemon.store.open_case_count(),
             config.store_path.display()
         );
         return Ok(());

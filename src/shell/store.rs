@@ -235,9 +235,14 @@ impl Store {
             .collect()
     }
 
-    /// How many cases there are (keys only).
+    /// How many cases there are (every key is read: slow with a long history).
     pub fn case_count(&self) -> usize {
         self.db.scan_prefix(b"case/").keys().count()
+    }
+
+    /// How many cases are open (their timers run): the `live/` index only.
+    pub fn open_case_count(&self) -> usize {
+        self.db.scan_prefix(b"live/").keys().count()
     }
 
     /// Builds the `live/` index from every case, once (a store written before it existed, or
