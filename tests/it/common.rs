@@ -12,6 +12,21 @@ use secmail::shell::daemon::load_templates;
 use secmail::shell::store::Store;
 use std::path::{Path, PathBuf};
 
+/// The `secmail` binary on `conf` with `args`, logging at info, inheriting none of the variables
+/// a test sets for one run only (the pinned clock, systemd's sockets and journal).
+pub fn secmail(conf: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_secmail"));
+    c.arg("--config")
+        .arg(conf)
+        .args(args)
+        .env("SECMAIL_LOG", "info")
+        .env_remove("SECMAIL_NOW")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("JOURNAL_STREAM");
+    c
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -88,13 +88,7 @@ cert = "{r}/keys/team-bob.asc"
     }
 
     pub(super) fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_secmail"));
-        c.arg("--config")
-            .arg(&self.conf)
-            .args(args)
-            .env("SECMAIL_LOG", "info")
-            .env_remove("SECMAIL_NOW");
-        c
+        crate::common::secmail(&self.conf, args)
     }
 
     pub(super) fn once(&self, extra_env: &[(&str, &str)]) -> std::process::Output {

@@ -97,16 +97,7 @@ role = "handler"
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_secmail"));
-        c.arg("--config")
-            .arg(&self.conf)
-            .args(args)
-            .env("SECMAIL_LOG", "info")
-            .env_remove("SECMAIL_NOW")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .env_remove("JOURNAL_STREAM");
-        c
+        crate::common::secmail(&self.conf, args)
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
