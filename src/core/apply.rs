@@ -218,19 +218,26 @@ fn person(
         .take(200)
         .collect();
 
+    // What the team copies say about this message (the same for a team note and a report);
+    // for a command mail, its text without the command lines.
+    let about = About {
+        from,
+        title: &title,
+        opened,
+        encryption: &encryption,
+        signature: &signature,
+        hash: inc.hash,
+        text: &opened.text,
+        commands: Vec::new(),
+        relayed: false,
+    };
     // Command lines: a member's accepted commands act; anything else claiming to be one is
     // refused whole and answered (DESIGN.md "Team commands").
     if let Some(cm) = &inc.command {
         let about = About {
-            from,
-            title: &title,
-            opened,
-            encryption: &encryption,
-            signature: &signature,
-            hash: inc.hash,
             text: &cm.parsed.text,
             commands: Vec::new(),
-            relayed: false,
+            ..about
         };
         match &cm.authority {
             Authority::NotCommands => {}
@@ -244,19 +251,6 @@ fn person(
             }
         }
     }
-
-    // What the team copies say about this message (the same for a team note and a report).
-    let about = About {
-        from,
-        title: &title,
-        opened,
-        encryption: &encryption,
-        signature: &signature,
-        hash: inc.hash,
-        text: &opened.text,
-        commands: Vec::new(),
-        relayed: false,
-    };
 
     // A team member's message: internal, copied to the rest of the team.
     if let Some(member) = inc.team_member {

@@ -27,6 +27,23 @@ pub fn secmail(conf: &std::path::Path, args: &[&str]) -> std::process::Command {
     c
 }
 
+/// Starts `cmd` with `env` added, stdin closed, stdout and stderr into a new file at `log`.
+pub fn spawn_logged(
+    mut cmd: std::process::Command,
+    log: &Path,
+    env: &[(&str, &str)],
+) -> std::process::Child {
+    let file = std::fs::File::create(log).unwrap();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap()
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -12,7 +12,7 @@ use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 pub const SECURITY: &str = "security@example.org";
@@ -117,17 +117,7 @@ role = "handler"
     /// Starts the daemon; its log is `run-N.log`.
     pub fn spawn(&mut self, env: &[(&str, &str)]) -> Child {
         self.runs += 1;
-        let log = std::fs::File::create(self.log_path()).unwrap();
-        let mut c = self.cmd(&["run"]);
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let child = c
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = crate::common::spawn_logged(self.cmd(&["run"]), &self.log_path(), env);
         self.pids.push(child.id());
         child
     }
@@ -168,6 +158,20 @@ pub fn signal(child: &Child, sig: &str) {
         .unwrap()
         .success();
     assert!(ok, "kill -{sig} {}", child.id());
+}
+
+/// Reports 1 to n (or any range) submitted over SMTP, each from its own `rep+N@` address.
+pub async fn submit_reports(servers: &MailServers, range: std::ops::RangeInclusive<usize>) {
+    for i in range {
+        servers
+            .submit(
+                &format!("rep+{i}@reporter.example"),
+                &[SECURITY],
+                &report(i),
+            )
+            .await
+            .unwrap();
+    }
 }
 
 pub fn report(n: usize) -> Vec<u8> {
@@ -306,16 +310,7 @@ async fn kill_9_at_random_points_loses_nothing() {
     let n = env_or("SECMAIL_KILL_MESSAGES", 60);
     let kills = env_or("SECMAIL_KILLS", 5);
     let mut live = Live::new(&servers, None);
-    for i in 1..=n {
-        servers
-            .submit(
-                &format!("rep+{i}@reporter.example"),
-                &[SECURITY],
-                &report(i),
-            )
-            .await
-            .unwrap();
-    }
+    submit_reports(&servers, 1..=n).await;
     let seed: u64 = rand::thread_rng().gen();
     eprintln!("kill loop seed {seed}");
     let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);

@@ -10,7 +10,7 @@ use super::harness::{servers_or_skip, MailServers};
 use chrono::Datelike;
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 pub(super) const SECURITY: &str = "security@example.org";
@@ -100,13 +100,7 @@ cert = "{r}/keys/team-bob.asc"
     }
 
     pub(super) fn spawn(&self) -> Child {
-        let log = std::fs::File::create(self.dir.path().join("daemon.log")).unwrap();
-        self.cmd(&["run"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap()
+        crate::common::spawn_logged(self.cmd(&["run"]), &self.dir.path().join("daemon.log"), &[])
     }
 
     /// Waits until the daemon's log has a line containing `what`.

@@ -3,24 +3,11 @@
 //! waits and retries, says so in its log and in the readiness STATUS systemd shows, and
 //! afterwards nothing is lost (same end-state checks as the kill loop).
 use super::crash::{
-    check_nothing_lost, report, wait_delivered, Live, ALICE, REPORTERS, SECURITY, WAIT,
+    check_nothing_lost, submit_reports, wait_delivered, Live, ALICE, REPORTERS, SECURITY, WAIT,
 };
 use super::harness::servers_or_skip;
 use super::service::NotifySocket;
 use std::time::{Duration, Instant};
-
-async fn submit(servers: &super::harness::MailServers, range: std::ops::RangeInclusive<usize>) {
-    for i in range {
-        servers
-            .submit(
-                &format!("rep+{i}@reporter.example"),
-                &[SECURITY],
-                &report(i),
-            )
-            .await
-            .unwrap();
-    }
-}
 
 /// Waits until the daemon log holds `what` at least `n` times.
 fn wait_log_n(live: &Live, what: &str, n: usize) {
@@ -45,7 +32,7 @@ async fn imap_server_stopped_and_restarted_mid_run() {
     let daemon = live.spawn(&[("NOTIFY_SOCKET", notify.path.to_str().unwrap())]);
     let ready = notify.wait("READY=1", || live.log());
     assert!(ready.contains("connected to imap"), "{ready}");
-    submit(&servers, 1..=5).await;
+    submit_reports(&servers, 1..=5).await;
     wait_delivered(&servers, REPORTERS, "<ack.", 5, &live).await;
     // Dovecot also runs the LMTP that Postfix delivers through: stopping it with a team copy
     // still on its way there tests Dovecot's shutdown, not secmail (a CI run once ended with one
@@ -59,7 +46,7 @@ async fn imap_server_stopped_and_restarted_mid_run() {
     live.wait_log("waiting for the IMAP server; retrying");
     servers.start_imap().unwrap();
     notify.wait("STATUS=connected to imap", || live.log());
-    submit(&servers, 6..=10).await;
+    submit_reports(&servers, 6..=10).await;
     wait_delivered(&servers, REPORTERS, "<ack.", 10, &live).await;
     wait_delivered(&servers, ALICE, "<team-copy.", 10, &live).await;
     live.stop(daemon);
@@ -72,7 +59,7 @@ async fn smtp_server_down_for_a_while() {
         return;
     };
     let mut live = Live::new(&servers, None);
-    submit(&servers, 1..=5).await;
+    submit_reports(&servers, 1..=5).await;
     let deadline = Instant::now() + WAIT;
     while servers.list(SECURITY, "INBOX").await.unwrap().len() < 5 {
         assert!(Instant::now() < deadline, "reports not delivered");

@@ -2,7 +2,7 @@
 //! reporters get nothing (recorded "not sent: imported"), the source is left as it was, and a
 //! second run changes nothing.
 use super::common::repo;
-use super::crash::{report, Live, REPORTERS, SECURITY};
+use super::crash::{submit_reports, Live, REPORTERS, SECURITY};
 use super::harness::servers_or_skip;
 use super::service::Local;
 use std::time::{Duration, Instant};
@@ -72,16 +72,7 @@ async fn import_imap_folder_reads_without_moving() {
         return;
     };
     let live = Live::new(&servers, None);
-    for i in 1..=5 {
-        servers
-            .submit(
-                &format!("rep+{i}@reporter.example"),
-                &[SECURITY],
-                &report(i),
-            )
-            .await
-            .unwrap();
-    }
+    submit_reports(&servers, 1..=5).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     while servers.list(SECURITY, "INBOX").await.unwrap().len() < 5 {
         assert!(Instant::now() < deadline);

@@ -6,7 +6,7 @@ use super::common::repo;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -124,17 +124,8 @@ role = "handler"
     }
 
     pub fn spawn(&self, env: &[(&str, &str)]) -> Child {
-        let log = std::fs::File::create(self.path().join("daemon.log")).unwrap();
-        let mut c = self.cmd(&["run"]);
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let child = c
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child =
+            crate::common::spawn_logged(self.cmd(&["run"]), &self.path().join("daemon.log"), env);
         self.pids.borrow_mut().push(child.id());
         child
     }
