@@ -13,6 +13,7 @@ pub mod decrypt;
 pub mod disclose;
 pub mod draft;
 pub mod keys;
+pub(crate) mod mime;
 pub mod parse;
 pub mod pipeline;
 pub mod schedule;
