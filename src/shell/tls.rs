@@ -26,8 +26,6 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {
-        // lettre accepts a file without any certificate in it; rustls' reader does not.
-        client_config(Some(path))?;
         let pem = std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
         let mut added = 0;
         for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
