@@ -8,70 +8,10 @@
 //! Invariants: a `Policy` only exists when every key was understood; the calendar has at least
 //! one working day; escalation steps name a role or a configured team member.
 use super::reader::{Errors, Section};
-use crate::core::calendar::{parse_span, Calendar, Span};
+use crate::core::calendar::{parse_span, Span};
+pub use crate::core::settings::Policy;
 use chrono::{Duration, NaiveDate, NaiveTime};
 use toml::{Table, Value};
-
-/// The compiled policy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Policy {
-    /// The preset it started from, if any.
-    pub preset: Option<String>,
-    /// A first reporter-visible answer (the acknowledgement, sent at once, meets it).
-    pub ack_within: Option<Span>,
-    /// Triage done: the case is confirmed, rejected or further (NTPsec's "verify").
-    pub triage_within: Option<Span>,
-    /// A detailed answer written by the team (`/reply`), as Enarx promises.
-    pub response_within: Option<Span>,
-    /// A reporter-visible message at least this often while the case is open; when it passes
-    /// without one, secmail sends a templated progress update.
-    pub update_every: Option<Span>,
-    /// High and critical cases reach fix-ready within this.
-    pub fix_within: Option<Span>,
-    /// For the disclosure work: advance notice before the disclosure date.
-    pub advance_notice: Option<Span>,
-    /// For the disclosure work: the longest embargo the project accepts.
-    pub max_embargo: Option<Span>,
-    /// Remind this long before a deadline; `None`: when three quarters of the time are gone.
-    pub remind_before: Option<Span>,
-    /// Between escalation steps once a deadline is missed.
-    pub escalate_every: Span,
-    /// `handler`, `coordinator`, `backup` (roles) or team member addresses, in order.
-    pub escalation: Vec<String>,
-    /// How often the team gets the digest; `None`: never.
-    pub digest_every: Option<Span>,
-    /// Local time of day the digest goes out on working days.
-    pub digest_time: NaiveTime,
-    /// Certs expiring within this are named in the digest.
-    pub cert_warning: Duration,
-    /// Asked of reporters in the acknowledgement (rptp's list).
-    pub ask_reporters_for: Vec<String>,
-    pub calendar: Calendar,
-}
-
-impl Default for Policy {
-    /// No promises: no timers.
-    fn default() -> Policy {
-        Policy {
-            preset: None,
-            ack_within: None,
-            triage_within: None,
-            response_within: None,
-            update_every: None,
-            fix_within: None,
-            advance_notice: None,
-            max_embargo: None,
-            remind_before: None,
-            escalate_every: Span::WorkingDays(1),
-            escalation: vec!["handler".into(), "coordinator".into(), "backup".into()],
-            digest_every: None,
-            digest_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap_or(NaiveTime::MIN),
-            cert_warning: Duration::days(30),
-            ask_reporters_for: Vec::new(),
-            calendar: Calendar::default(),
-        }
-    }
-}
 
 /// The presets, one per seed policy (shared/seeds/README.md), as the keys they set.
 pub const PRESETS: &[(&str, &str)] = &[

@@ -1,8 +1,12 @@
 //! A TOML table reader that collects every error instead of stopping at the first, and reports
-//! unknown keys, each error naming its full key (e.g. `inbound.imap.port`).
+//! unknown keys, each error naming its full key (e.g. `inbound.imap.port`). Sizes ("25MB") are
+//! parsed here; durations by `core::duration`, since the core parses them in commands too.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::{Table, Value};
+
+/// Durations are a core notion (`core::duration`); kept here under the old path for callers.
+pub use crate::core::duration::parse_duration;
 
 /// Errors found so far, in the order met.
 #[derive(Debug, Default)]
@@ -196,27 +200,6 @@ impl<'a> Section<'a> {
     }
 }
 
-/// "90s", "15m", "48h", "7d", "2w"; a bare number is seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like \"48h\""))?;
-    let secs = match unit.trim() {
-        "" | "s" | "sec" | "secs" | "seconds" => 1,
-        "m" | "min" | "mins" | "minutes" => 60,
-        "h" | "hour" | "hours" => 3600,
-        "d" | "day" | "days" => 86_400,
-        "w" | "week" | "weeks" => 604_800,
-        other => return Err(format!("unknown duration unit {other:?} in {s:?}")),
-    };
-    n.checked_mul(secs)
-        .map(Duration::from_secs)
-        .ok_or_else(|| format!("{s:?} is too long"))
-}
-
 /// "25MB", "512KiB", "1G"; a bare number is bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -239,25 +222,6 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        let check = |s: &str, expected: Result<u64, ()>| {
-            assert_eq!(
-                parse_duration(s).map(|d| d.as_secs()).map_err(|_| ()),
-                expected,
-                "{s}"
-            );
-        };
-        check("90s", Ok(90));
-        check("90", Ok(90));
-        check("15m", Ok(900));
-        check("48h", Ok(172_800));
-        check("7 days", Ok(604_800));
-        check("2w", Ok(1_209_600));
-        check("h", Err(()));
-        check("5 fortnights", Err(()));
-    }
 
     #[test]
     fn sizes() {

@@ -6,7 +6,7 @@
 //! disclosure text the team wrote, versions, CVE, severity, and the credit the reporter chose
 //! (nobody when anonymous). Never the report text, the internal title, a reporter address or a
 //! distributor.
-use crate::config::Config;
+use crate::core::settings::Settings;
 use crate::model::{Case, Credit, Severity, State};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Value};
@@ -35,7 +35,7 @@ impl Format {
     }
 }
 
-pub fn render(format: Format, case: &Case, config: &Config, now: DateTime<Utc>) -> Value {
+pub fn render(format: Format, case: &Case, config: &Settings, now: DateTime<Utc>) -> Value {
     match format {
         Format::Osv => osv(case, config, now),
         Format::Csaf => csaf(case, config, now),
@@ -47,7 +47,7 @@ fn ts(t: DateTime<Utc>) -> String {
 }
 
 /// The advisory's public text: what the team wrote for the notice or announcement.
-fn details(case: &Case, config: &Config) -> String {
+fn details(case: &Case, config: &Settings) -> String {
     case.disclosure.text.clone().unwrap_or_else(|| {
         format!(
             "A security issue in {} ({}). Details will follow.",
@@ -57,7 +57,7 @@ fn details(case: &Case, config: &Config) -> String {
 }
 
 /// One line: the first line of the text, at most 120 characters.
-fn summary(case: &Case, config: &Config) -> String {
+fn summary(case: &Case, config: &Settings) -> String {
     let text = details(case, config);
     let first = text
         .lines()
@@ -104,7 +104,7 @@ fn published(case: &Case, now: DateTime<Utc>) -> DateTime<Utc> {
 /// OSV. The id is the CVE when the case has one: the official schema only accepts ids whose
 /// prefix is a registered home database (CVE, GHSA, PYSEC, …). Without a CVE the case id is
 /// used and is valid OSV except for that prefix list; `database_specific.case` always has it.
-pub fn osv(case: &Case, config: &Config, now: DateTime<Utc>) -> Value {
+pub fn osv(case: &Case, config: &Settings, now: DateTime<Utc>) -> Value {
     let id = case.cve.clone().unwrap_or_else(|| case.id.to_string());
     let mut doc = json!({
         "schema_version": "1.6.0",
@@ -169,7 +169,7 @@ fn severity_word(s: Severity) -> &'static str {
 
 /// CSAF 2.0, profile `csaf_security_advisory` (CSAF 2.0 §4.5). Before disclosure the document
 /// is a `draft` under TLP:AMBER; after, `final` under TLP:WHITE.
-pub fn csaf(case: &Case, config: &Config, now: DateTime<Utc>) -> Value {
+pub fn csaf(case: &Case, config: &Settings, now: DateTime<Utc>) -> Value {
     let a = &config.advisories;
     let disclosed = case.state == State::Disclosed || case.disclosure.disclosed_at.is_some();
     let product = |v: &str| format!("{}-{}", a.package, v).replace(char::is_whitespace, "_");

@@ -18,7 +18,7 @@ use super::draft::{self, Draft, Kind};
 use super::keys::{self, Cert};
 use super::parse::{Headers, Mailbox};
 use super::thread::Threaded;
-use crate::config::Config;
+use crate::core::settings::Settings;
 use crate::model::{Case, CaseId, EventKind, Reporter};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -110,7 +110,7 @@ impl Outcome {
     }
 }
 
-pub fn message(inc: Incoming, mem: &Memory, config: &Config, now: DateTime<Utc>) -> Outcome {
+pub fn message(inc: Incoming, mem: &Memory, config: &Settings, now: DateTime<Utc>) -> Outcome {
     let from = inc.headers.from.clone();
     match (inc.class, from) {
         (_, None) => Outcome::quarantine("no From address"),
@@ -163,7 +163,7 @@ fn person(
     inc: Incoming,
     from: &Mailbox,
     mem: &Memory,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> Outcome {
     let Some(opened) = inc.opened else {
@@ -462,7 +462,7 @@ fn team_message(
     inc: &Incoming,
     member: &str,
     about: &About,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> Outcome {
     let mut out = Outcome::processed(String::new());
@@ -509,7 +509,7 @@ fn team_message(
 /// a usable cert gets nothing; the copies to the others say so and the case records it.
 fn team_copies(
     case: &mut Case,
-    config: &Config,
+    config: &Settings,
     skip: Option<&str>,
     about: &About,
     attachments: Vec<Attachment>,
@@ -603,7 +603,7 @@ fn team_copies(
 
 /// A short notice to the team (or to one member), encrypted to each; no report text.
 pub fn alert(
-    config: &Config,
+    config: &Settings,
     cause: &str,
     what: &str,
     text: &str,
@@ -652,7 +652,7 @@ fn reporter_draft(
     title: &str,
     hash: &str,
     h: &Headers,
-    config: &Config,
+    config: &Settings,
 ) -> Draft {
     let encrypted = cert.is_some();
     let subject = match kind {
@@ -704,7 +704,7 @@ pub(crate) fn reporter_message(
     extra: serde_json::Value,
     clear_subject: String,
     cause: &str,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> Draft {
     let cert = reporter
@@ -764,7 +764,7 @@ pub(crate) fn member_message(
     extra: serde_json::Value,
     subject: String,
     cause: &str,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> Option<Draft> {
     keys::usable_for_encryption(&member.cert, now.into()).ok()?;
@@ -816,7 +816,7 @@ pub(crate) fn record_sent(case: &mut Case, d: &Draft, now: DateTime<Utc>) {
 }
 
 pub(crate) fn base_vars(
-    config: &Config,
+    config: &Settings,
     case: Option<&Case>,
     extra: serde_json::Value,
 ) -> serde_json::Value {
@@ -843,7 +843,7 @@ fn spaced(fpr: &str) -> String {
         .join(" ")
 }
 
-fn may_auto_reply(mem: &Memory, config: &Config, now: DateTime<Utc>) -> bool {
+fn may_auto_reply(mem: &Memory, config: &Settings, now: DateTime<Utc>) -> bool {
     let window = chrono::Duration::from_std(config.limits.auto_reply_window)
         .unwrap_or(chrono::Duration::hours(1));
     let recent = mem
@@ -856,7 +856,7 @@ fn may_auto_reply(mem: &Memory, config: &Config, now: DateTime<Utc>) -> bool {
 
 fn learn_cert(
     opened: &Opened,
-    config: &Config,
+    config: &Settings,
     from: &str,
     now: SystemTime,
 ) -> Option<(Cert, &'static str)> {

@@ -52,7 +52,7 @@ pub fn parse_span(s: &str) -> Result<Span, String> {
             };
         }
     }
-    crate::config::reader::parse_duration(&t).and_then(|d| {
+    super::duration::parse_duration(&t).and_then(|d| {
         Duration::from_std(d)
             .map(Span::Clock)
             .map_err(|_| format!("{s:?} is too long"))

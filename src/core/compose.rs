@@ -7,7 +7,7 @@
 use super::draft::Draft;
 use super::keys::ProjectKeys;
 use super::seal;
-use crate::config::Project;
+use crate::core::settings::Project;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use handlebars::Handlebars;

@@ -19,7 +19,7 @@ use super::decrypt::Attachment;
 use super::draft::{self, Draft, Kind};
 use super::keys::{self, Cert};
 use super::parse::Mailbox;
-use crate::config::Config;
+use crate::core::settings::Settings;
 use crate::model::{
     Case, Credit, Distributor, DistributorId, Embargo, EventKind, NoticeKind, Notified, State,
 };
@@ -81,7 +81,7 @@ impl Default for Policy {
 
 /// The disclosure policy of a configuration: `[policy] advance-notice` and `max-embargo` (and
 /// its calendar) where set, the defaults of [`Policy::default`] otherwise.
-pub fn policy_of(config: &Config) -> Policy {
+pub fn policy_of(config: &Settings) -> Policy {
     let p = &config.policy;
     let d = Policy::default();
     Policy {
@@ -280,7 +280,7 @@ fn parse_list_command(words: &[String]) -> Result<ListCommand, String> {
 
 /// `14d`, `2w`, `336h`: the cap of a distributor list.
 pub fn parse_cap(s: &str) -> Result<Duration, String> {
-    let d = crate::config::reader::parse_duration(s)?;
+    let d = super::duration::parse_duration(s)?;
     let d = Duration::from_std(d).map_err(|_| format!("{s:?} is too long"))?;
     if d < Duration::hours(1) {
         return Err(format!("a cap of {s:?} is too short to send any notice"));
@@ -358,7 +358,7 @@ pub struct Effects {
 
 /// What every step needs besides the case.
 pub struct Ctx<'a> {
-    pub config: &'a Config,
+    pub config: &'a Settings,
     pub policy: &'a Policy,
     /// The distributor list, as stored.
     pub distributors: &'a [Distributor],
@@ -1078,7 +1078,7 @@ pub fn credit_line(case: &Case) -> Option<String> {
     (!names.is_empty()).then(|| names.join(", "))
 }
 
-fn advisory_subject(case: &Case, config: &Config) -> String {
+fn advisory_subject(case: &Case, config: &Settings) -> String {
     match &case.cve {
         Some(cve) => format!(
             "[{}] {} security advisory ({cve})",

@@ -10,7 +10,7 @@ use super::draft::Draft;
 use super::keys::Cert;
 use super::parse;
 use super::thread::{self, Lookup, Threaded};
-use crate::config::Config;
+use crate::core::settings::Settings;
 use crate::model::{CaseId, EventKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -74,7 +74,7 @@ pub fn hash(raw: &[u8]) -> String {
 pub fn process(
     raw: &[u8],
     view: &dyn View,
-    config: &Config,
+    config: &Settings,
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Processed {
@@ -103,7 +103,7 @@ pub struct Opening {
     learnt: Option<String>,
 }
 
-pub fn open(raw: &[u8], view: &dyn View, config: &Config, now: DateTime<Utc>) -> Opening {
+pub fn open(raw: &[u8], view: &dyn View, config: &Settings, now: DateTime<Utc>) -> Opening {
     let hash = hash(raw);
     let headers = match parse::headers(raw) {
         Ok(h) => h,
@@ -137,7 +137,7 @@ pub fn open(raw: &[u8], view: &dyn View, config: &Config, now: DateTime<Utc>) ->
     }
 }
 
-fn decrypt(raw: &[u8], config: &Config, learnt: Option<Cert>, now: DateTime<Utc>) -> Opened {
+fn decrypt(raw: &[u8], config: &Settings, learnt: Option<Cert>, now: DateTime<Utc>) -> Opened {
     let mut known: Vec<Cert> = config.team.iter().map(|m| m.cert.clone()).collect();
     known.extend(config.known_certs.iter().cloned());
     known.extend(learnt);
@@ -150,7 +150,7 @@ pub fn finish(
     raw: &[u8],
     opening: Opening,
     view: &dyn View,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
     compose_all: &ComposeAll,
 ) -> Processed {
@@ -332,14 +332,14 @@ pub fn finish(
 /// (source and position), so that the same oversize message alerts the team once.
 pub fn oversize(
     size: u64,
-    config: &Config,
+    config: &Settings,
     templates: &Templates,
     now: DateTime<Utc>,
     cause: &str,
 ) -> Processed {
     let text = format!(
         "A message of {size} bytes arrived at the security address, over the limit of {} bytes. It was not fetched and is in the quarantine folder; read it there by hand.",
-        config.inbound.max_message_bytes()
+        config.limits.max_message_bytes
     );
     let mut p = refused(hash(cause.as_bytes()), now, "oversize");
     p.outcome.summary = format!("quarantined: {size} bytes is over the size limit; team told");

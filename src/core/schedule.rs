@@ -12,8 +12,8 @@ use super::calendar::Span;
 use super::compose::{self, Outgoing, Templates};
 use super::draft::{Draft, Kind};
 use super::keys::{self, Cert};
-use crate::config::policy::Policy;
-use crate::config::Config;
+use crate::core::settings::Policy;
+use crate::core::settings::Settings;
 use crate::model::{Case, CaseId, EventKind, Severity, State, TeamMember, TeamRole};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -114,7 +114,7 @@ pub struct Due {
 /// more certs to watch for expiry in the digest (the disclosure work's distributors), by name.
 pub fn due(
     cases: &[Case],
-    config: &Config,
+    config: &Settings,
     last_digest: Option<DateTime<Utc>>,
     other_certs: &[(String, Cert)],
     now: DateTime<Utc>,
@@ -189,7 +189,7 @@ fn digest_due(
 fn deadline_timers(
     c: &mut Case,
     d: &Deadline,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
     drafts: &mut Vec<Draft>,
 ) {
@@ -242,7 +242,7 @@ fn fire(
     kind: Kind,
     step: usize,
     to: &[&TeamMember],
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
     drafts: &mut Vec<Draft>,
 ) {
@@ -324,7 +324,7 @@ fn recipients<'a>(case: &Case, step: Option<&str>, team: &'a [TeamMember]) -> Ve
 
 /// The progress update the policy promises when `update-every` passed without a message the
 /// reporter saw (DESIGN.md "Policies and timers").
-fn progress(c: &mut Case, config: &Config, now: DateTime<Utc>, drafts: &mut Vec<Draft>) {
+fn progress(c: &mut Case, config: &Settings, now: DateTime<Utc>, drafts: &mut Vec<Draft>) {
     let policy = &config.policy;
     let (Some(every), Some(last)) = (policy.update_every, c.last_reporter_update) else {
         return;
@@ -389,7 +389,7 @@ pub fn state_text(s: State) -> &'static str {
 /// when there is nothing to say.
 fn digest(
     cases: &[Case],
-    config: &Config,
+    config: &Settings,
     other_certs: &[(String, Cert)],
     now: DateTime<Utc>,
 ) -> Vec<Draft> {
@@ -499,7 +499,7 @@ pub struct Scheduled {
 /// [`due`], then every draft rendered, signed and encrypted.
 pub fn run(
     cases: &[Case],
-    config: &Config,
+    config: &Settings,
     templates: &Templates,
     last_digest: Option<DateTime<Utc>>,
     other_certs: &[(String, Cert)],

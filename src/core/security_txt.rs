@@ -4,11 +4,11 @@
 //! Invariants: `Contact` and `Expires` are always present (RFC 9116 §2.5.3, §2.5.5: both
 //! REQUIRED); `Expires` is less than a year ahead (config validation refuses more); web URIs are
 //! https (§2.5). Pure: the time comes in.
-use crate::config::Config;
+use crate::core::settings::Settings;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 
 /// The file, CRLF-free (RFC 9116 §4 accepts LF; web servers serve it as text/plain).
-pub fn render(config: &Config, now: DateTime<Utc>) -> String {
+pub fn render(config: &Settings, now: DateTime<Utc>) -> String {
     let st = &config.security_txt;
     let expires = now + Duration::from_std(st.expires_in).unwrap_or_else(|_| Duration::days(180));
     let mut out = String::new();

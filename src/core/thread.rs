@@ -4,7 +4,7 @@
 //! already a participant of that case, so nobody injects text into someone else's case by
 //! guessing an id; rule 1 needs a Message-ID the case itself sent or received.
 use super::parse::Headers;
-use crate::config::Project;
+use crate::core::settings::Project;
 use crate::model::{Case, CaseId};
 
 /// What threading needs from the store: lookups only.

@@ -1,4 +1,8 @@
 //! The people around a case: reporters and team members (distributors: `distributor.rs`).
+//!
+//! A team member's cert is sequoia's `Cert` itself, named from sequoia and not through
+//! `core::keys` (which re-exports the same type): model depends on no layer above it, and the
+//! core reads the cert without a conversion.
 use serde::{Deserialize, Serialize};
 
 /// How a reporter wants to be credited in an announcement (DESIGN.md "Cases").
@@ -44,6 +48,6 @@ pub struct TeamMember {
     /// Lowercased address.
     pub address: String,
     pub role: TeamRole,
-    pub cert: crate::core::keys::Cert,
+    pub cert: sequoia_openpgp::Cert,
     pub fingerprint: String,
 }

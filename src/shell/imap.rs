@@ -1,6 +1,7 @@
 //! IMAP inbound: one logged-in session on the security mailbox.
 //!
-//! Owns the connection to the IMAP server (TLS, STARTTLS, or plaintext to loopback only), the
+//! Owns the connection to the IMAP server (TLS, STARTTLS, or plaintext to loopback only; the TLS
+//! set-up itself is `tls.rs`'s, the settings are `config::server`'s), the
 //! creation of the processed and quarantine folders, fetching new messages by UID (sizes first,
 //! whole bodies only within `max-message-bytes`), moving a message out of the inbox once its
 //! case change is durable (DESIGN.md "Keeping data"), and waiting for new mail with IDLE or a
@@ -15,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,59 +28,12 @@ use futures::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
-use tokio_rustls::rustls;
 
-/// How the connection to a mail server is protected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Security {
-    /// TLS from the first byte (IMAP port 993, SMTP submissions port 465).
-    Tls,
-    /// Plaintext greeting, then STARTTLS before anything else (IMAP 143, SMTP 587).
-    StartTls,
-    /// No encryption at all. Allowed only when the host resolves to loopback addresses.
-    Plain,
-}
+use crate::shell::tls;
 
-/// Where and how to reach the security mailbox.
-#[derive(Clone)]
-pub struct ImapSettings {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-    pub user: String,
-    pub password: String,
-    /// The folder reports arrive in, usually `INBOX`.
-    pub folder: String,
-    /// Where a message goes once its case change is durable.
-    pub processed_folder: String,
-    /// Where malformed or hostile messages go.
-    pub quarantine_folder: String,
-    /// An extra trust anchor (PEM), for servers with a self-signed or private CA certificate.
-    pub ca_file: Option<PathBuf>,
-    /// Messages larger than this are not fetched whole (`Fetched::raw` is `None`).
-    pub max_message_bytes: u64,
-    /// Cap on one IDLE wait; the server's keepalives do not extend it.
-    pub idle_max: Duration,
-}
-
-// The password stays out of debug output.
-impl fmt::Debug for ImapSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ImapSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("user", &self.user)
-            .field("password", &"<redacted>")
-            .field("folder", &self.folder)
-            .field("processed_folder", &self.processed_folder)
-            .field("quarantine_folder", &self.quarantine_folder)
-            .field("ca_file", &self.ca_file)
-            .field("max_message_bytes", &self.max_message_bytes)
-            .field("idle_max", &self.idle_max)
-            .finish()
-    }
-}
+// The settings are config values (config names no shell module); re-exported here under
+// their old paths.
+pub use crate::config::server::{ImapSettings, Security};
 
 /// One message seen in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -634,7 +588,7 @@ async fn open(s: &ImapSettings) -> Result<Stream> {
     .context("resolving")?
     .collect();
     if s.security == Security::Plain {
-        require_loopback(&addrs, &s.host, "imap.security")?;
+        tls::require_loopback(&addrs, &s.host, "imap.security")?;
     }
     let mut last = None;
     let mut tcp = None;
@@ -663,57 +617,18 @@ async fn open(s: &ImapSettings) -> Result<Stream> {
 }
 
 async fn tls_handshake(stream: Stream, host: &str, ca_file: Option<&Path>) -> Result<Stream> {
-    let config = tls_config(ca_file)?;
-    let name = rustls::pki_types::ServerName::try_from(host.to_string())
+    let config = tls::client_config(ca_file)?;
+    let name = tls::server_name(host)
         .with_context(|| format!("{host:?} is not a valid TLS server name"))?;
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tls = timeout(CONNECT_TIMEOUT, connector.connect(name, stream))
+    let stream = tls::handshake(Arc::new(config), name, stream, CONNECT_TIMEOUT)
         .await
-        .context("tls handshake timed out")?
-        .context("tls handshake")?;
-    Ok(Box::new(tls))
-}
-
-/// rustls with the webpki roots, plus the certificates of `ca_file` as extra trust anchors.
-pub(crate) fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
-        let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
-            let cert = cert.with_context(|| format!("parsing ca-file {path:?}"))?;
-            roots
-                .add(cert)
-                .with_context(|| format!("adding a certificate of ca-file {path:?}"))?;
-            added += 1;
-        }
-        if added == 0 {
-            bail!("ca-file {path:?} holds no PEM certificate");
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("tls protocol versions")?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
-}
-
-/// Refuses plaintext unless every resolved address of `host` is a loopback address.
-pub(crate) fn require_loopback(addrs: &[SocketAddr], host: &str, key: &str) -> Result<()> {
-    if addrs.is_empty() {
-        bail!("{host} resolves to no address");
-    }
-    if let Some(a) = addrs.iter().find(|a| !a.ip().is_loopback()) {
-        bail!(
-            "{key} = \"plain\" sends passwords and mail in clear text and is allowed only for a \
-             loopback host, but {host} resolves to {}; use \"tls\" or \"starttls\"",
-            a.ip()
-        );
-    }
-    Ok(())
+        .map_err(|e| match e {
+            tls::HandshakeError::TimedOut(e) => {
+                anyhow::Error::from(e).context("tls handshake timed out")
+            }
+            tls::HandshakeError::Failed(e) => anyhow::Error::from(e).context("tls handshake"),
+        })?;
+    Ok(Box::new(stream))
 }
 
 /// Folder names go on the wire as quoted strings; non-ASCII names would need modified UTF-7
@@ -798,25 +713,6 @@ mod tests {
     }
 
     #[test]
-    fn plaintext_only_to_loopback() {
-        let a = |s: &str| -> SocketAddr { s.parse().unwrap() };
-        assert!(require_loopback(&[a("127.0.0.1:143")], "localhost", "imap.security").is_ok());
-        assert!(require_loopback(&[a("[::1]:143")], "localhost", "imap.security").is_ok());
-        let e = require_loopback(
-            &[a("127.0.0.1:143"), a("192.0.2.1:143")],
-            "mail.example.org",
-            "imap.security",
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("imap.security") && e.contains("192.0.2.1"),
-            "{e}"
-        );
-        assert!(require_loopback(&[], "nowhere", "imap.security").is_err());
-    }
-
-    #[test]
     fn folder_names() {
         for ok in ["INBOX", "Processed", "secmail/quarantine", "Junk E-mail"] {
             assert!(check_folder_name(ok).is_ok(), "{ok}");
@@ -824,14 +720,5 @@ mod tests {
         for bad in ["", "Über", "a\"b", "a*", "x\r\ny"] {
             assert!(check_folder_name(bad).is_err(), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn ca_file_must_hold_a_certificate() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("ca.pem");
-        std::fs::write(&p, "not a pem\n").unwrap();
-        assert!(tls_config(Some(&p)).is_err());
-        assert!(tls_config(None).is_ok());
     }
 }

@@ -9,4 +9,5 @@ pub mod outbox;
 pub mod store;
 pub mod systemd;
 pub mod timers;
+pub mod tls;
 pub mod transport;

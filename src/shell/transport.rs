@@ -5,7 +5,8 @@
 //! (lettre's protocol client over a socket of our own, with Nagle's algorithm off: lettre
 //! writes a message and its final dot separately, and with Nagle on each message waited
 //! for the server's delayed ACK, 40 ms). The bytes given to [`Sender::send`] are sent as they
-//! are: composing, signing and the Message-ID happen before.
+//! are: composing, signing and the Message-ID happen before. The settings are
+//! `config::server`'s; certificates, server names and the plaintext guard are `tls.rs`'s.
 //!
 //! Invariants:
 //! - A 4xx reply or any connection, TLS or timeout problem is [`SendError::Transient`] (the
@@ -25,56 +26,19 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
-use crate::shell::imap::{require_loopback, tls_config, Security};
+use crate::config::server::Security;
+use crate::shell::tls;
 
-/// Where outgoing mail goes.
-#[derive(Debug, Clone)]
-pub enum Transport {
-    Smtp(SmtpSettings),
-    /// One `<file_stem>.eml` per message in `dir`.
-    File {
-        dir: PathBuf,
-    },
-}
-
-/// The SMTP server that relays our mail.
-#[derive(Clone)]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    pub security: Security,
-    /// Set both or neither.
-    pub user: Option<String>,
-    pub password: Option<String>,
-    /// An extra trust anchor (PEM), for servers with a self-signed or private CA certificate.
-    pub ca_file: Option<PathBuf>,
-    /// The EHLO name; lettre's default (`localhost`) when unset.
-    pub helo_name: Option<String>,
-}
-
-// The password stays out of debug output.
-impl fmt::Debug for SmtpSettings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SmtpSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("security", &self.security)
-            .field("user", &self.user)
-            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
-            .field("ca_file", &self.ca_file)
-            .field("helo_name", &self.helo_name)
-            .finish()
-    }
-}
+// The settings are config values (config names no shell module); re-exported here under
+// their old paths.
+pub use crate::config::server::{SmtpSettings, Transport};
 
 /// One message for [`Sender::send_all`], as [`Sender::send`] takes it.
 pub struct Outbound<'a> {
@@ -268,27 +232,18 @@ impl Sender {
 
 impl Smtp {
     fn new(s: &SmtpSettings) -> Result<Smtp> {
-        let tls_params = || -> Result<TlsParameters> {
-            let mut b = TlsParameters::builder(s.host.clone());
-            if let Some(path) = &s.ca_file {
-                let pem =
-                    std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
-                let cert = Certificate::from_pem(&pem)
-                    .with_context(|| format!("parsing ca-file {path:?}"))?;
-                b = b.add_root_certificate(cert);
-            }
-            b.build_rustls().context("tls parameters")
-        };
         let (mut connect_to, mut tls, mut starttls) = (s.host.clone(), None, None);
         match s.security {
-            Security::Tls => tls = Some(Arc::new(tls_config(s.ca_file.as_deref())?)),
-            Security::StartTls => starttls = Some(tls_params()?),
+            Security::Tls => tls = Some(Arc::new(tls::client_config(s.ca_file.as_deref())?)),
+            Security::StartTls => {
+                starttls = Some(tls::starttls_parameters(&s.host, s.ca_file.as_deref())?)
+            }
             Security::Plain => {
                 let addrs: Vec<SocketAddr> = (s.host.as_str(), s.port)
                     .to_socket_addrs()
                     .with_context(|| format!("resolving {}", s.host))?
                     .collect();
-                require_loopback(&addrs, &s.host, "smtp.security")?;
+                tls::require_loopback(&addrs, &s.host, "smtp.security")?;
                 // Connect to the address just checked, not to a second lookup of the name.
                 connect_to = addrs[0].ip().to_string();
             }
@@ -333,15 +288,16 @@ impl Smtp {
             .map_err(|e| self.transient("setting TCP_NODELAY", e))?;
         let stream: Box<dyn AsyncTokioStream> = match (&self.security, &self.tls) {
             (Security::Tls, Some(config)) => {
-                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                let name = tls::server_name(&self.host)
                     .map_err(|e| SendError::Permanent(format!("smtp {}: {e}", self.server)))?;
-                let tls = tokio::time::timeout(
-                    SMTP_TIMEOUT,
-                    tokio_rustls::TlsConnector::from(config.clone()).connect(name, tcp),
-                )
-                .await
-                .map_err(|_| self.transient("tls handshake", "timed out"))?
-                .map_err(|e| self.transient("tls handshake", e))?;
+                let tls = tls::handshake(config.clone(), name, tcp, SMTP_TIMEOUT)
+                    .await
+                    .map_err(|e| match e {
+                        tls::HandshakeError::TimedOut(_) => {
+                            self.transient("tls handshake", "timed out")
+                        }
+                        tls::HandshakeError::Failed(e) => self.transient("tls handshake", e),
+                    })?;
                 Box::new(TlsStream(tls))
             }
             _ => Box::new(tcp),

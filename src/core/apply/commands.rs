@@ -11,9 +11,9 @@ use super::{
     may_auto_reply, member_message, received, record_sent, reporter_message, team_copies, About,
     Incoming, Memory, Outcome,
 };
-use crate::config::Config;
 use crate::core::command::{self, Command, Parsed, HELP};
 use crate::core::draft::{Draft, Kind};
+use crate::core::settings::Settings;
 use crate::core::thread::{self, Threaded};
 use crate::model::{Case, ContactOffer, EventKind, State, TeamMember};
 use chrono::{DateTime, Utc};
@@ -26,7 +26,7 @@ pub(super) fn refused(
     reasons: &[String],
     parsed: &Parsed,
     mem: &Memory,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> Outcome {
     let mut out = Outcome {
@@ -104,7 +104,7 @@ pub(super) fn accepted(
     parsed: &Parsed,
     about: &About,
     mem: &Memory,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> Outcome {
     let refuse = |why: Vec<String>| refused(inc, Some(member), &why, parsed, mem, config, now);
@@ -363,7 +363,7 @@ pub(super) fn accepted(
 
 /// `/reply` needs a reporter, some text, and no team address in it (DESIGN.md "Team
 /// commands": relayed from the security address, never revealing team members' addresses).
-fn check_relay(case: &Case, parsed: &Parsed, config: &Config) -> Result<String, String> {
+fn check_relay(case: &Case, parsed: &Parsed, config: &Settings) -> Result<String, String> {
     if case.reporters.is_empty() {
         return Err("the case has no reporter to reply to".into());
     }
@@ -396,7 +396,7 @@ fn duplicate(
     drafts: &mut Vec<Draft>,
     changed: &mut Vec<Case>,
     member: &TeamMember,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> Result<String, String> {
     if *id == case.id {

@@ -6,9 +6,9 @@
 //! offer's Message-ID (threading rule 1), which only that reporter received, so a forged From
 //! alone cannot agree for them. Once both agreed, each gets the other's name and address, once.
 use super::{record_sent, reporter_message, Incoming, Memory};
-use crate::config::Config;
 use crate::core::decrypt::Opened;
 use crate::core::draft::{Draft, Kind};
+use crate::core::settings::Settings;
 use crate::model::{Case, EventKind};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -21,7 +21,7 @@ pub(super) fn reply(
     inc: &Incoming,
     opened: &Opened,
     mem: &Memory,
-    config: &Config,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> (Vec<Draft>, Vec<Case>) {
     let Some(from) = inc.headers.from.as_ref().map(|f| f.address.clone()) else {

@@ -7,11 +7,11 @@
 //! caller drops this value on a refusal); the drafts it collects are already recorded on the
 //! case by `core::disclose`, so the caller must not record them again; a `/distributors` change
 //! is seen by the commands after it in the same mail.
-use crate::config::Config;
 use crate::core::decrypt::{Attachment, CertSource, Opened};
 use crate::core::disclose::{self, Ctx, ListChange};
 use crate::core::draft::Draft;
 use crate::core::keys::{self, Cert};
+use crate::core::settings::Settings;
 use crate::model::{Case, Distributor, PatchRef};
 use chrono::{DateTime, Utc};
 
@@ -51,7 +51,7 @@ impl Disclosing {
         opened: &Opened,
         hash: &str,
         member: &str,
-        config: &Config,
+        config: &Settings,
         now: DateTime<Utc>,
     ) -> Result<String, String> {
         // Attached certs (`application/pgp-keys`): decrypt keeps them apart from the
