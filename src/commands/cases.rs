@@ -194,6 +194,14 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 fingerprint,
                 source,
             } => format!("cert {fingerprint} learnt for {address} from {source}"),
+            EventKind::CertChangeRefused {
+                address,
+                offered,
+                kept,
+                source,
+            } => format!(
+                "cert {offered} offered for {address} by {source} not used: it is not signed by the known cert {kept}"
+            ),
             EventKind::StateChanged { from, to } => format!("state {from} → {to}"),
             EventKind::DeliveryFailed { message_id, detail } => format!(
                 "delivery failed {}: {detail}",

@@ -39,6 +39,9 @@ pub struct Incoming<'a> {
     pub team_member: Option<&'a str>,
     /// The command block and who gave it (`command::authorize`); `None` when not opened.
     pub command: Option<CommandMail<'a>>,
+    /// A team member's good signature on this message was seen before (SECURITY.md, replay):
+    /// a captured signed mail sent again is not a new note.
+    pub replayed_team_signature: bool,
 }
 
 /// What the store knows about the sender beyond the case.
@@ -55,6 +58,9 @@ pub struct Memory {
     /// Cases linked to the one the message threads into (duplicates, and a case a
     /// `/duplicate` names), as the store has them.
     pub related: Vec<Case>,
+    /// The cert the store learnt for the sender (from any case): the known cert a new one must
+    /// be signed by, and the one a new case starts with.
+    pub sender_cert: Option<Cert>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -85,11 +91,15 @@ pub struct Outcome {
     pub write_advisories: bool,
     /// Other cases changed too (the other side of a `/duplicate` or of a contact consent).
     pub linked: Vec<Case>,
-    /// The digest of a signature whose commands acted: remembered so it acts once.
-    pub used_signature: Option<String>,
+    /// Replay keys of the team signatures this message carried (commands that acted, notes
+    /// too): remembered so that none acts or counts as new again (SECURITY.md, replay).
+    pub seen_signatures: Vec<String>,
     /// The text to store for the message when it differs from the opened text (a command
     /// mail: command lines are not kept in the text, DESIGN.md "Team commands").
     pub stored_text: Option<String>,
+    /// Ids of the payloads decrypted from this message, new to the store: remembered with the
+    /// case so that the same ciphertext sent again is known as a copy (SECURITY.md, oracle).
+    pub payload_ids: Vec<String>,
 }
 
 impl Outcome {
@@ -212,11 +222,23 @@ fn person(
         .or_else(|| inc.headers.subject.clone())
         .unwrap_or_else(|| "(no subject)".into());
     // A title is for lists and the team's protected subject: keep it one short line.
-    let title: String = title
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    let title = one_line(&title);
+
+    // What we may repeat to the sender (SECURITY.md, decryption oracle): decrypted content only
+    // when the content confirms the sender — a good signature bound to From, or a protected
+    // From equal to the outer one. Anyone may re-send a captured ciphertext under their own
+    // From; they get the outer subject back, which they wrote themselves.
+    let confirmed = signature == "good"
+        || opened
+            .protected
+            .from
+            .as_deref()
+            .is_some_and(|p| address_of(p) == from.address);
+    let reporter_title = if opened.outcome == Crypt::Decrypted && !confirmed {
+        one_line(inc.headers.subject.as_deref().unwrap_or("(no subject)"))
+    } else {
+        title.clone()
+    };
 
     // What the team copies say about this message (the same for a team note and a report);
     // for a command mail, its text without the command lines.
@@ -230,6 +252,7 @@ fn person(
         text: &opened.text,
         commands: Vec::new(),
         relayed: false,
+        warning: None,
     };
     // Command lines: a member's accepted commands act; anything else claiming to be one is
     // refused whole and answered (DESIGN.md "Team commands").
@@ -252,15 +275,18 @@ fn person(
         }
     }
 
-    // A team member's message: internal, copied to the rest of the team.
+    // A team member's message: internal, copied to the rest of the team — once.
     if let Some(member) = inc.team_member {
+        if inc.replayed_team_signature {
+            return replayed_note(&inc, member, now);
+        }
         return team_message(&inc, member, &about, config, now);
     }
 
     let (mut case, opened_case, rule) = match inc.threaded.clone() {
         Threaded::Existing { case, rule } => (*case, false, rule.as_str()),
         Threaded::New { cited } => {
-            let mut case = Case::new(mem.next_case_id.clone(), title.clone(), now);
+            let mut case = Case::new(mem.next_case_id.clone(), reporter_title.clone(), now);
             let reason = match cited {
                 Some(c) => format!("sender is not a participant of the cited {c}"),
                 None => "new report".into(),
@@ -305,12 +331,35 @@ fn person(
     );
 
     // Learn the reporter's cert (DESIGN.md "OpenPGP": a good signature by an attached cert, an
-    // Autocrypt header, or keys/), only certs that carry the From address.
+    // Autocrypt header, or keys/), only certs that carry the From address. A cert learnt
+    // before (on this case or another) is the known one: it is replaced only by the
+    // operator's keys-dir or by a mail the known cert signed (SECURITY.md, key substitution).
+    let mut cert_warning = None;
+    if rule == super::thread::Rule::SameCiphertext.as_str() && sender_class != "reporter" {
+        cert_warning = Some(format!(
+            "This message carries a ciphertext already received on {}, sent again by {}: a copy, possibly by someone who captured it and wants it decrypted. It was not answered.",
+            case.id, from.address
+        ));
+    }
     if sender_class == "reporter" {
+        if let Some(r) = case.reporter_mut(&from.address) {
+            if r.cert.is_none() {
+                if let Some(known) = &mem.sender_cert {
+                    r.cert = Some(keys::armored(known));
+                    r.cert_fingerprint = Some(keys::fingerprint(known));
+                    r.cert_source = Some("earlier case".into());
+                }
+            }
+        }
         if let Some((cert, source)) = learn_cert(opened, config, &from.address, sys_now) {
             let fpr = keys::fingerprint(&cert);
             if let Some(r) = case.reporter_mut(&from.address) {
-                if r.cert_fingerprint.as_deref() != Some(fpr.as_str()) {
+                let known = r.cert_fingerprint.clone();
+                let proven = source == "keys-dir"
+                    || known.is_none()
+                    || (signer.is_some() && signer == known && signature == "good");
+                if known.as_deref() == Some(fpr.as_str()) {
+                } else if proven {
                     r.cert = Some(keys::armored(&cert));
                     r.cert_fingerprint = Some(fpr.clone());
                     r.cert_source = Some(source.to_string());
@@ -320,6 +369,21 @@ fn person(
                         EventKind::CertLearnt {
                             address: from.address.clone(),
                             fingerprint: fpr,
+                            source: source.into(),
+                        },
+                    );
+                } else if let Some(kept) = known {
+                    cert_warning = Some(format!(
+                        "This message offers a new OpenPGP key for {} ({fpr}, from {source}) that is not signed by the known key {kept}. secmail keeps using the known key. If the reporter really changed keys, ask them to sign with the old one, or put the new cert in keys.certs-dir.",
+                        from.address
+                    ));
+                    case.push(
+                        now,
+                        "secmail",
+                        EventKind::CertChangeRefused {
+                            address: from.address.clone(),
+                            offered: fpr,
+                            kept,
                             source: source.into(),
                         },
                     );
@@ -361,7 +425,7 @@ fn person(
                 &case,
                 from,
                 reporter_cert.clone(),
-                &title,
+                &reporter_title,
                 inc.hash,
                 inc.headers,
                 config,
@@ -421,6 +485,10 @@ fn person(
             data: inc.raw.to_vec(),
         });
     }
+    let about = About {
+        warning: cert_warning.as_deref(),
+        ..about
+    };
     let copies = team_copies(&mut case, config, None, &about, attachments, now);
     said.push(format!(
         "{} team cop{}",
@@ -456,6 +524,36 @@ struct About<'a> {
     commands: Vec<String>,
     /// The text went to the reporter(s) too.
     relayed: bool,
+    /// Something the team must know about this message (a refused cert change).
+    warning: Option<&'a str>,
+}
+
+/// A team member's signed message whose signature was seen before: a copy an attacker captured
+/// and sent again. Recorded on its case for the audit trail; not copied to the team again.
+fn replayed_note(inc: &Incoming, member: &str, now: DateTime<Utc>) -> Outcome {
+    let mut out = Outcome::processed(String::new());
+    let Threaded::Existing { case, .. } = inc.threaded.clone() else {
+        out.summary =
+            "replay of a team signature already seen, matching no case: not copied".into();
+        return out;
+    };
+    let mut case = *case;
+    case.push(
+        now,
+        member,
+        EventKind::CommandRefused {
+            msg_hash: inc.hash.to_string(),
+            reasons: vec![
+                "a signed team message seen before arrived again (a replay): not copied to the team again".into(),
+            ],
+        },
+    );
+    out.summary = format!(
+        "{}: replay of a team signature already seen → not copied",
+        case.id
+    );
+    out.case = Some(case);
+    out
 }
 
 fn team_message(
@@ -564,6 +662,7 @@ fn team_copies(
                 "text": about.text,
                 "commands": about.commands,
                 "relayed": about.relayed,
+                "warning": about.warning,
                 "unauthenticated": unauthenticated,
                 "withheld": withheld_lines,
                 "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
@@ -921,6 +1020,21 @@ pub fn signature_word(opened: &Opened, from: &str) -> (String, Option<String>) {
         word.into(),
         sig.fingerprint.clone().or_else(|| Some(sig.issuer.clone())),
     )
+}
+
+/// One short line: no control characters, at most 200 characters.
+fn one_line(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// `Name <a@b>` or `a@b` → `a@b`, lowercased.
+fn address_of(s: &str) -> String {
+    let s = s.trim();
+    let inner = match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &s[a + 1..b],
+        _ => s,
+    };
+    inner.trim().to_lowercase()
 }
 
 fn short(hash: &str) -> &str {

@@ -35,6 +35,9 @@ pub enum Command {
     },
     /// This case duplicates the named one.
     Duplicate(CaseId),
+    /// The commands are for this case: names it inside the signed content (SECURITY.md,
+    /// re-targeting), where unsigned headers cannot change it.
+    Case(CaseId),
     Help,
     /// `/embargo`, `/notify-distributors`, `/disclose`, `/distributors`: the disclosure
     /// commands, parsed and carried out by `core::disclose`.
@@ -53,6 +56,7 @@ impl Command {
             Command::Cve(_) => "cve",
             Command::Credit { .. } => "credit",
             Command::Duplicate(_) => "duplicate",
+            Command::Case(_) => "case",
             Command::Help => "help",
             Command::Disclosure(d) => d.name(),
         }
@@ -84,6 +88,9 @@ impl Parsed {
 /// What `/help` answers.
 pub const HELP: &str = "\
 Commands go at the top of a signed reply, one per line; the first other line ends them.
+The signed text must name the case: reply quoting the team copy (its Case: line), keep
+the [case] tag in the subject of a client that protects it, or add a /case line.
+  /case CASE             the case these commands are for
   /reply                 send the rest of this message to the reporter(s)
   /assign ADDRESS|me     make a team member the case's handler
   /state STATE           new, triage, confirmed, fixing, fix-ready, pre-notified,
@@ -182,6 +189,17 @@ pub fn authorize<'a>(
             "commands in HTML mail are not accepted: send the commands as plain text".into(),
         );
     }
+    if opened.pieces > 1 {
+        // Command splicing (SECURITY.md): an attacker's block placed before a member's genuine
+        // signed text would borrow its signature. Commands need one signature over them all.
+        return refuse(
+            Some(member),
+            format!(
+                "the commands are not covered by one signature: the message joins {} separately signed or encrypted blocks; send the commands in one signed message, with nothing beside them",
+                opened.pieces
+            ),
+        );
+    }
     if opened.signatures.is_empty() {
         return refuse(
             Some(member),
@@ -258,7 +276,10 @@ pub fn authorize<'a>(
             ),
         );
     }
-    if sig.digest.is_empty() || seen(&sig.digest) {
+    // The replay key of today, and the packet hash that keyed replays before (a command used
+    // before an upgrade must not act after it).
+    let used = |d: &str| !d.is_empty() && seen(d);
+    if sig.digest.is_empty() || used(&sig.digest) || used(&sig.packet_digest) {
         return refuse(
             Some(member),
             "this signed message was already used once (a replay): nothing was done again".into(),
@@ -412,6 +433,12 @@ fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, Stri
                 Credit::Handle(rest.to_string())
             };
             Ok(Command::Credit { reporter, credit })
+        }
+        "case" => {
+            let id = one_arg(args, "CASE")?;
+            CaseId::parse(case_prefix, id)
+                .map(Command::Case)
+                .ok_or_else(|| format!("{id:?} is not a case id like {case_prefix}-2026-0001"))
         }
         "duplicate" => {
             let id = one_arg(args, "CASE")?;
@@ -646,6 +673,7 @@ mod tests {
             signer_emails: vec![team[who].address.clone()],
             created: Some(SystemTime::from(now - chrono::Duration::hours(age_h))),
             digest: digest.into(),
+            packet_digest: String::new(),
         };
         let opened = |sigs: Vec<Signature>, html: bool| Opened {
             form: Form::PgpMime,
@@ -658,6 +686,8 @@ mod tests {
             attachments: Vec::new(),
             autocrypt: None,
             html,
+            pieces: 1,
+            payload_ids: Vec::new(),
         };
         let cmds = parse("/state triage", "SEC");
         let check = |from: &str, o: Opened, expected: &str| {

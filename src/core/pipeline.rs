@@ -31,6 +31,10 @@ pub trait View: Lookup {
     }
     /// A signed command mail with this signature digest already acted (replay protection).
     fn signature_seen(&self, digest: &str) -> bool;
+    /// The case of an earlier message with this decrypted payload id, if any.
+    fn case_of_payload(&self, _id: &str) -> Option<CaseId> {
+        None
+    }
 }
 
 /// A message as kept in the store. `text` is report text: stored, never logged.
@@ -210,6 +214,28 @@ pub fn finish(
         );
         CommandMail { parsed, authority }
     });
+    // Every good team signature is remembered (SECURITY.md, replay), notes' too.
+    let team_signatures: Vec<&decrypt::Signature> = opened
+        .iter()
+        .flat_map(|o| o.signatures.iter())
+        .filter(|s| {
+            s.status == decrypt::SigStatus::Good
+                && config
+                    .team
+                    .iter()
+                    .any(|m| s.fingerprint.as_deref() == Some(m.fingerprint.as_str()))
+        })
+        .collect();
+    let replayed_team_signature = team_signatures.iter().any(|s| {
+        [&s.digest, &s.packet_digest]
+            .iter()
+            .any(|d| !d.is_empty() && view.signature_seen(d))
+    });
+    let seen_signatures: Vec<String> = team_signatures
+        .iter()
+        .filter(|s| !s.digest.is_empty())
+        .map(|s| s.digest.clone())
+        .collect();
     let protected_subject = opened.as_ref().and_then(|o| o.protected.subject.clone());
     let threaded = if from.is_some() {
         thread::find_case(
@@ -223,6 +249,27 @@ pub fn finish(
     } else {
         Threaded::New { cited: None }
     };
+    // A ciphertext already received belongs to the case it arrived on, whoever sends it again
+    // and whatever its headers say (SECURITY.md, decryption oracle).
+    let payload_ids: Vec<String> = opened
+        .iter()
+        .flat_map(|o| o.payload_ids.iter().cloned())
+        .collect();
+    let copy_of = if team_member.is_none() {
+        payload_ids
+            .iter()
+            .find_map(|id| view.case_of_payload(id))
+            .and_then(|id| view.case(&id))
+    } else {
+        None
+    };
+    let threaded = match copy_of {
+        Some(case) => Threaded::Existing {
+            case: Box::new(case),
+            rule: thread::Rule::SameCiphertext,
+        },
+        None => threaded,
+    };
     let mem = Memory {
         recent_auto_replies: view.recent_auto_replies(&sender),
         told_fingerprint: view.told_fingerprint(&sender),
@@ -233,6 +280,7 @@ pub fn finish(
             Vec::new()
         },
         related: related_cases(&threaded, command.as_ref(), view),
+        sender_cert: from.as_deref().and_then(|f| view.cert_for(f)),
     };
     let incoming = Incoming {
         hash: &hash,
@@ -243,8 +291,18 @@ pub fn finish(
         threaded,
         team_member,
         command,
+        replayed_team_signature,
     };
     let mut outcome = apply::message(incoming, &mem, config, now);
+    outcome.payload_ids = payload_ids
+        .into_iter()
+        .filter(|id| view.case_of_payload(id).is_none())
+        .collect();
+    for d in seen_signatures {
+        if !outcome.seen_signatures.contains(&d) {
+            outcome.seen_signatures.push(d);
+        }
+    }
 
     let mut outgoing = Vec::new();
     let mut errors = Vec::new();

@@ -18,6 +18,8 @@ pub enum Rule {
     References,
     CaseAddress,
     SubjectTag,
+    /// The same encrypted payload as a message of the case (SECURITY.md, decryption oracle).
+    SameCiphertext,
 }
 
 impl Rule {
@@ -26,6 +28,7 @@ impl Rule {
             Rule::References => "references",
             Rule::CaseAddress => "case-address",
             Rule::SubjectTag => "subject-tag",
+            Rule::SameCiphertext => "same-ciphertext",
         }
     }
 }

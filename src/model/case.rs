@@ -196,6 +196,14 @@ pub enum EventKind {
         fingerprint: String,
         source: String,
     },
+    /// A cert other than the known one was offered for a reporter by a source that does not
+    /// prove the change (not signed by the known cert): kept the known one, told the team.
+    CertChangeRefused {
+        address: String,
+        offered: String,
+        kept: String,
+        source: String,
+    },
     StateChanged {
         from: State,
         to: State,

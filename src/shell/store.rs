@@ -310,6 +310,9 @@ impl Store {
         }
         if let Some(case) = &p.outcome.case {
             put_case(&mut b, case);
+            for id in &p.outcome.payload_ids {
+                b.insert(format!("pay/{id}").as_bytes(), case.id.as_str().as_bytes());
+            }
             if p.outcome.opened_case {
                 let (prefix, year, seq) = split_id(&case.id);
                 b.insert(
@@ -332,7 +335,7 @@ impl Store {
         for c in &p.outcome.linked {
             put_case(&mut b, c);
         }
-        if let Some(d) = &p.outcome.used_signature {
+        for d in &p.outcome.seen_signatures {
             b.insert(format!("sig/{d}").as_bytes(), json(&now));
         }
         for (addr, cert) in &p.certs {
@@ -605,6 +608,12 @@ impl View for Store {
         self.db
             .contains_key(format!("sig/{digest}").as_bytes())
             .unwrap_or(false)
+    }
+
+    fn case_of_payload(&self, id: &str) -> Option<CaseId> {
+        let v = self.db.get(format!("pay/{id}").as_bytes()).ok()??;
+        let s = String::from_utf8(v.to_vec()).ok()?;
+        serde_json::from_value(serde_json::Value::String(s)).ok()
     }
 
     fn cert_for(&self, address: &str) -> Option<Cert> {

@@ -233,6 +233,7 @@ pub fn signed_encrypted(
     inner: &str,
     signed_at: DateTime<Utc>,
 ) -> (Vec<u8>, String) {
+    let inner = protect_subject(headers, inner);
     let armored = seal::sign_and_encrypt(
         signer,
         &[&project_cert()],
@@ -241,6 +242,22 @@ pub fn signed_encrypted(
     )
     .unwrap();
     (super::gpg::pgp_mime(headers, &armored), armored)
+}
+
+/// The outer Subject copied into the payload as an RFC 9788 protected header, as Thunderbird
+/// and Delta Chat do: the signed content then names the case a reply is for (SECURITY.md,
+/// re-targeting). A payload that already has protected headers is left alone.
+fn protect_subject(headers: &str, inner: &str) -> String {
+    let subject = headers
+        .split("\r\n")
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .filter(|_| !inner.contains("protected-headers") && inner.starts_with("Content-Type: "));
+    match (subject, inner.split_once('\n')) {
+        (Some(subject), Some((first, rest))) => {
+            format!("{first}; protected-headers=\"v1\"\nSubject: {subject}\n{rest}")
+        }
+        _ => inner.to_string(),
+    }
 }
 
 /// A plain text payload for [`signed_encrypted`].

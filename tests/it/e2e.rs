@@ -638,7 +638,8 @@ async fn signed_team_command_round_trip() {
     let copy_id = header(&String::from_utf8_lossy(&copy), "Message-ID")
         .unwrap()
         .to_string();
-    let inner = "Content-Type: text/plain; charset=utf-8\r\n\r\n/state triage\r\n/reply\r\n\r\nHello Rita, we reproduced the overflow and are fixing it.\r\n\r\n-- \r\nAlice <alice@example.org>\r\n";
+    // Her client protects the Subject (RFC 9788), which names the case inside the signature.
+    let inner = format!("Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nSubject: Re: [{case_id}] Security case update\r\n\r\n/state triage\r\n/reply\r\n\r\nHello Rita, we reproduced the overflow and are fixing it.\r\n\r\n-- \r\nAlice <alice@example.org>\r\n");
     let armored = alice.sign_encrypt(ALICE, SECURITY, inner.as_bytes());
     let headers = |id: &str| {
         format!("From: Alice <{ALICE}>\r\nTo: {SECURITY}\r\nSubject: Re: [{case_id}] Security case update\r\nMessage-ID: <{id}>\r\nIn-Reply-To: {copy_id}\r\nReferences: {copy_id}\r\n")

@@ -28,7 +28,9 @@ fn team_mail(
     patch: Option<&str>,
 ) -> Vec<u8> {
     let mut inner = format!(
-        "Content-Type: multipart/mixed; boundary=\"t1\"\r\n\r\n--t1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
+        // The subject protected (RFC 9788), as Thunderbird sends it: the signed content names
+        // the case (SECURITY.md, re-targeting).
+        "Content-Type: multipart/mixed; boundary=\"t1\"; protected-headers=\"v1\"\r\nSubject: [{case_id}] ...\r\n\r\n--t1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{}\r\n",
         body.replace('\n', "\r\n")
     );
     if let Some(p) = patch {

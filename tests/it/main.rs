@@ -2,6 +2,7 @@
 //! `common` the pipeline on the demo configuration; each other module tests one part of
 //! secmail from outside. Only `mod` lines here.
 mod answers;
+mod attack;
 mod cli;
 mod common;
 mod crash;

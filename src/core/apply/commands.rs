@@ -15,7 +15,7 @@ use crate::core::command::{self, Command, Parsed, HELP};
 use crate::core::draft::{Draft, Kind};
 use crate::core::settings::Settings;
 use crate::core::thread::{self, Threaded};
-use crate::model::{Case, ContactOffer, EventKind, State, TeamMember};
+use crate::model::{Case, CaseId, ContactOffer, EventKind, State, TeamMember};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -114,16 +114,10 @@ pub(super) fn accepted(
         ]);
     };
     let mut case = (**case).clone();
-    // The signed (protected) subject, when it names a case, must name this one: a signed
-    // command mail acts only on the case it was written for (DESIGN.md "Team commands").
-    if let Some(subject) = &about.opened.protected.subject {
-        let named = thread::subject_tags(subject, &config.project.case_prefix);
-        if !named.is_empty() && !named.contains(&case.id) {
-            return refuse(vec![format!(
-                "the signed subject names {} but the message threads into {}",
-                named[0], case.id
-            )]);
-        }
+    // A signed command mail acts only on the case its signed content names (SECURITY.md,
+    // re-targeting): the headers that threaded it are not signed.
+    if let Err(why) = signed_target(parsed, about, &case.id, &config.project.case_prefix) {
+        return refuse(vec![why]);
     }
 
     let mut related = mem.related.clone();
@@ -151,6 +145,7 @@ pub(super) fn accepted(
                 check_relay(&case, parsed, config)
             }
             Command::Help => Ok("help sent".into()),
+            Command::Case(id) => Ok(format!("for case {id}")),
             Command::Assign(a) => {
                 let a = if a == "me" {
                     member.address.clone()
@@ -353,7 +348,7 @@ pub(super) fn accepted(
         drafts,
         summary,
         linked: changed_related,
-        used_signature: Some(digest.to_string()),
+        seen_signatures: vec![digest.to_string()],
         stored_text: Some(parsed.text.clone()),
         distributors: disclosing.changes,
         write_advisories: disclosing.write_advisories,
@@ -491,4 +486,79 @@ fn duplicate(
             ""
         }
     ))
+}
+
+/// Checks that the signed content names `threaded` as the case the commands are for, in this
+/// order: a `/case` line; the protected Subject's `[case]` tag (RFC 9788); the `Case:` line of
+/// the quoted team copy; the one case id the text mentions. Unsigned headers (In-Reply-To,
+/// References, To, Subject) found the case; only signed content may say which it is.
+fn signed_target(
+    parsed: &Parsed,
+    about: &About,
+    threaded: &CaseId,
+    prefix: &str,
+) -> Result<(), String> {
+    let check = |named: &CaseId, how: &str| {
+        if named == threaded {
+            Ok(())
+        } else {
+            Err(format!(
+                "{how} names {named} but the message threads into {threaded}: nothing was done (the unsigned headers point elsewhere than the signed text)"
+            ))
+        }
+    };
+    let lines: Vec<&CaseId> = parsed
+        .commands
+        .iter()
+        .filter_map(|(_, c)| match c {
+            Command::Case(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    if let Some(first) = lines.first() {
+        if lines.iter().any(|id| id != first) {
+            return Err("the /case lines name different cases".into());
+        }
+        return check(first, "the /case line");
+    }
+    if let Some(subject) = &about.opened.protected.subject {
+        let tags = thread::subject_tags(subject, prefix);
+        if let Some(first) = tags.first() {
+            return if tags.contains(threaded) {
+                Ok(())
+            } else {
+                check(first, "the signed (protected) subject")
+            };
+        }
+    }
+    // The team copy a reply quotes starts with "Case:  ID (state)".
+    let case_line = parsed.text.lines().find_map(|l| {
+        let l = l.trim_start_matches(|c: char| c == '>' || c.is_whitespace());
+        let rest = l.strip_prefix("Case:")?;
+        CaseId::parse(prefix, rest.split_whitespace().next()?)
+    });
+    if let Some(id) = case_line {
+        return check(&id, "the quoted team copy");
+    }
+    let mut named: Vec<CaseId> = Vec::new();
+    for word in parsed
+        .text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+    {
+        if let Some(id) = CaseId::parse(prefix, word) {
+            if !named.contains(&id) {
+                named.push(id);
+            }
+        }
+    }
+    match named.as_slice() {
+        [one] => check(one, "the signed text"),
+        [] => Err(format!(
+            "the signed text names no case: commands act only on a case named inside the signature — reply quoting the team copy, or add a line /case {threaded}"
+        )),
+        several => Err(format!(
+            "the signed text names several cases ({}): add a line /case {threaded} to say which one the commands are for",
+            several.iter().map(CaseId::as_str).collect::<Vec<_>>().join(", ")
+        )),
+    }
 }

@@ -22,8 +22,8 @@ use super::packets::{decrypt, Decrypted};
 use super::protected::protected_headers;
 use super::verify::{canonical_crlf, verify_cleartext, verify_detached};
 use super::{
-    certs_for, join_texts, mime, push_unauthenticated, Attachment, Ctx, Form, Found, Opened,
-    Outcome, MAX_DEPTH,
+    certs_for, join_texts, mime, payload_id, push_unauthenticated, Attachment, Ctx, Form, Found,
+    Opened, Outcome, MAX_DEPTH,
 };
 
 /// Root multipart/signed: a PGP/MIME signature (RFC 3156 §5), or an S/MIME wrapper we can't
@@ -108,6 +108,7 @@ pub(super) fn open_encrypted_bytes(
         Decrypted::Plain { plaintext, sigs } => {
             opened.outcome = Outcome::Decrypted;
             opened.signatures.extend(sigs);
+            payload_id(opened, &plaintext);
             open_plaintext(&plaintext, is_mime, data, ctx, opened, found, 0);
         }
         other => opened.outcome = other.into_outcome(),
@@ -207,7 +208,16 @@ fn open_blocks(segments: Vec<Segment>, ctx: &Ctx, opened: &mut Opened, found: &m
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut clear: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
+    // Each authenticated segment is one piece, whatever it yields (text or attachment).
+    let mut pieces = 0;
     for seg in segments {
+        if matches!(
+            seg,
+            Segment::Signed(_) | Segment::SignedIn(..) | Segment::Message(_) | Segment::File(..)
+        ) && !(encrypted && matches!(seg, Segment::Signed(_) | Segment::SignedIn(..)))
+        {
+            pieces += 1;
+        }
         match seg {
             Segment::ClearText(t) => clear.push(t),
             Segment::Clear(b) => clear.push(String::from_utf8_lossy(&b).into_owned()),
@@ -229,6 +239,7 @@ fn open_blocks(segments: Vec<Segment>, ctx: &Ctx, opened: &mut Opened, found: &m
             Segment::Message(b) => match decrypt(&b, ctx, &[]) {
                 Decrypted::Plain { plaintext, sigs } => {
                     outcomes.push(Outcome::Decrypted);
+                    payload_id(opened, &plaintext);
                     opened.signatures.extend(sigs);
                     let mut sub = Opened::new();
                     let mut f = Found::default();
@@ -240,6 +251,7 @@ fn open_blocks(segments: Vec<Segment>, ctx: &Ctx, opened: &mut Opened, found: &m
             Segment::File(data, name) => match decrypt(&data, ctx, &[]) {
                 Decrypted::Plain { plaintext, sigs } => {
                     outcomes.push(Outcome::Decrypted);
+                    payload_id(opened, &plaintext);
                     opened.signatures.extend(sigs);
                     if looks_like_mime(&plaintext) {
                         let mut sub = Opened::new();
@@ -266,6 +278,7 @@ fn open_blocks(segments: Vec<Segment>, ctx: &Ctx, opened: &mut Opened, found: &m
     opened.outcome = combine(outcomes);
     opened.text = join_texts(&texts);
     opened.attachments.append(&mut found.attachments);
+    opened.pieces = pieces;
 }
 
 /// Moves what a sub-open found into the outer result.

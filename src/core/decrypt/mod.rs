@@ -132,9 +132,13 @@ pub struct Signature {
     /// The signature's creation time (RFC 9580 §5.2.3.11), when it carries one: team commands
     /// are accepted only while it is fresh (DESIGN.md "Team commands").
     pub created: Option<SystemTime>,
-    /// sha256 (hex) of the serialized signature packet: a stable id for replay protection.
-    /// Empty when there was no parsable signature packet.
+    /// The replay key: sha256 (hex) of what the signature covers — signer, hashed area, digest
+    /// of the signed data (`verify::replay_key`) — stable when an attacker changes the
+    /// unhashed area. Empty when there was no parsable signature packet.
     pub digest: String,
+    /// sha256 (hex) of the serialized signature packet: the replay key of secmail 0.x, still
+    /// checked so that a command used before the upgrade does not act again.
+    pub packet_digest: String,
 }
 
 /// Where a cert learnt from this message came from.
@@ -181,6 +185,13 @@ pub struct Opened {
     /// Some of `text` came from an HTML part (no plain alternative): team commands are never
     /// read from HTML (DESIGN.md "Team commands").
     pub html: bool,
+    /// How many separately authenticated blocks (inline signed or encrypted blocks, encrypted
+    /// attachments) were joined into `text` and `attachments`. Above one, no single signature
+    /// covers the whole: team commands are refused (SECURITY.md, command splicing).
+    pub pieces: usize,
+    /// sha256 (hex) of each decrypted payload: the same ciphertext sent again — by anyone,
+    /// under any headers — has the same id (SECURITY.md, decryption oracle).
+    pub payload_ids: Vec<String>,
 }
 
 impl Opened {
@@ -196,6 +207,8 @@ impl Opened {
             attachments: Vec::new(),
             autocrypt: None,
             html: false,
+            pieces: 0,
+            payload_ids: Vec::new(),
         }
     }
 
@@ -335,6 +348,14 @@ fn join_texts(texts: &[String]) -> String {
         .filter(|t| !t.trim().is_empty())
         .collect::<Vec<_>>()
         .join("\n\n")
+}
+
+/// Remembers a decrypted payload's id (see [`Opened::payload_ids`]).
+fn payload_id(opened: &mut Opened, plaintext: &[u8]) {
+    use sha2::{Digest, Sha256};
+    opened
+        .payload_ids
+        .push(hex::encode(Sha256::digest(plaintext)));
 }
 
 fn push_unauthenticated(opened: &mut Opened, text: String) {

@@ -64,7 +64,8 @@ fn signature_of(
         issuer: issuer_of(sig),
         signer_emails: cert.map(keys::emails).unwrap_or_default(),
         created: sig.signature_creation_time(),
-        digest: sig_digest(sig),
+        digest: replay_key(sig, cert),
+        packet_digest: sig_digest(sig),
     };
     match r {
         Ok(good) => {
@@ -100,7 +101,48 @@ fn bad_signature() -> Signature {
         signer_emails: Vec::new(),
         created: None,
         digest: String::new(),
+        packet_digest: String::new(),
     }
+}
+
+/// What the signature covers, hashed (SECURITY.md, replay): the signer, the signature's
+/// version, type and algorithms, its hashed subpacket area and the digest of the signed data
+/// it was verified against. Nothing an attacker can change without breaking the signature
+/// goes in, so adding an unhashed subpacket — or re-encoding the packet — keeps the key.
+/// The unhashed area and the packet framing stay out; so do the signature's MPIs, which some
+/// algorithms let a third party re-randomise (ECDSA's `s` ↔ `n − s`).
+fn replay_key(sig: &openpgp::packet::Signature, cert: Option<&Cert>) -> String {
+    use openpgp::serialize::MarshalInto;
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"secmail replay key v2\0");
+    let signer = cert
+        .map(keys::fingerprint)
+        .unwrap_or_else(|| issuer_of(sig));
+    h.update(signer.as_bytes());
+    h.update([0]);
+    h.update([
+        sig.version(),
+        u8::from(sig.typ()),
+        u8::from(sig.pk_algo()),
+        u8::from(sig.hash_algo()),
+    ]);
+    let Ok(hashed) = sig.hashed_area().to_vec() else {
+        return String::new();
+    };
+    h.update((hashed.len() as u64).to_be_bytes());
+    h.update(&hashed);
+    match sig.computed_digest() {
+        Some(d) => h.update(d),
+        // Not verified (unknown key): the digest prefix and the MPIs are what we have.
+        None => {
+            h.update(sig.digest_prefix());
+            if let Ok(m) = sig.mpis().to_vec() {
+                h.update(&m);
+            }
+        }
+    }
+    hex::encode(h.finalize())
 }
 
 /// sha256 of the serialized signature packet, hex.
