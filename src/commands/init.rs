@@ -238,7 +238,11 @@ path = "{store}"
 dir = "templates"
 
 [limits]
+# Automatic messages (acks, notices) within the window: per address (case and +sub-address
+# are one address), per domain, and to anyone. Bounds backscatter from forged reports.
 auto-replies-per-address = 5
+auto-replies-per-domain = 20
+auto-replies-overall = 100
 auto-reply-window = "1h"
 
 # One entry per team member; their cert must carry their address.

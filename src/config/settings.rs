@@ -84,6 +84,12 @@ pub(super) fn read_limits(t: &toml::Table, max_message_bytes: u64, e: &mut Error
         auto_replies_per_address: s
             .opt_int("auto-replies-per-address", 1, 10_000, e)
             .map_or(5, |n| n as u32),
+        auto_replies_per_domain: s
+            .opt_int("auto-replies-per-domain", 1, 100_000, e)
+            .map_or(20, |n| n as u32),
+        auto_replies_overall: s
+            .opt_int("auto-replies-overall", 1, 1_000_000, e)
+            .map_or(100, |n| n as u32),
         auto_reply_window: s
             .opt_duration("auto-reply-window", e)
             .unwrap_or(Duration::from_secs(3600)),

@@ -1,8 +1,8 @@
 //! Apply: one incoming message and the state it meets → the new case state and the effects
 //! (DESIGN.md "Flow"). Pure: the clock, the case and the sender's history come in as arguments.
 //!
-//! Invariants: no automatic message to a machine; at most `auto_replies_per_address` automatic
-//! messages to one address per window; the team is never sent plaintext and a member without a
+//! Invariants: no automatic message to a machine; automatic messages bounded per normalized
+//! address, per domain and overall within the window (`core::limits`); the team is never sent plaintext and a member without a
 //! usable cert gets nothing (the others are told); a plaintext message to a reporter quotes
 //! nothing of the report. Team commands (`apply::commands`) change a case only with a
 //! member's accepted signature, all or nothing; a duplicate's reporters meet only when both
@@ -47,8 +47,8 @@ pub struct Incoming<'a> {
 /// What the store knows about the sender beyond the case.
 #[derive(Debug, Clone)]
 pub struct Memory {
-    /// Times of automatic messages sent to this sender within the window.
-    pub recent_auto_replies: Vec<DateTime<Utc>>,
+    /// Automatic messages sent recently to this sender, its domain, and anyone (backscatter).
+    pub rate: super::limits::Recent,
     /// The sender was already told which fingerprint to encrypt to.
     pub told_fingerprint: bool,
     /// The id a new case would get.
@@ -194,7 +194,7 @@ fn person(
             _ => (Kind::Unreadable, "unreadable".to_string()),
         };
         let mut out = Outcome::quarantine(&reason);
-        if may_auto_reply(mem, config, now) {
+        if may_auto_reply(mem, config, now).is_ok() {
             let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project.domain);
             out.drafts.push(Draft {
                 kind,
@@ -419,7 +419,8 @@ fn person(
         None
     };
     if let Some(kind) = answer {
-        if may_auto_reply(mem, config, now) {
+        let allowed = may_auto_reply(mem, config, now);
+        if allowed.is_ok() {
             let d = reporter_draft(
                 kind,
                 &case,
@@ -454,16 +455,16 @@ fn person(
             out.drafts.push(d);
             out.auto_replied.push(from.address.clone());
             out.told_fingerprint = kind == Kind::NotForUs;
-        } else {
+        } else if let Err(held) = allowed {
             case.push(
                 now,
                 "secmail",
                 EventKind::Suppressed {
                     kind: kind.as_str().into(),
-                    reason: "rate limit".into(),
+                    reason: held.reason().into(),
                 },
             );
-            said.push(format!("{} suppressed (rate limit)", kind.as_str()));
+            said.push(format!("{} suppressed ({})", kind.as_str(), held.reason()));
         }
     } else if not_for_us {
         case.push(
@@ -942,15 +943,12 @@ fn spaced(fpr: &str) -> String {
         .join(" ")
 }
 
-fn may_auto_reply(mem: &Memory, config: &Settings, now: DateTime<Utc>) -> bool {
-    let window = chrono::Duration::from_std(config.limits.auto_reply_window)
-        .unwrap_or(chrono::Duration::hours(1));
-    let recent = mem
-        .recent_auto_replies
-        .iter()
-        .filter(|t| now - **t < window)
-        .count();
-    recent < config.limits.auto_replies_per_address as usize
+fn may_auto_reply(
+    mem: &Memory,
+    config: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(), super::limits::Held> {
+    super::limits::may_send(&mem.rate, &config.limits, now)
 }
 
 fn learn_cert(

@@ -14,6 +14,7 @@ pub mod disclose;
 pub mod draft;
 pub mod duration;
 pub mod keys;
+pub mod limits;
 pub(crate) mod mime;
 pub mod parse;
 pub mod pipeline;

@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 pub trait View: Lookup {
     /// Already handled (same content hash, or same Message-ID from the same sender).
     fn seen(&self, hash: &str, message_id: Option<&str>, from: Option<&str>) -> bool;
-    fn recent_auto_replies(&self, address: &str) -> Vec<DateTime<Utc>>;
+    /// Send times of automatic messages under a `limits::keys` key.
+    fn recent_auto_replies(&self, key: &str) -> Vec<DateTime<Utc>>;
     fn told_fingerprint(&self, address: &str) -> bool;
     fn next_case_id(&self, prefix: &str, year: i32) -> CaseId;
     /// A cert learnt earlier for this address.
@@ -68,6 +69,8 @@ pub struct Processed {
     pub certs: Vec<(String, String)>,
     /// Compose failures (a template or key problem): logged by the shell.
     pub errors: Vec<String>,
+    /// How long the store keeps auto-reply send times (`[limits] auto-reply-window`).
+    pub rate_window: std::time::Duration,
 }
 
 pub fn hash(raw: &[u8]) -> String {
@@ -271,7 +274,14 @@ pub fn finish(
         None => threaded,
     };
     let mem = Memory {
-        recent_auto_replies: view.recent_auto_replies(&sender),
+        rate: {
+            let [address, domain, overall] = super::limits::keys(&sender);
+            super::limits::Recent {
+                address: view.recent_auto_replies(&address),
+                domain: view.recent_auto_replies(&domain),
+                overall: view.recent_auto_replies(&overall),
+            }
+        },
         told_fingerprint: view.told_fingerprint(&sender),
         next_case_id: view.next_case_id(&config.project.case_prefix, CaseId::year_of(now)),
         distributors: if team_member.is_some() {
@@ -383,6 +393,7 @@ pub fn finish(
         outgoing,
         certs,
         errors,
+        rate_window: config.limits.auto_reply_window,
     }
 }
 
@@ -467,5 +478,7 @@ pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
         outgoing: Vec::new(),
         certs: Vec::new(),
         errors: Vec::new(),
+        // Nothing was sent: no send times to keep.
+        rate_window: std::time::Duration::ZERO,
     }
 }

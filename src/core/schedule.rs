@@ -147,7 +147,8 @@ pub fn due(
             now,
         ) {
             out.digest_at = Some(now);
-            out.drafts.extend(digest(cases, config, other_certs, now));
+            out.drafts
+                .extend(digest(cases, config, other_certs, last_digest, now));
         }
     }
     out
@@ -391,10 +392,39 @@ fn digest(
     cases: &[Case],
     config: &Settings,
     other_certs: &[(String, Cert)],
+    last_digest: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Vec<Draft> {
     let policy = &config.policy;
     let cal = &policy.calendar;
+    // Since the last digest (SECURITY.md, backscatter and forged commands): every automatic
+    // answer held back by a limit, and every refused command attempt, whatever its case state.
+    let since = |t: &DateTime<Utc>| last_digest.is_none_or(|l| *t > l) && *t <= now;
+    let mut suppressed = Vec::new();
+    let mut refused = Vec::new();
+    let mut by_id: Vec<&Case> = cases.iter().collect();
+    by_id.sort_by(|a, b| a.id.cmp(&b.id));
+    for c in by_id {
+        for e in c.timeline.iter().filter(|e| since(&e.at)) {
+            match &e.kind {
+                EventKind::Suppressed { kind, reason } if reason.starts_with("rate limit") => {
+                    suppressed.push(format!(
+                        "{} {}: {kind} not sent, {reason}",
+                        c.id,
+                        cal.show(e.at)
+                    ))
+                }
+                EventKind::CommandRefused { reasons, .. } => refused.push(format!(
+                    "{} {}: from {}: {}",
+                    c.id,
+                    cal.show(e.at),
+                    e.actor,
+                    reasons.join("; ")
+                )),
+                _ => {}
+            }
+        }
+    }
     let mut open: Vec<&Case> = cases.iter().filter(|c| is_running(c)).collect();
     open.sort_by(|a, b| a.id.cmp(&b.id));
     let mut breaches = Vec::new();
@@ -445,7 +475,7 @@ fn digest(
             }
         }
     }
-    if rows.is_empty() && certs.is_empty() {
+    if rows.is_empty() && certs.is_empty() && suppressed.is_empty() && refused.is_empty() {
         return Vec::new();
     }
     let cause = format!("digest/{}", now.to_rfc3339());
@@ -464,6 +494,10 @@ fn digest(
                     "cases": rows,
                     "breaches": breaches,
                     "certs": certs,
+                    "suppressed_count": suppressed.len(),
+                    "suppressed": suppressed,
+                    "refused_count": refused.len(),
+                    "refused": refused,
                 }),
                 "security digest".into(),
                 &cause,

@@ -105,6 +105,10 @@ pub struct SecurityTxt {
 pub struct Limits {
     /// Automatic messages to one address within `auto_reply_window`.
     pub auto_replies_per_address: u32,
+    /// Automatic messages to all addresses of one domain within the window (backscatter).
+    pub auto_replies_per_domain: u32,
+    /// Automatic messages to anyone within the window (backscatter).
+    pub auto_replies_overall: u32,
     pub auto_reply_window: Duration,
     /// A signed team command counts only while its signature is younger than this
     /// (DESIGN.md "Team commands": default 7 days).

@@ -17,6 +17,7 @@
 //! Invariant: callers flush (`flush`) before any outside effect that relies on a write.
 use crate::core::disclose::ListChange;
 use crate::core::keys::{self, Cert};
+use crate::core::limits;
 use crate::core::pipeline::{Processed, View};
 use crate::core::thread::Lookup;
 use crate::model::{Case, CaseId, Distributor, DistributorId, EventKind};
@@ -321,11 +322,18 @@ impl Store {
                 );
             }
         }
+        // One write per key even when several messages share it (the batch holds the last).
+        let mut rates: std::collections::BTreeMap<String, Vec<DateTime<Utc>>> = Default::default();
         for addr in &p.outcome.auto_replied {
-            let mut recent = self.recent_auto_replies(addr);
-            recent.retain(|t| now - *t < chrono::Duration::days(2));
-            recent.push(now);
-            b.insert(format!("rate/{addr}").as_bytes(), json(&recent));
+            for key in limits::keys(addr) {
+                let times = rates
+                    .remove(&key)
+                    .unwrap_or_else(|| self.recent_auto_replies(&key));
+                rates.insert(key, limits::record(times, p.rate_window, now));
+            }
+        }
+        for (key, times) in rates {
+            b.insert(format!("rate/{key}").as_bytes(), json(&times));
         }
         if p.outcome.told_fingerprint {
             if let Some(from) = &p.record.from {

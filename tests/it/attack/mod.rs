@@ -1,6 +1,7 @@
 //! Adversarial tests, one module per class of SECURITY.md's threat model (issue 10): each tries
 //! what an attacker who reads our mail and writes to us would do, and asserts the invariant
 //! holds. `craft` makes the attacker's mail with GnuPG.
+mod backscatter;
 mod craft;
 mod key_substitution;
 mod oracle;

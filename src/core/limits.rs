@@ -1,0 +1,139 @@
+//! Backscatter limits (SECURITY.md, backscatter): anyone can forge a report From a victim, so
+//! the automatic messages secmail sends are bounded three ways within `[limits]
+//! auto-reply-window` — per normalized address (letter case and `+sub-address` do not make a
+//! new address), per domain, and overall. The store keeps one list of send times per key
+//! ([`keys`]); [`may_send`] decides on them, [`prune`] keeps what the window still needs.
+use super::settings::Limits;
+use chrono::{DateTime, Duration, Utc};
+
+/// The send times that bound one more automatic message to an address.
+#[derive(Debug, Clone, Default)]
+pub struct Recent {
+    pub address: Vec<DateTime<Utc>>,
+    pub domain: Vec<DateTime<Utc>>,
+    pub overall: Vec<DateTime<Utc>>,
+}
+
+/// Which limit held a message back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    Address,
+    Domain,
+    Overall,
+}
+
+impl Held {
+    /// For the timeline and the digest: "rate limit …".
+    pub fn reason(self) -> &'static str {
+        match self {
+            Held::Address => "rate limit per address",
+            Held::Domain => "rate limit per domain",
+            Held::Overall => "rate limit for all senders",
+        }
+    }
+}
+
+/// `Victim+tag@Example.ORG` → `victim@example.org`. The local part is lowercased too: the
+/// limit is about who receives the mail, and a victim's server that separates by case is rare
+/// enough that over-counting is the safe side.
+pub fn normalize(address: &str) -> String {
+    let address = address.trim().to_lowercase();
+    match address.rsplit_once('@') {
+        Some((local, domain)) => {
+            let local = local.split('+').next().unwrap_or(local);
+            format!("{local}@{domain}")
+        }
+        None => address,
+    }
+}
+
+/// The store keys of an address's three lists: the normalized address, `@domain`, and `*`.
+pub fn keys(address: &str) -> [String; 3] {
+    let norm = normalize(address);
+    let domain = norm.rsplit_once('@').map_or("", |(_, d)| d).to_string();
+    [norm, format!("@{domain}"), "*".to_string()]
+}
+
+fn window(limits: &Limits) -> Duration {
+    Duration::from_std(limits.auto_reply_window).unwrap_or(Duration::hours(1))
+}
+
+/// `Ok` when one more automatic message may go now; else the limit that holds it back.
+pub fn may_send(recent: &Recent, limits: &Limits, now: DateTime<Utc>) -> Result<(), Held> {
+    let w = window(limits);
+    let within = |v: &[DateTime<Utc>]| v.iter().filter(|t| now - **t < w).count();
+    if within(&recent.address) >= limits.auto_replies_per_address as usize {
+        Err(Held::Address)
+    } else if within(&recent.domain) >= limits.auto_replies_per_domain as usize {
+        Err(Held::Domain)
+    } else if within(&recent.overall) >= limits.auto_replies_overall as usize {
+        Err(Held::Overall)
+    } else {
+        Ok(())
+    }
+}
+
+/// A list with one more send at `now`, without what the window no longer needs.
+pub fn record(
+    mut times: Vec<DateTime<Utc>>,
+    window: std::time::Duration,
+    now: DateTime<Utc>,
+) -> Vec<DateTime<Utc>> {
+    let w = Duration::from_std(window).unwrap_or(Duration::hours(1));
+    times.retain(|t| now - *t < w);
+    times.push(now);
+    times
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_addresses_and_case_are_one_address() {
+        assert_eq!(
+            normalize("Victim+1@VICTIM.example"),
+            "victim@victim.example"
+        );
+        assert_eq!(normalize("victim@victim.example"), "victim@victim.example");
+        assert_eq!(normalize("a+b+c@x.example"), "a@x.example");
+        assert_eq!(keys("V+x@D.example"), ["v@d.example", "@d.example", "*"]);
+    }
+
+    #[test]
+    fn each_limit_holds() {
+        let limits = Limits {
+            auto_replies_per_address: 2,
+            auto_replies_per_domain: 3,
+            auto_replies_overall: 4,
+            auto_reply_window: std::time::Duration::from_secs(3600),
+            command_max_age: std::time::Duration::from_secs(3600),
+            max_message_bytes: 1,
+        };
+        let now = Utc::now();
+        let n = |k: usize| vec![now - Duration::minutes(5); k];
+        let r = |a, d, o| Recent {
+            address: n(a),
+            domain: n(d),
+            overall: n(o),
+        };
+        assert_eq!(may_send(&r(1, 2, 3), &limits, now), Ok(()));
+        assert_eq!(may_send(&r(2, 2, 3), &limits, now), Err(Held::Address));
+        assert_eq!(may_send(&r(1, 3, 3), &limits, now), Err(Held::Domain));
+        assert_eq!(may_send(&r(1, 2, 4), &limits, now), Err(Held::Overall));
+        // Outside the window, nothing counts.
+        assert_eq!(
+            may_send(&r(9, 9, 9), &limits, now + Duration::hours(2)),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn record_keeps_the_whole_window() {
+        let now = Utc::now();
+        let old = vec![now - Duration::hours(60), now - Duration::hours(80)];
+        let kept = record(old, std::time::Duration::from_secs(3 * 86_400), now);
+        // 60 h is inside a three-day window, 80 h is not; and now.
+        assert_eq!(kept, [now - Duration::hours(60), now]);
+    }
+}
