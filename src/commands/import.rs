@@ -39,7 +39,7 @@ struct Tally {
 
 pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
     let clock = Clock::from_env();
-    let config = super::load(config_path, clock)?;
+    let mut config = super::load(config_path, clock)?;
     let templates = load_templates(&config.templates_dir).context(ExitCode::Config)?;
     let store = Store::open(&config.store_path)
         .with_context(|| {
@@ -49,6 +49,7 @@ pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
             )
         })
         .context(ExitCode::Unavailable)?;
+    config.settings.project.id_secret = store.id_secret();
     let mut tally = Tally::default();
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     match (o.mbox, o.imap_folder) {

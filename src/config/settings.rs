@@ -74,6 +74,7 @@ pub(super) fn read_project(t: &toml::Table, e: &mut Errors) -> Option<Project> {
         separator,
         demo_keys,
         announce_address,
+        id_secret: Default::default(),
     })
 }
 

@@ -195,7 +195,7 @@ fn person(
         };
         let mut out = Outcome::quarantine(&reason);
         if may_auto_reply(mem, config, now).is_ok() {
-            let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project.domain);
+            let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project);
             out.drafts.push(Draft {
                 kind,
                 case_id: None,
@@ -334,11 +334,17 @@ fn person(
     // Autocrypt header, or keys/), only certs that carry the From address. A cert learnt
     // before (on this case or another) is the known one: it is replaced only by the
     // operator's keys-dir or by a mail the known cert signed (SECURITY.md, key substitution).
-    let mut cert_warning = None;
+    let mut warning = None;
     if rule == super::thread::Rule::SameCiphertext.as_str() && sender_class != "reporter" {
-        cert_warning = Some(format!(
+        warning = Some(format!(
             "This message carries a ciphertext already received on {}, sent again by {}: a copy, possibly by someone who captured it and wants it decrypted. It was not answered.",
             case.id, from.address
+        ));
+    }
+    if rule == super::thread::Rule::References.as_str() && sender_class == "unknown" {
+        warning = Some(format!(
+            "{} is not a participant of {}: this message threaded in only because it names one of the case's Message-IDs. Treat its text as from a stranger.",
+            from.address, case.id
         ));
     }
     if sender_class == "reporter" {
@@ -373,7 +379,7 @@ fn person(
                         },
                     );
                 } else if let Some(kept) = known {
-                    cert_warning = Some(format!(
+                    warning = Some(format!(
                         "This message offers a new OpenPGP key for {} ({fpr}, from {source}) that is not signed by the known key {kept}. secmail keeps using the known key. If the reporter really changed keys, ask them to sign with the old one, or put the new cert in keys.certs-dir.",
                         from.address
                     ));
@@ -487,7 +493,7 @@ fn person(
         });
     }
     let about = About {
-        warning: cert_warning.as_deref(),
+        warning: warning.as_deref(),
         ..about
     };
     let copies = team_copies(&mut case, config, None, &about, attachments, now);
@@ -647,7 +653,7 @@ fn team_copies(
             Some(&case.id),
             about.hash,
             &m.address,
-            &config.project.domain,
+            &config.project,
         );
         let vars = base_vars(
             config,
@@ -736,7 +742,7 @@ pub fn alert(
                 None,
                 &format!("{cause}/{what}"),
                 &m.address,
-                &config.project.domain,
+                &config.project,
             ),
             attachments: Vec::new(),
         })
@@ -782,13 +788,7 @@ fn reporter_draft(
         in_reply_to: h.message_id.clone(),
         references,
         reply_to: Some(config.project.case_address(case.id.as_str())),
-        message_id: draft::message_id(
-            kind,
-            Some(&case.id),
-            hash,
-            &to.address,
-            &config.project.domain,
-        ),
+        message_id: draft::message_id(kind, Some(&case.id), hash, &to.address, &config.project),
         attachments: Vec::new(),
     }
 }
@@ -848,7 +848,7 @@ pub(crate) fn reporter_message(
             Some(&case.id),
             cause,
             &reporter.address,
-            &config.project.domain,
+            &config.project,
         ),
         attachments: Vec::new(),
     }
@@ -894,7 +894,7 @@ pub(crate) fn member_message(
             case.map(|c| &c.id),
             cause,
             &member.address,
-            &config.project.domain,
+            &config.project,
         ),
         attachments: Vec::new(),
     })

@@ -805,7 +805,7 @@ pub fn disclose(
         Some(&case.id),
         &format!("announce/{}", ctx.cause),
         &announce,
-        &ctx.config.project.domain,
+        &ctx.config.project,
     );
     let vars = base_vars(
         ctx.config,
@@ -952,7 +952,7 @@ fn notice(
             Some(&case.id),
             &format!("{}/{}", embargo.until.timestamp(), ctx.cause),
             &d.address,
-            &ctx.config.project.domain,
+            &ctx.config.project,
         ),
         attachments: patches,
     }
@@ -1004,7 +1004,7 @@ fn to_reporters(case: &Case, kind: Kind, cause: &str, text: &str, ctx: &Ctx) -> 
                     Some(&case.id),
                     cause,
                     &r.address,
-                    &ctx.config.project.domain,
+                    &ctx.config.project,
                 ),
                 attachments: Vec::new(),
             }

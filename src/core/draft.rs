@@ -2,8 +2,9 @@
 use super::decrypt::Attachment;
 use super::keys::Cert;
 use super::parse::Mailbox;
+use super::settings::Project;
 use crate::model::CaseId;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -131,21 +132,25 @@ pub struct Draft {
     pub attachments: Vec<Attachment>,
 }
 
-/// `<kind>.<case>.<cause>.<recipient>@<domain>`, all derived, never random.
+/// `<kind>.<case>.<digest>@<domain>`: the digest is HMAC-SHA256 under the store's secret of
+/// the cause and the recipient — stable for the same message (a re-send has the same id),
+/// unguessable without the secret (SECURITY.md, predictable ids).
 pub fn message_id(
     kind: Kind,
     case: Option<&CaseId>,
     cause: &str,
     to: &str,
-    domain: &str,
+    project: &Project,
 ) -> String {
-    let mut h = Sha256::new();
+    use hmac::{Hmac, Mac};
+    let mut h = <Hmac<Sha256> as Mac>::new_from_slice(&project.id_secret.0)
+        .expect("HMAC takes a key of any length");
     h.update(cause.as_bytes());
-    h.update([0]);
+    h.update(&[0]);
     h.update(to.as_bytes());
-    let d = hex::encode(h.finalize());
+    let d = hex::encode(h.finalize().into_bytes());
     let case = case.map(CaseId::as_str).unwrap_or("none");
-    format!("{}.{case}.{}@{domain}", kind.as_str(), &d[..20])
+    format!("{}.{case}.{}@{}", kind.as_str(), &d[..20], project.domain)
 }
 
 #[cfg(test)]
@@ -155,19 +160,28 @@ mod tests {
     #[test]
     fn message_ids_are_stable_and_distinct() {
         let c = CaseId::new("SEC", 2026, 1);
-        let a = message_id(Kind::Ack, Some(&c), "h1", "r@x", "example.org");
-        assert_eq!(
-            a,
-            message_id(Kind::Ack, Some(&c), "h1", "r@x", "example.org")
-        );
+        let p = Project {
+            name: "Example".into(),
+            security_address: "security@example.org".into(),
+            local_part: "security".into(),
+            domain: "example.org".into(),
+            case_prefix: "SEC".into(),
+            separator: "+".into(),
+            instance: "security@example.org".into(),
+            demo_keys: true,
+            announce_address: None,
+            id_secret: Default::default(),
+        };
+        let a = message_id(Kind::Ack, Some(&c), "h1", "r@x", &p);
+        assert_eq!(a, message_id(Kind::Ack, Some(&c), "h1", "r@x", &p));
         assert!(a.starts_with("ack.SEC-2026-0001.") && a.ends_with("@example.org"));
-        assert_ne!(
-            a,
-            message_id(Kind::Ack, Some(&c), "h1", "s@x", "example.org")
-        );
-        assert_ne!(
-            a,
-            message_id(Kind::TeamCopy, Some(&c), "h1", "r@x", "example.org")
-        );
+        assert_ne!(a, message_id(Kind::Ack, Some(&c), "h1", "s@x", &p));
+        assert_ne!(a, message_id(Kind::TeamCopy, Some(&c), "h1", "r@x", &p));
+        // Another store's secret, another id for the same message.
+        let other = Project {
+            id_secret: crate::core::settings::IdSecret(vec![7; 32]),
+            ..p.clone()
+        };
+        assert_ne!(a, message_id(Kind::Ack, Some(&c), "h1", "r@x", &other));
     }
 }

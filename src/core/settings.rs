@@ -58,6 +58,21 @@ pub struct Project {
     pub demo_keys: bool,
     /// The public list that `/disclose` announces to (`[project] announce-address`).
     pub announce_address: Option<String>,
+    /// The store's random secret, mixed into every Message-ID secmail makes; set by the shell
+    /// when the store is open (empty before, e.g. for `check`).
+    pub id_secret: IdSecret,
+}
+
+/// A random per-store key for Message-IDs (SECURITY.md, predictable ids): without it a
+/// stranger computes the ids of our mail from what she sees and threads text into a case by
+/// naming one in References. Not a key that protects content; still never printed.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct IdSecret(pub Vec<u8>);
+
+impl std::fmt::Debug for IdSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdSecret(<redacted>)")
+    }
 }
 
 impl Project {

@@ -181,6 +181,7 @@ mod tests {
             instance: "security@example.org".into(),
             demo_keys: true,
             announce_address: None,
+            id_secret: Default::default(),
         }
     }
 

@@ -126,6 +126,8 @@ impl Daemon {
         notifier: Notifier,
         store: Store,
     ) -> Result<Daemon> {
+        let mut config = config;
+        config.settings.project.id_secret = store.id_secret();
         let templates = load_templates(&config.templates_dir)?;
         let sender = Sender::new(&config.outbound)?;
         Ok(Daemon {
@@ -182,7 +184,8 @@ impl Daemon {
     pub fn reload(&self, path: &Path) -> Result<()> {
         self.notifier.status("reloading the configuration");
         let result = (|| -> Result<()> {
-            let config = Config::load(path, self.clock.now().into())?;
+            let mut config = Config::load(path, self.clock.now().into())?;
+            config.settings.project.id_secret = self.store.id_secret();
             let templates = load_templates(&config.templates_dir)?;
             let sender = Sender::new(&config.outbound)?;
             let old = self.config();

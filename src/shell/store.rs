@@ -85,6 +85,8 @@ fn put_case(b: &mut sled::Batch, case: &Case) {
 
 /// Set once the `live/` index covers every case (stores written before it get it at open).
 const LIVE_INDEXED: &[u8] = b"index/live";
+/// 32 random bytes, made when the store is first opened (`Project::id_secret`).
+const ID_SECRET: &[u8] = b"meta/id-secret";
 
 fn out_key(id: u64) -> String {
     format!("out/{id:020}")
@@ -125,6 +127,7 @@ impl Store {
             durable: Arc::new(AtomicU64::new(start)),
         };
         store.index_running_cases(false)?;
+        store.ensure_id_secret()?;
         Ok(store)
     }
 
@@ -242,6 +245,39 @@ impl Store {
     }
 
     /// How many cases are open (their timers run): the `live/` index only.
+    /// The store's Message-ID secret (SECURITY.md, predictable ids). The shell sets it into
+    /// `Project::id_secret` before the core makes any mail.
+    pub fn id_secret(&self) -> crate::core::settings::IdSecret {
+        crate::core::settings::IdSecret(
+            self.db
+                .get(ID_SECRET)
+                .ok()
+                .flatten()
+                .map(|v| v.to_vec())
+                .unwrap_or_default(),
+        )
+    }
+
+    /// Makes the secret once, before any id derives from it.
+    fn ensure_id_secret(&self) -> Result<()> {
+        if self
+            .db
+            .get(ID_SECRET)
+            .context("reading the store")?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let secret: [u8; 32] = rand::random();
+        self.db
+            .compare_and_swap(ID_SECRET, None as Option<&[u8]>, Some(&secret[..]))
+            .context("writing the store")?
+            .ok();
+        // No flush of its own: mail with an id from it goes out only after a later flush,
+        // which makes this earlier write durable too (sled flushes in order).
+        Ok(())
+    }
+
     pub fn open_case_count(&self) -> usize {
         self.db.scan_prefix(b"live/").keys().count()
     }
@@ -480,11 +516,23 @@ impl Store {
     }
 
     /// True when the store holds no record at all (a restore goes only into such a store).
+    /// What opening wrote (the id secret, the index marker) does not count.
     pub fn is_empty(&self) -> bool {
-        self.db
-            .tree_names()
+        self.db.tree_names().iter().all(|n| {
+            self.db.open_tree(n).is_ok_and(|t| {
+                t.iter()
+                    .keys()
+                    .all(|k| k.is_ok_and(|k| k == ID_SECRET || k == LIVE_INDEXED))
+            })
+        })
+    }
+
+    /// Whether these records carry a store's id secret (a backup made before it existed
+    /// does not: the restored store keeps the one it made when opened).
+    pub fn records_have_id_secret(records: &[Record]) -> bool {
+        records
             .iter()
-            .all(|n| self.db.open_tree(n).map(|t| t.is_empty()).unwrap_or(false))
+            .any(|(t, k, _)| t.as_slice() == b"__sled__default" && k.as_slice() == ID_SECRET)
     }
 
     /// Writes records exported by [`Store::export`] and flushes.

@@ -95,6 +95,7 @@ impl Pipeline {
         config.store_path = dir.path().join("store");
         let templates = load_templates(&config.templates_dir).unwrap();
         let store = Store::open(&config.store_path).unwrap();
+        config.settings.project.id_secret = store.id_secret();
         Pipeline {
             _dir: dir,
             config,

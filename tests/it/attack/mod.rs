@@ -4,6 +4,7 @@
 mod backscatter;
 mod craft;
 mod key_substitution;
+mod message_ids;
 mod oracle;
 mod replay;
 mod retarget;
