@@ -43,7 +43,7 @@ pub(super) fn read_keys(
         }
     }
     let passphrase = passphrase_file.and_then(|p| {
-        read_secret_file("keys.passphrase-file", &p, demo, e).map(|b| {
+        read_secret_file("keys.passphrase-file", &p, false, e).map(|b| {
             String::from_utf8_lossy(&b)
                 .trim_end_matches(['\r', '\n'])
                 .to_string()
@@ -83,7 +83,9 @@ pub(super) fn read_keys(
     (keys, known)
 }
 
-/// Reads a secret file, refusing one that others may read (unless demo keys relax that).
+/// Reads a secret file, refusing one that others may read. `demo` (`[project] demo-keys`)
+/// relaxes that for the public demo key only, recognised by its fingerprint: it is public by
+/// design (the one loud DEMO KEYS warning covers it); any other key stays refused.
 pub fn read_secret_file(key: &str, path: &Path, demo: bool, e: &mut Errors) -> Option<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt;
     let meta = match std::fs::metadata(path) {
@@ -93,27 +95,31 @@ pub fn read_secret_file(key: &str, path: &Path, demo: bool, e: &mut Errors) -> O
             return None;
         }
     };
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o007 != 0 {
-        let msg = format!(
-            "{} has mode {mode:04o}: others may read it; run `chmod o-rwx {}`",
-            path.display(),
-            path.display()
-        );
-        if demo {
-            // Public by design; the one loud DEMO KEYS warning covers it.
-        } else {
-            e.add(key, msg);
-            return None;
-        }
-    }
-    match std::fs::read(path) {
-        Ok(b) => Some(b),
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
         Err(err) => {
             e.add(key, format!("{}: {err}", path.display()));
-            None
+            return None;
         }
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o007 != 0 && !(demo && is_demo_key(&bytes)) {
+        e.add(
+            key,
+            format!(
+                "{} has mode {mode:04o}: others may read it; run `chmod o-rwx {}`",
+                path.display(),
+                path.display()
+            ),
+        );
+        return None;
     }
+    Some(bytes)
+}
+
+/// The file holds the public demo key (`keys::DEMO_FINGERPRINT`).
+fn is_demo_key(bytes: &[u8]) -> bool {
+    keys::parse_cert(bytes).is_ok_and(|c| keys::fingerprint(&c) == keys::DEMO_FINGERPRINT)
 }
 
 /// `[[team]]`: the members whose entries are complete (the problems of the others in `e`).
@@ -192,9 +198,17 @@ mod tests {
         let mut e = Errors::default();
         assert!(read_secret_file("keys.secret[0]", &key, false, &mut e).is_none());
         assert!(e.0[0].contains("mode 0644"), "{:?}", e.0);
+        // demo-keys relaxes the check for the demo key only.
         let mut e = Errors::default();
-        assert!(read_secret_file("keys.secret[0]", &key, true, &mut e).is_some());
+        assert!(read_secret_file("keys.secret[0]", &key, true, &mut e).is_none());
+        let demo = dir.path().join("demo.asc");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        std::fs::copy(repo.join("keys/demo-project-secret.asc"), &demo).unwrap();
+        std::fs::set_permissions(&demo, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut e = Errors::default();
+        assert!(read_secret_file("keys.secret[0]", &demo, true, &mut e).is_some());
         assert!(e.0.is_empty(), "demo keys relax the check: {:?}", e.0);
+        assert!(read_secret_file("keys.secret[0]", &demo, false, &mut e).is_none());
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
         let mut e = Errors::default();
         assert!(read_secret_file("k", &key, false, &mut e).is_some() && e.0.is_empty());

@@ -173,23 +173,32 @@ impl Config {
         };
         top.done(&mut e);
 
-        if let (Some(p), Some(Inbound::Imap { settings, .. })) = (&project, &inbound) {
-            if p.demo_keys && !is_loopback(&settings.host) {
-                e.add(
-                    "project.demo-keys",
-                    format!(
-                        "the public demo keys cannot be used with a real IMAP server ({}); generate a project key with `secmail init`",
-                        settings.host
-                    ),
-                );
+        // The demo key is public: with any server that is not on this machine, mail to it is
+        // mail anyone can read. Recognised by fingerprint, whatever demo-keys says.
+        let demo = project.as_ref().is_some_and(|p| p.demo_keys)
+            || keys.as_ref().is_some_and(|k| k.uses_demo_key());
+        if demo {
+            let imap = match &inbound {
+                Some(Inbound::Imap { settings, .. }) => Some(("IMAP", settings.host.as_str())),
+                _ => None,
+            };
+            let smtp = match &outbound {
+                Some(Transport::Smtp(s)) => Some(("SMTP", s.host.as_str())),
+                _ => None,
+            };
+            for (what, host) in [imap, smtp].into_iter().flatten() {
+                if !is_loopback(host) {
+                    e.add(
+                        "project.demo-keys",
+                        format!(
+                            "the public demo key cannot be used with a real {what} server ({host}); generate a project key with `secmail init`"
+                        ),
+                    );
+                }
             }
-        }
-        if let Some(p) = &project {
-            if p.demo_keys {
-                warnings.push(
-                    "DEMO KEYS IN USE: the project key is public; anyone can read mail encrypted to it. Never use this configuration for real reports".to_string(),
-                );
-            }
+            warnings.push(
+                "DEMO KEYS IN USE: the project key is public; anyone can read mail encrypted to it. Never use this configuration for real reports".to_string(),
+            );
         }
         if team.is_empty() && e.0.is_empty() {
             warnings

@@ -104,6 +104,11 @@ impl ProjectKeys {
         Ok(ProjectKeys { tsks })
     }
 
+    /// One of the project keys is the public demo key (SECURITY.md, demo key).
+    pub fn uses_demo_key(&self) -> bool {
+        self.fingerprints().iter().any(|f| f == DEMO_FINGERPRINT)
+    }
+
     /// Full uppercase hex fingerprint of the signing cert.
     pub fn signing_fingerprint(&self) -> String {
         self.tsks.first().map(fingerprint).unwrap_or_default()
@@ -289,6 +294,10 @@ pub fn generate(name: &str, address: &str, rsa: bool, now: SystemTime) -> Result
 }
 
 /// One public cert, armored or binary. A TSK is accepted: its secrets are stripped.
+/// The demo project key shipped in `keys/` (its secret is public): recognised wherever it is
+/// copied, whatever `[project] demo-keys` says.
+pub const DEMO_FINGERPRINT: &str = "29B8CE0FA0ABB91C11E521B0AC0FF7F0307A94FE";
+
 pub fn parse_cert(bytes: &[u8]) -> Result<Cert, KeyError> {
     let mut certs = parse_certs(bytes)?;
     match certs.len() {

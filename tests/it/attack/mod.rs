@@ -3,6 +3,7 @@
 //! holds. `craft` makes the attacker's mail with GnuPG.
 mod backscatter;
 mod craft;
+mod demo_key;
 mod key_substitution;
 mod message_ids;
 mod oracle;
