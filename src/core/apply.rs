@@ -194,7 +194,22 @@ fn person(
             _ => (Kind::Unreadable, "unreadable".to_string()),
         };
         let mut out = Outcome::quarantine(&reason);
-        if may_auto_reply(mem, config, now).is_ok() {
+        // The team hears of it with the details (nothing in silence); the sender gets one plain
+        // reason and no detail of which decryption step failed (SECURITY.md, smaller ones).
+        let sender_reason = match &opened.outcome {
+            Crypt::NoIntegrity => reason.clone(),
+            _ => {
+                "the encrypted message could not be decrypted; it may have been damaged on the way"
+                    .to_string()
+            }
+        };
+        let detail = format!(
+            "A message from {} could not be read ({reason}). It is in the quarantine folder, message {}.",
+            from.address,
+            short(inc.hash)
+        );
+        let reason = sender_reason;
+        if may_auto_reply(mem, config, now).is_ok() && inc.headers.from_count <= 1 {
             let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project);
             out.drafts.push(Draft {
                 kind,
@@ -212,6 +227,18 @@ fn person(
             });
             out.auto_replied.push(from.address.clone());
         }
+        let told = if out.auto_replied.is_empty() {
+            " The sender was not answered (rate limit or several From addresses)."
+        } else {
+            " The sender was asked to send it again."
+        };
+        out.drafts.extend(alert(
+            config,
+            inc.hash,
+            "unreadable message",
+            &format!("{detail}{told}"),
+            None,
+        ));
         return out;
     }
 
@@ -341,13 +368,18 @@ fn person(
             case.id, from.address
         ));
     }
-    if rule == super::thread::Rule::References.as_str() && sender_class == "unknown" {
+    if inc.headers.from_count > 1 {
+        warning = Some(format!(
+            "This message has several From addresses ({} shown here, the first one); nobody was answered. Anyone can write any From: treat the sender as unknown.",
+            from.address
+        ));
+    } else if rule == super::thread::Rule::References.as_str() && sender_class == "unknown" {
         warning = Some(format!(
             "{} is not a participant of {}: this message threaded in only because it names one of the case's Message-IDs. Treat its text as from a stranger.",
             from.address, case.id
         ));
     }
-    if sender_class == "reporter" {
+    if sender_class == "reporter" && inc.headers.from_count <= 1 {
         if let Some(r) = case.reporter_mut(&from.address) {
             if r.cert.is_none() {
                 if let Some(known) = &mem.sender_cert {
@@ -417,7 +449,9 @@ fn person(
     let mut said = Vec::new();
 
     // The answer to the sender.
-    let answer = if not_for_us && !mem.told_fingerprint {
+    let answer = if inc.headers.from_count > 1 {
+        None
+    } else if not_for_us && !mem.told_fingerprint {
         Some(Kind::NotForUs)
     } else if opened_case && !not_for_us {
         Some(Kind::Ack)

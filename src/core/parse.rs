@@ -54,8 +54,16 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
         return Err(ParseError::NotMail);
     }
     let mut h = Headers::default();
-    if let Some(from) = msg.from() {
-        h.from_count = from.iter().count();
+    // Every From header counts: with several, mail-parser's `from()` is the last, DMARC checks
+    // the first (SECURITY.md: such a sender is unauthenticated and never answered).
+    let froms: Vec<&mail_parser::Address> = msg
+        .headers()
+        .iter()
+        .filter(|x| matches!(x.name, mail_parser::HeaderName::From))
+        .filter_map(|x| x.value().as_address())
+        .collect();
+    h.from_count = froms.iter().map(|a| a.iter().count()).sum();
+    if let Some(from) = froms.first() {
         h.from = from.first().and_then(|a| {
             let address = a.address()?.trim().to_ascii_lowercase();
             address.contains('@').then(|| Mailbox {

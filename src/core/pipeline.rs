@@ -3,7 +3,7 @@
 //! through [`View`], the time through `now`; what to write and send goes out as [`Processed`].
 use super::apply::{self, Disposition, Incoming, Memory};
 use super::classify::{self, Sender};
-use super::command::{self, Command, CommandMail};
+use super::command::{self, Authority, Command, CommandMail};
 use super::compose::{self, ComposeError, Outgoing, Templates};
 use super::decrypt::{self, Opened};
 use super::draft::Draft;
@@ -193,8 +193,11 @@ pub fn finish(
         headers.references.extend(parse::cited_message_ids(raw, 20));
     }
     let sender = from.clone().unwrap_or_default();
+    // Several From addresses: nobody is authenticated (SECURITY.md, smaller ones).
+    let several_from = headers.from_count > 1;
     let team_member = config
         .team_member(&sender)
+        .filter(|_| !several_from)
         .filter(|m| {
             opened
                 .as_ref()
@@ -215,6 +218,16 @@ pub fn finish(
             now,
             &|d| view.signature_seen(d),
         );
+        let authority = match authority {
+            Authority::Member { .. } if several_from => Authority::Refused {
+                answer_to: None,
+                reasons: vec![
+                    "the message has several From addresses: its sender is not authenticated"
+                        .into(),
+                ],
+            },
+            a => a,
+        };
         CommandMail { parsed, authority }
     });
     // Every good team signature is remembered (SECURITY.md, replay), notes' too.

@@ -149,19 +149,32 @@ pub async fn drain_until(
 fn redact(why: &str, rcpts: &[String]) -> String {
     let mut out = why.to_string();
     for r in rcpts.iter().filter(|r| !r.is_empty()) {
-        let lower = out.to_ascii_lowercase();
-        let needle = r.to_ascii_lowercase();
-        let mut result = String::new();
-        let mut last = 0;
-        for (i, _) in lower.match_indices(&needle) {
-            result.push_str(&out[last..i]);
-            result.push_str("<recipient>");
-            last = i + needle.len();
+        let r = r.to_ascii_lowercase();
+        out = replace_ci(&out, &r, "<recipient>");
+        // Servers also name the parts: "user dana unknown", "relay for distro-a.example".
+        if let Some((local, domain)) = r.rsplit_once('@') {
+            out = replace_ci(&out, domain, "<domain>");
+            // A very short local part ("a", "me") would take out ordinary words too.
+            if local.len() >= 3 {
+                out = replace_ci(&out, local, "<local>");
+            }
         }
-        result.push_str(&out[last..]);
-        out = result;
     }
     out
+}
+
+/// Replaces every ASCII-case-insensitive occurrence of `needle` (lowercase).
+fn replace_ci(text: &str, needle: &str, with: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut result = String::new();
+    let mut last = 0;
+    for (i, _) in lower.match_indices(needle) {
+        result.push_str(&text[last..i]);
+        result.push_str(with);
+        last = i + needle.len();
+    }
+    result.push_str(&text[last..]);
+    result
 }
 
 #[cfg(test)]
@@ -179,6 +192,14 @@ mod tests {
             "550 5.1.1 <<recipient>>: Recipient address rejected"
         );
         assert_eq!(redact("421 try later", &rcpts), "421 try later");
+        // The parts on their own too (SECURITY.md, smaller ones).
+        assert_eq!(
+            redact(
+                "550 user DANA unknown; no relay for distro-a.example",
+                &rcpts
+            ),
+            "550 user <local> unknown; no relay for <domain>"
+        );
     }
 
     #[test]

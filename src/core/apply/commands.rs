@@ -366,6 +366,11 @@ fn check_relay(case: &Case, parsed: &Parsed, config: &Settings) -> Result<String
     if text.trim().is_empty() {
         return Err("nothing to relay: write the reply below the command lines".into());
     }
+    if let Some(marker) = command::internal_marker(&text) {
+        return Err(format!(
+            "the reply contains text of a team copy or note (\"{marker}\"); quote the reporter only"
+        ));
+    }
     let lower = text.to_lowercase();
     if let Some(m) = config.team.iter().find(|m| lower.contains(&m.address)) {
         return Err(format!(

@@ -9,4 +9,5 @@ mod message_ids;
 mod oracle;
 mod replay;
 mod retarget;
+mod small;
 mod splicing;
