@@ -94,6 +94,12 @@ pub(super) fn read_limits(t: &toml::Table, max_message_bytes: u64, e: &mut Error
         auto_reply_window: s
             .opt_duration("auto-reply-window", e)
             .unwrap_or(Duration::from_secs(3600)),
+        message_time_budget: s
+            .opt_duration("message-time-budget", e)
+            .unwrap_or(Duration::from_secs(120)),
+        poison_after: s
+            .opt_int("poison-after", 1, 1_000, e)
+            .map_or(2, |n| n as u32),
         command_max_age: s
             .opt_duration("command-max-age", e)
             .unwrap_or(Duration::from_secs(7 * 86_400)),

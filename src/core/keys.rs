@@ -140,6 +140,19 @@ impl ProjectKeys {
 }
 
 /// Parses every cert in `bytes` (armored or binary); the error is a short reason.
+/// At most `max` certs from a message's key material, none when any of them is bad (as
+/// [`parse_certs`]); the parser is lazy: what is past the cap is never parsed.
+pub fn parse_certs_capped(bytes: &[u8], max: usize) -> Vec<Cert> {
+    let Ok(parser) = CertParser::from_bytes(bytes) else {
+        return Vec::new();
+    };
+    parser
+        .take(max)
+        .map(|c| c.map(|c| c.strip_secret_key_material()))
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap_or_default()
+}
+
 fn read_certs(bytes: &[u8]) -> Result<Vec<Cert>, String> {
     let parser = CertParser::from_bytes(bytes).map_err(|e| short(&e))?;
     let mut out = Vec::new();

@@ -108,6 +108,8 @@ mod tests {
             auto_replies_overall: 4,
             auto_reply_window: std::time::Duration::from_secs(3600),
             command_max_age: std::time::Duration::from_secs(3600),
+            message_time_budget: std::time::Duration::from_secs(60),
+            poison_after: 2,
             max_message_bytes: 1,
         };
         let now = Utc::now();

@@ -436,6 +436,40 @@ pub fn oversize(
     p
 }
 
+/// A message whose earlier attempts never finished (the process died or ran out of its time
+/// budget while handling it): quarantined unopened so that it cannot stop the daemon again,
+/// the team told (SECURITY.md, cost bombs).
+pub fn poisoned(
+    raw: &[u8],
+    attempts: u32,
+    config: &Settings,
+    templates: &Templates,
+    now: DateTime<Utc>,
+) -> Processed {
+    let hash = hash(raw);
+    let text = format!(
+        "A message ({} bytes, {}) stopped secmail {attempts} times while being handled: a crash or its time budget. It was not opened again and is in the quarantine folder; read it there by hand, and report the problem to the secmail developers if it is a bug.",
+        raw.len(),
+        &hash[..12]
+    );
+    let mut p = refused(
+        hash.clone(),
+        now,
+        "stopped the daemon while being handled (poison message)",
+    );
+    p.outcome.summary =
+        format!("quarantined: stopped secmail {attempts} times while being handled; team told");
+    for d in apply::alert(config, &hash, "poison message", &text, None) {
+        match compose::render(&d, templates, &config.keys, &config.project, now) {
+            Ok(o) => p.outgoing.push((o, None, d.kind.as_str().to_string())),
+            Err(e) => p
+                .errors
+                .push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address)),
+        }
+    }
+    p
+}
+
 /// The cases a message may change besides its own: the other side of its duplicate links and
 /// contact offers, and any case a `/duplicate` command names.
 fn related_cases(

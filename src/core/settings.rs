@@ -128,6 +128,13 @@ pub struct Limits {
     /// A signed team command counts only while its signature is younger than this
     /// (DESIGN.md "Team commands": default 7 days).
     pub command_max_age: Duration,
+    /// Wall time one message may take in the pipeline (`[limits] message-time-budget`, default
+    /// 2 min). Over it the daemon exits to be restarted; the message's attempt stays counted,
+    /// and after two it is quarantined unopened (SECURITY.md, cost bombs).
+    pub message_time_budget: Duration,
+    /// Attempts at one message, alone in flight, that may end without a result (a crash, the
+    /// time budget) before it is quarantined unopened (`[limits] poison-after`, default 2).
+    pub poison_after: u32,
     /// Mail larger than this is not read (`[inbound] max-message-size`; the same value as
     /// `config::Inbound::max_message_bytes`, here for the core's alert text).
     pub max_message_bytes: u64,

@@ -38,6 +38,28 @@ pub fn run(
     now: DateTime<Utc>,
     threads: usize,
 ) -> Result<Vec<Done>> {
+    // Poison messages (SECURITY.md, cost bombs). A batch that was in flight when the process
+    // died is handled one message at a time, so that only the message in flight is blamed;
+    // one whose attempts alone never finished `poison-after` times is not opened again.
+    let hashes: Vec<String> = raws.iter().map(|r| pipeline::hash(r)).collect();
+    let prior = store.attempts(&hashes).context(StoreUnwritable)?;
+    if raws.len() > 1 && prior.iter().any(|a| a.total > 0) {
+        let mut all = Vec::with_capacity(raws.len());
+        for raw in raws {
+            all.extend(run(
+                std::slice::from_ref(raw),
+                store,
+                config,
+                templates,
+                now,
+                threads,
+            )?);
+        }
+        return Ok(all);
+    }
+    let attempts = store
+        .begin_attempts(&hashes, raws.len() == 1)
+        .context(StoreUnwritable)?;
     let openings = map(raws, threads, |raw| pipeline::open(raw, store, config, now));
     let compose_all = |drafts: &[crate::core::draft::Draft]| {
         map(drafts, threads, |d| {
@@ -49,7 +71,19 @@ pub fn run(
         .collect()
     };
     let mut done = Vec::with_capacity(raws.len());
-    for (raw, opening) in raws.iter().zip(openings) {
+    for ((raw, opening), tries) in raws.iter().zip(openings).zip(attempts) {
+        if tries.alone >= config.limits.poison_after {
+            let processed = pipeline::poisoned(raw, tries.alone, config, templates, now);
+            let queued = store
+                .commit(&processed, raw, now)
+                .context(StoreUnwritable)?;
+            done.push(Done {
+                processed,
+                queued,
+                panicked: false,
+            });
+            continue;
+        }
         let finished = opening.and_then(|o| {
             catch_unwind(AssertUnwindSafe(|| {
                 pipeline::finish(raw, o, store, config, now, &compose_all)

@@ -266,11 +266,26 @@ impl Daemon {
         let now = self.clock.now();
         let threads = self.threads;
         let _writing = self.case_write.lock().await;
-        let done = tokio::task::spawn_blocking(move || {
+        let budget = config.limits.message_time_budget * raws.len().max(1) as u32;
+        let work = tokio::task::spawn_blocking(move || {
             batch::run(&raws, &store, &config, &templates, now, threads)
-        })
-        .await
-        .context("the pipeline task was cancelled")??;
+        });
+        let done = match tokio::time::timeout(budget, work).await {
+            Ok(joined) => joined.context("the pipeline task was cancelled")??,
+            Err(_) => {
+                // A thread cannot be stopped from outside, and one still running would commit
+                // later: exit and let the service manager restart us. The attempt stays
+                // counted in the store; a message that does this twice is quarantined
+                // unopened (shell::batch).
+                tracing::error!(
+                    budget_s = budget.as_secs(),
+                    "a message took longer than [limits] message-time-budget; exiting to be restarted"
+                );
+                self.notifier
+                    .status("exiting: a message exceeded its time budget");
+                std::process::exit(70);
+            }
+        };
         self.store.flush().await.context(StoreUnwritable)?;
         let mut handled = Vec::with_capacity(done.len());
         let mut queued_any = false;

@@ -32,6 +32,35 @@ use std::sync::Arc;
 /// One record of the store as `export` gives it: (tree name, key, value).
 pub type Record = (Vec<u8>, Vec<u8>, Vec<u8>);
 
+/// Unfinished attempts at one message: in any batch, and as the only message in flight (only
+/// those blame the message itself).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attempts {
+    pub total: u32,
+    pub alone: u32,
+}
+
+impl Attempts {
+    fn to_bytes(self) -> [u8; 8] {
+        let mut b = [0; 8];
+        b[..4].copy_from_slice(&self.total.to_be_bytes());
+        b[4..].copy_from_slice(&self.alone.to_be_bytes());
+        b
+    }
+
+    fn from_bytes(v: &[u8]) -> Attempts {
+        let word = |i: usize| {
+            v.get(i..i + 4)
+                .and_then(|w| w.try_into().ok())
+                .map_or(0, u32::from_be_bytes)
+        };
+        Attempts {
+            total: word(0),
+            alone: word(4),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -278,6 +307,39 @@ impl Store {
         Ok(())
     }
 
+    /// Poison messages (SECURITY.md, cost bombs): the earlier attempts at each message that
+    /// never finished (a crash, an abort, the time budget), without counting a new one.
+    pub fn attempts(&self, hashes: &[String]) -> Result<Vec<Attempts>> {
+        hashes
+            .iter()
+            .map(|h| {
+                let v = self
+                    .db
+                    .get(format!("try/{h}").as_bytes())
+                    .context("reading the store")?;
+                Ok(v.map(|v| Attempts::from_bytes(&v)).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Counts one more attempt at each message (`alone`: it is the only one in flight),
+    /// durably, before any is opened; returns the earlier counts. A count is removed when the
+    /// message's result is committed.
+    pub fn begin_attempts(&self, hashes: &[String], alone: bool) -> Result<Vec<Attempts>> {
+        let before = self.attempts(hashes)?;
+        let mut b = sled::Batch::default();
+        for (h, a) in hashes.iter().zip(&before) {
+            let next = Attempts {
+                total: a.total + 1,
+                alone: a.alone + u32::from(alone),
+            };
+            b.insert(format!("try/{h}").as_bytes(), &next.to_bytes());
+        }
+        self.db.apply_batch(b).context("writing to the store")?;
+        self.flush_blocking()?;
+        Ok(before)
+    }
+
     pub fn open_case_count(&self) -> usize {
         self.db.scan_prefix(b"live/").keys().count()
     }
@@ -334,7 +396,10 @@ impl Store {
     /// outbox entries queued.
     pub fn commit(&self, p: &Processed, raw: &[u8], now: DateTime<Utc>) -> Result<usize> {
         let mut b = sled::Batch::default();
+        // Handled, whatever the outcome: no longer a poison candidate.
+        b.remove(format!("try/{}", p.hash).as_bytes());
         if p.duplicate {
+            self.db.apply_batch(b).context("writing to the store")?;
             return Ok(0);
         }
         b.insert(format!("msg/{}", p.hash).as_bytes(), json(&p.record));
@@ -727,7 +792,18 @@ mod tests {
             assert!(store.running_cases().is_empty());
             store.flush_blocking().unwrap();
         }
-        let store = Store::open(&path).unwrap();
+        // sled's background flusher may hold the file lock a moment after the drop: wait for
+        // the lock to go (only that error), as a restarted daemon does.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match Store::open(&path) {
+                Ok(s) => break s,
+                Err(e) if e.is::<StoreLocked>() && std::time::Instant::now() < deadline => {
+                    std::thread::yield_now()
+                }
+                Err(e) => panic!("{e:#}"),
+            }
+        };
         let ids: Vec<String> = store
             .running_cases()
             .iter()

@@ -93,6 +93,8 @@ dir = "{r}/templates"
 auto-replies-per-address = 10000
 auto-replies-per-domain = 10000
 auto-replies-overall = 10000
+# The kills here are the test's, not the messages': none is a poison message.
+poison-after = 1000
 [[team]]
 name = "Alice Demo"
 address = "{ALICE}"

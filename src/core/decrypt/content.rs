@@ -18,7 +18,7 @@ use super::protected::{headers_of, protected_headers};
 use super::verify::{canonical_crlf, verify_detached};
 use super::{
     certs_for, join_texts, mime, Attachment, CertSource, Ctx, Found, LearntCert, Opened, Outcome,
-    SigStatus, Signature, MAX_DEPTH, MAX_PARTS,
+    SigStatus, Signature, MAX_ATTACHED_CERTS, MAX_DEPTH, MAX_KEY_BYTES, MAX_PARTS,
 };
 
 /// Opens decrypted bytes: a MIME payload (possibly signed inside, with protected headers) or
@@ -176,10 +176,15 @@ pub(super) fn collect(part: &mime::Part, found: &mut Found, depth: usize) {
         "text/rfc822-headers" => {} // legacy display of protected headers
         "text/plain" if part.param("hp-legacy-display").is_some() => {} // RFC 9788 §4.5.3
         "application/pgp-keys" => {
-            let mut certs = certs_in(&part.decoded());
+            let data = part.decoded();
+            if data.len() > MAX_KEY_BYTES {
+                found.attachments.push(attachment_of(part));
+                return;
+            }
+            let mut certs = certs_in(&data, found.keys.len());
             if certs.is_empty() {
                 // Some clients declare quoted-printable but leave armor's `=` unescaped.
-                certs = certs_in(part.body);
+                certs = certs_in(part.body, found.keys.len());
             }
             found.keys.extend(certs);
         }
@@ -190,8 +195,10 @@ pub(super) fn collect(part: &mime::Part, found: &mut Found, depth: usize) {
                 return;
             }
             let data = part.decoded();
-            if find_line(&data, b"-----BEGIN PGP PUBLIC KEY BLOCK-----").is_some() {
-                let certs = certs_in(&data);
+            if data.len() <= MAX_KEY_BYTES
+                && find_line(&data, b"-----BEGIN PGP PUBLIC KEY BLOCK-----").is_some()
+            {
+                let certs = certs_in(&data, found.keys.len());
                 if !certs.is_empty() {
                     found.keys.extend(certs);
                     return;
@@ -215,8 +222,10 @@ pub(super) fn attachment_of(part: &mime::Part) -> Attachment {
     }
 }
 
-fn certs_in(data: &[u8]) -> Vec<Cert> {
-    keys::parse_certs(data).unwrap_or_default()
+/// The certs in key material, up to what the message may still carry (`MAX_ATTACHED_CERTS`
+/// over all its parts: SECURITY.md, cost bombs).
+fn certs_in(data: &[u8], have: usize) -> Vec<Cert> {
+    keys::parse_certs_capped(data, MAX_ATTACHED_CERTS.saturating_sub(have))
 }
 
 /// Sorts attached certs into signers and bystanders and adds them to `opened.certs`.

@@ -33,6 +33,7 @@ mod armor;
 mod content;
 mod forms;
 mod packets;
+pub use packets::MAX_DECRYPTION_ATTEMPTS;
 mod protected;
 mod verify;
 
@@ -50,6 +51,11 @@ use protected::autocrypt;
 
 /// Largest decrypted (and decompressed) payload we accept: a compression bomb stops here.
 const MAX_PLAINTEXT: usize = 64 << 20;
+/// Certs taken from one message (attached, Autocrypt): a real mail carries one or two; a
+/// flood of key packets cost minutes of CPU (SECURITY.md, cost bombs).
+pub const MAX_ATTACHED_CERTS: usize = 16;
+/// Key data larger than this is not parsed as keys (it stays an attachment for the team).
+pub const MAX_KEY_BYTES: usize = 1 << 20;
 
 // ---------------------------------------------------------------------------------------------
 // The result

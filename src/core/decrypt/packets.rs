@@ -254,11 +254,16 @@ pub(super) fn unlock_session<T>(
     sym_algo: Option<SymmetricAlgorithm>,
     mut try_sk: impl FnMut(Option<SymmetricAlgorithm>, &SessionKey) -> Option<T>,
 ) -> Option<(T, Fingerprint)> {
-    for pkesk in pkesks {
-        let Some(rcpt) = pkesk.recipient() else {
-            continue;
-        };
+    // Each try is a private-key operation: an attacker's message naming our key in thousands
+    // of PKESKs must not buy that many (SECURITY.md, cost bombs).
+    let mut budget = MAX_DECRYPTION_ATTEMPTS;
+    let named = pkesks.iter().filter_map(|p| Some((p, p.recipient()?)));
+    for (pkesk, rcpt) in named {
         for k in ours.iter().filter(|k| k.handle.aliases(&rcpt)) {
+            if budget == 0 {
+                return None;
+            }
+            budget -= 1;
             if let Some(r) = try_key(pkesk, k, sym_algo, &mut try_sk) {
                 return Some(r);
             }
@@ -266,6 +271,10 @@ pub(super) fn unlock_session<T>(
     }
     for pkesk in pkesks.iter().filter(|p| p.recipient().is_none()) {
         for k in ours {
+            if budget == 0 {
+                return None;
+            }
+            budget -= 1;
             if let Some(r) = try_key(pkesk, k, sym_algo, &mut try_sk) {
                 return Some(r);
             }
@@ -273,6 +282,10 @@ pub(super) fn unlock_session<T>(
     }
     None
 }
+
+/// Private-key operations one message may cost: a real message names each of our keys once
+/// (a re-encrypted or multi-key one a few times).
+pub const MAX_DECRYPTION_ATTEMPTS: usize = 8;
 
 fn try_key<T>(
     pkesk: &PKESK,

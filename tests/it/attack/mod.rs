@@ -2,6 +2,7 @@
 //! what an attacker who reads our mail and writes to us would do, and asserts the invariant
 //! holds. `craft` makes the attacker's mail with GnuPG.
 mod backscatter;
+mod cost;
 mod craft;
 mod demo_key;
 mod key_substitution;
