@@ -3,6 +3,7 @@
 //! holds. `craft` makes the attacker's mail with GnuPG.
 mod craft;
 mod key_substitution;
+mod leaks;
 mod oracle;
 mod replay;
 mod retarget;
