@@ -5,6 +5,13 @@ use secmail::commands::{self, ExitCode};
 
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
+    // Whatever secmail creates is for its own user only (SECURITY.md, class 9): the files
+    // sled makes in the store included, which we do not open ourselves. Files meant for others
+    // (init's public key and config, security.txt) get their modes set explicitly.
+    // SAFETY: umask only sets the process's file mode creation mask; no other thread yet.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     // `run --once` prints its own summary; keep the log to warnings unless asked.
     let default_level = match cli.command {
@@ -105,8 +112,14 @@ fn main() -> std::process::ExitCode {
 /// Logs go to journald for the daemon under systemd (`JOURNAL_STREAM` set, or the journal's
 /// socket there and stderr not a terminal), with the fields (`case_id`, `msg_hash`, …) as
 /// journal fields; to stderr otherwise, and whenever the journal cannot be reached.
+///
+/// Whatever `SECMAIL_LOG` asks for, the dependencies that log report content (handlebars
+/// the variables it renders, async-imap whole messages) are held back by a filter before the
+/// user's (`shell::private::loggable`): an EnvFilter directive alone would lose to a more
+/// specific one of the user's (`handlebars::render=trace`).
 fn init_logging(default_level: &str, daemon: bool) {
     use tracing_subscriber::prelude::*;
+    let contentless = || tracing_subscriber::filter::filter_fn(secmail::shell::private::loggable);
     let filter = || {
         tracing_subscriber::EnvFilter::try_from_env("SECMAIL_LOG")
             .unwrap_or_else(|_| default_level.into())
@@ -118,16 +131,21 @@ fn init_logging(default_level: &str, daemon: bool) {
     if journal_wanted {
         if let Ok(layer) = tracing_journald::layer() {
             tracing_subscriber::registry()
+                .with(contentless())
                 .with(filter())
                 .with(layer.with_syslog_identifier("secmail".into()))
                 .init();
             return;
         }
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter())
-        .with_ansi(terminal)
-        .with_writer(std::io::stderr)
+    tracing_subscriber::registry()
+        .with(contentless())
+        .with(filter())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(terminal)
+                .with_writer(std::io::stderr),
+        )
         .init();
 }
 

@@ -12,10 +12,10 @@
 use super::ExitCode;
 use crate::core::seal;
 use crate::shell::clock::Clock;
+use crate::shell::private;
 use crate::shell::store::{Record, Store};
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 const MAGIC: &[u8] = b"secmail-backup 1\n";
@@ -41,19 +41,31 @@ pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
     let to: Vec<_> = certs.iter().take(1).collect();
     let sealed = seal::sign_and_encrypt(&config.keys, &to, &plain, clock.now().into())
         .map_err(|e| anyhow!("sealing the backup: {e}"))?;
+    // The temporary file is created exclusively (O_EXCL: never through a symlink, never a file
+    // already there, whoever put it there). One in the way is not removed: it is a crashed
+    // backup's or somebody's plant, and the operator decides which; we name it.
     let tmp = file.with_extension("partial");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))
-        .context(ExitCode::IoErr)?;
+    let mut f = match private::create_file_private(&tmp) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(anyhow!(
+                "{} already exists (left by an interrupted backup, or not ours): check it, remove it and run the backup again",
+                tmp.display()
+            ))
+            .context(ExitCode::IoErr)
+        }
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("creating {}", tmp.display()))
+                .context(ExitCode::IoErr)
+        }
+    };
     f.write_all(sealed.as_bytes())
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {}", tmp.display()))
         .context(ExitCode::IoErr)?;
+    drop(f);
+    // rename replaces whatever is at `file`, a symlink included, without following it.
     std::fs::rename(&tmp, file)
         .with_context(|| format!("renaming to {}", file.display()))
         .context(ExitCode::IoErr)?;

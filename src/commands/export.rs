@@ -7,7 +7,9 @@ use crate::core::security_txt;
 use crate::core::thread::Lookup;
 use crate::model::CaseId;
 use crate::shell::clock::Clock;
+use crate::shell::private;
 use anyhow::{anyhow, Context, Result};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 pub fn run(config_path: &Path, id: &str, format: &str, output: Option<&Path>) -> Result<()> {
@@ -26,24 +28,33 @@ pub fn run(config_path: &Path, id: &str, format: &str, output: Option<&Path>) ->
         .context(ExitCode::DataErr)?;
     let doc = advisory::render(format, &case, &config, clock.now());
     let text = serde_json::to_string_pretty(&doc)? + "\n";
-    write_or_print(output, &text)
+    write_or_print(output, &text, true)
 }
 
 pub fn security_txt(config_path: &Path, output: Option<&Path>) -> Result<()> {
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
-    write_or_print(output, &security_txt::render(&config, clock.now()))
+    write_or_print(output, &security_txt::render(&config, clock.now()), false)
 }
 
-fn write_or_print(output: Option<&Path>, text: &str) -> Result<()> {
+/// An advisory (`private`: written before disclosure) is a 0600 file, its missing directories
+/// 0700; security.txt is for the world to read (RFC 9116): 0644.
+fn write_or_print(output: Option<&Path>, text: &str, private: bool) -> Result<()> {
     match output {
         Some(p) => {
             if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent)
+                private::create_missing_dirs_private(parent)
                     .with_context(|| format!("creating {}", parent.display()))
                     .context(ExitCode::IoErr)?;
             }
-            std::fs::write(p, text)
+            private::write_private(p, text.as_bytes())
+                .and_then(|()| {
+                    if private {
+                        Ok(())
+                    } else {
+                        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644))
+                    }
+                })
                 .with_context(|| format!("writing {}", p.display()))
                 .context(ExitCode::IoErr)
         }
@@ -61,12 +72,13 @@ pub fn write_advisories(
     config: &crate::config::Config,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<std::path::PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    private::create_dir_private(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
     for f in [Format::Osv, Format::Csaf] {
         let p = dir.join(format!("{}.{}", case.id, f.extension()));
         let text = serde_json::to_string_pretty(&advisory::render(f, case, config, now))? + "\n";
-        std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+        private::write_private(&p, text.as_bytes())
+            .with_context(|| format!("writing {}", p.display()))?;
         written.push(p);
     }
     Ok(written)

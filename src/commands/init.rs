@@ -125,7 +125,12 @@ pub fn run(o: &Options) -> Result<()> {
         ))
         .context(ExitCode::Usage);
     }
+    // The deployment is read by the service and the team's admins as before main set the
+    // umask to 077: its directories are 0755 when init makes them (the secrets in it are 0600).
+    let public_dir = |d: &Path| std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755));
+    let existed = dir.is_dir();
     std::fs::create_dir_all(dir)
+        .and_then(|()| if existed { Ok(()) } else { public_dir(dir) })
         .with_context(|| format!("creating {}", dir.display()))
         .context(ExitCode::IoErr)?;
     let now = Clock::from_env().now().into();
@@ -154,6 +159,7 @@ pub fn run(o: &Options) -> Result<()> {
     write("smtp-password", "", 0o600).context(ExitCode::IoErr)?;
     let tdir = dir.join("templates");
     std::fs::create_dir(&tdir)
+        .and_then(|()| public_dir(&tdir))
         .with_context(|| format!("creating {}", tdir.display()))
         .context(ExitCode::IoErr)?;
     for (name, text) in TEMPLATES {

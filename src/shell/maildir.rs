@@ -2,6 +2,7 @@
 //! mail goes to the `.Processed` or `.Quarantine` sub-maildir (created when missing); without
 //! it (the demo, whose maildir git tracks) files are left alone and the store alone remembers.
 use anyhow::{Context, Result};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub struct MaildirItem {
@@ -44,7 +45,7 @@ pub fn file_away(root: &Path, item: &Path, quarantine: bool) -> Result<()> {
         ".Processed"
     });
     for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(folder.join(sub))
+        crate::shell::private::create_dir_private(&folder.join(sub))
             .with_context(|| format!("creating {}", folder.display()))?;
     }
     let name = item.file_name().context("maildir entry without a name")?;
@@ -58,11 +59,13 @@ pub fn file_away(root: &Path, item: &Path, quarantine: bool) -> Result<()> {
 /// for `secmail import`.
 pub fn deliver(root: &Path, raw: &[u8], unique: &str) -> Result<PathBuf> {
     for sub in ["cur", "new", "tmp"] {
-        std::fs::create_dir_all(root.join(sub))
+        crate::shell::private::create_missing_dirs_private(&root.join(sub))
             .with_context(|| format!("creating {}", root.display()))?;
     }
     let tmp = root.join("tmp").join(unique);
-    std::fs::write(&tmp, raw).with_context(|| format!("writing {}", tmp.display()))?;
+    crate::shell::private::create_file_private(&tmp)
+        .and_then(|mut f| f.write_all(raw).and_then(|()| f.sync_all()))
+        .with_context(|| format!("writing {}", tmp.display()))?;
     let dest = root.join("new").join(unique);
     std::fs::rename(&tmp, &dest).with_context(|| format!("delivering {}", dest.display()))?;
     Ok(dest)

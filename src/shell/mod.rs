@@ -6,6 +6,7 @@ pub mod daemon;
 pub mod imap;
 pub mod maildir;
 pub mod outbox;
+pub mod private;
 pub mod store;
 pub mod systemd;
 pub mod timers;

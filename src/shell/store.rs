@@ -127,10 +127,10 @@ fn json<T: Serialize>(v: &T) -> Vec<u8> {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("creating {}", parent.display()))?;
-        }
+        // The store holds every report in the clear: its directory is 0700 before sled
+        // writes a byte into it, and what an earlier version left wider is narrowed.
+        crate::shell::private::create_dir_private(path)
+            .with_context(|| format!("creating {}", path.display()))?;
         let db = match sled::Config::new()
             .path(path)
             .mode(sled::Mode::HighThroughput)
@@ -148,6 +148,8 @@ impl Store {
                 return Err(e).with_context(|| format!("opening the store at {}", path.display()))
             }
         };
+        crate::shell::private::restrict_tree(path)
+            .with_context(|| format!("restricting the permissions in {}", path.display()))?;
         // Whatever is in the store when it opens is on disk; ids only grow.
         let start = db.generate_id().context("opening the store")?;
         let store = Store {

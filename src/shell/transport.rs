@@ -473,11 +473,12 @@ fn write_file_now(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
     } else {
         format!("{}.eml", sanitize_stem(stem))
     };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {dir:?}"))?;
+    crate::shell::private::create_dir_private(dir).with_context(|| format!("creating {dir:?}"))?;
     let path = dir.join(&name);
     let n = TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).with_context(|| format!("creating {tmp:?}"))?;
+    let mut f = crate::shell::private::create_file_private(&tmp)
+        .with_context(|| format!("creating {tmp:?}"))?;
     f.write_all(raw)
         .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {tmp:?}"))?;

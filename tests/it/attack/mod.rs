@@ -6,6 +6,7 @@ mod cost;
 mod craft;
 mod demo_key;
 mod key_substitution;
+mod leaks;
 mod message_ids;
 mod oracle;
 mod replay;
