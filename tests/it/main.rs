@@ -18,6 +18,7 @@ mod hostile;
 mod imap_smtp;
 mod import;
 mod interop_pipeline;
+mod reporters;
 mod scenario;
 mod service;
 mod team;

@@ -99,7 +99,11 @@ fn repair_armor(lines: &[&[u8]]) -> Vec<u8> {
     let mut in_headers = true;
     for l in middle {
         if l.is_empty() {
-            in_headers = false;
+            // The blank line after the armor headers is the separator: keep it (once).
+            if in_headers {
+                out.push(b'\n');
+                in_headers = false;
+            }
             continue;
         }
         let is_header = in_headers && is_armor_header(l);

@@ -422,7 +422,13 @@ fn has_nested_encrypted(part: &mime::Part) -> bool {
         if depth > MAX_DEPTH {
             return false;
         }
-        if depth > 0 && (p.mime == "multipart/encrypted" || p.mime == "application/pgp-encrypted") {
+        // An application/pgp-encrypted leaf holding a whole OpenPGP message is an encrypted
+        // attachment (a script's `report.txt.asc`), opened as one; the RFC 3156 control part
+        // ("Version: 1") outside a multipart/encrypted root is a nesting.
+        if depth > 0
+            && (p.mime == "multipart/encrypted"
+                || (p.mime == "application/pgp-encrypted" && !is_encrypted_file(p)))
+        {
             return true;
         }
         p.children.iter().any(|c| walk(c, depth + 1))

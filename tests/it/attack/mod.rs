@@ -3,7 +3,7 @@
 //! holds. `craft` makes the attacker's mail with GnuPG.
 mod backscatter;
 mod cost;
-mod craft;
+pub(crate) mod craft;
 mod demo_key;
 mod key_substitution;
 mod leaks;

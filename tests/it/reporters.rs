@@ -1,0 +1,146 @@
+//! No report is lost (issue 11): reports as real clients send them open a case and are
+//! answered, whatever the client adds.
+use super::attack::craft::{pipeline, Actor};
+use super::gpg::pgp_mime;
+
+/// The armor headers GopenPGP (ProtonMail), Mailvelope, FlowCrypt, Enigmail and
+/// `gpg --emit-version --comment` put after the armor line.
+fn with_armor_headers(armored: &str, headers: &[&str]) -> String {
+    let (first, rest) = armored.split_once('\n').unwrap();
+    let rest = rest.trim_start_matches(['\r', '\n']);
+    format!("{first}\n{}\n\n{rest}", headers.join("\n"))
+}
+
+#[test]
+fn pgp_mime_with_armor_headers_is_decrypted_and_answered() {
+    let rita = Actor::rita();
+    for headers in [
+        &["Version: GopenPGP 2.7.4", "Comment: https://gopenpgp.org"][..],
+        &[
+            "Version: Mailvelope v5.1.2",
+            "Comment: https://mailvelope.com",
+        ],
+        &["Comment: FlowCrypt 8.5 Gmail Encryption"],
+        &[
+            "Version: GnuPG v2",
+            "Comment: Using GnuPG with Thunderbird - https://www.enigmail.net/",
+        ],
+    ] {
+        let p = pipeline();
+        let armored = rita.encrypt(
+            "Content-Type: text/plain\r\n\r\nThe parser overflows.\r\n",
+            true,
+        );
+        let raw = pgp_mime(
+            "From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: ...\r\nMessage-ID: <armor@reporter.example>\r\n",
+            &with_armor_headers(&armored, headers),
+        );
+        let r = p.process(&raw);
+        assert!(r.outcome.opened_case, "{headers:?}: {}", r.outcome.summary);
+        assert_eq!(r.record.encryption, "decrypted", "{headers:?}");
+        assert!(
+            r.outgoing.iter().any(|(_, _, k)| k == "ack"),
+            "{headers:?}: {}",
+            r.outcome.summary
+        );
+    }
+}
+
+#[test]
+fn a_returning_reporter_gets_an_encrypted_ack_with_the_cert_learnt_before() {
+    let p = pipeline();
+    let rita = Actor::rita();
+    let first = rita.pgp_mime(
+        &format!(
+            "From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: ...\r\nMessage-ID: <first@reporter.example>\r\n{}",
+            rita.autocrypt("rita@reporter.example")
+        ),
+        "Content-Type: text/plain\n\nFirst report.\n",
+    );
+    let r = p.process(&first);
+    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
+    // The second report, in the clear from a webmail: a new case, the ack encrypted all the same.
+    let second = b"From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: Another bug\r\nMessage-ID: <second@reporter.example>\r\n\r\nA second, unrelated problem.\r\n";
+    let r = p.process(second);
+    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
+    assert!(
+        r.outcome.summary.contains("ack (encrypted)"),
+        "{}",
+        r.outcome.summary
+    );
+}
+
+/// A clear report in `charset`, with `body` already in that charset's bytes.
+fn report_in(charset: &str, subject: &str, body: &[u8]) -> Vec<u8> {
+    let mut raw = format!(
+        "From: Taro <taro@reporter.example>\r\nTo: security@example.org\r\nSubject: {subject}\r\nMessage-ID: <{charset}@reporter.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset={charset}\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    raw.extend_from_slice(b"\r\n");
+    raw
+}
+
+#[test]
+fn legacy_charsets_reach_the_team_as_text() {
+    let hex = |s: &str| -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let cases: [(&str, &str, Vec<u8>, &str); 3] = [
+        (
+            "iso-2022-jp",
+            "=?iso-2022-jp?b?GyRCQEg8ZUAtJE5KczlwGyhC?=",
+            b"\x1b$B@H<e@-$NJs9p$G$9!#\x1b(B".to_vec(),
+            "脆弱性の報告です。",
+        ),
+        (
+            "shift_jis",
+            "report",
+            hex("90c68ee390ab82cc95f18d9082c582b78142"),
+            "脆弱性の報告です。",
+        ),
+        (
+            "koi8-r",
+            "report",
+            hex("f5d1dad7c9cdcfd3d4d8"),
+            "Уязвимость",
+        ),
+    ];
+    for (charset, subject, body, text) in cases {
+        let p = pipeline();
+        let r = p.process(&report_in(charset, subject, &body));
+        assert!(
+            r.record.text.contains(text),
+            "{charset}: {:?}",
+            r.record.text
+        );
+        if charset == "iso-2022-jp" {
+            let case = r.outcome.case.as_ref().unwrap();
+            assert_eq!(case.title, "脆弱性の報告", "RFC 2047 subject in {charset}");
+        }
+    }
+}
+
+#[test]
+fn an_encrypted_attachment_typed_application_pgp_encrypted_is_decrypted() {
+    // A script's or a webmail's `report.txt.asc` inside multipart/mixed: not an EFAIL nesting.
+    let p = pipeline();
+    let rita = Actor::rita();
+    let armored = rita.encrypt("Remote crash in the parser.\n", true);
+    let raw = format!(
+        "From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: report attached\r\nMessage-ID: <att@reporter.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSee the attachment.\r\n--b\r\nContent-Type: application/pgp-encrypted; name=\"report.txt.asc\"\r\nContent-Disposition: attachment; filename=\"report.txt.asc\"\r\n\r\n{}\r\n--b--\r\n",
+        armored.replace('\n', "\r\n")
+    );
+    let r = p.process(raw.as_bytes());
+    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
+    assert_eq!(r.record.encryption, "decrypted", "{}", r.outcome.summary);
+    // EFAIL rules kept: the clear part is unauthenticated, not spliced into the text.
+    assert!(
+        !r.record.text.contains("See the attachment."),
+        "{:?}",
+        r.record.text
+    );
+}
