@@ -42,6 +42,8 @@ pub struct Incoming<'a> {
     /// A team member's good signature on this message was seen before (SECURITY.md, replay):
     /// a captured signed mail sent again is not a new note.
     pub replayed_team_signature: bool,
+    /// An earlier message from the same sender had this Message-ID and other content.
+    pub repeated_message_id: bool,
 }
 
 /// What the store knows about the sender beyond the case.
@@ -367,6 +369,11 @@ fn person(
             "This message carries a ciphertext already received on {}, sent again by {}: a copy, possibly by someone who captured it and wants it decrypted. It was not answered.",
             case.id, from.address
         ));
+    }
+    if inc.repeated_message_id {
+        warning = Some(
+            "An earlier message from this sender had the same Message-ID and other content: both are kept, this one as a new message.".to_string(),
+        );
     }
     if inc.headers.from_count > 1 {
         warning = Some(format!(

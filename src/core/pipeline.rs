@@ -18,8 +18,13 @@ use sha2::{Digest, Sha256};
 
 /// What the pipeline may ask the store.
 pub trait View: Lookup {
-    /// Already handled (same content hash, or same Message-ID from the same sender).
+    /// Already handled: the same bytes (`hash`). The id arguments are unused since duplicates
+    /// by id are decided on content ([`View::earlier_with_id`]).
     fn seen(&self, hash: &str, message_id: Option<&str>, from: Option<&str>) -> bool;
+    /// The raw bytes of an earlier message from `from` with this Message-ID, if any.
+    fn earlier_with_id(&self, _message_id: &str, _from: &str) -> Option<Vec<u8>> {
+        None
+    }
     /// Send times of automatic messages under a `limits::keys` key.
     fn recent_auto_replies(&self, key: &str) -> Vec<DateTime<Utc>>;
     fn told_fingerprint(&self, address: &str) -> bool;
@@ -75,6 +80,49 @@ pub struct Processed {
 
 pub fn hash(raw: &[u8]) -> String {
     hex::encode(Sha256::digest(raw))
+}
+
+/// Trace headers a relay or a mailbox adds on the way: not part of what a message says.
+const TRACE_HEADERS: [&str; 7] = [
+    "received",
+    "return-path",
+    "delivered-to",
+    "x-original-to",
+    "authentication-results",
+    "arc-authentication-results",
+    "x-spam-status",
+];
+
+/// sha256 of a message without its trace headers and with LF line ends: the same message
+/// delivered twice (another route, another mailbox) has the same content hash.
+pub fn content_hash(raw: &[u8]) -> String {
+    let text = raw
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut h = Sha256::new();
+    let mut in_header = true;
+    let mut skipping = false;
+    for line in text {
+        if in_header {
+            if line.is_empty() {
+                in_header = false;
+            } else if line[0] == b' ' || line[0] == b'\t' {
+                if skipping {
+                    continue;
+                }
+            } else {
+                let name = line.split(|&b| b == b':').next().unwrap_or(b"");
+                let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
+                skipping = TRACE_HEADERS.contains(&name.as_str());
+                if skipping {
+                    continue;
+                }
+            }
+        }
+        h.update(line);
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
 }
 
 /// The whole flow for one message, composing its messages one after the other.
@@ -173,7 +221,18 @@ pub fn finish(
         Err(e) => return refused(hash, now, &e),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
-    if view.seen(&hash, headers.message_id.as_deref(), from.as_deref()) {
+    // A duplicate is the same content: the same bytes, or the same From and Message-ID with
+    // the same content once trace headers and line ends are set aside. The same id with other
+    // content is a new message, and the team is told the id repeats (issue 11).
+    let earlier = match (headers.message_id.as_deref(), from.as_deref()) {
+        (Some(id), Some(f)) => view.earlier_with_id(id, f),
+        _ => None,
+    };
+    let same_content = earlier
+        .as_deref()
+        .is_some_and(|e| content_hash(e) == content_hash(raw));
+    let repeated_message_id = earlier.is_some() && !same_content;
+    if view.seen(&hash, None, None) || same_content {
         let mut p = refused(hash, now, "duplicate");
         p.duplicate = true;
         p.outcome.disposition = Disposition::Processed;
@@ -315,6 +374,7 @@ pub fn finish(
         team_member,
         command,
         replayed_team_signature,
+        repeated_message_id,
     };
     let mut outcome = apply::message(incoming, &mem, config, now);
     outcome.payload_ids = payload_ids

@@ -684,21 +684,22 @@ impl Lookup for Store {
 }
 
 impl View for Store {
-    fn seen(&self, hash: &str, message_id: Option<&str>, from: Option<&str>) -> bool {
-        if self
-            .db
+    fn seen(&self, hash: &str, _message_id: Option<&str>, _from: Option<&str>) -> bool {
+        self.db
             .contains_key(format!("msg/{hash}").as_bytes())
             .unwrap_or(false)
-        {
-            return true;
-        }
-        match (message_id, from) {
-            (Some(id), Some(from)) => self
-                .db
-                .contains_key(format!("rmid/{from}/{id}").as_bytes())
-                .unwrap_or(false),
-            _ => false,
-        }
+    }
+
+    fn earlier_with_id(&self, message_id: &str, from: &str) -> Option<Vec<u8>> {
+        let hash = self
+            .db
+            .get(format!("rmid/{from}/{message_id}").as_bytes())
+            .ok()??;
+        let hash = String::from_utf8(hash.to_vec()).ok()?;
+        self.db
+            .get(format!("raw/{hash}").as_bytes())
+            .ok()?
+            .map(|v| v.to_vec())
     }
 
     fn recent_auto_replies(&self, address: &str) -> Vec<DateTime<Utc>> {

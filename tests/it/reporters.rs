@@ -144,3 +144,45 @@ fn an_encrypted_attachment_typed_application_pgp_encrypted_is_decrypted() {
         r.record.text
     );
 }
+
+fn with_id(received: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!(
+        "Received: {received}\r\nFrom: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: {subject}\r\nMessage-ID: <same@reporter.example>\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn the_same_message_id_with_other_content_is_a_new_message_and_the_same_content_a_duplicate() {
+    let p = pipeline();
+    let first = p.process(&with_id(
+        "from a by b; Thu, 24 Dec 2026 10:00:00 +0000",
+        "Overflow",
+        "The parser overflows.",
+    ));
+    assert!(first.outcome.opened_case, "{}", first.outcome.summary);
+    // Delivered again by another route: a duplicate.
+    let again = p.process(&with_id(
+        "from c by d; Thu, 24 Dec 2026 10:05:00 +0000",
+        "Overflow",
+        "The parser overflows.",
+    ));
+    assert!(again.duplicate, "{}", again.outcome.summary);
+    // A script reusing its Message-ID for a different report: a new message the team sees.
+    let other = p.process(&with_id(
+        "from a by b; Thu, 24 Dec 2026 11:00:00 +0000",
+        "Use after free",
+        "Another bug entirely.",
+    ));
+    assert!(!other.duplicate, "{}", other.outcome.summary);
+    let copy = other
+        .outgoing
+        .iter()
+        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
+        .map(|(o, _, _)| {
+            super::common::open_sent(&o.raw, &super::common::secret("team-alice-secret.asc"))
+        })
+        .expect("the team sees it");
+    assert!(copy.contains("Another bug entirely."), "{copy}");
+    assert!(copy.contains("same Message-ID"), "{copy}");
+}
