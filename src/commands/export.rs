@@ -1,6 +1,6 @@
 //! `secmail export ID --format osv|csaf` and `secmail security-txt`: documents for the public,
-//! written from the store and the configuration (the same code writes the advisories at
-//! disclosure, `shell::daemon`).
+//! written from the store and the configuration (the advisories written at disclosure are
+//! `shell::advisories`').
 use super::ExitCode;
 use crate::core::advisory::{self, Format};
 use crate::core::security_txt;
@@ -63,23 +63,4 @@ fn write_or_print(output: Option<&Path>, text: &str, private: bool) -> Result<()
             Ok(())
         }
     }
-}
-
-/// Writes `<dir>/<CASE>.osv.json` and `<CASE>.csaf.json` (at disclosure).
-pub fn write_advisories(
-    dir: &Path,
-    case: &crate::model::Case,
-    config: &crate::config::Config,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<std::path::PathBuf>> {
-    private::create_dir_private(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = Vec::new();
-    for f in [Format::Osv, Format::Csaf] {
-        let p = dir.join(format!("{}.{}", case.id, f.extension()));
-        let text = serde_json::to_string_pretty(&advisory::render(f, case, config, now))? + "\n";
-        private::write_private(&p, text.as_bytes())
-            .with_context(|| format!("writing {}", p.display()))?;
-        written.push(p);
-    }
-    Ok(written)
 }

@@ -345,7 +345,7 @@ impl Daemon {
         let Some(dir) = &config.advisories.dir else {
             return;
         };
-        match crate::commands::export::write_advisories(dir, case, &config, now) {
+        match super::advisories::write_advisories(dir, case, &config, now) {
             Ok(paths) => {
                 for p in paths {
                     tracing::info!(case_id = %case.id, path = %p.display(), "advisory written");

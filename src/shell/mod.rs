@@ -1,5 +1,6 @@
 //! The imperative shell: every await and syscall lives here. Inbound (imap, maildir) → store →
 //! outbox → transport, driven by the daemon; the clock is read only in clock.rs.
+pub mod advisories;
 pub mod batch;
 pub mod clock;
 pub mod daemon;
