@@ -250,3 +250,50 @@ fn core_and_model_do_no_io() {
     }
     assert!(checked >= 10);
 }
+
+#[test]
+fn layers_point_down_only() {
+    // Issue 9: model < core < config < shell < cli (the argument types) < commands; main.rs
+    // on top. A file names only its own layer and those below. Unit tests included.
+    let order = ["model", "core", "config", "shell", "cli", "commands"];
+    let mut checked = 0;
+    for (rank, layer) in order.iter().enumerate() {
+        let mut dirs = vec![repo().join("src").join(layer)];
+        let mut files = Vec::new();
+        while let Some(d) = dirs.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for e in entries {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+        let single = repo().join("src").join(format!("{layer}.rs"));
+        if single.exists() {
+            files.push(single);
+        }
+        for p in files {
+            let text = std::fs::read_to_string(&p).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for above in &order[rank + 1..] {
+                    assert!(
+                        !code.contains(&format!("crate::{above}::"))
+                            && !code.contains(&format!("crate::{above}}}"))
+                            && !code.contains(&format!("crate::{above};")),
+                        "{}:{}: {layer} names {above}, a layer above it",
+                        p.display(),
+                        n + 1
+                    );
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 40, "{checked} files");
+}
