@@ -45,10 +45,16 @@ pub struct Config {
     /// attempt up to one hour.
     pub retry_min: std::time::Duration,
     pub store_path: PathBuf,
+    /// `[store] max-size` (default 4 GiB): the team is alerted at 80 % and at 100 %
+    /// (SECURITY.md, cost bombs); mail is still handled, nothing is dropped.
+    pub store_max_bytes: u64,
     pub templates_dir: PathBuf,
     /// Warnings to log at start (demo keys, group-readable files).
     pub warnings: Vec<String>,
 }
+
+/// Default of `[store] max-size`.
+pub const DEFAULT_STORE_MAX: u64 = 4 << 30;
 
 impl Deref for Config {
     type Target = Settings;
@@ -137,6 +143,9 @@ impl Config {
         let store_path = store
             .opt_path("path", base, &mut e)
             .unwrap_or_else(|| base.join("var/store"));
+        let store_max_bytes = store
+            .opt_size("max-size", &mut e)
+            .unwrap_or(DEFAULT_STORE_MAX);
         store.done(&mut e);
 
         let mut tpl = Section::new(
@@ -223,6 +232,7 @@ impl Config {
                     outbound,
                     retry_min,
                     store_path,
+                    store_max_bytes,
                     templates_dir,
                     warnings,
                 })

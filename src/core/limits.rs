@@ -85,6 +85,28 @@ pub fn record(
     times
 }
 
+/// The store against `[store] max-size`: the level to record now (0 below 80 %, 1 from
+/// 80 %, 2 at or over the limit) and, when it rose since `told`, what to tell the team.
+pub fn store_quota(size: u64, max: u64, told: u8) -> (u8, Option<String>) {
+    let level = if size >= max {
+        2
+    } else if size.saturating_mul(5) >= max.saturating_mul(4) {
+        1
+    } else {
+        0
+    };
+    let mb = |b: u64| b / (1 << 20);
+    let text = (level > told).then(|| {
+        format!(
+            "The store uses {} MiB of its {} MiB limit ([store] max-size){}. Make room (back it up and prune old closed cases) or raise the limit; mail is still handled and nothing is dropped.",
+            mb(size),
+            mb(max),
+            if level == 2 { ": the limit is reached" } else { ", over 80 %" }
+        )
+    });
+    (level, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +150,20 @@ mod tests {
             may_send(&r(9, 9, 9), &limits, now + Duration::hours(2)),
             Ok(())
         );
+    }
+
+    #[test]
+    fn the_store_quota_warns_once_per_level() {
+        assert_eq!(store_quota(10, 100, 0), (0, None));
+        let (l, t) = store_quota(80, 100, 0);
+        assert_eq!(l, 1);
+        assert!(t.unwrap().contains("over 80 %"));
+        assert_eq!(store_quota(90, 100, 1), (1, None), "told once");
+        let (l, t) = store_quota(100, 100, 1);
+        assert_eq!(l, 2);
+        assert!(t.unwrap().contains("limit is reached"));
+        // Room made: back to 0, so a later rise is told again.
+        assert_eq!(store_quota(10, 100, 2), (0, None));
     }
 
     #[test]

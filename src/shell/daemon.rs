@@ -332,10 +332,58 @@ impl Daemon {
                 queued: d.queued,
             });
         }
+        if self.check_store_quota(now).await? {
+            queued_any = true;
+        }
         if queued_any {
             self.outbox_wake.notify_one();
         }
         Ok(handled)
+    }
+
+    /// The store against `[store] max-size`: the team is alerted when it passes 80 % and when
+    /// it reaches the limit, once per rise (SECURITY.md, cost bombs). Returns whether mail was
+    /// queued.
+    async fn check_store_quota(&self, now: chrono::DateTime<chrono::Utc>) -> Result<bool> {
+        let config = self.config();
+        let told = self.store.quota_told();
+        let size = self.store.size_on_disk();
+        let (level, text) = crate::core::limits::store_quota(size, config.store_max_bytes, told);
+        if level == told {
+            return Ok(false);
+        }
+        let mut s = crate::core::schedule::Scheduled {
+            cases: Vec::new(),
+            outgoing: Vec::new(),
+            digest_at: None,
+            errors: Vec::new(),
+        };
+        if let Some(text) = &text {
+            tracing::warn!(
+                size_mib = size >> 20,
+                max_mib = config.store_max_bytes >> 20,
+                "store near or over its size limit; team told"
+            );
+            let cause = format!("store-quota/{level}/{}", now.format("%Y-%m-%d"));
+            let templates = self.templates();
+            for d in crate::core::apply::alert(&config, &cause, "store size", text, None) {
+                match crate::core::compose::render(
+                    &d,
+                    &templates,
+                    &config.keys,
+                    &config.project,
+                    now,
+                ) {
+                    Ok(o) => s.outgoing.push((o, None, d.kind.as_str().to_string())),
+                    Err(e) => tracing::error!(error = %e, "could not compose the store-size alert"),
+                }
+            }
+        }
+        self.store
+            .commit_quota(level, &s, now)
+            .context(StoreUnwritable)?;
+        self.store.flush().await.context(StoreUnwritable)?;
+        Ok(!s.outgoing.is_empty())
     }
 
     /// At disclosure: the OSV and CSAF advisories into `[advisories] dir`. A failure is logged

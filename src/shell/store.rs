@@ -116,6 +116,8 @@ fn put_case(b: &mut sled::Batch, case: &Case) {
 const LIVE_INDEXED: &[u8] = b"index/live";
 /// 32 random bytes, made when the store is first opened (`Project::id_secret`).
 const ID_SECRET: &[u8] = b"meta/id-secret";
+/// The store-quota level the team was last told of.
+const QUOTA_TOLD: &[u8] = b"meta/quota-told";
 
 fn out_key(id: u64) -> String {
     format!("out/{id:020}")
@@ -340,6 +342,36 @@ impl Store {
         self.db.apply_batch(b).context("writing to the store")?;
         self.flush_blocking()?;
         Ok(before)
+    }
+
+    /// Bytes the store takes on disk (sled's own figure).
+    pub fn size_on_disk(&self) -> u64 {
+        self.db.size_on_disk().unwrap_or(0)
+    }
+
+    /// The store-quota level the team was last told of (`core::limits::store_quota`).
+    pub fn quota_told(&self) -> u8 {
+        self.db
+            .get(QUOTA_TOLD)
+            .ok()
+            .flatten()
+            .and_then(|v| v.first().copied())
+            .unwrap_or(0)
+    }
+
+    /// Records the level with the alert's mail in one batch.
+    pub fn commit_quota(
+        &self,
+        level: u8,
+        s: &crate::core::schedule::Scheduled,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        // The mail first: a crash between the two tells the team once more, never not at all.
+        let n = self.commit_scheduled(s, now)?;
+        self.db
+            .insert(QUOTA_TOLD, &[level])
+            .context("writing to the store")?;
+        Ok(n)
     }
 
     pub fn open_case_count(&self) -> usize {
@@ -587,9 +619,9 @@ impl Store {
     pub fn is_empty(&self) -> bool {
         self.db.tree_names().iter().all(|n| {
             self.db.open_tree(n).is_ok_and(|t| {
-                t.iter()
-                    .keys()
-                    .all(|k| k.is_ok_and(|k| k == ID_SECRET || k == LIVE_INDEXED))
+                t.iter().keys().all(|k| {
+                    k.is_ok_and(|k| k == ID_SECRET || k == LIVE_INDEXED || k == QUOTA_TOLD)
+                })
             })
         })
     }

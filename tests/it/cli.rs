@@ -297,3 +297,46 @@ fn layers_point_down_only() {
     }
     assert!(checked >= 40, "{checked} files");
 }
+
+#[test]
+fn a_store_over_most_of_its_size_limit_tells_the_team() {
+    // Class 6 of SECURITY.md: the store grows with every message; the team hears before it
+    // is full. The same demo run with and without a tiny `[store] max-size`.
+    let alerts = |dir: &Path| -> usize {
+        std::fs::read_dir(dir.join("var/outbox"))
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.unwrap().path()).ok())
+            .filter(|m| String::from_utf8_lossy(m).contains("Message-ID: <team-alert."))
+            .count()
+    };
+    let plain = demo_tree();
+    let out = secmail(plain.path(), &["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let small = demo_tree();
+    let conf = small.path().join("security.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.contains("path = \"var/store\"\n"));
+    std::fs::write(
+        &conf,
+        text.replace(
+            "path = \"var/store\"\n",
+            "path = \"var/store\"\nmax-size = \"4KB\"\n",
+        ),
+    )
+    .unwrap();
+    let out = secmail(small.path(), &["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        alerts(small.path()),
+        alerts(plain.path()) + 2,
+        "one store-size alert for each of the two members"
+    );
+}
