@@ -533,6 +533,17 @@ fn person(
             data: inc.raw.to_vec(),
         });
     }
+    // Why it could not be read (issue 11.9): the keys it names, or none at all.
+    if let (None, Crypt::NotForUs { recipients }) = (&warning, &opened.outcome) {
+        warning = Some(if recipients.is_empty() {
+            "Not encrypted to any of the project's keys: it names no recipient key (passphrase-only, or hidden recipients). The original is attached.".to_string()
+        } else {
+            format!(
+                "Not encrypted to any of the project's keys: it was encrypted to {} (a retired project key, or someone else's). The original is attached.",
+                recipients.join(", ")
+            )
+        });
+    }
     let about = About {
         warning: warning.as_deref(),
         ..about

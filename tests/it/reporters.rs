@@ -186,3 +186,40 @@ fn the_same_message_id_with_other_content_is_a_new_message_and_the_same_content_
     assert!(copy.contains("Another bug entirely."), "{copy}");
     assert!(copy.contains("same Message-ID"), "{copy}");
 }
+
+#[test]
+fn mail_not_encrypted_to_us_reaches_the_team_with_the_key_ids_it_names() {
+    let p = pipeline();
+    let rita = super::gpg::Gpg::with_keys(&[
+        &super::common::repo().join("fixtures/keys/reporter-rita-secret.asc")
+    ]);
+    // Encrypted to the reporter's own key by mistake.
+    let armored = rita.sign_encrypt(
+        "rita@reporter.example",
+        "rita@reporter.example",
+        b"Content-Type: text/plain\r\n\r\nOops.\r\n",
+    );
+    let raw = pgp_mime(
+        "From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: ...\r\nMessage-ID: <wrongkey@reporter.example>\r\n",
+        &armored,
+    );
+    let r = p.process(&raw);
+    assert_eq!(r.record.encryption, "not-for-us", "{}", r.outcome.summary);
+    let copy = r
+        .outgoing
+        .iter()
+        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
+        .map(|(o, _, _)| {
+            super::common::open_sent(&o.raw, &super::common::secret("team-alice-secret.asc"))
+        })
+        .expect("the team sees it");
+    let ids = match secmail::core::decrypt::message(&raw, &p.config.keys, &[], p.now.into()).outcome
+    {
+        secmail::core::decrypt::Outcome::NotForUs { recipients } => recipients,
+        other => panic!("{other:?}"),
+    };
+    assert!(!ids.is_empty());
+    for id in ids {
+        assert!(copy.contains(&id), "{id} not named:\n{copy}");
+    }
+}
