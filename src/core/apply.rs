@@ -466,7 +466,12 @@ fn person(
         None
     };
     if let Some(kind) = answer {
-        let allowed = may_auto_reply(mem, config, now);
+        // A good signature bound to From (issue 11.5): not limited per address.
+        let allowed = if signature == "good" {
+            may_answer_verified(mem, config, now)
+        } else {
+            may_auto_reply(mem, config, now)
+        };
         if allowed.is_ok() {
             let d = reporter_draft(
                 kind,
@@ -1000,7 +1005,16 @@ fn may_auto_reply(
     config: &Settings,
     now: DateTime<Utc>,
 ) -> Result<(), super::limits::Held> {
-    super::limits::may_send(&mem.rate, &config.limits, now)
+    super::limits::may_send(&mem.rate, &config.limits, false, now)
+}
+
+/// As [`may_auto_reply`], for a sender whose good signature is bound to its From.
+fn may_answer_verified(
+    mem: &Memory,
+    config: &Settings,
+    now: DateTime<Utc>,
+) -> Result<(), super::limits::Held> {
+    super::limits::may_send(&mem.rate, &config.limits, true, now)
 }
 
 fn learn_cert(

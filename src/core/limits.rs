@@ -59,10 +59,17 @@ fn window(limits: &Limits) -> Duration {
 }
 
 /// `Ok` when one more automatic message may go now; else the limit that holds it back.
-pub fn may_send(recent: &Recent, limits: &Limits, now: DateTime<Utc>) -> Result<(), Held> {
+/// `verified`: the sender proved its From with a good signature (a forger cannot), so the
+/// per-address limit does not apply; the domain and overall limits still do.
+pub fn may_send(
+    recent: &Recent,
+    limits: &Limits,
+    verified: bool,
+    now: DateTime<Utc>,
+) -> Result<(), Held> {
     let w = window(limits);
     let within = |v: &[DateTime<Utc>]| v.iter().filter(|t| now - **t < w).count();
-    if within(&recent.address) >= limits.auto_replies_per_address as usize {
+    if !verified && within(&recent.address) >= limits.auto_replies_per_address as usize {
         Err(Held::Address)
     } else if within(&recent.domain) >= limits.auto_replies_per_domain as usize {
         Err(Held::Domain)
@@ -141,15 +148,27 @@ mod tests {
             domain: n(d),
             overall: n(o),
         };
-        assert_eq!(may_send(&r(1, 2, 3), &limits, now), Ok(()));
-        assert_eq!(may_send(&r(2, 2, 3), &limits, now), Err(Held::Address));
-        assert_eq!(may_send(&r(1, 3, 3), &limits, now), Err(Held::Domain));
-        assert_eq!(may_send(&r(1, 2, 4), &limits, now), Err(Held::Overall));
+        assert_eq!(may_send(&r(1, 2, 3), &limits, false, now), Ok(()));
+        assert_eq!(
+            may_send(&r(2, 2, 3), &limits, false, now),
+            Err(Held::Address)
+        );
+        assert_eq!(
+            may_send(&r(1, 3, 3), &limits, false, now),
+            Err(Held::Domain)
+        );
+        assert_eq!(
+            may_send(&r(1, 2, 4), &limits, false, now),
+            Err(Held::Overall)
+        );
         // Outside the window, nothing counts.
         assert_eq!(
-            may_send(&r(9, 9, 9), &limits, now + Duration::hours(2)),
+            may_send(&r(9, 9, 9), &limits, false, now + Duration::hours(2)),
             Ok(())
         );
+        // A verified sender: no per-address limit, the others hold.
+        assert_eq!(may_send(&r(2, 2, 3), &limits, true, now), Ok(()));
+        assert_eq!(may_send(&r(2, 3, 3), &limits, true, now), Err(Held::Domain));
     }
 
     #[test]

@@ -223,3 +223,34 @@ fn mail_not_encrypted_to_us_reaches_the_team_with_the_key_ids_it_names() {
         assert!(copy.contains(&id), "{id} not named:\n{copy}");
     }
 }
+
+#[test]
+fn a_reporter_verified_by_signature_is_not_limited_per_address() {
+    // A busy reporter (or a backlog) with a good signature bound to From: every report is
+    // answered. A forger cannot sign as the victim, so the backscatter limit is not needed.
+    let p = pipeline();
+    let rita = Actor::rita();
+    let limit = p.config.limits.auto_replies_per_address as usize;
+    let mut acks = 0;
+    for n in 0..limit + 3 {
+        let raw = rita.pgp_mime(
+            &format!(
+                "From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: Report {n}\r\nMessage-ID: <signed-{n}@reporter.example>\r\n{}",
+                rita.autocrypt("rita@reporter.example")
+            ),
+            &format!("Content-Type: text/plain\n\nReport number {n}: the parser overflows.\n"),
+        );
+        let r = p.process(&raw);
+        acks += r.outgoing.iter().filter(|(_, _, k)| k == "ack").count();
+    }
+    assert_eq!(acks, limit + 3);
+    // Unsigned, the same address is limited as before.
+    let unsigned = b"From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: plain\r\nMessage-ID: <plain@reporter.example>\r\n\r\nA plain one.\r\n";
+    let r = p.process(unsigned);
+    assert_eq!(
+        r.outgoing.iter().filter(|(_, _, k)| k == "ack").count(),
+        0,
+        "{}",
+        r.outcome.summary
+    );
+}
