@@ -17,6 +17,10 @@ use std::path::Path;
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("ack.hbs", include_str!("../../templates/ack.hbs")),
     (
+        "ack-coalesced.hbs",
+        include_str!("../../templates/ack-coalesced.hbs"),
+    ),
+    (
         "advance-notice.hbs",
         include_str!("../../templates/advance-notice.hbs"),
     ),

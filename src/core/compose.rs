@@ -40,6 +40,7 @@ pub const REQUIRED: &[&str] = &[
     "reminder",
     "escalation",
     "progress",
+    "ack-coalesced",
     "digest",
 ];
 

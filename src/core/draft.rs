@@ -46,6 +46,9 @@ pub enum Kind {
     Escalation,
     /// To a reporter: the periodic progress update the policy promises.
     Progress,
+    /// To a reporter whose acknowledgements the rate limit held back: one later, content-free
+    /// message naming the cases (issue 11.5).
+    AckCoalesced,
     /// To each team member: open cases, deadlines, breaches, expiring certs.
     Digest,
 }
@@ -72,6 +75,7 @@ impl Kind {
             Kind::Reminder => "reminder",
             Kind::Escalation => "escalation",
             Kind::Progress => "progress",
+            Kind::AckCoalesced => "ack-coalesced",
             Kind::Digest => "digest",
         }
     }
@@ -89,7 +93,8 @@ impl Kind {
             | Kind::NoIntegrity
             | Kind::Unreadable
             | Kind::CommandResult
-            | Kind::CommandRefused => "auto-replied",
+            | Kind::CommandRefused
+            | Kind::AckCoalesced => "auto-replied",
             // Written by a person; we only carry it (RFC 3834 §5: "no").
             Kind::Relay => "no",
             // A person decided to publish it (`/disclose`); lists may drop automatic mail.

@@ -64,7 +64,7 @@ pub fn deadlines(case: &Case, policy: &Policy) -> Vec<Deadline> {
         policy.ack_within,
         "an acknowledgement to the reporter",
         "answer the reporter with a signed /reply (the automatic acknowledgement did not go out)",
-        to_reporter(&["ack", "not-for-us", "relay", "progress"]),
+        to_reporter(&["ack", "ack-coalesced", "not-for-us", "relay", "progress"]),
     );
     add(
         "triage",
@@ -138,6 +138,7 @@ pub fn due(
         }
         out.drafts.extend(drafts);
     }
+    coalesce_acks(cases, config, now, &mut out);
     if let Some(every) = policy.digest_every {
         if digest_due(
             &policy.calendar,
@@ -152,6 +153,79 @@ pub fn due(
         }
     }
     out
+}
+
+/// Acknowledgements the per-address limit held back (issue 11.5): once the window has room
+/// again, one content-free message per address names every such case, and each case counts as
+/// acknowledged. A case is answered this way once (timer `ack-coalesced`).
+fn coalesce_acks(cases: &[Case], config: &Settings, now: DateTime<Utc>, out: &mut Due) {
+    let window = chrono::Duration::from_std(config.limits.auto_reply_window)
+        .unwrap_or(chrono::Duration::hours(1));
+    let mut by_address: std::collections::BTreeMap<String, Vec<Case>> = Default::default();
+    for case in cases {
+        // The scheduler may have changed this case already in this pass.
+        let current = out
+            .cases
+            .iter()
+            .find(|c| c.id == case.id)
+            .cloned()
+            .unwrap_or_else(|| case.clone());
+        if !is_running(&current) || current.timer_fired("ack-coalesced") {
+            continue;
+        }
+        let held = current.timeline.iter().find_map(|e| match &e.kind {
+            EventKind::Suppressed { kind, reason }
+                if kind == "ack" && reason == crate::core::limits::Held::Address.reason() =>
+            {
+                Some(e.at)
+            }
+            _ => None,
+        });
+        let answered = current.timeline.iter().any(
+            |e| matches!(&e.kind, EventKind::Sent { kind, .. } if kind == "ack" || kind == "relay"),
+        );
+        let Some(reporter) = current.reporters.first() else {
+            continue;
+        };
+        match held {
+            Some(at) if !answered && now - at >= window => by_address
+                .entry(crate::core::limits::normalize(&reporter.address))
+                .or_default()
+                .push(current),
+            _ => {}
+        }
+    }
+    for (_, mut group) in by_address {
+        group.sort_by(|a, b| a.id.cmp(&b.id));
+        let ids: Vec<String> = group.iter().map(|c| c.id.to_string()).collect();
+        let first = &group[0];
+        let reporter = first.reporters[0].clone();
+        let d = reporter_message(
+            Kind::AckCoalesced,
+            first,
+            &reporter,
+            json!({ "cases": ids }),
+            format!("[{}] Your security reports", first.id),
+            &format!("ack-coalesced/{}", ids.join(",")),
+            config,
+            now,
+        );
+        for mut c in group {
+            record_sent(&mut c, &d, now);
+            c.push(
+                now,
+                "secmail",
+                EventKind::Timer {
+                    timer: "ack-coalesced".into(),
+                    due: now,
+                    to: vec![reporter.address.clone()],
+                },
+            );
+            out.cases.retain(|x| x.id != c.id);
+            out.cases.push(c);
+        }
+        out.drafts.push(d);
+    }
 }
 
 /// The digest goes out on working days at `digest-time` (local), once `every` passed since the

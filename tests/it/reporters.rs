@@ -254,3 +254,49 @@ fn a_reporter_verified_by_signature_is_not_limited_per_address() {
         r.outcome.summary
     );
 }
+
+#[test]
+fn acknowledgements_held_by_the_rate_limit_are_coalesced_into_one_later_message() {
+    let t = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let mut p = super::common::Pipeline::with_policy("preset = \"ntpsec\"");
+    p.at(t("2026-12-22T10:00:00Z"));
+    let limit = p.config.limits.auto_replies_per_address as usize;
+    let mut held = Vec::new();
+    for n in 0..limit + 2 {
+        let raw = format!(
+            "From: Busy <busy@reporter.example>\r\nTo: security@example.org\r\nSubject: Bug {n}\r\nMessage-ID: <busy-{n}@reporter.example>\r\n\r\nBug number {n}.\r\n"
+        );
+        let r = p.process(raw.as_bytes());
+        if !r.outgoing.iter().any(|(_, _, k)| k == "ack") {
+            held.push(r.outcome.case.unwrap().id.to_string());
+        }
+    }
+    assert_eq!(held.len(), 2);
+    let coalesced = |p: &super::common::Pipeline| -> Vec<String> {
+        p.schedule()
+            .outgoing
+            .iter()
+            .filter(|(_, _, k)| k == "ack-coalesced")
+            .map(|(o, _, _)| o.rcpts.join(","))
+            .collect()
+    };
+    // Within the window: not yet.
+    p.at(t("2026-12-22T10:30:00Z"));
+    assert!(coalesced(&p).is_empty());
+    // The window has room again: one message for both cases, then never again.
+    p.at(t("2026-12-22T11:05:00Z"));
+    assert_eq!(coalesced(&p), ["busy@reporter.example"]);
+    p.at(t("2026-12-22T12:05:00Z"));
+    assert!(coalesced(&p).is_empty());
+    for id in held {
+        let c = p.case(&id);
+        assert!(
+            c.timeline.iter().any(|e| matches!(&e.kind, secmail::model::EventKind::Sent { kind, .. } if kind == "ack-coalesced")),
+            "{id}: the timeline shows how the reporter was answered"
+        );
+    }
+}

@@ -316,7 +316,8 @@ fn enarx_response_escalation_chain_and_progress_updates() {
 
 /// pyca/cryptography: an acknowledgement within 48 hours; advance notice about a week before
 /// disclosure (the disclosure work uses it). When the automatic acknowledgement cannot go out
-/// (the reporter hit the rate limit), the promise still holds: the team is reminded.
+/// (the reporter hit the rate limit), the promise still holds: a coalesced acknowledgement
+/// goes once the limit has room.
 #[test]
 fn pyca_acknowledgement_promise_holds_when_the_automatic_one_cannot_go() {
     let mut p = Pipeline::with_policy(&format!(
@@ -338,16 +339,15 @@ fn pyca_acknowledgement_promise_holds_when_the_automatic_one_cannot_go() {
     // The sixth in the hour: no automatic answer (rate limit), the team still gets it.
     let out = report_from(&mut p, "2026-12-18T17:05:00Z", RITA, "r5@x");
     assert_eq!(out.iter().filter(|(k, _)| k == "ack").count(), 0);
-    // 48 h, wall clock, over the weekend: reminder at 36 h, the coordinator at 48 h.
-    assert_eq!(tick(&mut p, "2026-12-20T05:04:00Z"), vec![]);
+    // Issue 11.5: once the rate window has room again, the held acknowledgement goes as one
+    // content-free message, and the 48-hour promise is kept by it: no reminder, no escalation.
+    assert_eq!(tick(&mut p, "2026-12-18T17:30:00Z"), vec![]);
     assert_eq!(
-        tick(&mut p, "2026-12-20T05:05:00Z"),
-        v(&[("reminder", "alice@example.org")])
+        tick(&mut p, "2026-12-18T18:05:00Z"),
+        v(&[("ack-coalesced", "rita@reporter.example")])
     );
-    assert_eq!(
-        tick(&mut p, "2026-12-20T17:05:00Z"),
-        v(&[("escalation", "bob@example.org")])
-    );
+    assert_eq!(tick(&mut p, "2026-12-20T05:05:00Z"), vec![]);
+    assert_eq!(tick(&mut p, "2026-12-20T17:05:00Z"), vec![]);
     // Alice answers and records what the advisory will need.
     assert_eq!(
         alice(
