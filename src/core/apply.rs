@@ -211,7 +211,7 @@ fn person(
             short(inc.hash)
         );
         let reason = sender_reason;
-        if may_auto_reply(mem, config, now).is_ok() && inc.headers.from_count <= 1 {
+        if may_auto_reply(mem, config, false, now).is_ok() && inc.headers.from_count <= 1 {
             let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project);
             out.drafts.push(Draft {
                 kind,
@@ -467,11 +467,7 @@ fn person(
     };
     if let Some(kind) = answer {
         // A good signature bound to From (issue 11.5): not limited per address.
-        let allowed = if signature == "good" {
-            may_answer_verified(mem, config, now)
-        } else {
-            may_auto_reply(mem, config, now)
-        };
+        let allowed = may_auto_reply(mem, config, signature == "good", now);
         if allowed.is_ok() {
             let d = reporter_draft(
                 kind,
@@ -1000,21 +996,15 @@ fn spaced(fpr: &str) -> String {
         .join(" ")
 }
 
+/// Whether one more automatic message may go to the sender. `verified`: its good signature
+/// is bound to its From (no per-address limit then, `core::limits::may_send`).
 fn may_auto_reply(
     mem: &Memory,
     config: &Settings,
+    verified: bool,
     now: DateTime<Utc>,
 ) -> Result<(), super::limits::Held> {
-    super::limits::may_send(&mem.rate, &config.limits, false, now)
-}
-
-/// As [`may_auto_reply`], for a sender whose good signature is bound to its From.
-fn may_answer_verified(
-    mem: &Memory,
-    config: &Settings,
-    now: DateTime<Utc>,
-) -> Result<(), super::limits::Held> {
-    super::limits::may_send(&mem.rate, &config.limits, true, now)
+    super::limits::may_send(&mem.rate, &config.limits, verified, now)
 }
 
 fn learn_cert(

@@ -60,6 +60,21 @@ pub fn run(
     let attempts = store
         .begin_attempts(&hashes, raws.len() == 1)
         .context(StoreUnwritable)?;
+    // Only a message alone in its batch can be poison (a batch with earlier attempts was split
+    // above): it is not opened, since opening may be what stops us.
+    if let ([raw], [tries]) = (raws, attempts.as_slice()) {
+        if tries.alone >= config.limits.poison_after {
+            let processed = pipeline::poisoned(raw, tries.alone, config, templates, now);
+            let queued = store
+                .commit(&processed, raw, now)
+                .context(StoreUnwritable)?;
+            return Ok(vec![Done {
+                processed,
+                queued,
+                panicked: false,
+            }]);
+        }
+    }
     let openings = map(raws, threads, |raw| pipeline::open(raw, store, config, now));
     let compose_all = |drafts: &[crate::core::draft::Draft]| {
         map(drafts, threads, |d| {
@@ -71,19 +86,7 @@ pub fn run(
         .collect()
     };
     let mut done = Vec::with_capacity(raws.len());
-    for ((raw, opening), tries) in raws.iter().zip(openings).zip(attempts) {
-        if tries.alone >= config.limits.poison_after {
-            let processed = pipeline::poisoned(raw, tries.alone, config, templates, now);
-            let queued = store
-                .commit(&processed, raw, now)
-                .context(StoreUnwritable)?;
-            done.push(Done {
-                processed,
-                queued,
-                panicked: false,
-            });
-            continue;
-        }
+    for (raw, opening) in raws.iter().zip(openings) {
         let finished = opening.and_then(|o| {
             catch_unwind(AssertUnwindSafe(|| {
                 pipeline::finish(raw, o, store, config, now, &compose_all)

@@ -53,7 +53,7 @@ pub(super) fn refused(
     }
     let mut answered = "not answered";
     if let Some(m) = answer_to {
-        if may_auto_reply(mem, config, now).is_ok() {
+        if may_auto_reply(mem, config, false, now).is_ok() {
             let max_age = chrono::Duration::from_std(config.limits.command_max_age)
                 .map(|d| crate::core::calendar::Span::Clock(d).describe())
                 .unwrap_or_else(|_| "7d".into());
