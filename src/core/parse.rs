@@ -20,6 +20,8 @@ pub struct Headers {
     /// Lowercased addresses from To, Cc, Delivered-To and X-Original-To.
     pub recipients: Vec<String>,
     pub subject: Option<String>,
+    /// The Date header, RFC 3339, when it parses.
+    pub date: Option<String>,
     /// Without angle brackets.
     pub message_id: Option<String>,
     pub in_reply_to: Vec<String>,
@@ -75,6 +77,7 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
             })
         });
     }
+    h.date = msg.date().map(|d| d.to_rfc3339());
     for addr in msg.all_to().chain(msg.all_cc()) {
         for a in addr.iter() {
             if let Some(x) = a.address() {

@@ -300,3 +300,28 @@ fn acknowledgements_held_by_the_rate_limit_are_coalesced_into_one_later_message(
         );
     }
 }
+
+#[test]
+fn an_answer_to_a_command_mail_threads_under_it_and_names_it() {
+    // Issue 11.8: a member who sent three command mails can tell which one was refused.
+    let p = pipeline();
+    super::attack::craft::report(&p, "r1@reporter.example", "Overflow");
+    let raw = b"From: Alice <alice@example.org>\r\nTo: security@example.org\r\nSubject: Re: [SEC-2026-0001] triage please\r\nMessage-ID: <cmd-unsigned@example.org>\r\nDate: Thu, 24 Dec 2026 10:00:00 +0000\r\n\r\n/state triage\r\n";
+    let r = p.process(raw);
+    let (o, _, _) = r
+        .outgoing
+        .iter()
+        .find(|(_, _, k)| k == "command-refused")
+        .unwrap_or_else(|| panic!("no refusal: {}", r.outcome.summary));
+    let head = String::from_utf8_lossy(&o.raw);
+    assert!(
+        head.contains("In-Reply-To: <cmd-unsigned@example.org>"),
+        "{head}"
+    );
+    let text = super::common::open_sent(&o.raw, &super::common::secret("team-alice-secret.asc"));
+    assert!(
+        text.contains("\"Re: [SEC-2026-0001] triage please\""),
+        "{text}"
+    );
+    assert!(text.contains("2026-12-24"), "{text}");
+}

@@ -72,6 +72,7 @@ pub(super) fn refused(
                 config,
                 now,
             ) {
+                let d = answering(d, inc);
                 if let Some(c) = case.as_mut() {
                     record_sent(c, &d, now);
                 }
@@ -307,6 +308,7 @@ pub(super) fn accepted(
         config,
         now,
     ) {
+        let d = answering(d, inc);
         record_sent(&mut case, &d, now);
         drafts.push(d);
     }
@@ -566,4 +568,33 @@ fn signed_target(
             several.iter().map(CaseId::as_str).collect::<Vec<_>>().join(", ")
         )),
     }
+}
+
+/// An answer to a member's command mail threads under it (RFC 5322 §3.6.4) and names it inside
+/// the encryption — its date and subject — so that of three command mails the member can tell
+/// which one this answers (issue 11.8).
+fn answering(mut d: Draft, inc: &Incoming) -> Draft {
+    if let Some(id) = &inc.headers.message_id {
+        d.in_reply_to = Some(id.clone());
+        d.references = inc.headers.references.clone();
+        d.references.push(id.clone());
+    }
+    let subject = inc
+        .opened
+        .and_then(|o| o.protected.subject.clone())
+        .or_else(|| inc.headers.subject.clone())
+        .unwrap_or_else(|| "(no subject)".into());
+    let named = format!(
+        "\"{}\"{}",
+        super::one_line(&subject),
+        inc.headers
+            .date
+            .as_deref()
+            .map(|t| format!(", sent {t}"))
+            .unwrap_or_default()
+    );
+    if let Some(map) = d.vars.as_object_mut() {
+        map.insert("answering".into(), serde_json::Value::String(named));
+    }
+    d
 }
