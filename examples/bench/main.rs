@@ -310,10 +310,11 @@ fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> (f64, f64) {
             // A project's history: closed cases (the 200 reports measured are the open ones).
             case.set_state(now, "bench", secmail::model::State::Closed);
             let mut p = secmail::core::pipeline::refused(format!("{i:064x}"), now, "synthetic");
-            p.outcome = secmail::core::apply::Outcome::processed("synthetic");
-            p.outcome.case = Some(case);
-            p.outcome.opened_case = true;
-            store.commit(&p, b"", now).unwrap();
+            p.changes
+                .marks
+                .push(secmail::core::effect::Mark::CaseNumber(case.id.clone()));
+            p.changes.put_case(case);
+            store.commit(&p.changes, now).unwrap();
         }
         store.flush_blocking().unwrap();
         drop(config);

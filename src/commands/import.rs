@@ -9,6 +9,7 @@
 //! event is the time of the import; the original Date stays in the stored raw message.
 use super::ExitCode;
 use crate::config::{Config, Inbound};
+use crate::core::effect::Mark;
 use crate::core::pipeline::{self, Processed};
 use crate::model::EventKind;
 use crate::shell::clock::Clock;
@@ -155,7 +156,7 @@ fn one(
         tally.quarantined += 1;
     }
     tally.withheld += withhold(&mut p, o.send_acks, o.team_copies);
-    tally.queued += store.commit(&p, raw, now).context(ExitCode::IoErr)?;
+    tally.queued += store.commit(&p.changes, now).context(ExitCode::IoErr)?;
     Ok(())
 }
 
@@ -167,18 +168,20 @@ fn withhold(p: &mut Processed, send_acks: bool, team_copies: bool) -> usize {
         _ => send_acks,
     };
     let dropped: Vec<(String, String)> = p
-        .outgoing
+        .changes
+        .outbox
         .iter()
-        .filter(|(_, _, kind)| !keep(kind))
-        .map(|(o, _, kind)| (o.message_id.clone(), kind.clone()))
+        .filter(|q| !keep(&q.kind))
+        .map(|q| (q.mail.message_id.clone(), q.kind.clone()))
         .collect();
-    p.outgoing.retain(|(_, _, kind)| keep(kind));
+    p.changes.outbox.retain(|q| keep(&q.kind));
     if !send_acks {
         // Nothing went to the sender: neither the rate limit nor "told" may count it.
-        p.outcome.auto_replied.clear();
-        p.outcome.told_fingerprint = false;
+        p.changes
+            .marks
+            .retain(|m| !matches!(m, Mark::AutoReplied(_) | Mark::ToldFingerprint(_)));
     }
-    if let Some(case) = p.outcome.case.as_mut() {
+    for case in p.changes.cases.iter_mut() {
         for e in case.timeline.iter_mut() {
             if let EventKind::Sent {
                 message_id, kind, ..

@@ -16,7 +16,8 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
     let config = super::load(config_path, clock)?;
     if once {
         let mut daemon = Daemon::new(config, clock).context(ExitCode::Unavailable)?;
-        daemon.print = true;
+        // One line per message and timer for the person watching: the summary sink.
+        daemon.say = Some(Arc::new(|line: &str| println!("{line}")));
         let (n, d) = daemon.run_once().await.context(ExitCode::Unavailable)?;
         let config = daemon.config();
         let target = match &config.outbound {

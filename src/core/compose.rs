@@ -399,6 +399,20 @@ fn sanitize_ctype(s: &str) -> String {
     }
 }
 
+/// Composes drafts one after the other with these templates and keys.
+pub fn compose_with<'a>(
+    templates: &'a Templates,
+    config: &'a crate::core::settings::Settings,
+    now: DateTime<Utc>,
+) -> impl Fn(&[Draft]) -> Vec<Result<Outgoing, ComposeError>> + 'a {
+    move |drafts| {
+        drafts
+            .iter()
+            .map(|d| render(d, templates, &config.keys, &config.project, now))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,9 @@
 //! - Every function validates before it changes the case: a refusal leaves it untouched.
 //! - Times are UTC. A date without a time means [`Policy::time`] (16:00 UTC); a date from Friday
 //!   to Sunday is refused unless forced.
+mod tick;
+pub use tick::{tick, Fired};
+
 use super::apply::{alert, base_vars};
 use super::calendar::{Calendar, Span};
 use super::decrypt::Attachment;

@@ -13,6 +13,7 @@ pub mod decrypt;
 pub mod disclose;
 pub mod draft;
 pub mod duration;
+pub mod effect;
 pub mod keys;
 pub mod limits;
 pub(crate) mod mime;

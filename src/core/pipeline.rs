@@ -1,17 +1,17 @@
 //! The whole flow for one message, on one screen:
 //! parse → classify → decrypt → thread → apply → compose. Pure: what the store knows comes in
-//! through [`View`], the time through `now`; what to write and send goes out as [`Processed`].
+//! through [`View`], the time through `now`; what to write and send goes out as [`Processed`], its [`Changes`] for the store.
 use super::apply::{self, Disposition, Incoming, Memory};
 use super::classify::{self, Sender};
 use super::command::{self, Authority, Command, CommandMail};
-use super::compose::{self, ComposeError, Outgoing, Templates};
+use super::compose::{self, Templates};
 use super::decrypt::{self, Opened};
-use super::draft::Draft;
+use super::effect::{After, Changes, Mark, Queued, Stored};
 use super::keys::Cert;
 use super::parse;
 use super::thread::{self, Lookup, Threaded};
 use crate::core::settings::Settings;
-use crate::model::{CaseId, EventKind};
+use crate::model::CaseId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -61,21 +61,53 @@ pub struct MessageRecord {
     pub attachments: Vec<(String, String, usize)>,
 }
 
-/// Everything one message leads to.
+/// Everything one message leads to: the operator's view of it, and the [`Changes`] the store
+/// commits.
 pub struct Processed {
     pub hash: String,
     pub duplicate: bool,
+    /// One line for the operator: case, sender class and outcome (no report text, no addresses).
+    pub summary: String,
+    pub disposition: Disposition,
+    /// The message opened a new case.
+    pub opened_case: bool,
+    /// The message's case, if it has one (its version is in `changes.cases`).
+    pub case_id: Option<CaseId>,
+    /// The message as stored (also in `changes.message`, unless a duplicate).
     pub record: MessageRecord,
-    pub attachments: Vec<Vec<u8>>,
-    pub outcome: apply::Outcome,
-    /// Composed messages, each with its case (for the outbox and the timeline).
-    pub outgoing: Vec<(Outgoing, Option<CaseId>, String)>,
-    /// Certs to remember per address (armored).
-    pub certs: Vec<(String, String)>,
-    /// Compose failures (a template or key problem): logged by the shell.
-    pub errors: Vec<String>,
-    /// How long the store keeps auto-reply send times (`[limits] auto-reply-window`).
-    pub rate_window: std::time::Duration,
+    pub changes: Changes,
+}
+
+impl Processed {
+    /// The message's case as this step writes it.
+    pub fn case(&self) -> Option<&crate::model::Case> {
+        self.changes.case(self.case_id.as_ref()?)
+    }
+
+    /// What goes to the outbox.
+    pub fn outgoing(&self) -> &[Queued] {
+        &self.changes.outbox
+    }
+
+    /// Whether the sender was told our fingerprint with this message.
+    pub fn told_fingerprint(&self) -> bool {
+        self.changes
+            .marks
+            .iter()
+            .any(|m| matches!(m, Mark::ToldFingerprint(_)))
+    }
+
+    /// The addresses that got an automatic message (the backscatter limits).
+    pub fn auto_replied(&self) -> Vec<&str> {
+        self.changes
+            .marks
+            .iter()
+            .filter_map(|m| match m {
+                Mark::AutoReplied(a) => Some(a.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
 }
 
 pub fn hash(raw: &[u8]) -> String {
@@ -134,17 +166,19 @@ pub fn process(
     now: DateTime<Utc>,
 ) -> Processed {
     let opening = open(raw, view, config, now);
-    finish(raw, opening, view, config, now, &|drafts| {
-        drafts
-            .iter()
-            .map(|d| compose::render(d, templates, &config.keys, &config.project, now))
-            .collect()
-    })
+    finish(
+        raw,
+        opening,
+        view,
+        config,
+        now,
+        &compose::compose_with(templates, config, now),
+    )
 }
 
 /// Renders, signs and encrypts a message's drafts, one result per draft in the same order. The
 /// shell may spread them over the cores.
-pub type ComposeAll<'a> = dyn Fn(&[Draft]) -> Vec<Result<Outgoing, ComposeError>> + 'a;
+pub use super::effect::ComposeAll;
 
 /// The first half of [`process`]: parse, classify, decrypt and verify. It only reads the store
 /// (the sender's learnt cert), so the shell opens several messages at once; [`finish`] then
@@ -218,7 +252,7 @@ pub fn finish(
     } = opening;
     let headers = match headers {
         Ok(h) => h,
-        Err(e) => return refused(hash, now, &e),
+        Err(e) => return quarantined(raw, now, &e),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     // A duplicate is the same content: the same bytes, or the same From and Message-ID with
@@ -235,8 +269,10 @@ pub fn finish(
     if view.seen(&hash, None, None) || same_content {
         let mut p = refused(hash, now, "duplicate");
         p.duplicate = true;
-        p.outcome.disposition = Disposition::Processed;
-        p.outcome.summary = "already handled: nothing changed".into();
+        p.disposition = Disposition::Processed;
+        p.summary = "already handled: nothing changed".into();
+        // Nothing is stored again: only the attempt is cleared.
+        p.changes.message = None;
         return p;
     }
     // A message opened beside this one may have taught a cert for its sender since: open it
@@ -387,39 +423,6 @@ pub fn finish(
         }
     }
 
-    let mut outgoing = Vec::new();
-    let mut errors = Vec::new();
-    let composed = compose_all(&outcome.drafts);
-    debug_assert_eq!(composed.len(), outcome.drafts.len());
-    for (d, result) in outcome.drafts.iter().zip(composed) {
-        match result {
-            Ok(o) => outgoing.push((o, d.case_id.clone(), d.kind.as_str().to_string())),
-            Err(e) => {
-                errors.push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address));
-                if let Some(case) = outcome.case.as_mut() {
-                    case.push(
-                        now,
-                        "secmail",
-                        EventKind::Withheld {
-                            to: d.to.address.clone(),
-                            kind: d.kind.as_str().into(),
-                            reason: e.to_string(),
-                        },
-                    );
-                }
-            }
-        }
-    }
-    let certs = outcome
-        .case
-        .as_ref()
-        .map(|c| {
-            c.reporters
-                .iter()
-                .filter_map(|r| r.cert.clone().map(|a| (r.address.clone(), a)))
-                .collect()
-        })
-        .unwrap_or_default();
     let (encryption, signature) = match &opened {
         Some(o) => (
             apply::encryption_word(&o.outcome),
@@ -457,16 +460,94 @@ pub fn finish(
             })
             .collect(),
     };
+    let stored = Stored {
+        record: record.clone(),
+        raw: raw.to_vec(),
+        attachments: attachments.into_iter().map(|a| a.data).collect(),
+    };
+    let mut p = changes_of(hash, record, outcome, config);
+    p.changes.message = Some(stored);
+    p.changes.render(compose_all, p.case_id.as_ref(), now);
+    p
+}
+
+/// What apply decided, in the effect vocabulary ([`Changes`]); drafts not yet rendered.
+fn changes_of(
+    hash: String,
+    record: MessageRecord,
+    outcome: apply::Outcome,
+    config: &Settings,
+) -> Processed {
+    let apply::Outcome {
+        case,
+        opened_case,
+        drafts,
+        disposition,
+        auto_replied,
+        told_fingerprint,
+        summary,
+        distributors,
+        write_advisories,
+        linked,
+        seen_signatures,
+        stored_text: _,
+        payload_ids,
+    } = outcome;
+    let case_id = case.as_ref().map(|c| c.id.clone());
+    let mut changes = Changes {
+        drafts,
+        list: distributors,
+        rate_window: config.limits.auto_reply_window,
+        ..Changes::default()
+    };
+    changes.marks.push(Mark::Handled(hash.clone()));
+    if let Some(case) = case {
+        // Certs to remember per address, as the case's reporters carry them.
+        for r in &case.reporters {
+            if let Some(armored) = &r.cert {
+                changes.marks.push(Mark::CertLearnt {
+                    address: r.address.clone(),
+                    armored: armored.clone(),
+                });
+            }
+        }
+        for id in payload_ids {
+            changes.marks.push(Mark::Payload {
+                id,
+                case: case.id.clone(),
+            });
+        }
+        if opened_case {
+            changes.marks.push(Mark::CaseNumber(case.id.clone()));
+        }
+        if write_advisories {
+            changes.after.push(After::WriteAdvisories(case.id.clone()));
+        }
+        changes.put_case(case);
+    }
+    for c in linked {
+        changes.put_case(c);
+    }
+    changes
+        .marks
+        .extend(auto_replied.into_iter().map(Mark::AutoReplied));
+    if told_fingerprint {
+        if let Some(from) = &record.from {
+            changes.marks.push(Mark::ToldFingerprint(from.clone()));
+        }
+    }
+    changes
+        .marks
+        .extend(seen_signatures.into_iter().map(Mark::SignatureSeen));
     Processed {
         hash,
         duplicate: false,
+        summary,
+        disposition,
+        opened_case,
+        case_id,
         record,
-        attachments: attachments.into_iter().map(|a| a.data).collect(),
-        outcome,
-        outgoing,
-        certs,
-        errors,
-        rate_window: config.limits.auto_reply_window,
+        changes,
     }
 }
 
@@ -484,15 +565,11 @@ pub fn oversize(
         config.limits.max_message_bytes
     );
     let mut p = refused(hash(cause.as_bytes()), now, "oversize");
-    p.outcome.summary = format!("quarantined: {size} bytes is over the size limit; team told");
-    for d in apply::alert(config, cause, "oversize", &text, None) {
-        match compose::render(&d, templates, &config.keys, &config.project, now) {
-            Ok(o) => p.outgoing.push((o, None, d.kind.as_str().to_string())),
-            Err(e) => p
-                .errors
-                .push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address)),
-        }
-    }
+    p.summary = format!("quarantined: {size} bytes is over the size limit; team told");
+    // Not fetched: its record (with no bytes) marks the cause as told.
+    p.changes.drafts = apply::alert(config, cause, "oversize", &text, None);
+    p.changes
+        .render(&compose::compose_with(templates, config, now), None, now);
     p
 }
 
@@ -517,16 +594,16 @@ pub fn poisoned(
         now,
         "stopped the daemon while being handled (poison message)",
     );
-    p.outcome.summary =
+    p.summary =
         format!("quarantined: stopped secmail {attempts} times while being handled; team told");
-    for d in apply::alert(config, &hash, "poison message", &text, None) {
-        match compose::render(&d, templates, &config.keys, &config.project, now) {
-            Ok(o) => p.outgoing.push((o, None, d.kind.as_str().to_string())),
-            Err(e) => p
-                .errors
-                .push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address)),
-        }
-    }
+    p.changes.message = Some(Stored {
+        record: p.record.clone(),
+        raw: raw.to_vec(),
+        attachments: Vec::new(),
+    });
+    p.changes.drafts = apply::alert(config, &hash, "poison message", &text, None);
+    p.changes
+        .render(&compose::compose_with(templates, config, now), None, now);
     p
 }
 
@@ -561,31 +638,51 @@ fn disposition_word(d: &Disposition) -> String {
     }
 }
 
-/// A message kept in quarantine without being handled (unparseable, or a stage failed).
+/// A message kept in quarantine without being handled (unparseable, or a stage failed). The
+/// caller adds the raw bytes to `changes.message` ([`quarantined`] does).
 pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
     let outcome = apply::Outcome::quarantine(reason);
-    Processed {
-        record: MessageRecord {
-            hash: hash.clone(),
-            received_at: now,
-            case_id: None,
-            from: None,
-            message_id: None,
-            disposition: disposition_word(&outcome.disposition),
-            encryption: "not-opened".into(),
-            signature: "none".into(),
-            text: String::new(),
-            unauthenticated: Vec::new(),
-            attachments: Vec::new(),
+    let record = MessageRecord {
+        hash: hash.clone(),
+        received_at: now,
+        case_id: None,
+        from: None,
+        message_id: None,
+        disposition: disposition_word(&outcome.disposition),
+        encryption: "not-opened".into(),
+        signature: "none".into(),
+        text: String::new(),
+        unauthenticated: Vec::new(),
+        attachments: Vec::new(),
+    };
+    let mut p = Processed {
+        changes: Changes {
+            marks: vec![Mark::Handled(hash.clone())],
+            message: Some(Stored {
+                record: record.clone(),
+                raw: Vec::new(),
+                attachments: Vec::new(),
+            }),
+            ..Changes::default()
         },
+        record,
         hash,
         duplicate: false,
-        attachments: Vec::new(),
-        outcome,
-        outgoing: Vec::new(),
-        certs: Vec::new(),
-        errors: Vec::new(),
-        // Nothing was sent: no send times to keep.
-        rate_window: std::time::Duration::ZERO,
+        summary: outcome.summary,
+        disposition: outcome.disposition,
+        opened_case: false,
+        case_id: None,
+    };
+    // Nothing was sent: no send times to keep.
+    p.changes.rate_window = std::time::Duration::ZERO;
+    p
+}
+
+/// [`refused`] for a message in hand: its bytes are kept with the record.
+pub fn quarantined(raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
+    let mut p = refused(hash(raw), now, reason);
+    if let Some(m) = p.changes.message.as_mut() {
+        m.raw = raw.to_vec();
     }
+    p
 }

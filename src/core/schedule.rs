@@ -1,6 +1,6 @@
 //! Schedule: the policy's clock over the cases (DESIGN.md "Policies and timers"). Given the
 //! cases, the config and `now`, it decides which reminders, escalations, progress updates and
-//! digests are due, and returns the changed cases and the messages to send. The daemon calls it
+//! digests are due, and returns them as [`Changes`] (changed cases, drafts, the digest time). The daemon calls it
 //! periodically and `run --once` once per cycle; tests call it with any clock they like.
 //!
 //! Invariants: pure; each timer fires once — it is recorded on its case as a `Timer` event in
@@ -9,12 +9,13 @@
 //! never carries a team note; team mail is always encrypted (`apply::member_message`).
 use super::apply::{member_message, record_sent, reporter_message};
 use super::calendar::Span;
-use super::compose::{self, Outgoing, Templates};
+use super::compose::{compose_with, Templates};
 use super::draft::{Draft, Kind};
+use super::effect::{Changes, Mark};
 use super::keys::{self, Cert};
 use crate::core::settings::Policy;
 use crate::core::settings::Settings;
-use crate::model::{Case, CaseId, EventKind, Severity, State, TeamMember, TeamRole};
+use crate::model::{Case, EventKind, Severity, State, TeamMember, TeamRole};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -100,16 +101,6 @@ fn is_running(case: &Case) -> bool {
     case.state.is_running()
 }
 
-/// What one scheduler pass decided.
-#[derive(Debug, Default)]
-pub struct Due {
-    /// Cases with new timer events (and progress updates recorded).
-    pub cases: Vec<Case>,
-    pub drafts: Vec<Draft>,
-    /// Set when the digest was due now (sent, or nothing to say): the new `timer/digest`.
-    pub digest_at: Option<DateTime<Utc>>,
-}
-
 /// Decides what is due at `now`. `last_digest`: when the last digest went out; `other_certs`:
 /// more certs to watch for expiry in the digest (the disclosure work's distributors), by name.
 pub fn due(
@@ -118,9 +109,9 @@ pub fn due(
     last_digest: Option<DateTime<Utc>>,
     other_certs: &[(String, Cert)],
     now: DateTime<Utc>,
-) -> Due {
+) -> Changes {
     let policy = &config.policy;
-    let mut out = Due::default();
+    let mut out = Changes::default();
     let mut sorted: Vec<&Case> = cases.iter().collect();
     sorted.sort_by(|a, b| a.id.cmp(&b.id));
     for case in sorted {
@@ -147,7 +138,8 @@ pub fn due(
             last_digest,
             now,
         ) {
-            out.digest_at = Some(now);
+            // Set when the digest was due (sent, or nothing to say): the new `timer/digest`.
+            out.marks.push(Mark::DigestSent(now));
             out.drafts
                 .extend(digest(cases, config, other_certs, last_digest, now));
         }
@@ -158,7 +150,7 @@ pub fn due(
 /// Acknowledgements the per-address limit held back (issue 11.5): once the window has room
 /// again, one content-free message per address names every such case, and each case counts as
 /// acknowledged. A case is answered this way once (timer `ack-coalesced`).
-fn coalesce_acks(cases: &[Case], config: &Settings, now: DateTime<Utc>, out: &mut Due) {
+fn coalesce_acks(cases: &[Case], config: &Settings, now: DateTime<Utc>, out: &mut Changes) {
     let window = chrono::Duration::from_std(config.limits.auto_reply_window)
         .unwrap_or(chrono::Duration::hours(1));
     let mut by_address: std::collections::BTreeMap<String, Vec<Case>> = Default::default();
@@ -221,8 +213,7 @@ fn coalesce_acks(cases: &[Case], config: &Settings, now: DateTime<Utc>, out: &mu
                     to: vec![reporter.address.clone()],
                 },
             );
-            out.cases.retain(|x| x.id != c.id);
-            out.cases.push(c);
+            out.put_case(c);
         }
         out.drafts.push(d);
     }
@@ -594,17 +585,7 @@ fn human(d: chrono::Duration) -> String {
     }
 }
 
-/// A scheduler pass composed: the changed cases and the exact mail, as the store commits them.
-pub struct Scheduled {
-    pub cases: Vec<Case>,
-    /// Composed messages, each with its case and kind (for the outbox).
-    pub outgoing: Vec<(Outgoing, Option<CaseId>, String)>,
-    pub digest_at: Option<DateTime<Utc>>,
-    /// Compose failures, for the log.
-    pub errors: Vec<String>,
-}
-
-/// [`due`], then every draft rendered, signed and encrypted.
+/// [`due`], then every draft rendered, signed and encrypted ([`Changes::render`]).
 pub fn run(
     cases: &[Case],
     config: &Settings,
@@ -612,39 +593,10 @@ pub fn run(
     last_digest: Option<DateTime<Utc>>,
     other_certs: &[(String, Cert)],
     now: DateTime<Utc>,
-) -> Scheduled {
-    let mut due = due(cases, config, last_digest, other_certs, now);
-    let mut outgoing = Vec::new();
-    let mut errors = Vec::new();
-    for d in &due.drafts {
-        match compose::render(d, templates, &config.keys, &config.project, now) {
-            Ok(o) => outgoing.push((o, d.case_id.clone(), d.kind.as_str().to_string())),
-            Err(e) => {
-                errors.push(format!("{} to {}: {e}", d.kind.as_str(), d.to.address));
-                if let Some(c) = due
-                    .cases
-                    .iter_mut()
-                    .find(|c| Some(&c.id) == d.case_id.as_ref())
-                {
-                    c.push(
-                        now,
-                        "secmail",
-                        EventKind::Withheld {
-                            to: d.to.address.clone(),
-                            kind: d.kind.as_str().into(),
-                            reason: e.to_string(),
-                        },
-                    );
-                }
-            }
-        }
-    }
-    Scheduled {
-        cases: due.cases,
-        outgoing,
-        digest_at: due.digest_at,
-        errors,
-    }
+) -> Changes {
+    let mut changes = due(cases, config, last_digest, other_certs, now);
+    changes.render(&compose_with(templates, config, now), None, now);
+    changes
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub fn run(
         if tries.alone >= config.limits.poison_after {
             let processed = pipeline::poisoned(raw, tries.alone, config, templates, now);
             let queued = store
-                .commit(&processed, raw, now)
+                .commit(&processed.changes, now)
                 .context(StoreUnwritable)?;
             return Ok(vec![Done {
                 processed,
@@ -95,12 +95,12 @@ pub fn run(
         let (processed, panicked) = match finished {
             Ok(p) => (p, false),
             Err(_) => (
-                pipeline::refused(pipeline::hash(raw), now, "internal error while handling it"),
+                pipeline::quarantined(raw, now, "internal error while handling it"),
                 true,
             ),
         };
         let queued = store
-            .commit(&processed, raw, now)
+            .commit(&processed.changes, now)
             .context(StoreUnwritable)?;
         done.push(Done {
             processed,

@@ -21,6 +21,7 @@ use super::transport::Sender;
 use crate::config::{Config, Inbound};
 use crate::core::apply::Disposition;
 use crate::core::compose::{self, Templates};
+use crate::core::effect::{After, Changes, Mark};
 use crate::core::pipeline;
 use crate::model::EventKind;
 use anyhow::{Context, Result};
@@ -57,8 +58,9 @@ pub struct Daemon {
     /// When the message in hand started, for the watchdog: a message stuck for longer than
     /// the watchdog interval stops the keep-alives, and systemd restarts us.
     busy_since: Mutex<Option<Instant>>,
-    /// Print one line per message to stdout (`run --once`, for people watching).
-    pub print: bool,
+    /// Where one line per message and per timer goes for people watching (`run --once` sets
+    /// it from `commands::run`); none in the service, whose log carries the same.
+    pub say: Option<Say>,
     /// Test hook (`SECMAIL_FAIL_AFTER_COMMIT=N`): fail right after the Nth message is durable
     /// and before it is moved on the server, as a crash there would.
     fail_after_commit: Option<u32>,
@@ -77,6 +79,9 @@ struct Status {
     inbound: String,
     outbox: String,
 }
+
+/// Where lines for people watching go (`run --once`): a sink set by `commands::run`.
+pub type Say = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// What happened to one message.
 #[derive(Debug, Clone)]
@@ -141,7 +146,7 @@ impl Daemon {
             notifier,
             status: Mutex::new(Status::default()),
             busy_since: Mutex::new(None),
-            print: false,
+            say: None,
             fail_after_commit: std::env::var("SECMAIL_FAIL_AFTER_COMMIT")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -305,28 +310,22 @@ impl Daemon {
                 // it is kept in quarantine; the others go on.
                 tracing::error!(msg_hash = %short(&p.hash), "internal error while handling a message; quarantined");
             }
-            for e in &p.errors {
+            for e in &p.changes.errors {
                 tracing::error!(msg_hash = %short(&p.hash), error = %e, "could not compose a message");
             }
-            let quarantined = matches!(p.outcome.disposition, Disposition::Quarantine(_));
+            let quarantined = matches!(p.disposition, Disposition::Quarantine(_));
             tracing::info!(
                 case_id = %p.record.case_id.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
                 msg_hash = %short(&p.hash),
                 sender_class = %sender_class(&p),
-                outcome = %p.outcome.summary,
+                outcome = %p.summary,
                 "message handled"
             );
-            if self.print {
-                println!("{}", p.outcome.summary);
-            }
-            if p.outcome.write_advisories {
-                if let Some(case) = &p.outcome.case {
-                    self.write_advisories(case, now);
-                }
-            }
+            self.say(&p.summary);
+            self.after(&p.changes, now);
             queued_any |= d.queued > 0;
             handled.push(Handled {
-                summary: p.outcome.summary,
+                summary: p.summary,
                 quarantined,
                 duplicate: p.duplicate,
                 queued: d.queued,
@@ -352,11 +351,9 @@ impl Daemon {
         if level == told {
             return Ok(false);
         }
-        let mut s = crate::core::schedule::Scheduled {
-            cases: Vec::new(),
-            outgoing: Vec::new(),
-            digest_at: None,
-            errors: Vec::new(),
+        let mut changes = Changes {
+            marks: vec![Mark::QuotaTold(level)],
+            ..Changes::default()
         };
         if let Some(text) = &text {
             tracing::warn!(
@@ -365,25 +362,42 @@ impl Daemon {
                 "store near or over its size limit; team told"
             );
             let cause = format!("store-quota/{level}/{}", now.format("%Y-%m-%d"));
-            let templates = self.templates();
-            for d in crate::core::apply::alert(&config, &cause, "store size", text, None) {
-                match crate::core::compose::render(
-                    &d,
-                    &templates,
-                    &config.keys,
-                    &config.project,
-                    now,
-                ) {
-                    Ok(o) => s.outgoing.push((o, None, d.kind.as_str().to_string())),
-                    Err(e) => tracing::error!(error = %e, "could not compose the store-size alert"),
+            changes.drafts = crate::core::apply::alert(&config, &cause, "store size", text, None);
+        }
+        self.render(&mut changes, now);
+        self.store.commit(&changes, now).context(StoreUnwritable)?;
+        self.store.flush().await.context(StoreUnwritable)?;
+        Ok(!changes.outbox.is_empty())
+    }
+
+    /// The one render step for what the daemon decides outside a message batch: drafts
+    /// composed (or withheld, recorded on their case), failures logged.
+    fn render(&self, changes: &mut Changes, now: chrono::DateTime<chrono::Utc>) {
+        let (config, templates) = (self.config(), self.templates());
+        changes.render(&compose::compose_with(&templates, &config, now), None, now);
+        for e in &changes.errors {
+            tracing::error!(error = %e, "could not compose a message");
+        }
+    }
+
+    /// What to do once a step's changes are durable ([`After`]).
+    fn after(&self, changes: &Changes, now: chrono::DateTime<chrono::Utc>) {
+        for a in &changes.after {
+            match a {
+                After::WriteAdvisories(id) => {
+                    if let Some(case) = changes.case(id) {
+                        self.write_advisories(case, now);
+                    }
                 }
             }
         }
-        self.store
-            .commit_quota(level, &s, now)
-            .context(StoreUnwritable)?;
-        self.store.flush().await.context(StoreUnwritable)?;
-        Ok(!s.outgoing.is_empty())
+    }
+
+    /// One line for people watching (`run --once`).
+    pub(super) fn say(&self, line: &str) {
+        if let Some(say) = &self.say {
+            say(line);
+        }
     }
 
     /// At disclosure: the OSV and CSAF advisories into `[advisories] dir`. A failure is logged
@@ -411,73 +425,34 @@ impl Daemon {
     pub async fn disclosure_tick(&self) -> Result<usize> {
         let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
         let now = self.clock.now();
-        let print = self.print;
         let _writing = self.case_write.lock().await;
-        let queued = tokio::task::spawn_blocking(move || -> Result<usize> {
-            use crate::core::disclose;
-            let policy = disclose::policy_of(&config);
+        let (changes, fired) = tokio::task::spawn_blocking(move || -> Result<_> {
             let list = store.distributors();
-            let mut queued = 0;
-            for mut case in store.running_cases() {
-                let timers = disclose::due(&case, &list, &policy, now);
-                if timers.is_empty() {
-                    continue;
-                }
-                let patches: Vec<crate::core::decrypt::Attachment> = case
-                    .disclosure
-                    .patches
-                    .iter()
-                    .filter_map(|p| {
-                        Some(crate::core::decrypt::Attachment {
-                            filename: Some(p.filename.clone()),
-                            content_type: p.content_type.clone(),
-                            data: store.attachment(&p.msg_hash, p.index)?,
-                        })
-                    })
-                    .collect();
-                let mut drafts = Vec::new();
-                for t in timers {
-                    let ctx = disclose::Ctx {
-                        config: &config,
-                        policy: &policy,
-                        distributors: &list,
-                        actor: "secmail",
-                        patches: &patches,
-                        cause: "timer",
-                        now,
-                    };
-                    let fx = disclose::on_timer(&mut case, t, &ctx);
-                    tracing::info!(case_id = %case.id, timer = ?t, messages = fx.drafts.len(), "disclosure timer");
-                    if print {
-                        println!("{}: disclosure timer {t:?} → {} message(s)", case.id, fx.drafts.len());
-                    }
-                    drafts.extend(fx.drafts);
-                }
-                let mut outgoing = Vec::new();
-                for d in &drafts {
-                    match compose::render(d, &templates, &config.keys, &config.project, now) {
-                        Ok(o) => outgoing.push((o, d.case_id.clone(), d.kind.as_str().to_string())),
-                        Err(e) => {
-                            tracing::error!(case_id = %case.id, kind = d.kind.as_str(), error = %e, "could not compose a message");
-                            case.push(
-                                now,
-                                "secmail",
-                                crate::model::EventKind::Withheld {
-                                    to: d.to.address.clone(),
-                                    kind: d.kind.as_str().into(),
-                                    reason: e.to_string(),
-                                },
-                            );
-                        }
-                    }
-                }
-                queued += store.commit_case(&case, &outgoing, now)?;
-            }
-            Ok(queued)
+            let (mut changes, fired) = crate::core::disclose::tick(
+                store.running_cases(),
+                &list,
+                &config,
+                &|p| store.attachment(&p.msg_hash, p.index),
+                now,
+            );
+            changes.render(&compose::compose_with(&templates, &config, now), None, now);
+            store.commit(&changes, now)?;
+            Ok((changes, fired))
         })
         .await
         .context("the disclosure timer task failed")??;
         self.store.flush().await?;
+        for e in &changes.errors {
+            tracing::error!(error = %e, "could not compose a message");
+        }
+        for f in &fired {
+            tracing::info!(case_id = %f.case, timer = ?f.timer, messages = f.drafts, "disclosure timer");
+            self.say(&format!(
+                "{}: disclosure timer {:?} → {} message(s)",
+                f.case, f.timer, f.drafts
+            ));
+        }
+        let queued = changes.outbox.len();
         if queued > 0 {
             self.outbox_wake.notify_one();
         }
@@ -488,12 +463,12 @@ impl Daemon {
     async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
         let now = self.clock.now();
         let p = pipeline::oversize(size, &self.config(), &self.templates(), now, cause);
-        self.store.commit(&p, b"", now).context(StoreUnwritable)?;
+        self.store
+            .commit(&p.changes, now)
+            .context(StoreUnwritable)?;
         self.store.flush().await.context(StoreUnwritable)?;
         tracing::warn!(size, "message over the size limit quarantined; team told");
-        if self.print {
-            println!("{}", p.outcome.summary);
-        }
+        self.say(&p.summary);
         self.outbox_wake.notify_one();
         Ok(())
     }
@@ -971,9 +946,7 @@ fn brief(err: &str) -> String {
 /// The sender class the case's timeline recorded for this message (reporter, team, machine,
 /// bounce, …); `none` when the message reached no case.
 fn sender_class(p: &pipeline::Processed) -> String {
-    p.outcome
-        .case
-        .as_ref()
+    p.case()
         .and_then(|c| {
             c.timeline.iter().rev().find_map(|e| match &e.kind {
                 EventKind::Received {

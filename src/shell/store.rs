@@ -16,9 +16,10 @@
 //!
 //! Invariant: callers flush (`flush`) before any outside effect that relies on a write.
 use crate::core::disclose::ListChange;
+use crate::core::effect::{Changes, Mark, Queued};
 use crate::core::keys::{self, Cert};
 use crate::core::limits;
-use crate::core::pipeline::{Processed, View};
+use crate::core::pipeline::View;
 use crate::core::thread::Lookup;
 use crate::model::{Case, CaseId, Distributor, DistributorId, EventKind};
 use anyhow::{Context, Result};
@@ -191,38 +192,19 @@ impl Store {
             .map(|v| v.to_vec())
     }
 
-    /// A timer's change to one case and what it sends, in one batch.
-    pub fn commit_case(
-        &self,
-        case: &Case,
-        outgoing: &[(crate::core::compose::Outgoing, Option<CaseId>, String)],
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
-        let mut b = sled::Batch::default();
-        put_case(&mut b, case);
-        let last = self.queue(&mut b, outgoing, now)?;
-        self.db.apply_batch(b).context("writing to the store")?;
-        self.written(last);
-        Ok(outgoing.len())
-    }
-
     /// Adds outbox entries to `b`; returns the highest id used, for [`Store::written`] once
     /// the batch is applied.
-    fn queue(
-        &self,
-        b: &mut sled::Batch,
-        outgoing: &[(crate::core::compose::Outgoing, Option<CaseId>, String)],
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
+    fn queue(&self, b: &mut sled::Batch, outgoing: &[Queued], now: DateTime<Utc>) -> Result<u64> {
         let mut last = 0;
-        for (o, case, kind) in outgoing {
+        for q in outgoing {
+            let o = &q.mail;
             let entry = OutboxEntry {
                 message_id: o.message_id.clone(),
                 envelope_from: o.envelope_from.clone(),
                 rcpts: o.rcpts.clone(),
                 raw: base64::engine::general_purpose::STANDARD.encode(&o.raw),
-                case_id: case.clone(),
-                kind: kind.clone(),
+                case_id: q.case.clone(),
+                kind: q.kind.clone(),
                 queued: now,
                 attempts: 0,
                 next_attempt: now,
@@ -359,21 +341,6 @@ impl Store {
             .unwrap_or(0)
     }
 
-    /// Records the level with the alert's mail in one batch.
-    pub fn commit_quota(
-        &self,
-        level: u8,
-        s: &crate::core::schedule::Scheduled,
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
-        // The mail first: a crash between the two tells the team once more, never not at all.
-        let n = self.commit_scheduled(s, now)?;
-        self.db
-            .insert(QUOTA_TOLD, &[level])
-            .context("writing to the store")?;
-        Ok(n)
-    }
-
     pub fn open_case_count(&self) -> usize {
         self.db.scan_prefix(b"live/").keys().count()
     }
@@ -426,98 +393,75 @@ impl Store {
             .map(|v| v.to_vec())
     }
 
-    /// Writes everything one processed message changes in one batch. Returns the number of
-    /// outbox entries queued.
-    pub fn commit(&self, p: &Processed, raw: &[u8], now: DateTime<Utc>) -> Result<usize> {
+    /// Writes one step's [`Changes`] in one batch: the only place that writes one (the
+    /// distributor list and restores aside). Returns the number of outbox entries queued;
+    /// nothing is durable until [`Store::flush`].
+    pub fn commit(&self, c: &Changes, now: DateTime<Utc>) -> Result<usize> {
         let mut b = sled::Batch::default();
-        // Handled, whatever the outcome: no longer a poison candidate.
-        b.remove(format!("try/{}", p.hash).as_bytes());
-        if p.duplicate {
-            self.db.apply_batch(b).context("writing to the store")?;
-            return Ok(0);
+        if let Some(m) = &c.message {
+            let hash = &m.record.hash;
+            b.insert(format!("msg/{hash}").as_bytes(), json(&m.record));
+            b.insert(format!("raw/{hash}").as_bytes(), m.raw.as_slice());
+            for (i, a) in m.attachments.iter().enumerate() {
+                b.insert(format!("att/{hash}/{i}").as_bytes(), a.as_slice());
+            }
+            if let (Some(id), Some(from)) = (&m.record.message_id, &m.record.from) {
+                b.insert(format!("rmid/{from}/{id}").as_bytes(), hash.as_bytes());
+            }
         }
-        b.insert(format!("msg/{}", p.hash).as_bytes(), json(&p.record));
-        b.insert(format!("raw/{}", p.hash).as_bytes(), raw);
-        for (i, a) in p.attachments.iter().enumerate() {
-            b.insert(format!("att/{}/{i}", p.hash).as_bytes(), a.as_slice());
-        }
-        if let (Some(id), Some(from)) = (&p.record.message_id, &p.record.from) {
-            b.insert(format!("rmid/{from}/{id}").as_bytes(), p.hash.as_bytes());
-        }
-        if let Some(case) = &p.outcome.case {
+        for case in &c.cases {
             put_case(&mut b, case);
-            for id in &p.outcome.payload_ids {
-                b.insert(format!("pay/{id}").as_bytes(), case.id.as_str().as_bytes());
-            }
-            if p.outcome.opened_case {
-                let (prefix, year, seq) = split_id(&case.id);
-                b.insert(
-                    format!("seq/{prefix}/{year}").as_bytes(),
-                    &seq.to_be_bytes(),
-                );
-            }
         }
-        // One write per key even when several messages share it (the batch holds the last).
+        // One write per key even when several marks share it (the batch holds the last).
         let mut rates: std::collections::BTreeMap<String, Vec<DateTime<Utc>>> = Default::default();
-        for addr in &p.outcome.auto_replied {
-            for key in limits::keys(addr) {
-                let times = rates
-                    .remove(&key)
-                    .unwrap_or_else(|| self.recent_auto_replies(&key));
-                rates.insert(key, limits::record(times, p.rate_window, now));
+        for mark in &c.marks {
+            match mark {
+                // Handled, whatever the outcome: no longer a poison candidate.
+                Mark::Handled(hash) => b.remove(format!("try/{hash}").as_bytes()),
+                Mark::CaseNumber(id) => {
+                    let (prefix, year, seq) = split_id(id);
+                    b.insert(
+                        format!("seq/{prefix}/{year}").as_bytes(),
+                        &seq.to_be_bytes(),
+                    );
+                }
+                Mark::AutoReplied(addr) => {
+                    for key in limits::keys(addr) {
+                        let times = rates
+                            .remove(&key)
+                            .unwrap_or_else(|| self.recent_auto_replies(&key));
+                        rates.insert(key, limits::record(times, c.rate_window, now));
+                    }
+                }
+                Mark::ToldFingerprint(addr) => {
+                    b.insert(format!("told/{addr}").as_bytes(), json(&now))
+                }
+                Mark::SignatureSeen(d) => b.insert(format!("sig/{d}").as_bytes(), json(&now)),
+                Mark::CertLearnt { address, armored } => {
+                    b.insert(format!("cert/{address}").as_bytes(), armored.as_bytes())
+                }
+                Mark::Payload { id, case } => {
+                    b.insert(format!("pay/{id}").as_bytes(), case.as_str().as_bytes())
+                }
+                Mark::DigestSent(t) => b.insert(b"timer/digest".as_slice(), json(t)),
+                Mark::QuotaTold(level) => b.insert(QUOTA_TOLD, &[*level]),
             }
         }
         for (key, times) in rates {
             b.insert(format!("rate/{key}").as_bytes(), json(&times));
         }
-        if p.outcome.told_fingerprint {
-            if let Some(from) = &p.record.from {
-                b.insert(format!("told/{from}").as_bytes(), json(&now));
-            }
-        }
-        for c in &p.outcome.linked {
-            put_case(&mut b, c);
-        }
-        for d in &p.outcome.seen_signatures {
-            b.insert(format!("sig/{d}").as_bytes(), json(&now));
-        }
-        for (addr, cert) in &p.certs {
-            b.insert(format!("cert/{addr}").as_bytes(), cert.as_bytes());
-        }
-        for change in &p.outcome.distributors {
+        for change in &c.list {
             apply_list_change(&mut b, change);
         }
-        let last = self.queue(&mut b, &p.outgoing, now)?;
+        let last = self.queue(&mut b, &c.outbox, now)?;
         self.db.apply_batch(b).context("writing to the store")?;
         self.written(last);
-        Ok(p.outgoing.len())
+        Ok(c.outbox.len())
     }
 
     /// When the last team digest went out (`timer/digest`).
     pub fn last_digest(&self) -> Option<DateTime<Utc>> {
         self.get_json("timer/digest")
-    }
-
-    /// Writes one scheduler pass in one batch: the cases with their timer events, the outbox
-    /// entries, and the digest time — so a timer fires once even across a crash.
-    pub fn commit_scheduled(
-        &self,
-        s: &crate::core::schedule::Scheduled,
-        now: DateTime<Utc>,
-    ) -> Result<usize> {
-        let mut b = sled::Batch::default();
-        for case in &s.cases {
-            put_case(&mut b, case);
-        }
-        if let Some(t) = &s.digest_at {
-            b.insert(b"timer/digest".as_slice(), json(t));
-        }
-        let last = self.queue(&mut b, &s.outgoing, now)?;
-        self.db
-            .apply_batch(b)
-            .context("writing the scheduler pass to the store")?;
-        self.written(last);
-        Ok(s.outgoing.len())
     }
 
     /// Outbox entries due at `now` and flushed, oldest first, read one at a time (a backlog of
@@ -783,6 +727,14 @@ mod tests {
     use super::*;
     use crate::model::State;
 
+    fn changes(case: Case, outbox: Vec<Queued>) -> Changes {
+        Changes {
+            cases: vec![case],
+            outbox,
+            ..Changes::default()
+        }
+    }
+
     fn case(n: u32, state: State, now: DateTime<Utc>) -> Case {
         let mut c = Case::new(CaseId::new("SEC", 2026, n), format!("case {n}"), now);
         c.set_state(now, "test", state);
@@ -799,7 +751,7 @@ mod tests {
             let states = [State::New, State::Closed, State::Fixing, State::Disclosed];
             for (i, s) in states.into_iter().enumerate() {
                 store
-                    .commit_case(&case(i as u32 + 1, s, now), &[], now)
+                    .commit(&changes(case(i as u32 + 1, s, now), vec![]), now)
                     .unwrap();
             }
             let ids = |store: &Store| -> Vec<String> {
@@ -812,10 +764,10 @@ mod tests {
             assert_eq!(ids(&store), ["SEC-2026-0001", "SEC-2026-0003"]);
             // Closing a case takes it out; reopening puts it back.
             store
-                .commit_case(&case(1, State::Rejected, now), &[], now)
+                .commit(&changes(case(1, State::Rejected, now), vec![]), now)
                 .unwrap();
             store
-                .commit_case(&case(2, State::Triage, now), &[], now)
+                .commit(&changes(case(2, State::Triage, now), vec![]), now)
                 .unwrap();
             assert_eq!(ids(&store), ["SEC-2026-0002", "SEC-2026-0003"]);
             assert_eq!(store.case_count(), 4);
@@ -861,7 +813,17 @@ mod tests {
         };
         let c = case(1, State::New, now);
         store
-            .commit_case(&c, &[(out, Some(c.id.clone()), "ack".into())], now)
+            .commit(
+                &changes(
+                    c.clone(),
+                    vec![Queued {
+                        mail: out,
+                        case: Some(c.id.clone()),
+                        kind: "ack".into(),
+                    }],
+                ),
+                now,
+            )
             .unwrap();
         assert_eq!(store.outbox_len(), 1);
         assert_eq!(store.outbox_due(now).count(), 0, "not flushed yet");

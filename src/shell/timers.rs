@@ -27,7 +27,7 @@ impl Daemon {
             // Closed and disclosed cases have no timers: only the running ones are read.
             let cases = store.running_cases();
             let s = schedule::run(&cases, &config, &templates, store.last_digest(), &[], now);
-            let queued = store.commit_scheduled(&s, now)?;
+            let queued = store.commit(&s, now)?;
             Ok((s, queued))
         })
         .await
@@ -36,15 +36,14 @@ impl Daemon {
         for e in &s.errors {
             tracing::error!(error = %e, "could not compose a timer message");
         }
-        for (_, case, kind) in &s.outgoing {
-            let case = case
+        for q in &s.outbox {
+            let case = q
+                .case
                 .as_ref()
                 .map(|c| c.to_string())
                 .unwrap_or_else(|| "-".into());
-            tracing::info!(case_id = %case, kind = %kind, "timer message queued");
-            if self.print {
-                println!("{case}: timer → {kind}");
-            }
+            tracing::info!(case_id = %case, kind = %q.kind, "timer message queued");
+            self.say(&format!("{case}: timer → {}", q.kind));
         }
         if queued > 0 {
             self.wake_outbox();

@@ -3,6 +3,7 @@
 //! quarantined with the team told.
 use super::common::{now, repo, Pipeline};
 use secmail::core::decrypt::{self, Outcome};
+use secmail::core::effect::Queued;
 use secmail::core::keys::{self, ProjectKeys};
 use secmail::model::{EventKind, TeamMember, TeamRole};
 
@@ -32,20 +33,26 @@ fn a_member_with_an_expired_cert_gets_nothing_and_the_others_are_told() {
     });
     let out = p.process(&read("fixtures/mail/threading/01-report.eml"));
     let to: Vec<&str> = out
-        .outgoing
+        .outgoing()
         .iter()
-        .filter(|(_, _, k)| k == "team-copy")
-        .map(|(o, _, _)| o.rcpts[0].as_str())
+        .filter(|q| q.kind == "team-copy")
+        .map(|Queued { mail: o, .. }| o.rcpts[0].as_str())
         .collect();
     assert_eq!(to, vec!["alice@example.org", "bob@example.org"]);
-    let case = out.outcome.case.as_ref().unwrap();
+    let case = out.case().unwrap();
     assert!(case.timeline.iter().any(|e| matches!(&e.kind, EventKind::Withheld { to, reason, .. } if to == "carl@example.org" && reason.contains("expired"))), "{:#?}", case.timeline);
 
     // Alice opens her copy with her own key: the report, its status, and who did not get it.
-    let (alice_copy, _, _) = out
-        .outgoing
+    let Queued {
+        mail: alice_copy, ..
+    } = out
+        .outgoing()
         .iter()
-        .find(|(o, _, k)| k == "team-copy" && o.rcpts[0] == "alice@example.org")
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "team-copy" && o.rcpts[0] == "alice@example.org",
+        )
         .unwrap();
     let opened = open_as(&alice_copy.raw, "fixtures/keys/team-alice-secret.asc");
     assert_eq!(opened.outcome, Outcome::Decrypted);
@@ -82,7 +89,7 @@ fn a_member_with_an_expired_cert_gets_nothing_and_the_others_are_told() {
 fn a_plain_acknowledgement_is_signed_and_quotes_nothing() {
     let p = Pipeline::demo();
     let out = p.process(&read("fixtures/mail/threading/01-report.eml"));
-    let (ack, _, _) = out.outgoing.iter().find(|(_, _, k)| k == "ack").unwrap();
+    let Queued { mail: ack, .. } = out.outgoing().iter().find(|q| q.kind == "ack").unwrap();
     let text = String::from_utf8_lossy(&ack.raw);
     assert!(!ack.encrypted);
     assert!(

@@ -2,10 +2,11 @@
 //! the pipeline run the way the daemon runs it (process, then one batch into the store).
 use chrono::{DateTime, TimeZone, Utc};
 use secmail::config::Config;
-use secmail::core::compose::{Outgoing, Templates};
+use secmail::core::compose::Templates;
+use secmail::core::effect::{Changes, Queued};
 use secmail::core::keys::{self, Cert, ProjectKeys};
 use secmail::core::pipeline::{self, Processed};
-use secmail::core::schedule::{self, Scheduled};
+use secmail::core::schedule;
 use secmail::core::{decrypt, seal};
 use secmail::model::{Case, CaseId};
 use secmail::shell::daemon::load_templates;
@@ -107,7 +108,7 @@ impl Pipeline {
 
     pub fn process(&self, raw: &[u8]) -> Processed {
         let p = pipeline::process(raw, &self.store, &self.config, &self.templates, self.now);
-        self.store.commit(&p, raw, self.now).unwrap();
+        self.store.commit(&p.changes, self.now).unwrap();
         p
     }
 
@@ -168,7 +169,7 @@ role = "backup"
     }
 
     /// One scheduler pass at the pipeline's now, committed as the daemon commits it.
-    pub fn schedule(&self) -> Scheduled {
+    pub fn schedule(&self) -> Changes {
         let s = schedule::run(
             &self.store.cases(),
             &self.config,
@@ -178,7 +179,7 @@ role = "backup"
             self.now,
         );
         assert!(s.errors.is_empty(), "{:?}", s.errors);
-        self.store.commit_scheduled(&s, self.now).unwrap();
+        self.store.commit(&s, self.now).unwrap();
         s
     }
 
@@ -191,10 +192,10 @@ role = "backup"
 }
 
 /// (kind, recipient) of each composed message, in order.
-pub fn sent(outgoing: &[(Outgoing, Option<CaseId>, String)]) -> Vec<(String, String)> {
+pub fn sent(outgoing: &[Queued]) -> Vec<(String, String)> {
     outgoing
         .iter()
-        .map(|(o, _, k)| (k.clone(), o.rcpts.join(",")))
+        .map(|q| (q.kind.clone(), q.mail.rcpts.join(",")))
         .collect()
 }
 

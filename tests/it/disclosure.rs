@@ -9,6 +9,7 @@ use secmail::core::compose;
 use secmail::core::decrypt::Attachment;
 use secmail::core::disclose::{self, Ctx, Policy, Timer, When};
 use secmail::core::draft::Kind;
+use secmail::core::effect::Queued;
 use secmail::core::keys;
 use secmail::model::{
     Case, CaseId, Credit, Distributor, DistributorId, EventKind, NoticeKind, Reporter, State,
@@ -958,11 +959,7 @@ fn distributors_by_signed_command_mail() {
         "/distributors add dana@distro-a.example --name \"Distro A\"",
         "distributor-erik.asc",
     ));
-    assert!(
-        out.outcome.summary.contains("refused"),
-        "{}",
-        out.outcome.summary
-    );
+    assert!(out.summary.contains("refused"), "{}", out.summary);
     assert!(p.store.distributors().is_empty());
     // The right cert: imported with the cap.
     let out = p.process(&command(
@@ -971,11 +968,9 @@ fn distributors_by_signed_command_mail() {
         "distributor-dana.asc",
     ));
     assert!(
-        out.outcome
-            .summary
-            .contains("1 team command (distributors)"),
+        out.summary.contains("1 team command (distributors)"),
         "{}",
-        out.outcome.summary
+        out.summary
     );
     let list = p.store.distributors();
     assert_eq!(list.len(), 1);
@@ -985,7 +980,7 @@ fn distributors_by_signed_command_mail() {
         Some("16C4792CD0A469A6ABD0187A36B142E23167F488")
     );
     // The confirmation goes to Alice alone, encrypted; no copy names the list outside the team.
-    for (o, _, kind) in &out.outgoing {
+    for Queued { mail: o, kind, .. } in out.outgoing() {
         assert!(o.encrypted, "{kind} to {:?} not encrypted", o.rcpts);
         assert!(
             o.rcpts.iter().all(|r| r.ends_with("@example.org")),
@@ -1003,7 +998,7 @@ fn distributors_by_signed_command_mail() {
         "/distributors remove distro-a\n/distributors list",
     ));
     assert_eq!(p.store.distributors().len(), 1);
-    for (o, _, _) in &out.outgoing {
+    for Queued { mail: o, .. } in out.outgoing() {
         assert!(!String::from_utf8_lossy(&o.raw).contains("distro-a"));
     }
     // Removal takes effect at once.

@@ -4,12 +4,13 @@
 //! test fails naming it; with `SECMAIL_BLESS=1` the expected files are (re)written instead.
 use super::common::{repo, Pipeline};
 use secmail::core::apply::Disposition;
+use secmail::core::effect::Queued;
 use secmail::core::pipeline::Processed;
 use secmail::model::EventKind;
 use serde_json::{json, Value};
 
 fn summary(p: &Processed) -> Value {
-    let case = p.outcome.case.as_ref();
+    let case = p.case();
     let rule = case.and_then(|c| {
         c.timeline.iter().rev().find_map(|e| match &e.kind {
             EventKind::Received {
@@ -21,18 +22,18 @@ fn summary(p: &Processed) -> Value {
         })
     });
     json!({
-        "disposition": match &p.outcome.disposition {
+        "disposition": match &p.disposition {
             Disposition::Processed => "processed".to_string(),
             Disposition::Quarantine(r) => format!("quarantine: {r}"),
         },
         "duplicate": p.duplicate,
         "case": case.map(|c| c.id.to_string()),
-        "opened_case": p.outcome.opened_case,
+        "opened_case": p.opened_case,
         "thread_rule": rule,
         "encryption": p.record.encryption,
         "signature": p.record.signature,
-        "sent": p.outgoing.iter().map(|(o, _, kind)| json!({"kind": kind, "to": o.rcpts, "encrypted": o.encrypted})).collect::<Vec<_>>(),
-        "summary": p.outcome.summary,
+        "sent": p.outgoing().iter().map(|Queued { mail: o, kind, .. }| json!({"kind": kind, "to": o.rcpts, "encrypted": o.encrypted})).collect::<Vec<_>>(),
+        "summary": p.summary,
     })
 }
 
@@ -103,12 +104,11 @@ fn golden_timer_and_command_templates() {
         "preset = \"enarx\"\ntriage-within = \"3d\"\nholidays = [\"2026-12-25\"]",
     );
     let mut bodies: Vec<(String, Vec<u8>, String)> = Vec::new();
-    let mut keep = |out: &[(
-        secmail::core::compose::Outgoing,
-        Option<secmail::model::CaseId>,
-        String,
-    )]| {
-        for (o, _, k) in out {
+    let mut keep = |out: &[Queued]| {
+        for Queued {
+            mail: o, kind: k, ..
+        } in out
+        {
             bodies.push((k.clone(), o.raw.clone(), o.rcpts.join(",")));
         }
     };
@@ -130,13 +130,13 @@ fn golden_timer_and_command_templates() {
         p.process(&signed_encrypted(&alice, &h, &text_payload(body), t(at)).0)
     };
     keep(
-        &report(
+        report(
             &mut p,
             "2026-12-23T10:00:00Z",
             "Rita <rita@reporter.example>",
             "g-r1@x",
         )
-        .outgoing,
+        .outgoing(),
     );
     for at in [
         "2026-12-23T10:00:00Z",
@@ -144,38 +144,38 @@ fn golden_timer_and_command_templates() {
         "2026-12-27T10:00:00Z",
     ] {
         p.at(t(at));
-        keep(&p.schedule().outgoing);
+        keep(&p.schedule().outbox);
     }
     keep(
-        &command(
+        command(
             &mut p,
             "2026-12-28T09:00:00Z",
             "SEC-2026-0001",
             "/state triage\n/assign me\n/help\n/reply\n\nWe reproduced it.",
             1,
         )
-        .outgoing,
+        .outgoing(),
     );
     keep(
-        &command(
+        command(
             &mut p,
             "2026-12-28T09:10:00Z",
             "SEC-2026-0001",
             "/state bogus",
             2,
         )
-        .outgoing,
+        .outgoing(),
     );
     p.at(t("2027-01-05T09:00:00Z"));
-    keep(&p.schedule().outgoing);
+    keep(&p.schedule().outbox);
     keep(
-        &report(
+        report(
             &mut p,
             "2027-01-05T10:00:00Z",
             "Sam <sam@other.example>",
             "g-s1@x",
         )
-        .outgoing,
+        .outgoing(),
     );
     let dup = command(
         &mut p,
@@ -184,7 +184,7 @@ fn golden_timer_and_command_templates() {
         "/duplicate SEC-2026-0001",
         3,
     );
-    keep(&dup.outgoing);
+    keep(dup.outgoing());
     let offer = |p: &Pipeline, id: &str| p.case(id).contact_offers[0].message_id.clone();
     let (o1, o2) = (offer(&p, "SEC-2026-0001"), offer(&p, "SEC-2027-0001"));
     for (from, o, id) in [
@@ -193,7 +193,7 @@ fn golden_timer_and_command_templates() {
     ] {
         p.at(t("2027-01-05T11:00:00Z"));
         keep(
-            &p.process(&plain_mail(
+            p.process(&plain_mail(
                 from,
                 "security@example.org",
                 "Re",
@@ -201,7 +201,7 @@ fn golden_timer_and_command_templates() {
                 &format!("In-Reply-To: <{o}>\r\n"),
                 "YES",
             ))
-            .outgoing,
+            .outgoing(),
         );
     }
 

@@ -5,6 +5,7 @@
 //! each message filed to .Processed or .Quarantine as its expectation says.
 use super::common::{repo, Pipeline};
 use super::service::Local;
+use secmail::core::effect::Queued;
 use std::time::{Duration, Instant};
 
 fn corpus() -> Vec<(String, Vec<u8>)> {
@@ -35,7 +36,7 @@ fn hostile_mail_is_bounded_and_injects_nothing() {
         let took = started.elapsed();
         assert!(took < Duration::from_secs(10), "{name} took {took:?}");
         let from = processed.record.from.clone().unwrap_or_default();
-        for (o, _, kind) in &processed.outgoing {
+        for Queued { mail: o, kind, .. } in processed.outgoing() {
             for r in &o.rcpts {
                 assert!(
                     *r == from || p.config.team_member(r).is_some(),

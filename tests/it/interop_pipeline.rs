@@ -8,6 +8,7 @@
 use super::common::{shared, Pipeline};
 use secmail::core::apply::Disposition;
 use secmail::core::decrypt::{self, Outcome};
+use secmail::core::effect::Queued;
 use secmail::core::keys::{self, ProjectKeys};
 use std::path::Path;
 
@@ -63,7 +64,7 @@ fn every_interop_message_through_the_pipeline() {
                 .unwrap_or_else(|e| panic!("{path}: {e}"));
         let opened = decrypt::message(&raw, &pipeline.config.keys, &[], pipeline.now.into());
         let p = pipeline.process(&raw);
-        let kinds: Vec<&str> = p.outgoing.iter().map(|(_, _, k)| k.as_str()).collect();
+        let kinds: Vec<&str> = p.outgoing().iter().map(|q| q.kind.as_str()).collect();
         let is_person = p.record.encryption != "not-opened";
         let word = match &opened.outcome {
             Outcome::Clear => "clear",
@@ -76,18 +77,15 @@ fn every_interop_message_through_the_pipeline() {
             .entry(if is_person {
                 word.to_string()
             } else {
-                format!(
-                    "machine/{}",
-                    p.outcome.summary.split(':').next().unwrap_or("")
-                )
+                format!("machine/{}", p.summary.split(':').next().unwrap_or(""))
             })
             .or_default() += 1;
         if is_person {
             assert_eq!(p.record.encryption, word, "{path}");
             match &opened.outcome {
                 Outcome::Clear | Outcome::Decrypted | Outcome::NotForUs { .. } => {
-                    assert_eq!(p.outcome.disposition, Disposition::Processed, "{path}");
-                    assert!(p.outcome.opened_case, "{path}: {}", p.outcome.summary);
+                    assert_eq!(p.disposition, Disposition::Processed, "{path}");
+                    assert!(p.opened_case, "{path}: {}", p.summary);
                     let answer = if word == "not-for-us" {
                         "not-for-us"
                     } else {
@@ -110,13 +108,10 @@ fn every_interop_message_through_the_pipeline() {
                 }
                 Outcome::NoIntegrity | Outcome::Damaged(_) => {
                     assert!(
-                        matches!(p.outcome.disposition, Disposition::Quarantine(_)),
+                        matches!(p.disposition, Disposition::Quarantine(_)),
                         "{path}"
                     );
-                    assert!(
-                        p.outcome.case.is_none(),
-                        "{path}: quarantined mail opened a case"
-                    );
+                    assert!(p.case().is_none(), "{path}: quarantined mail opened a case");
                     assert!(
                         !kinds.contains(&"team-copy") && !kinds.contains(&"ack"),
                         "{path}: {kinds:?}"
@@ -141,7 +136,7 @@ fn every_interop_message_through_the_pipeline() {
                         .and_then(|a| a.first())
                         .and_then(|s| s.as_str())
         });
-        for (o, _, kind) in &p.outgoing {
+        for Queued { mail: o, kind, .. } in p.outgoing() {
             let text = String::from_utf8_lossy(&o.raw);
             let head = text.split("\r\n\r\n").next().unwrap_or("");
             if let Some(subject) = &protected {
@@ -163,7 +158,7 @@ fn every_interop_message_through_the_pipeline() {
             );
         }
         // Learnt certs carry the From address, as DESIGN.md asks.
-        if let Some(case) = &p.outcome.case {
+        if let Some(case) = p.case() {
             for r in &case.reporters {
                 if let Some(c) = &r.cert {
                     assert!(

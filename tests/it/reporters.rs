@@ -2,6 +2,7 @@
 //! answered, whatever the client adds.
 use super::attack::craft::{pipeline, Actor};
 use super::gpg::pgp_mime;
+use secmail::core::effect::Queued;
 
 /// The armor headers GopenPGP (ProtonMail), Mailvelope, FlowCrypt, Enigmail and
 /// `gpg --emit-version --comment` put after the armor line.
@@ -36,12 +37,12 @@ fn pgp_mime_with_armor_headers_is_decrypted_and_answered() {
             &with_armor_headers(&armored, headers),
         );
         let r = p.process(&raw);
-        assert!(r.outcome.opened_case, "{headers:?}: {}", r.outcome.summary);
+        assert!(r.opened_case, "{headers:?}: {}", r.summary);
         assert_eq!(r.record.encryption, "decrypted", "{headers:?}");
         assert!(
-            r.outgoing.iter().any(|(_, _, k)| k == "ack"),
+            r.outgoing().iter().any(|q| q.kind == "ack"),
             "{headers:?}: {}",
-            r.outcome.summary
+            r.summary
         );
     }
 }
@@ -58,16 +59,12 @@ fn a_returning_reporter_gets_an_encrypted_ack_with_the_cert_learnt_before() {
         "Content-Type: text/plain\n\nFirst report.\n",
     );
     let r = p.process(&first);
-    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
+    assert!(r.opened_case, "{}", r.summary);
     // The second report, in the clear from a webmail: a new case, the ack encrypted all the same.
     let second = b"From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: Another bug\r\nMessage-ID: <second@reporter.example>\r\n\r\nA second, unrelated problem.\r\n";
     let r = p.process(second);
-    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
-    assert!(
-        r.outcome.summary.contains("ack (encrypted)"),
-        "{}",
-        r.outcome.summary
-    );
+    assert!(r.opened_case, "{}", r.summary);
+    assert!(r.summary.contains("ack (encrypted)"), "{}", r.summary);
 }
 
 /// A clear report in `charset`, with `body` already in that charset's bytes.
@@ -118,7 +115,7 @@ fn legacy_charsets_reach_the_team_as_text() {
             r.record.text
         );
         if charset == "iso-2022-jp" {
-            let case = r.outcome.case.as_ref().unwrap();
+            let case = r.case().unwrap();
             assert_eq!(case.title, "脆弱性の報告", "RFC 2047 subject in {charset}");
         }
     }
@@ -135,8 +132,8 @@ fn an_encrypted_attachment_typed_application_pgp_encrypted_is_decrypted() {
         armored.replace('\n', "\r\n")
     );
     let r = p.process(raw.as_bytes());
-    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
-    assert_eq!(r.record.encryption, "decrypted", "{}", r.outcome.summary);
+    assert!(r.opened_case, "{}", r.summary);
+    assert_eq!(r.record.encryption, "decrypted", "{}", r.summary);
     // EFAIL rules kept: the clear part is unauthenticated, not spliced into the text.
     assert!(
         !r.record.text.contains("See the attachment."),
@@ -160,26 +157,30 @@ fn the_same_message_id_with_other_content_is_a_new_message_and_the_same_content_
         "Overflow",
         "The parser overflows.",
     ));
-    assert!(first.outcome.opened_case, "{}", first.outcome.summary);
+    assert!(first.opened_case, "{}", first.summary);
     // Delivered again by another route: a duplicate.
     let again = p.process(&with_id(
         "from c by d; Thu, 24 Dec 2026 10:05:00 +0000",
         "Overflow",
         "The parser overflows.",
     ));
-    assert!(again.duplicate, "{}", again.outcome.summary);
+    assert!(again.duplicate, "{}", again.summary);
     // A script reusing its Message-ID for a different report: a new message the team sees.
     let other = p.process(&with_id(
         "from a by b; Thu, 24 Dec 2026 11:00:00 +0000",
         "Use after free",
         "Another bug entirely.",
     ));
-    assert!(!other.duplicate, "{}", other.outcome.summary);
+    assert!(!other.duplicate, "{}", other.summary);
     let copy = other
-        .outgoing
+        .outgoing()
         .iter()
-        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| {
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "team-copy" && o.rcpts == ["alice@example.org"],
+        )
+        .map(|Queued { mail: o, .. }| {
             super::common::open_sent(&o.raw, &super::common::secret("team-alice-secret.asc"))
         })
         .expect("the team sees it");
@@ -204,12 +205,16 @@ fn mail_not_encrypted_to_us_reaches_the_team_with_the_key_ids_it_names() {
         &armored,
     );
     let r = p.process(&raw);
-    assert_eq!(r.record.encryption, "not-for-us", "{}", r.outcome.summary);
+    assert_eq!(r.record.encryption, "not-for-us", "{}", r.summary);
     let copy = r
-        .outgoing
+        .outgoing()
         .iter()
-        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| {
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "team-copy" && o.rcpts == ["alice@example.org"],
+        )
+        .map(|Queued { mail: o, .. }| {
             super::common::open_sent(&o.raw, &super::common::secret("team-alice-secret.asc"))
         })
         .expect("the team sees it");
@@ -241,17 +246,17 @@ fn a_reporter_verified_by_signature_is_not_limited_per_address() {
             &format!("Content-Type: text/plain\n\nReport number {n}: the parser overflows.\n"),
         );
         let r = p.process(&raw);
-        acks += r.outgoing.iter().filter(|(_, _, k)| k == "ack").count();
+        acks += r.outgoing().iter().filter(|q| q.kind == "ack").count();
     }
     assert_eq!(acks, limit + 3);
     // Unsigned, the same address is limited as before.
     let unsigned = b"From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: plain\r\nMessage-ID: <plain@reporter.example>\r\n\r\nA plain one.\r\n";
     let r = p.process(unsigned);
     assert_eq!(
-        r.outgoing.iter().filter(|(_, _, k)| k == "ack").count(),
+        r.outgoing().iter().filter(|q| q.kind == "ack").count(),
         0,
         "{}",
-        r.outcome.summary
+        r.summary
     );
 }
 
@@ -271,17 +276,17 @@ fn acknowledgements_held_by_the_rate_limit_are_coalesced_into_one_later_message(
             "From: Busy <busy@reporter.example>\r\nTo: security@example.org\r\nSubject: Bug {n}\r\nMessage-ID: <busy-{n}@reporter.example>\r\n\r\nBug number {n}.\r\n"
         );
         let r = p.process(raw.as_bytes());
-        if !r.outgoing.iter().any(|(_, _, k)| k == "ack") {
-            held.push(r.outcome.case.unwrap().id.to_string());
+        if !r.outgoing().iter().any(|q| q.kind == "ack") {
+            held.push(r.case().unwrap().id.to_string());
         }
     }
     assert_eq!(held.len(), 2);
     let coalesced = |p: &super::common::Pipeline| -> Vec<String> {
         p.schedule()
-            .outgoing
+            .outbox
             .iter()
-            .filter(|(_, _, k)| k == "ack-coalesced")
-            .map(|(o, _, _)| o.rcpts.join(","))
+            .filter(|q| q.kind == "ack-coalesced")
+            .map(|Queued { mail: o, .. }| o.rcpts.join(","))
             .collect()
     };
     // Within the window: not yet.
@@ -308,11 +313,11 @@ fn an_answer_to_a_command_mail_threads_under_it_and_names_it() {
     super::attack::craft::report(&p, "r1@reporter.example", "Overflow");
     let raw = b"From: Alice <alice@example.org>\r\nTo: security@example.org\r\nSubject: Re: [SEC-2026-0001] triage please\r\nMessage-ID: <cmd-unsigned@example.org>\r\nDate: Thu, 24 Dec 2026 10:00:00 +0000\r\n\r\n/state triage\r\n";
     let r = p.process(raw);
-    let (o, _, _) = r
-        .outgoing
+    let Queued { mail: o, .. } = r
+        .outgoing()
         .iter()
-        .find(|(_, _, k)| k == "command-refused")
-        .unwrap_or_else(|| panic!("no refusal: {}", r.outcome.summary));
+        .find(|q| q.kind == "command-refused")
+        .unwrap_or_else(|| panic!("no refusal: {}", r.summary));
     let head = String::from_utf8_lossy(&o.raw);
     assert!(
         head.contains("In-Reply-To: <cmd-unsigned@example.org>"),

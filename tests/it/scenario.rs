@@ -20,7 +20,7 @@ fn t(s: &str) -> DateTime<Utc> {
 /// A scheduler pass at `at`: what went out.
 fn tick(p: &mut Pipeline, at: &str) -> Vec<(String, String)> {
     p.at(t(at));
-    sent(&p.schedule().outgoing)
+    sent(&p.schedule().outbox)
 }
 
 fn digests() -> Vec<(String, String)> {
@@ -39,7 +39,7 @@ fn report_from(p: &mut Pipeline, at: &str, from: &str, msgid: &str) -> Vec<(Stri
         "",
         "A crafted packet crashes the daemon.",
     ));
-    sent(&r.outgoing)
+    sent(r.outgoing())
 }
 
 fn opened(reporter: &str) -> Vec<(String, String)> {
@@ -64,7 +64,7 @@ fn alice(p: &mut Pipeline, at: &str, case: &str, body: &str, n: u32) -> Vec<(Str
         t(at),
     );
     let r = p.process(&raw);
-    sent(&r.outgoing)
+    sent(r.outgoing())
 }
 
 fn v(items: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -113,8 +113,8 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
     // Monday is the next working day: the digest, with the breach in it.
     p.at(t("2026-12-28T09:00:00Z"));
     let s = p.schedule();
-    assert_eq!(sent(&s.outgoing), digests());
-    let digest = open_sent(&s.outgoing[0].0.raw, &secret("team-alice-secret.asc"));
+    assert_eq!(sent(&s.outbox), digests());
+    let digest = open_sent(&s.outbox[0].mail.raw, &secret("team-alice-secret.asc"));
     assert!(digest.contains("SEC-2026-0001 triage: was due"), "{digest}");
     // Alice verifies: confirmed, critical, hers. The 7-day fix deadline now runs.
     assert_eq!(
@@ -190,7 +190,7 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
             &format!("In-Reply-To: <{offer}>\r\n"),
             "Yes.\n\n> Would you like us to put you in touch?",
         ));
-        sent(&r.outgoing)
+        sent(r.outgoing())
     };
     let mut copies = TEAM
         .iter()
@@ -289,10 +289,10 @@ fn enarx_response_escalation_chain_and_progress_updates() {
     p.at(t("2027-01-06T09:00:00Z"));
     let s = p.schedule();
     assert_eq!(
-        pairs(&sent(&s.outgoing)),
+        pairs(&sent(&s.outbox)),
         vec![("progress", "rita@reporter.example")]
     );
-    let text = open_sent(&s.outgoing[0].0.raw, &secret("reporter-rita-secret.asc"));
+    let text = open_sent(&s.outbox[0].mail.raw, &secret("reporter-rita-secret.asc"));
     assert!(text.contains("being triaged"), "{text}");
     assert!(
         !text.contains("INTERNAL") && !text.contains("3.x"),
@@ -388,7 +388,7 @@ fn rptp_makes_no_time_promises() {
         "",
         "Spoofed Sync messages move the clock.",
     ));
-    let ack = String::from_utf8_lossy(&r.outgoing[0].0.raw).into_owned();
+    let ack = String::from_utf8_lossy(&r.outgoing()[0].mail.raw).into_owned();
     for ask in [
         "potential impact",
         "steps to reproduce",
@@ -436,8 +436,8 @@ fn coordinated_disclosure_answers_at_once_and_allows_anonymity() {
         "",
         "Stored XSS.",
     ));
-    assert_eq!(sent(&r.outgoing), opened("rita@reporter.example"));
-    let ack = String::from_utf8_lossy(&r.outgoing[0].0.raw).into_owned();
+    assert_eq!(sent(r.outgoing()), opened("rita@reporter.example"));
+    let ack = String::from_utf8_lossy(&r.outgoing()[0].mail.raw).into_owned();
     assert!(
         ack.contains("From: Example Project Security <security@example.org>"),
         "{ack}"

@@ -6,6 +6,7 @@ use super::common::{
     now, open_sent, pairs, plain_mail, secret, sent, signed_encrypted, text_payload, Pipeline,
 };
 use chrono::Duration;
+use secmail::core::effect::Queued;
 use secmail::model::{Credit, EventKind, Severity, State};
 
 const RITA: &str = "Rita Reporter <rita@reporter.example>";
@@ -20,11 +21,15 @@ fn report(p: &Pipeline) -> String {
         "",
         "parse_packet() overflows on a 70000-byte record.",
     ));
-    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
-    r.outgoing
+    assert!(r.opened_case, "{}", r.summary);
+    r.outgoing()
         .iter()
-        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| o.message_id.clone())
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "team-copy" && o.rcpts == ["alice@example.org"],
+        )
+        .map(|Queued { mail: o, .. }| o.message_id.clone())
         .unwrap()
 }
 
@@ -86,14 +91,14 @@ fn a_signed_command_mail_changes_the_case_relays_and_confirms() {
     );
     let r = p.process(&raw);
     assert_eq!(
-        pairs(&sent(&r.outgoing)),
+        pairs(&sent(r.outgoing())),
         vec![
             ("relay", "rita@reporter.example"),
             ("command-result", "alice@example.org"),
             ("team-copy", "bob@example.org"),
         ],
         "{}",
-        r.outcome.summary
+        r.summary
     );
     let case = p.case("SEC-2026-0001");
     assert_eq!(case.state, State::Triage);
@@ -113,7 +118,7 @@ fn a_signed_command_mail_changes_the_case_relays_and_confirms() {
 
     // The relay: from the security address, the text only — no command, quote, signature or
     // team address.
-    let relay = &r.outgoing[0].0;
+    let relay = &r.outgoing()[0].mail;
     let raw = String::from_utf8_lossy(&relay.raw).into_owned();
     assert!(
         raw.contains("From: \"Example Project Security\" <security@example.org>")
@@ -130,7 +135,7 @@ fn a_signed_command_mail_changes_the_case_relays_and_confirms() {
         assert!(!raw.contains(leak), "{leak:?} in the raw relay");
     }
     // The confirmation lists what was done; the stored text has no command lines.
-    let conf = open_sent(&r.outgoing[1].0.raw, &alice);
+    let conf = open_sent(&r.outgoing()[1].mail.raw, &alice);
     assert!(
         conf.contains("/state triage — state new → triage"),
         "{conf}"
@@ -151,7 +156,7 @@ fn forged_unsigned_replayed_stale_html_and_half_bad_commands_change_nothing() {
         now(),
     );
     assert_eq!(
-        pairs(&sent(&p.process(&raw).outgoing)),
+        pairs(&sent(p.process(&raw).outgoing())),
         vec![
             ("command-result", "alice@example.org"),
             ("team-copy", "bob@example.org")
@@ -241,13 +246,13 @@ fn forged_unsigned_replayed_stale_html_and_half_bad_commands_change_nothing() {
         p.at(now() + Duration::minutes(20 * (i as i64 + 1)));
         let r = p.process(&raw);
         assert_eq!(
-            pairs(&sent(&r.outgoing)),
+            pairs(&sent(r.outgoing())),
             vec![("command-refused", "alice@example.org")],
             "{what}: {}",
-            r.outcome.summary
+            r.summary
         );
         assert_eq!(fields(&p), before, "{what} changed the case");
-        let told = open_sent(&r.outgoing[0].0.raw, &alice);
+        let told = open_sent(&r.outgoing()[0].mail.raw, &alice);
         assert!(told.contains(reason), "{what}: {told}");
         assert!(last_refusal(&p).contains(reason), "{what}");
     }
@@ -262,7 +267,7 @@ fn forged_unsigned_replayed_stale_html_and_half_bad_commands_change_nothing() {
     );
     let r = p.process(&raw);
     assert_eq!(
-        pairs(&sent(&r.outgoing)),
+        pairs(&sent(r.outgoing())),
         vec![("command-refused", "alice@example.org")]
     );
     assert_eq!(fields(&p), before);
@@ -277,9 +282,9 @@ fn forged_unsigned_replayed_stale_html_and_half_bad_commands_change_nothing() {
         "/state closed\nplease",
     ));
     assert!(
-        r.outcome.summary.contains("follow-up from reporter"),
+        r.summary.contains("follow-up from reporter"),
         "{}",
-        r.outcome.summary
+        r.summary
     );
     assert_eq!(fields(&p)["state"], "triage");
 }
@@ -296,11 +301,11 @@ fn help_answers_with_the_command_list() {
         now(),
     );
     let r = p.process(&raw);
-    let text = open_sent(&r.outgoing[0].0.raw, &alice);
+    let text = open_sent(&r.outgoing()[0].mail.raw, &alice);
     assert!(text.contains("/duplicate CASE"), "{text}");
     // Without /reply nothing goes to the reporter: an internal note for the team.
     assert!(r
-        .outgoing
+        .outgoing()
         .iter()
-        .all(|(o, _, _)| o.rcpts != ["rita@reporter.example"]));
+        .all(|Queued { mail: o, .. }| o.rcpts != ["rita@reporter.example"]));
 }

@@ -5,6 +5,7 @@
 use super::super::common::{open_sent, plain_mail, secret, sent, Pipeline};
 use super::craft::pipeline;
 use chrono::{DateTime, Duration, Utc};
+use secmail::core::effect::Queued;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -20,8 +21,11 @@ fn forge(p: &Pipeline, from: &str, n: usize) -> usize {
         "",
         "A forged report.",
     ));
-    assert!(r.errors.is_empty(), "{:?}", r.errors);
-    sent(&r.outgoing).iter().filter(|(k, _)| k == "ack").count()
+    assert!(r.changes.errors.is_empty(), "{:?}", r.changes.errors);
+    sent(r.outgoing())
+        .iter()
+        .filter(|(k, _)| k == "ack")
+        .count()
 }
 
 #[test]
@@ -99,10 +103,14 @@ fn the_digest_reports_what_was_suppressed() {
     p.at(t("2026-12-22T10:05:00Z"));
     let s = p.schedule();
     let digest = s
-        .outgoing
+        .outbox
         .iter()
-        .find(|(o, _, k)| k == "digest" && o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| open_sent(&o.raw, &secret("team-alice-secret.asc")))
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "digest" && o.rcpts == ["alice@example.org"],
+        )
+        .map(|Queued { mail: o, .. }| open_sent(&o.raw, &secret("team-alice-secret.asc")))
         .expect("a digest");
     assert!(
         digest.contains("Automatic answers suppressed (2)"),

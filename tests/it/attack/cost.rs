@@ -28,20 +28,20 @@ fn a_message_whose_attempts_never_finished_twice_is_quarantined_unopened_and_the
     .unwrap();
     let d = &done[0];
     assert!(
-        d.processed.outcome.case.is_none(),
+        d.processed.case().is_none(),
         "opened again: {}",
-        d.processed.outcome.summary
+        d.processed.summary
     );
     assert!(
-        d.processed.outcome.summary.contains("quarantined"),
+        d.processed.summary.contains("quarantined"),
         "{}",
-        d.processed.outcome.summary
+        d.processed.summary
     );
     let kinds: Vec<&str> = d
         .processed
-        .outgoing
+        .outgoing()
         .iter()
-        .map(|(_, _, k)| k.as_str())
+        .map(|q| q.kind.as_str())
         .collect();
     assert!(kinds.contains(&"team-alert"), "{kinds:?}");
     assert!(!kinds.contains(&"ack"), "{kinds:?}");
@@ -62,9 +62,9 @@ fn one_unfinished_attempt_is_tried_again_and_a_finished_one_clears_the_count() {
     )
     .unwrap();
     assert!(
-        done[0].processed.outcome.opened_case,
+        done[0].processed.opened_case,
         "{}",
-        done[0].processed.outcome.summary
+        done[0].processed.summary
     );
     // Committed: the count is gone, so the next begin sees none.
     assert_eq!(
@@ -87,14 +87,14 @@ fn a_batch_in_flight_at_a_crash_is_retried_one_by_one_and_blames_only_the_messag
     p.store.begin_attempts(&hashes[1..], true).unwrap();
     let done = batch::run(&both, &p.store, &p.config, &p.templates, p.now, 2).unwrap();
     assert!(
-        done[0].processed.outcome.opened_case,
+        done[0].processed.opened_case,
         "{}",
-        done[0].processed.outcome.summary
+        done[0].processed.summary
     );
     assert!(
-        done[1].processed.outcome.case.is_none(),
+        done[1].processed.case().is_none(),
         "{}",
-        done[1].processed.outcome.summary
+        done[1].processed.summary
     );
 }
 
@@ -139,7 +139,7 @@ fn attached_key_material_is_capped() {
         opened.certs.len()
     );
     // The message itself is still a report the team sees.
-    assert!(p.process(&raw).outcome.opened_case);
+    assert!(p.process(&raw).opened_case);
 }
 
 #[test]

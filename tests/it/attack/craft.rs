@@ -4,6 +4,7 @@
 //! the project's public key; Rita, a reporter.
 use super::super::common::{now, repo, Pipeline};
 use super::super::gpg::Gpg;
+use secmail::core::effect::Queued;
 use secmail::model::{Case, EventKind};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -201,11 +202,15 @@ pub fn report(p: &Pipeline, msgid: &str, subject: &str) -> String {
         )
         .as_bytes(),
     );
-    assert!(r.outcome.opened_case, "{}", r.outcome.summary);
-    r.outgoing
+    assert!(r.opened_case, "{}", r.summary);
+    r.outgoing()
         .iter()
-        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| o.message_id.clone())
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "team-copy" && o.rcpts == ["alice@example.org"],
+        )
+        .map(|Queued { mail: o, .. }| o.message_id.clone())
         .unwrap()
 }
 

@@ -20,7 +20,7 @@ fn learnt(p: &super::super::common::Pipeline, rita: &Actor) -> String {
         fpr.as_deref(),
         Some(rita.fingerprint().as_str()),
         "{}",
-        r.outcome.summary
+        r.summary
     );
     fpr.unwrap()
 }
@@ -72,13 +72,9 @@ fn a_mail_signed_only_by_the_key_it_attaches_does_not_replace_the_learnt_cert() 
         p.case(CASE1).reporters[0].cert_fingerprint.as_deref(),
         Some(known.as_str()),
         "{}",
-        r.outcome.summary
+        r.summary
     );
-    assert!(
-        team_told(&p, &mallory.fingerprint()),
-        "{}",
-        r.outcome.summary
-    );
+    assert!(team_told(&p, &mallory.fingerprint()), "{}", r.summary);
 }
 
 #[test]

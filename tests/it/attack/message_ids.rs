@@ -4,6 +4,7 @@
 //! random per-store secret; text that threads in by rule 1 from a non-participant is marked.
 use super::craft::{pipeline, RITA};
 use secmail::core::draft::{self, Kind};
+use secmail::core::effect::Queued;
 use secmail::core::pipeline::hash;
 
 fn report() -> Vec<u8> {
@@ -20,16 +21,10 @@ fn stranger(references: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-fn ack_id(
-    out: &[(
-        secmail::core::compose::Outgoing,
-        Option<secmail::model::CaseId>,
-        String,
-    )],
-) -> String {
+fn ack_id(out: &[Queued]) -> String {
     out.iter()
-        .find(|(_, _, k)| k == "ack")
-        .map(|(o, _, _)| o.message_id.trim_matches(['<', '>']).to_string())
+        .find(|q| q.kind == "ack")
+        .map(|Queued { mail: o, .. }| o.message_id.trim_matches(['<', '>']).to_string())
         .unwrap()
 }
 
@@ -38,7 +33,7 @@ fn an_id_computed_from_public_inputs_does_not_thread_into_the_case() {
     let p = pipeline();
     let raw = report();
     let first = p.process(&raw);
-    let case = first.outcome.case.clone().unwrap().id;
+    let case = first.case().cloned().unwrap().id;
     // What a stranger computes: the derivation with everything she can see (all but the
     // store's secret).
     let public = secmail::core::settings::Project {
@@ -53,11 +48,7 @@ fn an_id_computed_from_public_inputs_does_not_thread_into_the_case() {
         &public,
     );
     let r = p.process(&stranger(&guess));
-    assert!(
-        r.outcome.opened_case,
-        "threaded by a guessed id: {}",
-        r.outcome.summary
-    );
+    assert!(r.opened_case, "threaded by a guessed id: {}", r.summary);
 }
 
 #[test]
@@ -65,8 +56,8 @@ fn two_stores_give_the_same_message_different_ids() {
     let (a, b) = (pipeline(), pipeline());
     let raw = report();
     assert_ne!(
-        ack_id(&a.process(&raw).outgoing),
-        ack_id(&b.process(&raw).outgoing)
+        ack_id(a.process(&raw).outgoing()),
+        ack_id(b.process(&raw).outgoing())
     );
 }
 
@@ -74,15 +65,19 @@ fn two_stores_give_the_same_message_different_ids() {
 fn a_non_participant_threading_in_by_a_real_id_is_marked_in_the_team_copy() {
     let p = pipeline();
     let first = p.process(&report());
-    let id = ack_id(&first.outgoing);
+    let id = ack_id(first.outgoing());
     let r = p.process(&stranger(&id));
-    assert!(!r.outcome.opened_case, "{}", r.outcome.summary);
+    assert!(!r.opened_case, "{}", r.summary);
     let alice = super::super::common::secret("team-alice-secret.asc");
     let copy = r
-        .outgoing
+        .outgoing()
         .iter()
-        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| super::super::common::open_sent(&o.raw, &alice))
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "team-copy" && o.rcpts == ["alice@example.org"],
+        )
+        .map(|Queued { mail: o, .. }| super::super::common::open_sent(&o.raw, &alice))
         .unwrap();
     assert!(copy.contains("not a participant"), "{copy}");
 }

@@ -5,6 +5,7 @@
 //! repeats decrypted content to a sender the content does not confirm.
 use super::super::gpg::{pgp_mime, pgp_mime_payload};
 use super::craft::{pipeline, Actor, CASE1};
+use secmail::core::effect::Queued;
 
 const SECRET_SUBJECT: &str = "Remote root in the login daemon";
 const SECRET_TEXT: &str = "send 5000 bytes to port 513";
@@ -21,25 +22,22 @@ fn headers(from: &str, msgid: &str, extra: &str) -> String {
 }
 
 /// Every message sent to Mallory, decrypted where she can decrypt it.
-fn to_mallory(
-    out: &[(
-        secmail::core::compose::Outgoing,
-        Option<secmail::model::CaseId>,
-        String,
-    )],
-    m: &Actor,
-) -> Vec<String> {
+fn to_mallory(out: &[Queued], m: &Actor) -> Vec<String> {
     out.iter()
-        .filter(|(o, _, _)| o.rcpts.iter().any(|r| r == "mallory@attacker.example"))
-        .map(|(o, _, k)| {
-            let raw = String::from_utf8_lossy(&o.raw).into_owned();
-            let opened = if raw.contains("-----BEGIN PGP MESSAGE-----") {
-                m.decrypt(&pgp_mime_payload(&o.raw)).unwrap_or_default()
-            } else {
-                String::new()
-            };
-            format!("{k}: {raw}\n{opened}")
-        })
+        .filter(|Queued { mail: o, .. }| o.rcpts.iter().any(|r| r == "mallory@attacker.example"))
+        .map(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| {
+                let raw = String::from_utf8_lossy(&o.raw).into_owned();
+                let opened = if raw.contains("-----BEGIN PGP MESSAGE-----") {
+                    m.decrypt(&pgp_mime_payload(&o.raw)).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                format!("{k}: {raw}\n{opened}")
+            },
+        )
         .collect()
 }
 
@@ -57,7 +55,7 @@ fn a_captured_ciphertext_resent_by_the_attacker_is_a_copy_and_is_not_answered() 
         ),
         &ct,
     ));
-    assert!(first.outcome.opened_case, "{}", first.outcome.summary);
+    assert!(first.opened_case, "{}", first.summary);
     let again = p.process(&pgp_mime(
         &headers(
             "Mallory <mallory@attacker.example>",
@@ -66,16 +64,22 @@ fn a_captured_ciphertext_resent_by_the_attacker_is_a_copy_and_is_not_answered() 
         ),
         &ct,
     ));
-    assert!(!again.outcome.opened_case, "{}", again.outcome.summary);
-    let sent = to_mallory(&again.outgoing, &mallory);
+    assert!(!again.opened_case, "{}", again.summary);
+    let sent = to_mallory(again.outgoing(), &mallory);
     assert!(sent.is_empty(), "answered the attacker: {sent:?}");
     // The team sees the copy on the first case.
     assert!(
-        again.outgoing.iter().any(|(o, c, k)| k == "team-copy"
-            && c.as_ref().map(|c| c.as_str()) == Some(CASE1)
-            && o.rcpts == ["alice@example.org"]),
+        again.outgoing().iter().any(
+            |Queued {
+                 mail: o,
+                 case: c,
+                 kind: k,
+             }| k == "team-copy"
+                && c.as_ref().map(|c| c.as_str()) == Some(CASE1)
+                && o.rcpts == ["alice@example.org"]
+        ),
         "{}",
-        again.outcome.summary
+        again.summary
     );
 }
 
@@ -95,7 +99,7 @@ fn an_answer_to_an_unconfirmed_sender_repeats_nothing_of_the_decrypted_content()
         ),
         &ct,
     ));
-    for m in to_mallory(&r.outgoing, &mallory) {
+    for m in to_mallory(r.outgoing(), &mallory) {
         assert!(
             !m.contains(SECRET_SUBJECT),
             "the protected subject reached the attacker:\n{m}"

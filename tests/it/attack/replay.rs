@@ -3,6 +3,7 @@
 //! packet bytes: an unhashed subpacket added by the attacker keeps the signature valid and
 //! must not make a used command new. Every team signature seen is remembered, notes too.
 use super::craft::{mail, pipeline, refusals, report, Actor, CASE1};
+use secmail::core::effect::Queued;
 use secmail::model::State;
 use sequoia_openpgp as openpgp;
 
@@ -66,7 +67,7 @@ fn a_used_command_with_an_unhashed_notation_added_does_not_act_again() {
     let replayed = malleate(&triage);
     let r = p.process(&mail(from, "c1-again@attacker.example", "", &replayed));
     let case = p.case(CASE1);
-    assert_eq!(case.state, State::Confirmed, "{}", r.outcome.summary);
+    assert_eq!(case.state, State::Confirmed, "{}", r.summary);
     assert!(
         refusals(&case).contains("already used"),
         "{}",
@@ -88,9 +89,9 @@ fn a_captured_team_note_is_remembered_and_not_taken_for_a_new_one() {
         &note,
     ));
     assert!(
-        first.outgoing.iter().any(|(_, _, k)| k == "team-copy"),
+        first.outgoing().iter().any(|q| q.kind == "team-copy"),
         "{}",
-        first.outcome.summary
+        first.summary
     );
     // The same signed note again, under a new Message-ID and its signature malleated.
     let again = p.process(&mail(
@@ -100,13 +101,12 @@ fn a_captured_team_note_is_remembered_and_not_taken_for_a_new_one() {
         &malleate(&note),
     ));
     assert!(
-        again.outgoing.iter().all(|(_, _, k)| k != "team-copy"),
+        again
+            .outgoing()
+            .iter()
+            .all(|Queued { kind: k, .. }| k != "team-copy"),
         "a replayed note was copied to the team as new: {}",
-        again.outcome.summary
+        again.summary
     );
-    assert!(
-        again.outcome.summary.contains("replay"),
-        "{}",
-        again.outcome.summary
-    );
+    assert!(again.summary.contains("replay"), "{}", again.summary);
 }

@@ -32,7 +32,7 @@ fn a_command_written_for_one_case_cannot_be_moved_to_another_by_its_headers() {
     let before = fields(&p.case(CASE1));
     let r = p.process(&raw);
     let case = p.case(CASE1);
-    assert_eq!(fields(&case), before, "{}", r.outcome.summary);
+    assert_eq!(fields(&case), before, "{}", r.summary);
     assert!(
         refusals(&case).contains(CASE2),
         "the refusal must name the case the signed text is for: {}",
@@ -78,7 +78,7 @@ fn the_case_named_in_a_protected_subject_or_a_case_line_lets_the_command_act() {
             "/state triage\n",
         ),
     ));
-    assert_eq!(p.case(CASE1).state, State::Triage, "{}", r.outcome.summary);
+    assert_eq!(p.case(CASE1).state, State::Triage, "{}", r.summary);
     let r = p.process(&alice.pgp_mime(
         &reply_to(
             "Alice <alice@example.org>",
@@ -88,10 +88,5 @@ fn the_case_named_in_a_protected_subject_or_a_case_line_lets_the_command_act() {
         ),
         &text(&format!("/case {CASE2}\n/state confirmed\n")),
     ));
-    assert_eq!(
-        p.case(CASE2).state,
-        State::Confirmed,
-        "{}",
-        r.outcome.summary
-    );
+    assert_eq!(p.case(CASE2).state, State::Confirmed, "{}", r.summary);
 }

@@ -2,6 +2,7 @@
 //! what `/reply` relays.
 use super::super::common::{open_sent, secret, sent};
 use super::craft::{pipeline, report, Actor, CASE1};
+use secmail::core::effect::Queued;
 
 fn two_froms(first: &str, second: &str, msgid: &str) -> Vec<u8> {
     format!(
@@ -20,17 +21,21 @@ fn two_from_headers_get_no_automatic_answer_and_the_team_sees_the_report() {
         "Victim <victim@victim.example>",
         "two@attacker.example",
     ));
-    let out = sent(&r.outgoing);
+    let out = sent(r.outgoing());
     assert!(
         out.iter().all(|(k, _)| k == "team-copy"),
         "automatic answer to a two-From mail: {out:?} ({})",
-        r.outcome.summary
+        r.summary
     );
     let copy = r
-        .outgoing
+        .outgoing()
         .iter()
-        .find(|(o, _, k)| k == "team-copy" && o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| open_sent(&o.raw, &secret("team-alice-secret.asc")))
+        .find(
+            |Queued {
+                 mail: o, kind: k, ..
+             }| k == "team-copy" && o.rcpts == ["alice@example.org"],
+        )
+        .map(|Queued { mail: o, .. }| open_sent(&o.raw, &secret("team-alice-secret.asc")))
         .expect("the team sees the report");
     assert!(copy.contains("several From"), "{copy}");
 }
@@ -46,7 +51,7 @@ fn a_members_signed_command_under_two_from_headers_does_not_act() {
     );
     let r = p.process(raw.as_bytes());
     let case = p.case(CASE1);
-    assert_ne!(case.state.as_str(), "rejected", "{}", r.outcome.summary);
+    assert_ne!(case.state.as_str(), "rejected", "{}", r.summary);
 }
 
 #[test]
@@ -56,12 +61,12 @@ fn the_could_not_read_notice_gives_one_plain_reason_and_the_team_the_details() {
     let raw = "From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: ...\r\nMessage-ID: <cut@reporter.example>\r\nDate: Thu, 24 Dec 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\n\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nwcBMA0tq1TiYvfpsAQf/Vv3z\r\n-----END PGP MESSAGE-----\r\n\r\n--b--\r\n";
     let r = p.process(raw.as_bytes());
     let notice: Vec<String> = r
-        .outgoing
+        .outgoing()
         .iter()
-        .filter(|(o, _, _)| o.rcpts == ["rita@reporter.example"])
-        .map(|(o, _, _)| String::from_utf8_lossy(&o.raw).into_owned())
+        .filter(|Queued { mail: o, .. }| o.rcpts == ["rita@reporter.example"])
+        .map(|Queued { mail: o, .. }| String::from_utf8_lossy(&o.raw).into_owned())
         .collect();
-    assert_eq!(notice.len(), 1, "{}", r.outcome.summary);
+    assert_eq!(notice.len(), 1, "{}", r.summary);
     for detail in [
         "packet", "armor", "damaged:", "parse", "sequoia", "eof", "EOF",
     ] {
@@ -72,10 +77,10 @@ fn the_could_not_read_notice_gives_one_plain_reason_and_the_team_the_details() {
         );
     }
     let team = r
-        .outgoing
+        .outgoing()
         .iter()
-        .find(|(o, _, _)| o.rcpts == ["alice@example.org"])
-        .map(|(o, _, _)| open_sent(&o.raw, &secret("team-alice-secret.asc")))
+        .find(|Queued { mail: o, .. }| o.rcpts == ["alice@example.org"])
+        .map(|Queued { mail: o, .. }| open_sent(&o.raw, &secret("team-alice-secret.asc")))
         .expect("the team is told");
     assert!(team.contains("damaged"), "{team}");
 }

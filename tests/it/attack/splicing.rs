@@ -18,12 +18,12 @@ fn assert_refused(body: &str) {
         body,
     ));
     let after = p.case(CASE1);
-    assert_eq!(fields(&after), before, "{}", r.outcome.summary);
+    assert_eq!(fields(&after), before, "{}", r.summary);
     assert!(
         refusals(&after).contains("one signature"),
         "no refusal naming the splice: {} / {}",
         refusals(&after),
-        r.outcome.summary
+        r.summary
     );
 }
 
