@@ -5,9 +5,10 @@
 use super::common::{now, repo, Pipeline};
 use chrono::{Duration, TimeZone, Utc};
 use secmail::core::advisory::{self, Format};
+use secmail::core::command::{disclosure, DisclosureCommand, When};
 use secmail::core::compose;
 use secmail::core::decrypt::Attachment;
-use secmail::core::disclose::{self, Ctx, Policy, Timer, When};
+use secmail::core::disclose::{self, Ctx, Policy, Timer};
 use secmail::core::draft::Kind;
 use secmail::core::keys;
 use secmail::model::{
@@ -532,8 +533,8 @@ fn disclosure_announces_with_credit_and_ends_the_embargo() {
 fn distributor_commands_change_the_list() {
     let list = list();
     let dana = keys::parse_cert(cert_text("distributor-dana.asc").as_bytes()).unwrap();
-    let parse = |l: &str| match disclose::parse(l) {
-        Some(Ok(disclose::Command::Distributors(c))) => c,
+    let parse = |l: &str| match disclosure::parse(l) {
+        Some(Ok(DisclosureCommand::Distributors(c))) => c,
         other => panic!("{l}: {other:?}"),
     };
     let add = parse("/distributors add <dana@distro-a.example> --name \"Distro A2\" --cap 14d");

@@ -1,9 +1,11 @@
 //! Command: the team's command lines at the top of a message body (DESIGN.md "Team commands").
 //!
 //! Owns the grammar (which lines are commands, what they mean, what text is left for the
-//! reporter). Its rooms: `authority` is the gate ([`authorize`]: who may give them —
-//! signature, freshness, replay); `relay` is what a `/reply` hands to the reporter. What
-//! the commands do to a case is `core::apply`'s.
+//! reporter). Its rooms: [`disclosure`] is the grammar of the disclosure commands
+//! (`/embargo`, `/notify-distributors`, `/disclose`, `/distributors`); `authority` is the gate
+//! ([`authorize`]: who may give them — signature, freshness, replay); `relay` is what a
+//! `/reply` hands to the reporter. What the commands do to a case is `core::apply`'s (and
+//! `core::disclose`'s for the disclosure commands).
 //!
 //! Invariants: pure and total; a command line is `/name args` with `name` of lowercase letters
 //! and dashes, and the block ends at the first other line (a blank line too), so "/usr/bin is
@@ -13,9 +15,11 @@
 //! Extension point: a new command is a [`Command`] variant, a row in [`parse_line`] and in
 //! [`HELP`], and its effect in `apply::commands`.
 mod authority;
+pub mod disclosure;
 mod relay;
 
 pub use authority::{authorize, Authority, CommandMail};
+pub use disclosure::{DisclosureCommand, ListCommand, When};
 pub use relay::{internal_marker, relay_text};
 
 use crate::model::{CaseId, Credit, Severity, State};
@@ -44,8 +48,8 @@ pub enum Command {
     Case(CaseId),
     Help,
     /// `/embargo`, `/notify-distributors`, `/disclose`, `/distributors`: the disclosure
-    /// commands, parsed and carried out by `core::disclose`.
-    Disclosure(crate::core::disclose::Command),
+    /// commands, parsed by [`disclosure`] and carried out by `core::disclose`.
+    Disclosure(DisclosureCommand),
 }
 
 impl Command {
@@ -119,7 +123,6 @@ the [case] tag in the subject of a client that protects it, or add a /case line.
 Without /reply the message is an internal note, copied to the rest of the team.
 Commands count once per signature, only while the signature is fresh, and all or
 nothing: one bad line refuses the whole message.";
-
 
 /// The most command lines one message may carry.
 const MAX_COMMANDS: usize = 50;
@@ -261,12 +264,10 @@ fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, Stri
                 .ok_or_else(|| format!("{id:?} is not a case id like {case_prefix}-2026-0001"))
         }
         // Disclosure commands (DESIGN.md "Distributors and advance notice").
-        n if crate::core::disclose::NAMES.contains(&n) => {
-            match crate::core::disclose::parse_args(n, args) {
-                Some(r) => r.map(Command::Disclosure),
-                None => Err(format!("unknown command /{n}")),
-            }
-        }
+        n if disclosure::NAMES.contains(&n) => match disclosure::parse_args(n, args) {
+            Some(r) => r.map(Command::Disclosure),
+            None => Err(format!("unknown command /{n}")),
+        },
         other => Err(format!(
             "unknown command /{other}; /help lists the commands"
         )),
@@ -425,5 +426,4 @@ mod tests {
         let many = "/help\n".repeat(60);
         assert_eq!(parse(&many, "SEC").errors.len(), 10);
     }
-
 }
