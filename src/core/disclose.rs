@@ -11,7 +11,7 @@
 //! - A notice that would go out earlier than a distributor's cap allows is refused with the
 //!   reason; the timers send it once the cap allows.
 //! - Every function validates before it changes the case: a refusal leaves it untouched.
-//! - Times are UTC. A date without a time means [`Policy::time`] (16:00 UTC); a date from Friday
+//! - Times are UTC. A date without a time means [`Rules::time`] (16:00 UTC); a date from Friday
 //!   to Sunday is refused unless forced.
 use super::apply::{alert, base_vars};
 use super::calendar::{Calendar, Span};
@@ -28,10 +28,13 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc, Weekday};
 use serde_json::json;
 use std::time::SystemTime;
 
-/// The disclosure side of the project's policy (DESIGN.md "Policies and timers"), from the
-/// `[policy]` section ([`policy_of`]).
+/// The rules every disclosure step applies: the disclosure side of the project's published
+/// [`Policy`](crate::core::settings::Policy) (DESIGN.md "Policies and timers"), read from its
+/// `[policy]` section by [`policy_of`], with the fixed rules the section does not set (the
+/// final notice, weekends, the default time). There is one policy, `settings::Policy`; this is
+/// what disclosure derives from it, hence not a second `Policy`.
 #[derive(Debug, Clone)]
-pub struct Policy {
+pub struct Rules {
     /// How long before the date the advance notice goes out (pyca: about a week).
     pub advance_notice: Span,
     /// How long before the date the final notice goes out.
@@ -46,7 +49,7 @@ pub struct Policy {
     pub calendar: Calendar,
 }
 
-impl Policy {
+impl Rules {
     /// When the advance notice for a disclosure at `until` is due.
     pub fn notice_at(&self, until: DateTime<Utc>) -> DateTime<Utc> {
         self.calendar.sub(until, self.advance_notice)
@@ -65,11 +68,11 @@ impl Policy {
     }
 }
 
-impl Default for Policy {
+impl Default for Rules {
     /// A week of advance notice (pyca), 24 hours of final notice, at most 90 days of embargo,
     /// Monday to Thursday at 16:00 UTC.
-    fn default() -> Policy {
-        Policy {
+    fn default() -> Rules {
+        Rules {
             advance_notice: Span::Clock(Duration::days(7)),
             final_notice: Duration::hours(24),
             max_embargo: Some(Span::Clock(Duration::days(90))),
@@ -80,12 +83,12 @@ impl Default for Policy {
     }
 }
 
-/// The disclosure policy of a configuration: `[policy] advance-notice` and `max-embargo` (and
-/// its calendar) where set, the defaults of [`Policy::default`] otherwise.
-pub fn policy_of(config: &Settings) -> Policy {
+/// The disclosure rules of a configuration: `[policy] advance-notice` and `max-embargo` (and
+/// its calendar) where set, the defaults of [`Rules::default`] otherwise.
+pub fn policy_of(config: &Settings) -> Rules {
     let p = &config.policy;
-    let d = Policy::default();
-    Policy {
+    let d = Rules::default();
+    Rules {
         advance_notice: p.advance_notice.unwrap_or(d.advance_notice),
         max_embargo: p.max_embargo.or(d.max_embargo),
         calendar: p.calendar.clone(),
@@ -94,7 +97,7 @@ pub fn policy_of(config: &Settings) -> Policy {
 }
 
 /// The moment a [`When`] names, under the policy's default time.
-pub fn resolve(when: When, policy: &Policy) -> DateTime<Utc> {
+pub fn resolve(when: When, policy: &Rules) -> DateTime<Utc> {
     match when {
         When::Day(d) => Utc.from_utc_datetime(&d.and_time(policy.time)),
         When::At(t) => t,
@@ -123,7 +126,7 @@ pub struct Effects {
 /// What every step needs besides the case.
 pub struct Ctx<'a> {
     pub config: &'a Settings,
-    pub policy: &'a Policy,
+    pub policy: &'a Rules,
     /// The distributor list, as stored.
     pub distributors: &'a [Distributor],
     /// The team member who asked, or "secmail" for a timer.
@@ -141,7 +144,7 @@ pub struct Ctx<'a> {
 pub fn check_date(
     until: DateTime<Utc>,
     force: bool,
-    policy: &Policy,
+    policy: &Rules,
     now: DateTime<Utc>,
 ) -> Result<(), Refusal> {
     if until <= now {
@@ -874,7 +877,7 @@ pub enum Timer {
 
 /// When a distributor's advance notice may go: the policy's lead time, or later when its cap
 /// is shorter. A cap too large for the calendar never delays it.
-fn window_opens(d: &Distributor, until: DateTime<Utc>, policy: &Policy) -> DateTime<Utc> {
+fn window_opens(d: &Distributor, until: DateTime<Utc>, policy: &Rules) -> DateTime<Utc> {
     let lead = policy.notice_at(until);
     match d.cap().and_then(|c| until.checked_sub_signed(c)) {
         Some(capped) => lead.max(capped),
@@ -886,7 +889,7 @@ fn window_opens(d: &Distributor, until: DateTime<Utc>, policy: &Policy) -> DateT
 pub fn due(
     case: &Case,
     distributors: &[Distributor],
-    policy: &Policy,
+    policy: &Rules,
     now: DateTime<Utc>,
 ) -> Vec<Timer> {
     let mut out = Vec::new();
@@ -1220,7 +1223,7 @@ mod tests {
 
     #[test]
     fn dates_avoid_weekends_the_past_and_the_maximum() {
-        let policy = Policy::default();
+        let policy = Rules::default();
         let now = Utc.with_ymd_and_hms(2026, 11, 28, 12, 0, 0).unwrap();
         let check = |when: &str, force: bool, ok: bool| {
             let t = DateTime::parse_from_rfc3339(when)
