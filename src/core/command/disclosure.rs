@@ -205,6 +205,8 @@ pub fn parse_cap(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// An address on the distributor list or the need-to-know list: a local part, a dotted domain,
+/// no whitespace, control characters or `<>,;"` (stricter than the parent's `/assign` check).
 pub fn is_address(a: &str) -> bool {
     a.split_once('@').is_some_and(|(l, d)| {
         !l.is_empty()
