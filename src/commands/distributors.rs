@@ -5,7 +5,8 @@
 //! or use a signed `/distributors` command by mail.
 use super::ExitCode;
 use crate::cli::DistributorsCommand;
-use crate::core::disclose::{self, ListCommand};
+use crate::core::command::disclosure::{self, ListCommand};
+use crate::core::disclose;
 use crate::core::keys;
 use crate::model::NoticeKind;
 use crate::shell::clock::Clock;
@@ -28,12 +29,12 @@ pub fn run(config_path: &Path, cmd: &DistributorsCommand) -> Result<()> {
             notices,
         } => {
             let address = address.trim().to_ascii_lowercase();
-            if !disclose::is_address(&address) {
+            if !disclosure::is_address(&address) {
                 return Err(anyhow!("{address:?} is not an address")).context(ExitCode::Usage);
             }
             let cap = cap
                 .as_deref()
-                .map(disclose::parse_cap)
+                .map(disclosure::parse_cap)
                 .transpose()
                 .map_err(|e| anyhow!("--cap: {e}"))
                 .context(ExitCode::Usage)?;

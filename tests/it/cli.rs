@@ -166,7 +166,7 @@ fn every_help_example_runs() {
 /// Splits an example command line as a shell would (double quotes), and keeps absolute paths
 /// inside the test's directory (`/etc/secmail` → `etc/secmail`).
 fn shell_words(line: &str) -> Vec<String> {
-    secmail::core::disclose::split_words(line)
+    secmail::core::command::disclosure::split_words(line)
         .unwrap_or_else(|e| panic!("example {line:?}: {e}"))
         .into_iter()
         .map(|w| w.strip_prefix('/').map(str::to_string).unwrap_or(w))

@@ -5,9 +5,10 @@
 use super::common::{now, repo, Pipeline};
 use chrono::{Duration, TimeZone, Utc};
 use secmail::core::advisory::{self, Format};
+use secmail::core::command::{disclosure, DisclosureCommand, When};
 use secmail::core::compose;
 use secmail::core::decrypt::Attachment;
-use secmail::core::disclose::{self, Ctx, Policy, Timer, When};
+use secmail::core::disclose::{self, Ctx, Rules, Timer};
 use secmail::core::draft::Kind;
 use secmail::core::effect::Queued;
 use secmail::core::keys;
@@ -91,7 +92,7 @@ fn pipeline() -> Pipeline {
 
 fn ctx<'a>(
     p: &'a Pipeline,
-    policy: &'a Policy,
+    policy: &'a Rules,
     list: &'a [Distributor],
     patches: &'a [Attachment],
     at: chrono::DateTime<Utc>,
@@ -115,7 +116,7 @@ fn tuesday() -> When {
 #[test]
 fn embargo_dates_follow_the_policy() {
     let p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let list = list();
     let c = ctx(&p, &policy, &list, &[], now());
     let mut case = case();
@@ -162,7 +163,7 @@ fn embargo_dates_follow_the_policy() {
 #[test]
 fn advance_notice_goes_to_each_distributor_alone() {
     let p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let list = list();
     let patches = vec![Attachment {
         filename: Some("fix.patch".into()),
@@ -279,7 +280,7 @@ fn advance_notice_goes_to_each_distributor_alone() {
 #[test]
 fn a_cap_refuses_a_notice_too_early_and_the_timer_sends_it_later() {
     let p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let mut list = list();
     list[1].cap_secs = Some(5 * 86_400); // Distro B: at most 5 days of embargo
     let c = ctx(&p, &policy, &list, &[], now());
@@ -326,7 +327,7 @@ fn a_cap_refuses_a_notice_too_early_and_the_timer_sends_it_later() {
 #[test]
 fn timers_notice_remind_and_expire() {
     let p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let list = list();
     let mut case = case();
     case.state = State::Fixing;
@@ -406,7 +407,7 @@ fn timers_notice_remind_and_expire() {
 #[test]
 fn leak_tells_reporter_team_and_notified_distributors_at_once() {
     let p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let list = list();
     let c = ctx(&p, &policy, &list, &[], now());
     let mut case = case();
@@ -448,7 +449,7 @@ fn leak_tells_reporter_team_and_notified_distributors_at_once() {
 #[test]
 fn disclosure_announces_with_credit_and_ends_the_embargo() {
     let mut p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let list = list();
     let mut case = case();
     case.cve = Some("CVE-2026-12345".into());
@@ -533,8 +534,8 @@ fn disclosure_announces_with_credit_and_ends_the_embargo() {
 fn distributor_commands_change_the_list() {
     let list = list();
     let dana = keys::parse_cert(cert_text("distributor-dana.asc").as_bytes()).unwrap();
-    let parse = |l: &str| match disclose::parse(l) {
-        Some(Ok(disclose::Command::Distributors(c))) => c,
+    let parse = |l: &str| match disclosure::parse(l) {
+        Some(Ok(DisclosureCommand::Distributors(c))) => c,
         other => panic!("{l}: {other:?}"),
     };
     let add = parse("/distributors add <dana@distro-a.example> --name \"Distro A2\" --cap 14d");
@@ -804,7 +805,7 @@ fn security_txt_is_written_and_check_warns_before_it_expires() {
 #[test]
 fn duplicates_keep_the_shorter_embargo() {
     let p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let list = list();
     let c = ctx(&p, &policy, &list, &[], now());
     let mut original = case();
@@ -835,7 +836,7 @@ fn duplicates_keep_the_shorter_embargo() {
 #[test]
 fn golden_disclosure_templates() {
     let p = pipeline();
-    let policy = Policy::default();
+    let policy = Rules::default();
     let list = list();
     let patches = vec![Attachment {
         filename: Some("fix.patch".into()),

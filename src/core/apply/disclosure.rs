@@ -7,6 +7,7 @@
 //! caller drops this value on a refusal); the drafts it collects are already recorded on the
 //! case by `core::disclose`, so the caller must not record them again; a `/distributors` change
 //! is seen by the commands after it in the same mail.
+use crate::core::command::DisclosureCommand;
 use crate::core::decrypt::{Attachment, CertSource, Opened};
 use crate::core::disclose::{self, Ctx, ListChange};
 use crate::core::draft::Draft;
@@ -46,7 +47,7 @@ impl Disclosing {
     pub fn run(
         &mut self,
         case: &mut Case,
-        cmd: &disclose::Command,
+        cmd: &DisclosureCommand,
         text: &str,
         opened: &Opened,
         hash: &str,
@@ -89,7 +90,7 @@ impl Disclosing {
         let text = text.trim();
         let body = (!text.is_empty()).then_some(text);
         let applied = disclose::run(case, cmd, body, &certs, &ctx).map_err(|r| r.0)?;
-        if *cmd == disclose::Command::NotifyDistributors {
+        if *cmd == DisclosureCommand::NotifyDistributors {
             // Kept (the bytes are stored with the message) for the notices the timers send
             // later: a distributor whose cap opens later, one added later, a moved date.
             case.disclosure.patches = opened

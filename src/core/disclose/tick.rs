@@ -1,6 +1,7 @@
 //! The disclosure timers over every running case (lifted out of the daemon): which timers are
 //! due at `now`, what each does to its case, all of it as one [`Changes`] the shell renders and
 //! commits in one batch. Pure: the patches kept with a case come in through `patch_bytes`.
+//! [`timers`](super::timers) decides one case; this walks them all.
 use super::{due, on_timer, policy_of, Ctx, Timer};
 use crate::core::decrypt::Attachment;
 use crate::core::effect::Changes;
