@@ -10,6 +10,5 @@ pub mod outbox;
 pub mod private;
 pub mod store;
 pub mod systemd;
-pub mod timers;
 pub mod tls;
 pub mod transport;

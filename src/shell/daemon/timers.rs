@@ -1,11 +1,11 @@
 //! The policy timers in the daemon: `core::schedule` over the stored cases at the clock's now,
 //! its result written in one batch (cases, outbox, digest time), then the outbox woken.
 //! Runs once per `run --once` cycle and every `TICK` in the long-running daemon, followed by
-//! the disclosure timers (`Daemon::disclosure_tick`).
+//! the disclosure timers (`core::disclose::tick`, in [`Daemon::disclosure_tick`]).
 //!
 //! Invariant: a timer's mail and its record are one batch, flushed before the outbox sends it,
 //! so no timer fires twice across restarts.
-use super::daemon::Daemon;
+use super::Daemon;
 use crate::core::schedule;
 use anyhow::{Context, Result};
 use std::sync::Arc;
@@ -66,5 +66,49 @@ impl Daemon {
                 _ = tokio::time::sleep(TICK) => {}
             }
         }
+    }
+
+    /// The disclosure timers (advance notice at the lead time, the not-ready reminder, the
+    /// final notice, embargo expiry) over every case: each case's change and its mail in one
+    /// batch. Returns how many messages were queued.
+    pub async fn disclosure_tick(&self) -> Result<usize> {
+        let (config, templates, store) = (self.config(), self.templates(), self.store.clone());
+        let now = self.clock.now();
+        let _writing = self.case_write.lock().await;
+        let (changes, fired) = tokio::task::spawn_blocking(move || -> Result<_> {
+            let list = store.distributors();
+            let (mut changes, fired) = crate::core::disclose::tick(
+                store.running_cases(),
+                &list,
+                &config,
+                &|p| store.attachment(&p.msg_hash, p.index),
+                now,
+            );
+            changes.render(
+                &crate::core::compose::compose_with(&templates, &config, now),
+                None,
+                now,
+            );
+            store.commit(&changes, now)?;
+            Ok((changes, fired))
+        })
+        .await
+        .context("the disclosure timer task failed")??;
+        self.store.flush().await?;
+        for e in &changes.errors {
+            tracing::error!(error = %e, "could not compose a message");
+        }
+        for f in &fired {
+            tracing::info!(case_id = %f.case, timer = ?f.timer, messages = f.drafts, "disclosure timer");
+            self.say(&format!(
+                "{}: disclosure timer {:?} → {} message(s)",
+                f.case, f.timer, f.drafts
+            ));
+        }
+        let queued = changes.outbox.len();
+        if queued > 0 {
+            self.outbox_wake.notify_one();
+        }
+        Ok(queued)
     }
 }
