@@ -11,6 +11,11 @@ mod commands;
 mod consent;
 mod disclosure;
 
+// The draft builders live in `core::draft`; these paths stay for the callers outside apply
+// (`core::disclose`, `core::schedule`, `core::pipeline`, `shell::daemon`).
+pub use super::draft::alert;
+pub(crate) use super::draft::{base_vars, member_message, record_sent, reporter_message};
+
 use super::classify::Sender;
 use super::command::{Authority, CommandMail};
 use super::decrypt::{Attachment, Opened, Outcome as Crypt, SigStatus};
@@ -128,7 +133,7 @@ pub fn message(inc: Incoming, mem: &Memory, config: &Settings, now: DateTime<Utc
         (_, None) => Outcome::quarantine("no From address"),
         (Sender::OurLoop, _) => {
             let mut out = Outcome::quarantine("our own message came back (mail loop)");
-            out.drafts = alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
+            out.drafts = draft::alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
             out
         }
         (Sender::Bounce | Sender::Machine(_), Some(from)) => machine(inc, &from, now),
@@ -212,21 +217,14 @@ fn person(
         );
         let reason = sender_reason;
         if may_auto_reply(mem, config, false, now).is_ok() && inc.headers.from_count <= 1 {
-            let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project);
-            out.drafts.push(Draft {
+            out.drafts.push(draft::cannot_read(
                 kind,
-                case_id: None,
-                to: from.clone(),
-                encrypt_to: None,
-                vars: base_vars(config, None, json!({ "reason": reason })),
-                subject: format!("{}: your message could not be read", config.project.name),
-                inner_subject: None,
-                in_reply_to: inc.headers.message_id.clone(),
-                references: inc.headers.message_id.iter().cloned().collect(),
-                reply_to: None,
-                message_id: id,
-                attachments: Vec::new(),
-            });
+                from,
+                &reason,
+                inc.hash,
+                inc.headers,
+                config,
+            ));
             out.auto_replied.push(from.address.clone());
         }
         let told = if out.auto_replied.is_empty() {
@@ -234,7 +232,7 @@ fn person(
         } else {
             " The sender was asked to send it again."
         };
-        out.drafts.extend(alert(
+        out.drafts.extend(draft::alert(
             config,
             inc.hash,
             "unreadable message",
@@ -469,7 +467,7 @@ fn person(
         // A good signature bound to From (issue 11.5): not limited per address.
         let allowed = may_auto_reply(mem, config, signature == "good", now);
         if allowed.is_ok() {
-            let d = reporter_draft(
+            let d = draft::acknowledgement(
                 kind,
                 &case,
                 from,
@@ -479,17 +477,7 @@ fn person(
                 inc.headers,
                 config,
             );
-            case.push(
-                now,
-                "secmail",
-                EventKind::Sent {
-                    message_id: d.message_id.clone(),
-                    kind: kind.as_str().into(),
-                    to: from.address.clone(),
-                    encrypted: d.encrypt_to.is_some(),
-                },
-            );
-            case.add_message_id(&d.message_id);
+            draft::record_sent(&mut case, &d, now);
             case.last_reporter_update = Some(now);
             said.push(format!(
                 "{}{}",
@@ -626,7 +614,7 @@ fn team_message(
     let mut out = Outcome::processed(String::new());
     let Threaded::Existing { case, rule } = inc.threaded.clone() else {
         out.summary = "team message matching no case: kept, sender told".into();
-        out.drafts = alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
+        out.drafts = draft::alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
         return out;
     };
     let mut case = *case;
@@ -699,301 +687,36 @@ fn team_copies(
     }
     let withheld_lines: Vec<String> = withheld.iter().map(|(a, w)| format!("{a} ({w})")).collect();
     let unauthenticated = about.opened.unauthenticated.join("\n\n");
+    let about_vars = json!({
+        "from": about.from.address,
+        "from_name": about.from.name,
+        "title": about.title,
+        "state": case.state.as_str(),
+        "encryption": about.encryption,
+        "signature": about.signature,
+        "text": about.text,
+        "commands": about.commands,
+        "relayed": about.relayed,
+        "warning": about.warning,
+        "unauthenticated": unauthenticated,
+        "withheld": withheld_lines,
+        "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
+    });
     let mut drafts = Vec::new();
     for m in usable {
-        let id = draft::message_id(
-            Kind::TeamCopy,
-            Some(&case.id),
+        let d = draft::team_copy(
+            case,
+            m,
+            &about_vars,
+            about.title,
             about.hash,
-            &m.address,
-            &config.project,
-        );
-        let vars = base_vars(
+            &attachments,
             config,
-            Some(case),
-            json!({
-                "member": m.name,
-                "from": about.from.address,
-                "from_name": about.from.name,
-                "title": about.title,
-                "state": case.state.as_str(),
-                "encryption": about.encryption,
-                "signature": about.signature,
-                "text": about.text,
-                "commands": about.commands,
-                "relayed": about.relayed,
-                "warning": about.warning,
-                "unauthenticated": unauthenticated,
-                "withheld": withheld_lines,
-                "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
-            }),
         );
-        case.push(
-            now,
-            "secmail",
-            EventKind::Sent {
-                message_id: id.clone(),
-                kind: Kind::TeamCopy.as_str().into(),
-                to: m.address.clone(),
-                encrypted: true,
-            },
-        );
-        case.add_message_id(&id);
-        drafts.push(Draft {
-            kind: Kind::TeamCopy,
-            case_id: Some(case.id.clone()),
-            to: Mailbox {
-                address: m.address.clone(),
-                name: Some(m.name.clone()),
-            },
-            encrypt_to: Some(m.cert.clone()),
-            vars,
-            subject: format!("[{}] Security case update", case.id),
-            inner_subject: Some(format!("[{}] {}", case.id, about.title)),
-            in_reply_to: None,
-            references: Vec::new(),
-            reply_to: Some(config.project.case_address(case.id.as_str())),
-            message_id: id,
-            attachments: attachments.clone(),
-        });
+        draft::record_sent(case, &d, now);
+        drafts.push(d);
     }
     drafts
-}
-
-/// A short notice to the team (or to one member), encrypted to each; no report text.
-pub fn alert(
-    config: &Settings,
-    cause: &str,
-    what: &str,
-    text: &str,
-    only: Option<&str>,
-) -> Vec<Draft> {
-    config
-        .team
-        .iter()
-        .filter(|m| only.is_none_or(|o| o == m.address))
-        .map(|m| Draft {
-            kind: Kind::TeamAlert,
-            case_id: None,
-            to: Mailbox {
-                address: m.address.clone(),
-                name: Some(m.name.clone()),
-            },
-            encrypt_to: Some(m.cert.clone()),
-            vars: base_vars(
-                config,
-                None,
-                json!({ "member": m.name, "what": what, "text": text }),
-            ),
-            subject: format!("{}: secmail notice", config.project.name),
-            inner_subject: Some(format!("secmail notice: {what}")),
-            in_reply_to: None,
-            references: Vec::new(),
-            reply_to: None,
-            message_id: draft::message_id(
-                Kind::TeamAlert,
-                None,
-                &format!("{cause}/{what}"),
-                &m.address,
-                &config.project,
-            ),
-            attachments: Vec::new(),
-        })
-        .collect()
-}
-
-#[allow(clippy::too_many_arguments)]
-fn reporter_draft(
-    kind: Kind,
-    case: &Case,
-    to: &Mailbox,
-    cert: Option<Cert>,
-    title: &str,
-    hash: &str,
-    h: &Headers,
-    config: &Settings,
-) -> Draft {
-    let encrypted = cert.is_some();
-    let subject = match kind {
-        Kind::NotForUs => format!("[{}] We could not decrypt your message", case.id),
-        _ => format!("[{}] Your security report was received", case.id),
-    };
-    let mut references = h.references.clone();
-    references.extend(h.message_id.iter().cloned());
-    Draft {
-        kind,
-        case_id: Some(case.id.clone()),
-        to: to.clone(),
-        vars: base_vars(
-            config,
-            Some(case),
-            json!({
-                "reporter_name": to.name,
-                "encrypted": encrypted,
-                "ask_for": config.policy.ask_reporters_for,
-                // Only inside encryption may we echo their subject.
-                "their_subject": if encrypted { Some(title) } else { None },
-            }),
-        ),
-        encrypt_to: cert,
-        subject,
-        inner_subject: encrypted.then(|| format!("Re: {title} [{}]", case.id)),
-        in_reply_to: h.message_id.clone(),
-        references,
-        reply_to: Some(config.project.case_address(case.id.as_str())),
-        message_id: draft::message_id(kind, Some(&case.id), hash, &to.address, &config.project),
-        attachments: Vec::new(),
-    }
-}
-
-/// A message from the security address to one reporter of `case`: encrypted when their cert is
-/// known and usable, signed only otherwise (DESIGN.md "OpenPGP"); the clear subject is neutral,
-/// the case's title only ever inside encryption. `cause` makes the Message-ID stable.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn reporter_message(
-    kind: Kind,
-    case: &Case,
-    reporter: &Reporter,
-    extra: serde_json::Value,
-    clear_subject: String,
-    cause: &str,
-    config: &Settings,
-    now: DateTime<Utc>,
-) -> Draft {
-    let cert = reporter
-        .cert
-        .as_deref()
-        .and_then(|c| keys::parse_cert(c.as_bytes()).ok())
-        .filter(|c| keys::usable_for_encryption(c, now.into()).is_ok());
-    let encrypted = cert.is_some();
-    // Thread under the reporter's own last message when there is one.
-    let last_in = case.timeline.iter().rev().find_map(|e| match &e.kind {
-        EventKind::Received {
-            message_id: Some(m),
-            ..
-        } if e.actor.eq_ignore_ascii_case(&reporter.address) => Some(m.clone()),
-        _ => None,
-    });
-    let mut vars = base_vars(
-        config,
-        Some(case),
-        json!({ "reporter_name": reporter.name, "encrypted": encrypted }),
-    );
-    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    Draft {
-        kind,
-        case_id: Some(case.id.clone()),
-        to: Mailbox {
-            address: reporter.address.clone(),
-            name: reporter.name.clone(),
-        },
-        encrypt_to: cert,
-        vars,
-        subject: clear_subject,
-        inner_subject: encrypted.then(|| format!("Re: {} [{}]", case.title, case.id)),
-        in_reply_to: last_in.clone(),
-        references: last_in.into_iter().collect(),
-        reply_to: Some(config.project.case_address(case.id.as_str())),
-        message_id: draft::message_id(
-            kind,
-            Some(&case.id),
-            cause,
-            &reporter.address,
-            &config.project,
-        ),
-        attachments: Vec::new(),
-    }
-}
-
-/// A message to one team member, always encrypted to their cert; `None` when the cert is not
-/// usable (never a plaintext fallback, DESIGN.md "OpenPGP").
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn member_message(
-    kind: Kind,
-    case: Option<&Case>,
-    member: &crate::model::TeamMember,
-    extra: serde_json::Value,
-    subject: String,
-    cause: &str,
-    config: &Settings,
-    now: DateTime<Utc>,
-) -> Option<Draft> {
-    keys::usable_for_encryption(&member.cert, now.into()).ok()?;
-    let mut vars = base_vars(config, case, json!({ "member": member.name }));
-    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    Some(Draft {
-        kind,
-        case_id: case.map(|c| c.id.clone()),
-        to: Mailbox {
-            address: member.address.clone(),
-            name: Some(member.name.clone()),
-        },
-        encrypt_to: Some(member.cert.clone()),
-        vars,
-        subject: match case {
-            Some(c) => format!("[{}] {subject}", c.id),
-            None => format!("{}: {subject}", config.project.name),
-        },
-        inner_subject: case.map(|c| format!("[{}] {subject}: {}", c.id, c.title)),
-        in_reply_to: None,
-        references: Vec::new(),
-        reply_to: case.map(|c| config.project.case_address(c.id.as_str())),
-        message_id: draft::message_id(
-            kind,
-            case.map(|c| &c.id),
-            cause,
-            &member.address,
-            &config.project,
-        ),
-        attachments: Vec::new(),
-    })
-}
-
-/// Records a queued draft on its case (the timeline has every message out).
-pub(crate) fn record_sent(case: &mut Case, d: &Draft, now: DateTime<Utc>) {
-    case.push(
-        now,
-        "secmail",
-        EventKind::Sent {
-            message_id: d.message_id.clone(),
-            kind: d.kind.as_str().into(),
-            to: d.to.address.clone(),
-            encrypted: d.encrypt_to.is_some(),
-        },
-    );
-    case.add_message_id(&d.message_id);
-}
-
-pub(crate) fn base_vars(
-    config: &Settings,
-    case: Option<&Case>,
-    extra: serde_json::Value,
-) -> serde_json::Value {
-    let mut v = json!({
-        "project": config.project.name,
-        "security_address": config.project.security_address,
-        "fingerprint": config.keys.signing_fingerprint(),
-        "fingerprint_spaced": spaced(&config.keys.signing_fingerprint()),
-        "case_id": case.map(|c| c.id.to_string()),
-        "case_address": case.map(|c| config.project.case_address(c.id.as_str())),
-    });
-    if let (Some(map), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    v
-}
-
-/// `ABCD EF01 …` groups of four, as people compare fingerprints.
-fn spaced(fpr: &str) -> String {
-    fpr.as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// Whether one more automatic message may go to the sender. `verified`: its good signature
