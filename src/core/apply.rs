@@ -10,6 +10,10 @@
 mod commands;
 mod consent;
 mod disclosure;
+mod team;
+mod words;
+
+pub use words::{encryption_word, signature_word};
 
 // The draft builders live in `core::draft`; these paths stay for the callers outside apply
 // (`core::disclose`, `core::schedule`, `core::pipeline`, `shell::daemon`).
@@ -18,7 +22,7 @@ pub(crate) use super::draft::{base_vars, member_message, record_sent, reporter_m
 
 use super::classify::Sender;
 use super::command::{Authority, CommandMail};
-use super::decrypt::{Attachment, Opened, Outcome as Crypt, SigStatus};
+use super::decrypt::{Attachment, Opened, Outcome as Crypt};
 use super::draft::{self, Draft, Kind};
 use super::keys::{self, Cert};
 use super::parse::{Headers, Mailbox};
@@ -26,8 +30,8 @@ use super::thread::Threaded;
 use crate::core::settings::Settings;
 use crate::model::{Case, CaseId, EventKind, Reporter};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use std::time::SystemTime;
+use team::About;
 
 /// One incoming message as the earlier stages saw it.
 pub struct Incoming<'a> {
@@ -304,10 +308,7 @@ fn person(
 
     // A team member's message: internal, copied to the rest of the team — once.
     if let Some(member) = inc.team_member {
-        if inc.replayed_team_signature {
-            return replayed_note(&inc, member, now);
-        }
-        return team_message(&inc, member, &about, config, now);
+        return team::note(&inc, member, &about, config, now);
     }
 
     let (mut case, opened_case, rule) = match inc.threaded.clone() {
@@ -537,7 +538,7 @@ fn person(
         warning: warning.as_deref(),
         ..about
     };
-    let copies = team_copies(&mut case, config, None, &about, attachments, now);
+    let copies = team::team_copies(&mut case, config, None, &about, attachments, now);
     said.push(format!(
         "{} team cop{}",
         copies.len(),
@@ -556,167 +557,6 @@ fn person(
     );
     out.case = Some(case);
     out
-}
-
-/// What a team copy says about the message it forwards.
-struct About<'a> {
-    from: &'a Mailbox,
-    title: &'a str,
-    opened: &'a Opened,
-    encryption: &'a str,
-    signature: &'a str,
-    hash: &'a str,
-    /// The text to show: the opened text, without command lines for a command mail.
-    text: &'a str,
-    /// Accepted command lines, as written.
-    commands: Vec<String>,
-    /// The text went to the reporter(s) too.
-    relayed: bool,
-    /// Something the team must know about this message (a refused cert change).
-    warning: Option<&'a str>,
-}
-
-/// A team member's signed message whose signature was seen before: a copy an attacker captured
-/// and sent again. Recorded on its case for the audit trail; not copied to the team again.
-fn replayed_note(inc: &Incoming, member: &str, now: DateTime<Utc>) -> Outcome {
-    let mut out = Outcome::processed(String::new());
-    let Threaded::Existing { case, .. } = inc.threaded.clone() else {
-        out.summary =
-            "replay of a team signature already seen, matching no case: not copied".into();
-        return out;
-    };
-    let mut case = *case;
-    case.push(
-        now,
-        member,
-        EventKind::CommandRefused {
-            msg_hash: inc.hash.to_string(),
-            reasons: vec![
-                "a signed team message seen before arrived again (a replay): not copied to the team again".into(),
-            ],
-        },
-    );
-    out.summary = format!(
-        "{}: replay of a team signature already seen → not copied",
-        case.id
-    );
-    out.case = Some(case);
-    out
-}
-
-fn team_message(
-    inc: &Incoming,
-    member: &str,
-    about: &About,
-    config: &Settings,
-    now: DateTime<Utc>,
-) -> Outcome {
-    let mut out = Outcome::processed(String::new());
-    let Threaded::Existing { case, rule } = inc.threaded.clone() else {
-        out.summary = "team message matching no case: kept, sender told".into();
-        out.drafts = draft::alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
-        return out;
-    };
-    let mut case = *case;
-    if let Some(id) = &inc.headers.message_id {
-        case.add_message_id(id);
-    }
-    case.push(
-        now,
-        member,
-        received(
-            inc,
-            "team",
-            about.encryption,
-            about.signature,
-            Some(member.to_string()),
-            rule.as_str(),
-        ),
-    );
-    let copies = team_copies(
-        &mut case,
-        config,
-        Some(member),
-        about,
-        about.opened.attachments.clone(),
-        now,
-    );
-    out.summary = format!(
-        "{}: internal note from team → {} team copies",
-        case.id,
-        copies.len()
-    );
-    out.drafts = copies;
-    out.case = Some(case);
-    out
-}
-
-/// One copy per team member (but `skip`), each encrypted to that member alone. A member without
-/// a usable cert gets nothing; the copies to the others say so and the case records it.
-fn team_copies(
-    case: &mut Case,
-    config: &Settings,
-    skip: Option<&str>,
-    about: &About,
-    attachments: Vec<Attachment>,
-    now: DateTime<Utc>,
-) -> Vec<Draft> {
-    let sys_now: SystemTime = now.into();
-    let mut withheld = Vec::new();
-    let mut usable = Vec::new();
-    for m in config
-        .team
-        .iter()
-        .filter(|m| Some(m.address.as_str()) != skip)
-    {
-        match keys::usable_for_encryption(&m.cert, sys_now) {
-            Ok(()) => usable.push(m),
-            Err(why) => withheld.push((m.address.clone(), why)),
-        }
-    }
-    for (addr, why) in &withheld {
-        case.push(
-            now,
-            "secmail",
-            EventKind::Withheld {
-                to: addr.clone(),
-                kind: Kind::TeamCopy.as_str().into(),
-                reason: why.clone(),
-            },
-        );
-    }
-    let withheld_lines: Vec<String> = withheld.iter().map(|(a, w)| format!("{a} ({w})")).collect();
-    let unauthenticated = about.opened.unauthenticated.join("\n\n");
-    let about_vars = json!({
-        "from": about.from.address,
-        "from_name": about.from.name,
-        "title": about.title,
-        "state": case.state.as_str(),
-        "encryption": about.encryption,
-        "signature": about.signature,
-        "text": about.text,
-        "commands": about.commands,
-        "relayed": about.relayed,
-        "warning": about.warning,
-        "unauthenticated": unauthenticated,
-        "withheld": withheld_lines,
-        "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
-    });
-    let mut drafts = Vec::new();
-    for m in usable {
-        let d = draft::team_copy(
-            case,
-            m,
-            &about_vars,
-            about.title,
-            about.hash,
-            &attachments,
-            config,
-        );
-        draft::record_sent(case, &d, now);
-        drafts.push(d);
-    }
-    drafts
 }
 
 /// Whether one more automatic message may go to the sender. `verified`: its good signature
@@ -765,38 +605,6 @@ fn received(
         signer,
         thread_rule: rule.to_string(),
     }
-}
-
-pub fn encryption_word(o: &Crypt) -> String {
-    match o {
-        Crypt::Clear => "clear",
-        Crypt::Decrypted => "decrypted",
-        Crypt::NotForUs { .. } => "not-for-us",
-        Crypt::NoIntegrity => "no-integrity",
-        Crypt::Damaged(_) => "damaged",
-    }
-    .to_string()
-}
-
-/// The signature result as recorded, and the signing fingerprint.
-pub fn signature_word(opened: &Opened, from: &str) -> (String, Option<String>) {
-    if let Some(fpr) = opened.verified_sender(from) {
-        return ("good".into(), Some(fpr));
-    }
-    let Some(sig) = opened.signatures.first() else {
-        return ("none".into(), None);
-    };
-    let word = match sig.status {
-        SigStatus::Good => "good-unverified",
-        SigStatus::Bad => "bad",
-        SigStatus::UnknownKey => "unknown-key",
-        SigStatus::Expired => "expired",
-        SigStatus::Revoked => "revoked",
-    };
-    (
-        word.into(),
-        sig.fingerprint.clone().or_else(|| Some(sig.issuer.clone())),
-    )
 }
 
 /// One short line: no control characters, at most 200 characters.
