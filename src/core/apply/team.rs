@@ -1,12 +1,13 @@
 //! The team side of a message: what a team copy says about it ([`About`]), one copy per member
-//! ([`team_copies`]), and a member's own signed note ([`note`]).
+//! ([`team_copies`]), the copies of a person's message ([`copy_message`]: with the original and
+//! the reason when we could not decrypt it), and a member's own signed note ([`note`]).
 //!
 //! Invariants: the team is never sent plaintext — each copy is encrypted to its member alone,
 //! and a member without a usable cert gets nothing (the case records it and the copies to the
 //! others say so); a member's note is copied to the rest of the team once, a replay of its
 //! signature not at all (SECURITY.md, replay).
 use super::{received, Incoming, Outcome};
-use crate::core::decrypt::{Attachment, Opened};
+use crate::core::decrypt::{Attachment, Opened, Outcome as Crypt};
 use crate::core::draft::{self, Draft, Kind};
 use crate::core::keys;
 use crate::core::parse::Mailbox;
@@ -181,4 +182,54 @@ pub(super) fn team_copies(
         drafts.push(d);
     }
     drafts
+}
+
+/// The team's copies of a person's message, with `warning` when there is one. A message not
+/// encrypted to us comes with the original attached and, unless a warning says more, why it
+/// could not be read.
+pub(super) fn copy_message(
+    case: &mut Case,
+    about: About,
+    warning: Option<String>,
+    raw: &[u8],
+    config: &Settings,
+    now: DateTime<Utc>,
+) -> Vec<Draft> {
+    let attachments = copy_attachments(about.opened, raw);
+    let warning = warning.or_else(|| why_not_for_us(&about.opened.outcome));
+    let about = About {
+        warning: warning.as_deref(),
+        ..about
+    };
+    team_copies(case, config, None, &about, attachments, now)
+}
+
+/// What the team's copies of a message carry: its attachments, and the original message when
+/// it was not encrypted to us (the team may hold the key it was meant for).
+fn copy_attachments(opened: &Opened, raw: &[u8]) -> Vec<Attachment> {
+    let mut attachments = opened.attachments.clone();
+    if matches!(opened.outcome, Crypt::NotForUs { .. }) {
+        attachments.push(Attachment {
+            filename: Some("original.eml".into()),
+            content_type: "application/octet-stream".into(),
+            data: raw.to_vec(),
+        });
+    }
+    attachments
+}
+
+/// Why a message not encrypted to us could not be read (issue 11.9): the keys it names, or none
+/// at all. `None` for any other message.
+fn why_not_for_us(outcome: &Crypt) -> Option<String> {
+    let Crypt::NotForUs { recipients } = outcome else {
+        return None;
+    };
+    Some(if recipients.is_empty() {
+        "Not encrypted to any of the project's keys: it names no recipient key (passphrase-only, or hidden recipients). The original is attached.".to_string()
+    } else {
+        format!(
+            "Not encrypted to any of the project's keys: it was encrypted to {} (a retired project key, or someone else's). The original is attached.",
+            recipients.join(", ")
+        )
+    })
 }
