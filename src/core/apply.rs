@@ -1,28 +1,41 @@
 //! Apply: one incoming message and the state it meets → the new case state and the effects
 //! (DESIGN.md "Flow"). Pure: the clock, the case and the sender's history come in as arguments.
+//! Here: [`message`] and the sequence of decisions on a person's message; its rooms are the
+//! reporter side (`apply::reporter`), the team side (`apply::team`), team commands
+//! (`apply::commands`, `apply::disclosure`), consent between duplicates' reporters
+//! (`apply::consent`) and the words for encryption and signature (`apply::words`).
 //!
 //! Invariants: no automatic message to a machine; automatic messages bounded per normalized
-//! address, per domain and overall within the window (`core::limits`); the team is never sent plaintext and a member without a
-//! usable cert gets nothing (the others are told); a plaintext message to a reporter quotes
-//! nothing of the report. Team commands (`apply::commands`) change a case only with a
-//! member's accepted signature, all or nothing; a duplicate's reporters meet only when both
-//! agree (`apply::consent`).
+//! address, per domain and overall within the window (`core::limits`); the team is never sent
+//! plaintext and a member without a usable cert gets nothing (the others are told); a plaintext
+//! message to a reporter quotes nothing of the report. Team commands (`apply::commands`) change
+//! a case only with a member's accepted signature, all or nothing; a duplicate's reporters meet
+//! only when both agree (`apply::consent`).
 mod commands;
 mod consent;
 mod disclosure;
+mod reporter;
+mod team;
+mod words;
+
+pub use words::{encryption_word, signature_word};
+
+// The draft builders live in `core::draft`; these paths stay for the callers outside apply
+// (`core::disclose`, `core::schedule`, `core::pipeline`, `shell::daemon`).
+pub use super::draft::alert;
+pub(crate) use super::draft::{base_vars, member_message, record_sent, reporter_message};
 
 use super::classify::Sender;
 use super::command::{Authority, CommandMail};
-use super::decrypt::{Attachment, Opened, Outcome as Crypt, SigStatus};
-use super::draft::{self, Draft, Kind};
-use super::keys::{self, Cert};
+use super::decrypt::{Opened, Outcome as Crypt};
+use super::draft::{self, Draft};
+use super::keys::Cert;
 use super::parse::{Headers, Mailbox};
-use super::thread::Threaded;
+use super::thread::{Rule, Threaded};
 use crate::core::settings::Settings;
 use crate::model::{Case, CaseId, EventKind, Reporter};
 use chrono::{DateTime, Utc};
-use serde_json::json;
-use std::time::SystemTime;
+use team::About;
 
 /// One incoming message as the earlier stages saw it.
 pub struct Incoming<'a> {
@@ -128,7 +141,7 @@ pub fn message(inc: Incoming, mem: &Memory, config: &Settings, now: DateTime<Utc
         (_, None) => Outcome::quarantine("no From address"),
         (Sender::OurLoop, _) => {
             let mut out = Outcome::quarantine("our own message came back (mail loop)");
-            out.drafts = alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
+            out.drafts = draft::alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
             out
         }
         (Sender::Bounce | Sender::Machine(_), Some(from)) => machine(inc, &from, now),
@@ -171,6 +184,10 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
     }
 }
 
+/// A person's message, as the sequence of decisions it meets: refused ciphertext stops here; a
+/// command block or a team member's note is the team's business; anything else is a report or
+/// a follow-up on its case — recorded, perhaps teaching us the reporter's cert, answered within
+/// the limits, and copied to the team.
 fn person(
     inc: Incoming,
     from: &Mailbox,
@@ -181,96 +198,14 @@ fn person(
     let Some(opened) = inc.opened else {
         return Outcome::quarantine("not opened");
     };
-    let sys_now: SystemTime = now.into();
     let encryption = encryption_word(&opened.outcome);
     let (signature, signer) = signature_word(opened, &from.address);
-
-    // Refused ciphertext: quarantined, the sender told why (rate-limited), no case.
-    if matches!(opened.outcome, Crypt::NoIntegrity | Crypt::Damaged(_)) {
-        let (kind, reason) = match &opened.outcome {
-            Crypt::NoIntegrity => (
-                Kind::NoIntegrity,
-                "encrypted without integrity protection".to_string(),
-            ),
-            Crypt::Damaged(why) => (Kind::Unreadable, format!("damaged: {why}")),
-            _ => (Kind::Unreadable, "unreadable".to_string()),
-        };
-        let mut out = Outcome::quarantine(&reason);
-        // The team hears of it with the details (nothing in silence); the sender gets one plain
-        // reason and no detail of which decryption step failed (SECURITY.md, smaller ones).
-        let sender_reason = match &opened.outcome {
-            Crypt::NoIntegrity => reason.clone(),
-            _ => {
-                "the encrypted message could not be decrypted; it may have been damaged on the way"
-                    .to_string()
-            }
-        };
-        let detail = format!(
-            "A message from {} could not be read ({reason}). It is in the quarantine folder, message {}.",
-            from.address,
-            short(inc.hash)
-        );
-        let reason = sender_reason;
-        if may_auto_reply(mem, config, false, now).is_ok() && inc.headers.from_count <= 1 {
-            let id = draft::message_id(kind, None, inc.hash, &from.address, &config.project);
-            out.drafts.push(Draft {
-                kind,
-                case_id: None,
-                to: from.clone(),
-                encrypt_to: None,
-                vars: base_vars(config, None, json!({ "reason": reason })),
-                subject: format!("{}: your message could not be read", config.project.name),
-                inner_subject: None,
-                in_reply_to: inc.headers.message_id.clone(),
-                references: inc.headers.message_id.iter().cloned().collect(),
-                reply_to: None,
-                message_id: id,
-                attachments: Vec::new(),
-            });
-            out.auto_replied.push(from.address.clone());
-        }
-        let told = if out.auto_replied.is_empty() {
-            " The sender was not answered (rate limit or several From addresses)."
-        } else {
-            " The sender was asked to send it again."
-        };
-        out.drafts.extend(alert(
-            config,
-            inc.hash,
-            "unreadable message",
-            &format!("{detail}{told}"),
-            None,
-        ));
+    if let Some(out) = reporter::refused_ciphertext(&inc, from, opened, mem, config, now) {
         return out;
     }
+    let (title, reporter_title) = titles(&inc, opened, from, &signature);
 
-    let title = opened
-        .protected
-        .subject
-        .clone()
-        .or_else(|| inc.headers.subject.clone())
-        .unwrap_or_else(|| "(no subject)".into());
-    // A title is for lists and the team's protected subject: keep it one short line.
-    let title = one_line(&title);
-
-    // What we may repeat to the sender (SECURITY.md, decryption oracle): decrypted content only
-    // when the content confirms the sender — a good signature bound to From, or a protected
-    // From equal to the outer one. Anyone may re-send a captured ciphertext under their own
-    // From; they get the outer subject back, which they wrote themselves.
-    let confirmed = signature == "good"
-        || opened
-            .protected
-            .from
-            .as_deref()
-            .is_some_and(|p| address_of(p) == from.address);
-    let reporter_title = if opened.outcome == Crypt::Decrypted && !confirmed {
-        one_line(inc.headers.subject.as_deref().unwrap_or("(no subject)"))
-    } else {
-        title.clone()
-    };
-
-    // What the team copies say about this message (the same for a team note and a report);
-    // for a command mail, its text without the command lines.
+    // What the team copies say about this message (the same for a team note and a report).
     let about = About {
         from,
         title: &title,
@@ -283,66 +218,15 @@ fn person(
         relayed: false,
         warning: None,
     };
-    // Command lines: a member's accepted commands act; anything else claiming to be one is
-    // refused whole and answered (DESIGN.md "Team commands").
-    if let Some(cm) = &inc.command {
-        let about = About {
-            text: &cm.parsed.text,
-            commands: Vec::new(),
-            ..about
-        };
-        match &cm.authority {
-            Authority::NotCommands => {}
-            Authority::Member { member, digest } => {
-                return commands::accepted(
-                    &inc, member, digest, &cm.parsed, &about, mem, config, now,
-                )
-            }
-            Authority::Refused { answer_to, reasons } => {
-                return commands::refused(&inc, *answer_to, reasons, &cm.parsed, mem, config, now)
-            }
-        }
+    if let Some(out) = team_commands(&inc, &about, mem, config, now) {
+        return out;
     }
-
-    // A team member's message: internal, copied to the rest of the team — once.
     if let Some(member) = inc.team_member {
-        if inc.replayed_team_signature {
-            return replayed_note(&inc, member, now);
-        }
-        return team_message(&inc, member, &about, config, now);
+        return team::note(&inc, member, &about, config, now);
     }
 
-    let (mut case, opened_case, rule) = match inc.threaded.clone() {
-        Threaded::Existing { case, rule } => (*case, false, rule.as_str()),
-        Threaded::New { cited } => {
-            let mut case = Case::new(mem.next_case_id.clone(), reporter_title.clone(), now);
-            let reason = match cited {
-                Some(c) => format!("sender is not a participant of the cited {c}"),
-                None => "new report".into(),
-            };
-            case.push(now, "secmail", EventKind::Opened { reason });
-            (case, true, "new")
-        }
-    };
-    // A distributor's mail stays internal: copied to the team, never to the reporter, never
-    // answered automatically (DESIGN.md "Threading").
-    let sender_class = if case.reporter(&from.address).is_some() || opened_case {
-        "reporter"
-    } else if case.disclosure.was_notified(&from.address) {
-        "distributor"
-    } else {
-        "unknown"
-    };
-    if opened_case {
-        case.reporters.push(Reporter {
-            address: from.address.clone(),
-            name: from.name.clone(),
-            cert: None,
-            cert_fingerprint: None,
-            cert_source: None,
-            credit: Default::default(),
-        });
-    }
+    let (mut case, opened_case, rule) = case_for(&inc, from, mem, &reporter_title, now);
+    let sender_class = sender_class(&case, from, opened_case);
     if let Some(id) = &inc.headers.message_id {
         case.add_message_id(id);
     }
@@ -358,89 +242,17 @@ fn person(
             rule,
         ),
     );
-
-    // Learn the reporter's cert (DESIGN.md "OpenPGP": a good signature by an attached cert, an
-    // Autocrypt header, or keys/), only certs that carry the From address. A cert learnt
-    // before (on this case or another) is the known one: it is replaced only by the
-    // operator's keys-dir or by a mail the known cert signed (SECURITY.md, key substitution).
-    let mut warning = None;
-    if rule == super::thread::Rule::SameCiphertext.as_str() && sender_class != "reporter" {
-        warning = Some(format!(
-            "This message carries a ciphertext already received on {}, sent again by {}: a copy, possibly by someone who captured it and wants it decrypted. It was not answered.",
-            case.id, from.address
-        ));
-    }
-    if inc.repeated_message_id {
-        warning = Some(
-            "An earlier message from this sender had the same Message-ID and other content: both are kept, this one as a new message.".to_string(),
-        );
-    }
-    if inc.headers.from_count > 1 {
-        warning = Some(format!(
-            "This message has several From addresses ({} shown here, the first one); nobody was answered. Anyone can write any From: treat the sender as unknown.",
-            from.address
-        ));
-    } else if rule == super::thread::Rule::References.as_str() && sender_class == "unknown" {
-        warning = Some(format!(
-            "{} is not a participant of {}: this message threaded in only because it names one of the case's Message-IDs. Treat its text as from a stranger.",
-            from.address, case.id
-        ));
-    }
+    let mut warning = warning(&inc, &case, from, sender_class, rule);
+    // Only a reporter's own message, under one From, may teach us their cert.
     if sender_class == "reporter" && inc.headers.from_count <= 1 {
-        if let Some(r) = case.reporter_mut(&from.address) {
-            if r.cert.is_none() {
-                if let Some(known) = &mem.sender_cert {
-                    r.cert = Some(keys::armored(known));
-                    r.cert_fingerprint = Some(keys::fingerprint(known));
-                    r.cert_source = Some("earlier case".into());
-                }
-            }
-        }
-        if let Some((cert, source)) = learn_cert(opened, config, &from.address, sys_now) {
-            let fpr = keys::fingerprint(&cert);
-            if let Some(r) = case.reporter_mut(&from.address) {
-                let known = r.cert_fingerprint.clone();
-                let proven = source == "keys-dir"
-                    || known.is_none()
-                    || (signer.is_some() && signer == known && signature == "good");
-                if known.as_deref() == Some(fpr.as_str()) {
-                } else if proven {
-                    r.cert = Some(keys::armored(&cert));
-                    r.cert_fingerprint = Some(fpr.clone());
-                    r.cert_source = Some(source.to_string());
-                    case.push(
-                        now,
-                        "secmail",
-                        EventKind::CertLearnt {
-                            address: from.address.clone(),
-                            fingerprint: fpr,
-                            source: source.into(),
-                        },
-                    );
-                } else if let Some(kept) = known {
-                    warning = Some(format!(
-                        "This message offers a new OpenPGP key for {} ({fpr}, from {source}) that is not signed by the known key {kept}. secmail keeps using the known key. If the reporter really changed keys, ask them to sign with the old one, or put the new cert in keys.certs-dir.",
-                        from.address
-                    ));
-                    case.push(
-                        now,
-                        "secmail",
-                        EventKind::CertChangeRefused {
-                            address: from.address.clone(),
-                            offered: fpr,
-                            kept,
-                            source: source.into(),
-                        },
-                    );
-                }
-            }
+        let signer = signer.as_deref();
+        if let Some(refused) = reporter::learn_cert(
+            &mut case, opened, from, &signature, signer, mem, config, now,
+        ) {
+            warning = Some(refused);
         }
     }
-    let reporter_cert = case
-        .reporter(&from.address)
-        .and_then(|r| r.cert.as_deref())
-        .and_then(|c| keys::parse_cert(c.as_bytes()).ok())
-        .filter(|c| keys::usable_for_encryption(c, sys_now).is_ok());
+    let reporter_cert = reporter::usable_cert(&case, &from.address, now);
 
     let mut out = Outcome {
         opened_case,
@@ -452,104 +264,35 @@ fn person(
         out.drafts.extend(drafts);
         out.linked.extend(linked);
     }
-    let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
-    let mut said = Vec::new();
 
     // The answer to the sender.
-    let answer = if inc.headers.from_count > 1 {
-        None
-    } else if not_for_us && !mem.told_fingerprint {
-        Some(Kind::NotForUs)
-    } else if opened_case && !not_for_us {
-        Some(Kind::Ack)
-    } else {
-        None
-    };
-    if let Some(kind) = answer {
-        // A good signature bound to From (issue 11.5): not limited per address.
-        let allowed = may_auto_reply(mem, config, signature == "good", now);
-        if allowed.is_ok() {
-            let d = reporter_draft(
-                kind,
-                &case,
-                from,
-                reporter_cert.clone(),
-                &reporter_title,
-                inc.hash,
-                inc.headers,
-                config,
-            );
-            case.push(
-                now,
-                "secmail",
-                EventKind::Sent {
-                    message_id: d.message_id.clone(),
-                    kind: kind.as_str().into(),
-                    to: from.address.clone(),
-                    encrypted: d.encrypt_to.is_some(),
-                },
-            );
-            case.add_message_id(&d.message_id);
-            case.last_reporter_update = Some(now);
-            said.push(format!(
-                "{}{}",
-                kind.as_str(),
-                if d.encrypt_to.is_some() {
-                    " (encrypted)"
-                } else {
-                    " (signed)"
-                }
-            ));
-            out.drafts.push(d);
-            out.auto_replied.push(from.address.clone());
-            out.told_fingerprint = kind == Kind::NotForUs;
-        } else if let Err(held) = allowed {
-            case.push(
-                now,
-                "secmail",
-                EventKind::Suppressed {
-                    kind: kind.as_str().into(),
-                    reason: held.reason().into(),
-                },
-            );
-            said.push(format!("{} suppressed ({})", kind.as_str(), held.reason()));
-        }
-    } else if not_for_us {
-        case.push(
+    let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
+    let mut said = Vec::new();
+    match reporter::answer_kind(&inc, mem, opened_case, not_for_us) {
+        Some(kind) => said.push(reporter::answer(
+            kind,
+            &mut case,
+            &mut out,
+            &inc,
+            from,
+            reporter_cert,
+            &reporter_title,
+            signature == "good",
+            mem,
+            config,
             now,
-            "secmail",
-            EventKind::Suppressed {
-                kind: Kind::NotForUs.as_str().into(),
-                reason: "sender was told before".into(),
-            },
-        );
+        )),
+        None if not_for_us => reporter::suppressed(
+            &mut case,
+            draft::Kind::NotForUs,
+            "sender was told before",
+            now,
+        ),
+        None => {}
     }
 
     // The team's copies.
-    let mut attachments = opened.attachments.clone();
-    if not_for_us {
-        attachments.push(Attachment {
-            filename: Some("original.eml".into()),
-            content_type: "application/octet-stream".into(),
-            data: inc.raw.to_vec(),
-        });
-    }
-    // Why it could not be read (issue 11.9): the keys it names, or none at all.
-    if let (None, Crypt::NotForUs { recipients }) = (&warning, &opened.outcome) {
-        warning = Some(if recipients.is_empty() {
-            "Not encrypted to any of the project's keys: it names no recipient key (passphrase-only, or hidden recipients). The original is attached.".to_string()
-        } else {
-            format!(
-                "Not encrypted to any of the project's keys: it was encrypted to {} (a retired project key, or someone else's). The original is attached.",
-                recipients.join(", ")
-            )
-        });
-    }
-    let about = About {
-        warning: warning.as_deref(),
-        ..about
-    };
-    let copies = team_copies(&mut case, config, None, &about, attachments, now);
+    let copies = team::copy_message(&mut case, about, warning, inc.raw, config, now);
     said.push(format!(
         "{} team cop{}",
         copies.len(),
@@ -570,430 +313,140 @@ fn person(
     out
 }
 
-/// What a team copy says about the message it forwards.
-struct About<'a> {
-    from: &'a Mailbox,
-    title: &'a str,
-    opened: &'a Opened,
-    encryption: &'a str,
-    signature: &'a str,
-    hash: &'a str,
-    /// The text to show: the opened text, without command lines for a command mail.
-    text: &'a str,
-    /// Accepted command lines, as written.
-    commands: Vec<String>,
-    /// The text went to the reporter(s) too.
-    relayed: bool,
-    /// Something the team must know about this message (a refused cert change).
-    warning: Option<&'a str>,
-}
-
-/// A team member's signed message whose signature was seen before: a copy an attacker captured
-/// and sent again. Recorded on its case for the audit trail; not copied to the team again.
-fn replayed_note(inc: &Incoming, member: &str, now: DateTime<Utc>) -> Outcome {
-    let mut out = Outcome::processed(String::new());
-    let Threaded::Existing { case, .. } = inc.threaded.clone() else {
-        out.summary =
-            "replay of a team signature already seen, matching no case: not copied".into();
-        return out;
+/// What the case is called (a short line: the protected subject, else the outer one), and what
+/// of it we may repeat to the sender (SECURITY.md, decryption oracle): decrypted content only
+/// when the content confirms the sender — a good signature bound to From, or a protected From
+/// equal to the outer one. Anyone may re-send a captured ciphertext under their own From; they
+/// get the outer subject back, which they wrote themselves.
+fn titles(inc: &Incoming, opened: &Opened, from: &Mailbox, signature: &str) -> (String, String) {
+    let title = opened
+        .protected
+        .subject
+        .clone()
+        .or_else(|| inc.headers.subject.clone())
+        .unwrap_or_else(|| "(no subject)".into());
+    // A title is for lists and the team's protected subject: keep it one short line.
+    let title = one_line(&title);
+    let confirmed = signature == "good"
+        || opened
+            .protected
+            .from
+            .as_deref()
+            .is_some_and(|p| address_of(p) == from.address);
+    let reporter_title = if opened.outcome == Crypt::Decrypted && !confirmed {
+        one_line(inc.headers.subject.as_deref().unwrap_or("(no subject)"))
+    } else {
+        title.clone()
     };
-    let mut case = *case;
-    case.push(
-        now,
-        member,
-        EventKind::CommandRefused {
-            msg_hash: inc.hash.to_string(),
-            reasons: vec![
-                "a signed team message seen before arrived again (a replay): not copied to the team again".into(),
-            ],
-        },
-    );
-    out.summary = format!(
-        "{}: replay of a team signature already seen → not copied",
-        case.id
-    );
-    out.case = Some(case);
-    out
+    (title, reporter_title)
 }
 
-fn team_message(
+/// Command lines decide the whole outcome: a member's accepted commands act; anything else
+/// claiming to be one is refused whole and answered (DESIGN.md "Team commands"). The team's
+/// copies show a command mail's text without its command lines. `None`: no commands.
+fn team_commands(
     inc: &Incoming,
-    member: &str,
     about: &About,
+    mem: &Memory,
     config: &Settings,
     now: DateTime<Utc>,
-) -> Outcome {
-    let mut out = Outcome::processed(String::new());
-    let Threaded::Existing { case, rule } = inc.threaded.clone() else {
-        out.summary = "team message matching no case: kept, sender told".into();
-        out.drafts = alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
-        return out;
+) -> Option<Outcome> {
+    let cm = inc.command.as_ref()?;
+    let about = About {
+        text: &cm.parsed.text,
+        commands: Vec::new(),
+        ..*about
     };
-    let mut case = *case;
-    if let Some(id) = &inc.headers.message_id {
-        case.add_message_id(id);
+    match &cm.authority {
+        Authority::NotCommands => None,
+        Authority::Member { member, digest } => Some(commands::accepted(
+            inc, member, digest, &cm.parsed, &about, mem, config, now,
+        )),
+        Authority::Refused { answer_to, reasons } => Some(commands::refused(
+            inc, *answer_to, reasons, &cm.parsed, mem, config, now,
+        )),
     }
-    case.push(
-        now,
-        member,
-        received(
-            inc,
-            "team",
-            about.encryption,
-            about.signature,
-            Some(member.to_string()),
-            rule.as_str(),
-        ),
-    );
-    let copies = team_copies(
-        &mut case,
-        config,
-        Some(member),
-        about,
-        about.opened.attachments.clone(),
-        now,
-    );
-    out.summary = format!(
-        "{}: internal note from team → {} team copies",
-        case.id,
-        copies.len()
-    );
-    out.drafts = copies;
-    out.case = Some(case);
-    out
 }
 
-/// One copy per team member (but `skip`), each encrypted to that member alone. A member without
-/// a usable cert gets nothing; the copies to the others say so and the case records it.
-fn team_copies(
-    case: &mut Case,
-    config: &Settings,
-    skip: Option<&str>,
-    about: &About,
-    attachments: Vec<Attachment>,
+/// The case a person's message belongs to: the one it threads into, or a new one — named with
+/// the title the sender may see, its sender the first reporter. Returns the case, whether it
+/// was opened now, and the threading rule as recorded.
+fn case_for(
+    inc: &Incoming,
+    from: &Mailbox,
+    mem: &Memory,
+    reporter_title: &str,
     now: DateTime<Utc>,
-) -> Vec<Draft> {
-    let sys_now: SystemTime = now.into();
-    let mut withheld = Vec::new();
-    let mut usable = Vec::new();
-    for m in config
-        .team
-        .iter()
-        .filter(|m| Some(m.address.as_str()) != skip)
-    {
-        match keys::usable_for_encryption(&m.cert, sys_now) {
-            Ok(()) => usable.push(m),
-            Err(why) => withheld.push((m.address.clone(), why)),
+) -> (Case, bool, &'static str) {
+    match inc.threaded.clone() {
+        Threaded::Existing { case, rule } => (*case, false, rule.as_str()),
+        Threaded::New { cited } => {
+            let mut case = Case::new(mem.next_case_id.clone(), reporter_title.to_string(), now);
+            let reason = match cited {
+                Some(c) => format!("sender is not a participant of the cited {c}"),
+                None => "new report".into(),
+            };
+            case.push(now, "secmail", EventKind::Opened { reason });
+            case.reporters.push(Reporter {
+                address: from.address.clone(),
+                name: from.name.clone(),
+                cert: None,
+                cert_fingerprint: None,
+                cert_source: None,
+                credit: Default::default(),
+            });
+            (case, true, "new")
         }
     }
-    for (addr, why) in &withheld {
-        case.push(
-            now,
-            "secmail",
-            EventKind::Withheld {
-                to: addr.clone(),
-                kind: Kind::TeamCopy.as_str().into(),
-                reason: why.clone(),
-            },
-        );
-    }
-    let withheld_lines: Vec<String> = withheld.iter().map(|(a, w)| format!("{a} ({w})")).collect();
-    let unauthenticated = about.opened.unauthenticated.join("\n\n");
-    let mut drafts = Vec::new();
-    for m in usable {
-        let id = draft::message_id(
-            Kind::TeamCopy,
-            Some(&case.id),
-            about.hash,
-            &m.address,
-            &config.project,
-        );
-        let vars = base_vars(
-            config,
-            Some(case),
-            json!({
-                "member": m.name,
-                "from": about.from.address,
-                "from_name": about.from.name,
-                "title": about.title,
-                "state": case.state.as_str(),
-                "encryption": about.encryption,
-                "signature": about.signature,
-                "text": about.text,
-                "commands": about.commands,
-                "relayed": about.relayed,
-                "warning": about.warning,
-                "unauthenticated": unauthenticated,
-                "withheld": withheld_lines,
-                "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
-            }),
-        );
-        case.push(
-            now,
-            "secmail",
-            EventKind::Sent {
-                message_id: id.clone(),
-                kind: Kind::TeamCopy.as_str().into(),
-                to: m.address.clone(),
-                encrypted: true,
-            },
-        );
-        case.add_message_id(&id);
-        drafts.push(Draft {
-            kind: Kind::TeamCopy,
-            case_id: Some(case.id.clone()),
-            to: Mailbox {
-                address: m.address.clone(),
-                name: Some(m.name.clone()),
-            },
-            encrypt_to: Some(m.cert.clone()),
-            vars,
-            subject: format!("[{}] Security case update", case.id),
-            inner_subject: Some(format!("[{}] {}", case.id, about.title)),
-            in_reply_to: None,
-            references: Vec::new(),
-            reply_to: Some(config.project.case_address(case.id.as_str())),
-            message_id: id,
-            attachments: attachments.clone(),
-        });
-    }
-    drafts
 }
 
-/// A short notice to the team (or to one member), encrypted to each; no report text.
-pub fn alert(
-    config: &Settings,
-    cause: &str,
-    what: &str,
-    text: &str,
-    only: Option<&str>,
-) -> Vec<Draft> {
-    config
-        .team
-        .iter()
-        .filter(|m| only.is_none_or(|o| o == m.address))
-        .map(|m| Draft {
-            kind: Kind::TeamAlert,
-            case_id: None,
-            to: Mailbox {
-                address: m.address.clone(),
-                name: Some(m.name.clone()),
-            },
-            encrypt_to: Some(m.cert.clone()),
-            vars: base_vars(
-                config,
-                None,
-                json!({ "member": m.name, "what": what, "text": text }),
-            ),
-            subject: format!("{}: secmail notice", config.project.name),
-            inner_subject: Some(format!("secmail notice: {what}")),
-            in_reply_to: None,
-            references: Vec::new(),
-            reply_to: None,
-            message_id: draft::message_id(
-                Kind::TeamAlert,
-                None,
-                &format!("{cause}/{what}"),
-                &m.address,
-                &config.project,
-            ),
-            attachments: Vec::new(),
-        })
-        .collect()
+/// Who the sender is to the case: a reporter, a distributor it notified, or unknown. A
+/// distributor's mail stays internal: copied to the team, never to the reporter, never answered
+/// automatically (DESIGN.md "Threading").
+fn sender_class(case: &Case, from: &Mailbox, opened_case: bool) -> &'static str {
+    if case.reporter(&from.address).is_some() || opened_case {
+        "reporter"
+    } else if case.disclosure.was_notified(&from.address) {
+        "distributor"
+    } else {
+        "unknown"
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn reporter_draft(
-    kind: Kind,
+/// What the team must be warned of in this message's copies, the most telling last: a
+/// ciphertext already received, sent again by someone else; a reused Message-ID; several From
+/// addresses (nobody is answered then), or a stranger threading in by a Message-ID only.
+fn warning(
+    inc: &Incoming,
     case: &Case,
-    to: &Mailbox,
-    cert: Option<Cert>,
-    title: &str,
-    hash: &str,
-    h: &Headers,
-    config: &Settings,
-) -> Draft {
-    let encrypted = cert.is_some();
-    let subject = match kind {
-        Kind::NotForUs => format!("[{}] We could not decrypt your message", case.id),
-        _ => format!("[{}] Your security report was received", case.id),
-    };
-    let mut references = h.references.clone();
-    references.extend(h.message_id.iter().cloned());
-    Draft {
-        kind,
-        case_id: Some(case.id.clone()),
-        to: to.clone(),
-        vars: base_vars(
-            config,
-            Some(case),
-            json!({
-                "reporter_name": to.name,
-                "encrypted": encrypted,
-                "ask_for": config.policy.ask_reporters_for,
-                // Only inside encryption may we echo their subject.
-                "their_subject": if encrypted { Some(title) } else { None },
-            }),
-        ),
-        encrypt_to: cert,
-        subject,
-        inner_subject: encrypted.then(|| format!("Re: {title} [{}]", case.id)),
-        in_reply_to: h.message_id.clone(),
-        references,
-        reply_to: Some(config.project.case_address(case.id.as_str())),
-        message_id: draft::message_id(kind, Some(&case.id), hash, &to.address, &config.project),
-        attachments: Vec::new(),
+    from: &Mailbox,
+    sender_class: &str,
+    rule: &str,
+) -> Option<String> {
+    let mut warning = None;
+    if rule == Rule::SameCiphertext.as_str() && sender_class != "reporter" {
+        warning = Some(format!(
+            "This message carries a ciphertext already received on {}, sent again by {}: a copy, possibly by someone who captured it and wants it decrypted. It was not answered.",
+            case.id, from.address
+        ));
     }
-}
-
-/// A message from the security address to one reporter of `case`: encrypted when their cert is
-/// known and usable, signed only otherwise (DESIGN.md "OpenPGP"); the clear subject is neutral,
-/// the case's title only ever inside encryption. `cause` makes the Message-ID stable.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn reporter_message(
-    kind: Kind,
-    case: &Case,
-    reporter: &Reporter,
-    extra: serde_json::Value,
-    clear_subject: String,
-    cause: &str,
-    config: &Settings,
-    now: DateTime<Utc>,
-) -> Draft {
-    let cert = reporter
-        .cert
-        .as_deref()
-        .and_then(|c| keys::parse_cert(c.as_bytes()).ok())
-        .filter(|c| keys::usable_for_encryption(c, now.into()).is_ok());
-    let encrypted = cert.is_some();
-    // Thread under the reporter's own last message when there is one.
-    let last_in = case.timeline.iter().rev().find_map(|e| match &e.kind {
-        EventKind::Received {
-            message_id: Some(m),
-            ..
-        } if e.actor.eq_ignore_ascii_case(&reporter.address) => Some(m.clone()),
-        _ => None,
-    });
-    let mut vars = base_vars(
-        config,
-        Some(case),
-        json!({ "reporter_name": reporter.name, "encrypted": encrypted }),
-    );
-    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
-        map.extend(extra);
+    if inc.repeated_message_id {
+        warning = Some(
+            "An earlier message from this sender had the same Message-ID and other content: both are kept, this one as a new message.".to_string(),
+        );
     }
-    Draft {
-        kind,
-        case_id: Some(case.id.clone()),
-        to: Mailbox {
-            address: reporter.address.clone(),
-            name: reporter.name.clone(),
-        },
-        encrypt_to: cert,
-        vars,
-        subject: clear_subject,
-        inner_subject: encrypted.then(|| format!("Re: {} [{}]", case.title, case.id)),
-        in_reply_to: last_in.clone(),
-        references: last_in.into_iter().collect(),
-        reply_to: Some(config.project.case_address(case.id.as_str())),
-        message_id: draft::message_id(
-            kind,
-            Some(&case.id),
-            cause,
-            &reporter.address,
-            &config.project,
-        ),
-        attachments: Vec::new(),
+    if inc.headers.from_count > 1 {
+        warning = Some(format!(
+            "This message has several From addresses ({} shown here, the first one); nobody was answered. Anyone can write any From: treat the sender as unknown.",
+            from.address
+        ));
+    } else if rule == Rule::References.as_str() && sender_class == "unknown" {
+        warning = Some(format!(
+            "{} is not a participant of {}: this message threaded in only because it names one of the case's Message-IDs. Treat its text as from a stranger.",
+            from.address, case.id
+        ));
     }
-}
-
-/// A message to one team member, always encrypted to their cert; `None` when the cert is not
-/// usable (never a plaintext fallback, DESIGN.md "OpenPGP").
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn member_message(
-    kind: Kind,
-    case: Option<&Case>,
-    member: &crate::model::TeamMember,
-    extra: serde_json::Value,
-    subject: String,
-    cause: &str,
-    config: &Settings,
-    now: DateTime<Utc>,
-) -> Option<Draft> {
-    keys::usable_for_encryption(&member.cert, now.into()).ok()?;
-    let mut vars = base_vars(config, case, json!({ "member": member.name }));
-    if let (Some(map), serde_json::Value::Object(extra)) = (vars.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    Some(Draft {
-        kind,
-        case_id: case.map(|c| c.id.clone()),
-        to: Mailbox {
-            address: member.address.clone(),
-            name: Some(member.name.clone()),
-        },
-        encrypt_to: Some(member.cert.clone()),
-        vars,
-        subject: match case {
-            Some(c) => format!("[{}] {subject}", c.id),
-            None => format!("{}: {subject}", config.project.name),
-        },
-        inner_subject: case.map(|c| format!("[{}] {subject}: {}", c.id, c.title)),
-        in_reply_to: None,
-        references: Vec::new(),
-        reply_to: case.map(|c| config.project.case_address(c.id.as_str())),
-        message_id: draft::message_id(
-            kind,
-            case.map(|c| &c.id),
-            cause,
-            &member.address,
-            &config.project,
-        ),
-        attachments: Vec::new(),
-    })
-}
-
-/// Records a queued draft on its case (the timeline has every message out).
-pub(crate) fn record_sent(case: &mut Case, d: &Draft, now: DateTime<Utc>) {
-    case.push(
-        now,
-        "secmail",
-        EventKind::Sent {
-            message_id: d.message_id.clone(),
-            kind: d.kind.as_str().into(),
-            to: d.to.address.clone(),
-            encrypted: d.encrypt_to.is_some(),
-        },
-    );
-    case.add_message_id(&d.message_id);
-}
-
-pub(crate) fn base_vars(
-    config: &Settings,
-    case: Option<&Case>,
-    extra: serde_json::Value,
-) -> serde_json::Value {
-    let mut v = json!({
-        "project": config.project.name,
-        "security_address": config.project.security_address,
-        "fingerprint": config.keys.signing_fingerprint(),
-        "fingerprint_spaced": spaced(&config.keys.signing_fingerprint()),
-        "case_id": case.map(|c| c.id.to_string()),
-        "case_address": case.map(|c| config.project.case_address(c.id.as_str())),
-    });
-    if let (Some(map), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
-        map.extend(extra);
-    }
-    v
-}
-
-/// `ABCD EF01 …` groups of four, as people compare fingerprints.
-fn spaced(fpr: &str) -> String {
-    fpr.as_bytes()
-        .chunks(4)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+    warning
 }
 
 /// Whether one more automatic message may go to the sender. `verified`: its good signature
@@ -1007,24 +460,7 @@ fn may_auto_reply(
     super::limits::may_send(&mem.rate, &config.limits, verified, now)
 }
 
-fn learn_cert(
-    opened: &Opened,
-    config: &Settings,
-    from: &str,
-    now: SystemTime,
-) -> Option<(Cert, &'static str)> {
-    use super::decrypt::CertSource;
-    let usable = |c: &Cert| keys::has_email(c, from) && keys::usable_for_encryption(c, now).is_ok();
-    opened
-        .certs
-        .iter()
-        .filter(|l| l.source == CertSource::AttachedSigner)
-        .map(|l| (l.cert.clone(), "signature"))
-        .chain(opened.autocrypt.iter().map(|c| (c.clone(), "autocrypt")))
-        .chain(config.known_certs.iter().map(|c| (c.clone(), "keys-dir")))
-        .find(|(c, _)| usable(c))
-}
-
+/// The timeline event of a message received: how it was read and how it threaded.
 fn received(
     inc: &Incoming,
     class: &str,
@@ -1044,38 +480,6 @@ fn received(
     }
 }
 
-pub fn encryption_word(o: &Crypt) -> String {
-    match o {
-        Crypt::Clear => "clear",
-        Crypt::Decrypted => "decrypted",
-        Crypt::NotForUs { .. } => "not-for-us",
-        Crypt::NoIntegrity => "no-integrity",
-        Crypt::Damaged(_) => "damaged",
-    }
-    .to_string()
-}
-
-/// The signature result as recorded, and the signing fingerprint.
-pub fn signature_word(opened: &Opened, from: &str) -> (String, Option<String>) {
-    if let Some(fpr) = opened.verified_sender(from) {
-        return ("good".into(), Some(fpr));
-    }
-    let Some(sig) = opened.signatures.first() else {
-        return ("none".into(), None);
-    };
-    let word = match sig.status {
-        SigStatus::Good => "good-unverified",
-        SigStatus::Bad => "bad",
-        SigStatus::UnknownKey => "unknown-key",
-        SigStatus::Expired => "expired",
-        SigStatus::Revoked => "revoked",
-    };
-    (
-        word.into(),
-        sig.fingerprint.clone().or_else(|| Some(sig.issuer.clone())),
-    )
-}
-
 /// One short line: no control characters, at most 200 characters.
 fn one_line(s: &str) -> String {
     s.chars().filter(|c| !c.is_control()).take(200).collect()
@@ -1091,6 +495,7 @@ fn address_of(s: &str) -> String {
     inner.trim().to_lowercase()
 }
 
+/// The first twelve hex digits of a message hash, as the operator sees it.
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
 }

@@ -1,9 +1,29 @@
-//! Draft: a message the core decided to send, before it is rendered, signed and encrypted.
+//! Draft: a message the core decided to send, before it is rendered, signed and encrypted;
+//! and the builders that make one for each kind of recipient — the team (`draft::team`:
+//! [`alert`], [`member_message`], [`team_copy`]), a reporter or the sender of a message
+//! (`draft::reporter`: [`reporter_message`], [`acknowledgement`], [`cannot_read`]) — so that
+//! subjects, threading, template variables and Message-IDs follow one set of rules whoever
+//! decided to send. Here: the type, its [`Kind`], the Message-ID, the variables every template
+//! gets, and the timeline record of a draft sent.
+//!
+//! Invariants: a draft to a team member is always encrypted to that member's cert alone, and
+//! none is built for a cert that is not usable (DESIGN.md "OpenPGP": never a plaintext
+//! fallback); a clear subject is the case tag and a fixed phrase, the report's own subject only
+//! ever inside encryption; a Message-ID is derived from its cause ([`message_id`]).
+mod reporter;
+mod team;
+
+pub(crate) use reporter::{acknowledgement, cannot_read, reporter_message};
+pub use team::alert;
+pub(crate) use team::{member_message, team_copy};
+
 use super::decrypt::Attachment;
 use super::keys::Cert;
 use super::parse::Mailbox;
-use super::settings::Project;
-use crate::model::CaseId;
+use super::settings::{Project, Settings};
+use crate::model::{Case, CaseId, EventKind};
+use chrono::{DateTime, Utc};
+use serde_json::json;
 use sha2::Sha256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +176,51 @@ pub fn message_id(
     let d = hex::encode(h.finalize().into_bytes());
     let case = case.map(CaseId::as_str).unwrap_or("none");
     format!("{}.{case}.{}@{}", kind.as_str(), &d[..20], project.domain)
+}
+
+/// The variables every template gets (the project, our fingerprint, the case and its address),
+/// with `extra` on top.
+pub(crate) fn base_vars(
+    config: &Settings,
+    case: Option<&Case>,
+    extra: serde_json::Value,
+) -> serde_json::Value {
+    let mut v = json!({
+        "project": config.project.name,
+        "security_address": config.project.security_address,
+        "fingerprint": config.keys.signing_fingerprint(),
+        "fingerprint_spaced": spaced(&config.keys.signing_fingerprint()),
+        "case_id": case.map(|c| c.id.to_string()),
+        "case_address": case.map(|c| config.project.case_address(c.id.as_str())),
+    });
+    if let (Some(map), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+        map.extend(extra);
+    }
+    v
+}
+
+/// `ABCD EF01 …` groups of four, as people compare fingerprints.
+fn spaced(fpr: &str) -> String {
+    fpr.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Records a queued draft on its case (the timeline has every message out).
+pub(crate) fn record_sent(case: &mut Case, d: &Draft, now: DateTime<Utc>) {
+    case.push(
+        now,
+        "secmail",
+        EventKind::Sent {
+            message_id: d.message_id.clone(),
+            kind: d.kind.as_str().into(),
+            to: d.to.address.clone(),
+            encrypted: d.encrypt_to.is_some(),
+        },
+    );
+    case.add_message_id(&d.message_id);
 }
 
 #[cfg(test)]

@@ -7,12 +7,10 @@
 //! is answered to the configured member, encrypted; `/reply` text reaches the reporter without
 //! command lines, quotes, signature or any team address; each accepted command is a timeline
 //! event and one confirmation lists them all.
-use super::{
-    may_auto_reply, member_message, received, record_sent, reporter_message, team_copies, About,
-    Incoming, Memory, Outcome,
-};
+use super::team::{team_copies, About};
+use super::{may_auto_reply, received, Incoming, Memory, Outcome};
 use crate::core::command::{self, Command, Parsed, HELP};
-use crate::core::draft::{Draft, Kind};
+use crate::core::draft::{member_message, record_sent, reporter_message, Draft, Kind};
 use crate::core::settings::Settings;
 use crate::core::thread::{self, Threaded};
 use crate::model::{Case, CaseId, ContactOffer, EventKind, State, TeamMember};

@@ -5,9 +5,9 @@
 //! replying to that offer with YES (or `/consent`) on the first line. The reply must cite the
 //! offer's Message-ID (threading rule 1), which only that reporter received, so a forged From
 //! alone cannot agree for them. Once both agreed, each gets the other's name and address, once.
-use super::{record_sent, reporter_message, Incoming, Memory};
+use super::{Incoming, Memory};
 use crate::core::decrypt::Opened;
-use crate::core::draft::{Draft, Kind};
+use crate::core::draft::{record_sent, reporter_message, Draft, Kind};
 use crate::core::settings::Settings;
 use crate::model::{Case, EventKind};
 use chrono::{DateTime, Utc};
