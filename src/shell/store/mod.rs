@@ -15,16 +15,20 @@
 //! say so ([`Store::open`] names the lock).
 //!
 //! Invariant: callers flush (`flush`) before any outside effect that relies on a write.
+//!
+//! Rooms: [`outbox`] (the entries waiting to be sent and their bookkeeping), `view` (what the
+//! pure pipeline may ask: [`View`] and [`Lookup`]); this file opens the store and writes it.
+mod outbox;
+mod view;
+
 use crate::core::disclose::ListChange;
-use crate::core::effect::{Changes, Mark, Queued};
-use crate::core::keys::{self, Cert};
+use crate::core::effect::{Changes, Mark};
 use crate::core::limits;
 use crate::core::pipeline::View;
-use crate::core::thread::Lookup;
-use crate::model::{Case, CaseId, Distributor, DistributorId, EventKind};
+use crate::model::{Case, CaseId, Distributor, DistributorId};
 use anyhow::{Context, Result};
-use base64::Engine;
 use chrono::{DateTime, Utc};
+pub use outbox::OutboxEntry;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,30 +74,6 @@ pub struct Store {
     /// however long the writer waits before its flush (a whole inbound batch).
     written: Arc<AtomicU64>,
     durable: Arc<AtomicU64>,
-}
-
-/// A message waiting to be sent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct OutboxEntry {
-    pub message_id: String,
-    pub envelope_from: String,
-    pub rcpts: Vec<String>,
-    /// base64 of the exact bytes to send.
-    pub raw: String,
-    pub case_id: Option<CaseId>,
-    pub kind: String,
-    pub queued: DateTime<Utc>,
-    pub attempts: u32,
-    pub next_attempt: DateTime<Utc>,
-    pub last_error: Option<String>,
-}
-
-impl OutboxEntry {
-    pub fn bytes(&self) -> Vec<u8> {
-        base64::engine::general_purpose::STANDARD
-            .decode(&self.raw)
-            .unwrap_or_default()
-    }
 }
 
 /// A case with its Message-ID index and its place in the index of running cases (`live/`).
@@ -190,35 +170,6 @@ impl Store {
             .get(format!("att/{hash}/{index}").as_bytes())
             .ok()?
             .map(|v| v.to_vec())
-    }
-
-    /// Adds outbox entries to `b`; returns the highest id used, for [`Store::written`] once
-    /// the batch is applied.
-    fn queue(&self, b: &mut sled::Batch, outgoing: &[Queued], now: DateTime<Utc>) -> Result<u64> {
-        let mut last = 0;
-        for q in outgoing {
-            let o = &q.mail;
-            let entry = OutboxEntry {
-                message_id: o.message_id.clone(),
-                envelope_from: o.envelope_from.clone(),
-                rcpts: o.rcpts.clone(),
-                raw: base64::engine::general_purpose::STANDARD.encode(&o.raw),
-                case_id: q.case.clone(),
-                kind: q.kind.clone(),
-                queued: now,
-                attempts: 0,
-                next_attempt: now,
-                last_error: None,
-            };
-            last = self.db.generate_id().context("allocating an outbox id")?;
-            b.insert(out_key(last).as_bytes(), json(&entry));
-        }
-        Ok(last)
-    }
-
-    /// Outbox entries up to `id` are in the tree (their batch applied).
-    fn written(&self, id: u64) {
-        self.written.fetch_max(id, Ordering::SeqCst);
     }
 
     fn get_json<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Option<T> {
@@ -464,83 +415,6 @@ impl Store {
         self.get_json("timer/digest")
     }
 
-    /// Outbox entries due at `now` and flushed, oldest first, read one at a time (a backlog of
-    /// thousands is never all in memory).
-    pub fn outbox_due(
-        &self,
-        now: DateTime<Utc>,
-    ) -> impl Iterator<Item = (Vec<u8>, OutboxEntry)> + '_ {
-        self.outbox_sendable()
-            .filter(move |(_, e)| e.next_attempt <= now)
-    }
-
-    /// When the earliest flushed outbox entry is due, if there is one (entries not yet flushed
-    /// wake the outbox when they are).
-    pub fn outbox_next_due(&self) -> Option<DateTime<Utc>> {
-        self.outbox_sendable().map(|(_, e)| e.next_attempt).min()
-    }
-
-    fn outbox_sendable(&self) -> impl Iterator<Item = (Vec<u8>, OutboxEntry)> + '_ {
-        let durable = self.durable.load(Ordering::SeqCst);
-        self.db
-            .range(out_key(0).as_bytes()..=out_key(durable).as_bytes())
-            .filter_map(|kv| kv.ok())
-            .filter_map(|(k, v)| {
-                Some((k.to_vec(), serde_json::from_slice::<OutboxEntry>(&v).ok()?))
-            })
-    }
-
-    pub fn outbox_len(&self) -> usize {
-        self.db.scan_prefix(b"out/").count()
-    }
-
-    pub fn outbox_sent(&self, key: &[u8]) -> Result<()> {
-        self.db
-            .remove(key)
-            .context("removing a sent outbox entry")?;
-        Ok(())
-    }
-
-    pub fn outbox_retry(&self, key: &[u8], entry: &OutboxEntry) -> Result<()> {
-        self.db
-            .insert(key, json(entry))
-            .context("updating an outbox entry")?;
-        Ok(())
-    }
-
-    /// Gives up on an entry: kept under `dead/`, and its case records the failure.
-    pub fn outbox_failed(
-        &self,
-        key: &[u8],
-        entry: &OutboxEntry,
-        detail: &str,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let mut b = sled::Batch::default();
-        b.remove(key);
-        let dead = [
-            b"dead/".as_slice(),
-            key.strip_prefix(b"out/").unwrap_or(key),
-        ]
-        .concat();
-        b.insert(dead, json(entry));
-        if let Some(mut case) = entry.case_id.as_ref().and_then(|c| self.case(c)) {
-            case.push(
-                now,
-                "secmail",
-                EventKind::DeliveryFailed {
-                    message_id: Some(entry.message_id.clone()),
-                    detail: detail.to_string(),
-                },
-            );
-            put_case(&mut b, &case);
-        }
-        self.db
-            .apply_batch(b)
-            .context("recording an undeliverable message")?;
-        Ok(())
-    }
-
     /// Every tree and record of the store, for `secmail backup`. Consistent because the
     /// store is opened exclusively (sled locks it): no daemon writes meanwhile.
     pub fn export(&self) -> Result<Vec<Record>> {
@@ -647,190 +521,5 @@ fn split_id(id: &CaseId) -> (String, String, u32) {
     (prefix, year, seq)
 }
 
-impl Lookup for Store {
-    fn case_of_message_id(&self, message_id: &str) -> Option<CaseId> {
-        let v = self.db.get(format!("mid/{message_id}").as_bytes()).ok()??;
-        let s = String::from_utf8(v.to_vec()).ok()?;
-        serde_json::from_value(serde_json::Value::String(s)).ok()
-    }
-
-    fn case(&self, id: &CaseId) -> Option<Case> {
-        self.get_json(&format!("case/{id}"))
-    }
-}
-
-impl View for Store {
-    fn seen(&self, hash: &str, _message_id: Option<&str>, _from: Option<&str>) -> bool {
-        self.db
-            .contains_key(format!("msg/{hash}").as_bytes())
-            .unwrap_or(false)
-    }
-
-    fn earlier_with_id(&self, message_id: &str, from: &str) -> Option<Vec<u8>> {
-        let hash = self
-            .db
-            .get(format!("rmid/{from}/{message_id}").as_bytes())
-            .ok()??;
-        let hash = String::from_utf8(hash.to_vec()).ok()?;
-        self.db
-            .get(format!("raw/{hash}").as_bytes())
-            .ok()?
-            .map(|v| v.to_vec())
-    }
-
-    fn recent_auto_replies(&self, address: &str) -> Vec<DateTime<Utc>> {
-        self.get_json(&format!("rate/{address}"))
-            .unwrap_or_default()
-    }
-
-    fn told_fingerprint(&self, address: &str) -> bool {
-        self.db
-            .contains_key(format!("told/{address}").as_bytes())
-            .unwrap_or(false)
-    }
-
-    fn next_case_id(&self, prefix: &str, year: i32) -> CaseId {
-        let last = self
-            .db
-            .get(format!("seq/{prefix}/{year}").as_bytes())
-            .ok()
-            .flatten()
-            .and_then(|v| v.as_ref().try_into().ok().map(u32::from_be_bytes))
-            .unwrap_or(0);
-        CaseId::new(prefix, year, last + 1)
-    }
-
-    fn distributors(&self) -> Vec<Distributor> {
-        Store::distributors(self)
-    }
-
-    fn signature_seen(&self, digest: &str) -> bool {
-        self.db
-            .contains_key(format!("sig/{digest}").as_bytes())
-            .unwrap_or(false)
-    }
-
-    fn case_of_payload(&self, id: &str) -> Option<CaseId> {
-        let v = self.db.get(format!("pay/{id}").as_bytes()).ok()??;
-        let s = String::from_utf8(v.to_vec()).ok()?;
-        serde_json::from_value(serde_json::Value::String(s)).ok()
-    }
-
-    fn cert_for(&self, address: &str) -> Option<Cert> {
-        let v = self.db.get(format!("cert/{address}").as_bytes()).ok()??;
-        keys::parse_cert(&v).ok()
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::State;
-
-    fn changes(case: Case, outbox: Vec<Queued>) -> Changes {
-        Changes {
-            cases: vec![case],
-            outbox,
-            ..Changes::default()
-        }
-    }
-
-    fn case(n: u32, state: State, now: DateTime<Utc>) -> Case {
-        let mut c = Case::new(CaseId::new("SEC", 2026, n), format!("case {n}"), now);
-        c.set_state(now, "test", state);
-        c
-    }
-
-    #[test]
-    fn only_running_cases_are_indexed_and_the_index_is_built_for_old_stores() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("store");
-        let now = Utc::now();
-        {
-            let store = Store::open(&path).unwrap();
-            let states = [State::New, State::Closed, State::Fixing, State::Disclosed];
-            for (i, s) in states.into_iter().enumerate() {
-                store
-                    .commit(&changes(case(i as u32 + 1, s, now), vec![]), now)
-                    .unwrap();
-            }
-            let ids = |store: &Store| -> Vec<String> {
-                store
-                    .running_cases()
-                    .iter()
-                    .map(|c| c.id.to_string())
-                    .collect()
-            };
-            assert_eq!(ids(&store), ["SEC-2026-0001", "SEC-2026-0003"]);
-            // Closing a case takes it out; reopening puts it back.
-            store
-                .commit(&changes(case(1, State::Rejected, now), vec![]), now)
-                .unwrap();
-            store
-                .commit(&changes(case(2, State::Triage, now), vec![]), now)
-                .unwrap();
-            assert_eq!(ids(&store), ["SEC-2026-0002", "SEC-2026-0003"]);
-            assert_eq!(store.case_count(), 4);
-            // As a store written before the index: no index, no marker.
-            for k in store.db.scan_prefix(b"live/").keys() {
-                store.db.remove(k.unwrap()).unwrap();
-            }
-            store.db.remove(LIVE_INDEXED).unwrap();
-            assert!(store.running_cases().is_empty());
-            store.flush_blocking().unwrap();
-        }
-        // sled's background flusher may hold the file lock a moment after the drop: wait for
-        // the lock to go (only that error), as a restarted daemon does.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let store = loop {
-            match Store::open(&path) {
-                Ok(s) => break s,
-                Err(e) if e.is::<StoreLocked>() && std::time::Instant::now() < deadline => {
-                    std::thread::yield_now()
-                }
-                Err(e) => panic!("{e:#}"),
-            }
-        };
-        let ids: Vec<String> = store
-            .running_cases()
-            .iter()
-            .map(|c| c.id.to_string())
-            .collect();
-        assert_eq!(ids, ["SEC-2026-0002", "SEC-2026-0003"]);
-    }
-
-    #[test]
-    fn the_outbox_sends_only_what_is_flushed() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("store")).unwrap();
-        let now = Utc::now();
-        let out = crate::core::compose::Outgoing {
-            message_id: "a@example.org".into(),
-            envelope_from: "security@example.org".into(),
-            rcpts: vec!["r@example.org".into()],
-            raw: b"Subject: x\r\n\r\nx\r\n".to_vec(),
-            encrypted: false,
-        };
-        let c = case(1, State::New, now);
-        store
-            .commit(
-                &changes(
-                    c.clone(),
-                    vec![Queued {
-                        mail: out,
-                        case: Some(c.id.clone()),
-                        kind: "ack".into(),
-                    }],
-                ),
-                now,
-            )
-            .unwrap();
-        assert_eq!(store.outbox_len(), 1);
-        assert_eq!(store.outbox_due(now).count(), 0, "not flushed yet");
-        assert!(store.outbox_next_due().is_none());
-        store.flush_blocking().unwrap();
-        let due: Vec<_> = store.outbox_due(now).collect();
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].1.message_id, "a@example.org");
-    }
-}
+mod tests;
