@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use secmail::core::decrypt::{self, CertSource, Form, Opened, Outcome, SigStatus};
+use secmail::core::decrypt::{self, CertSource, Crypt, Form, Opened, SigStatus};
 use secmail::core::keys::{self, Cert, ProjectKeys};
 use sequoia_openpgp::cert::prelude::*;
 use sequoia_openpgp::serialize::Serialize;
@@ -40,13 +40,13 @@ enum O {
     Damaged,
 }
 
-fn class(o: &Outcome) -> O {
+fn class(o: &Crypt) -> O {
     match o {
-        Outcome::Clear => O::Clear,
-        Outcome::Decrypted => O::Decrypted,
-        Outcome::NotForUs { .. } => O::NotForUs,
-        Outcome::NoIntegrity => O::NoIntegrity,
-        Outcome::Damaged(_) => O::Damaged,
+        Crypt::Clear => O::Clear,
+        Crypt::Decrypted => O::Decrypted,
+        Crypt::NotForUs { .. } => O::NotForUs,
+        Crypt::NoIntegrity => O::NoIntegrity,
+        Crypt::Damaged(_) => O::Damaged,
     }
 }
 
@@ -236,7 +236,7 @@ fn interop_tampered_aead_and_multi_from() {
     let mut bytes = raw.into_bytes();
     bytes[line] = if bytes[line] == b'A' { b'B' } else { b'A' };
     let o = decrypt::message(&bytes, &pk, &[], now());
-    assert!(matches!(o.outcome, Outcome::Damaged(_)), "{:?}", o.outcome);
+    assert!(matches!(o.outcome, Crypt::Damaged(_)), "{:?}", o.outcome);
     assert!(o.text.is_empty());
 
     let raw = std::fs::read(dir.join(
@@ -323,7 +323,7 @@ fn check(e: &Expect, o: &Opened) -> Result<(), String> {
     if o.unauthenticated.is_empty() == e.unauth {
         why.push(format!("unauthenticated {:?}", o.unauthenticated.len()));
     }
-    if !matches!(o.outcome, Outcome::Clear | Outcome::Decrypted) && !o.text.is_empty() {
+    if !matches!(o.outcome, Crypt::Clear | Crypt::Decrypted) && !o.text.is_empty() {
         why.push("failed outcome with text".into());
     }
     if why.is_empty() {

@@ -27,7 +27,7 @@ pub(crate) use super::draft::{base_vars, member_message, record_sent, reporter_m
 
 use super::classify::Sender;
 use super::command::{Authority, CommandMail};
-use super::decrypt::{Opened, Outcome as Crypt};
+use super::decrypt::{Crypt, Opened};
 use super::draft::{self, Draft};
 use super::keys::Cert;
 use super::parse::{Headers, Mailbox};

@@ -2,7 +2,7 @@
 //! key, a member whose cert expired withheld and named to the others, mail over the size limit
 //! quarantined with the team told.
 use super::common::{now, repo, Pipeline};
-use secmail::core::decrypt::{self, Outcome};
+use secmail::core::decrypt::{self, Crypt};
 use secmail::core::effect::Queued;
 use secmail::core::keys::{self, ProjectKeys};
 use secmail::model::{EventKind, TeamMember, TeamRole};
@@ -55,7 +55,7 @@ fn a_member_with_an_expired_cert_gets_nothing_and_the_others_are_told() {
         )
         .unwrap();
     let opened = open_as(&alice_copy.raw, "fixtures/keys/team-alice-secret.asc");
-    assert_eq!(opened.outcome, Outcome::Decrypted);
+    assert_eq!(opened.outcome, Crypt::Decrypted);
     assert!(
         opened.verified_sender("security@example.org").is_some(),
         "copy not signed by the project key"
@@ -79,7 +79,7 @@ fn a_member_with_an_expired_cert_gets_nothing_and_the_others_are_told() {
     // Bob's key does not open Alice's copy.
     let other = open_as(&alice_copy.raw, "fixtures/keys/team-bob-secret.asc");
     assert!(
-        matches!(other.outcome, Outcome::NotForUs { .. }),
+        matches!(other.outcome, Crypt::NotForUs { .. }),
         "{:?}",
         other.outcome
     );

@@ -7,7 +7,7 @@
 //! header of anything we send carries the message's protected subject.
 use super::common::{shared, Pipeline};
 use secmail::core::apply::Disposition;
-use secmail::core::decrypt::{self, Outcome};
+use secmail::core::decrypt::{self, Crypt};
 use secmail::core::effect::Queued;
 use secmail::core::keys::{self, ProjectKeys};
 use std::path::Path;
@@ -67,11 +67,11 @@ fn every_interop_message_through_the_pipeline() {
         let kinds: Vec<&str> = p.outgoing().iter().map(|q| q.kind.as_str()).collect();
         let is_person = p.record.encryption != "not-opened";
         let word = match &opened.outcome {
-            Outcome::Clear => "clear",
-            Outcome::Decrypted => "decrypted",
-            Outcome::NotForUs { .. } => "not-for-us",
-            Outcome::NoIntegrity => "no-integrity",
-            Outcome::Damaged(_) => "damaged",
+            Crypt::Clear => "clear",
+            Crypt::Decrypted => "decrypted",
+            Crypt::NotForUs { .. } => "not-for-us",
+            Crypt::NoIntegrity => "no-integrity",
+            Crypt::Damaged(_) => "damaged",
         };
         *by_outcome
             .entry(if is_person {
@@ -83,7 +83,7 @@ fn every_interop_message_through_the_pipeline() {
         if is_person {
             assert_eq!(p.record.encryption, word, "{path}");
             match &opened.outcome {
-                Outcome::Clear | Outcome::Decrypted | Outcome::NotForUs { .. } => {
+                Crypt::Clear | Crypt::Decrypted | Crypt::NotForUs { .. } => {
                     assert_eq!(p.disposition, Disposition::Processed, "{path}");
                     assert!(p.opened_case, "{path}: {}", p.summary);
                     let answer = if word == "not-for-us" {
@@ -106,7 +106,7 @@ fn every_interop_message_through_the_pipeline() {
                         "{path}: {kinds:?}"
                     );
                 }
-                Outcome::NoIntegrity | Outcome::Damaged(_) => {
+                Crypt::NoIntegrity | Crypt::Damaged(_) => {
                     assert!(
                         matches!(p.disposition, Disposition::Quarantine(_)),
                         "{path}"

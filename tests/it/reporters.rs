@@ -220,7 +220,7 @@ fn mail_not_encrypted_to_us_reaches_the_team_with_the_key_ids_it_names() {
         .expect("the team sees it");
     let ids = match secmail::core::decrypt::message(&raw, &p.config.keys, &[], p.now.into()).outcome
     {
-        secmail::core::decrypt::Outcome::NotForUs { recipients } => recipients,
+        secmail::core::decrypt::Crypt::NotForUs { recipients } => recipients,
         other => panic!("{other:?}"),
     };
     assert!(!ids.is_empty());

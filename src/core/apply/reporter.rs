@@ -8,7 +8,7 @@
 //! step failed (SECURITY.md, smaller ones); a reporter's known cert is replaced only by the
 //! operator's keys-dir or by a mail the known cert signed (SECURITY.md, key substitution).
 use super::{may_auto_reply, short, Incoming, Memory, Outcome};
-use crate::core::decrypt::{CertSource, Opened, Outcome as Crypt};
+use crate::core::decrypt::{CertSource, Crypt, Opened};
 use crate::core::draft::{self, Kind};
 use crate::core::keys::{self, Cert};
 use crate::core::parse::Mailbox;

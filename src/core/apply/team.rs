@@ -7,7 +7,7 @@
 //! others say so); a member's note is copied to the rest of the team once, a replay of its
 //! signature not at all (SECURITY.md, replay).
 use super::{received, Incoming, Outcome};
-use crate::core::decrypt::{Attachment, Opened, Outcome as Crypt};
+use crate::core::decrypt::{Attachment, Crypt, Opened};
 use crate::core::draft::{self, Draft, Kind};
 use crate::core::keys;
 use crate::core::parse::Mailbox;

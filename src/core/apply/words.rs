@@ -4,7 +4,7 @@
 //! Invariant: "good" is said only of a signature bound to the From address
 //! (`Opened::verified_sender`, DESIGN.md "OpenPGP"); a good signature by anyone else is
 //! "good-unverified".
-use crate::core::decrypt::{Opened, Outcome as Crypt, SigStatus};
+use crate::core::decrypt::{Crypt, Opened, SigStatus};
 
 /// The encryption as recorded: clear, decrypted, or why it was not.
 pub fn encryption_word(o: &Crypt) -> String {

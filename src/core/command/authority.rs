@@ -208,7 +208,7 @@ mod tests {
 
     #[test]
     fn only_a_fresh_first_good_signature_by_the_from_member_authorizes() {
-        use crate::core::decrypt::{Form, Outcome, ProtectedHeaders, Signature};
+        use crate::core::decrypt::{Crypt, Form, ProtectedHeaders, Signature};
         use crate::core::keys;
         use crate::model::TeamRole;
         use std::time::SystemTime;
@@ -246,7 +246,7 @@ mod tests {
         };
         let opened = |sigs: Vec<Signature>, html: bool| Opened {
             form: Form::PgpMime,
-            outcome: Outcome::Decrypted,
+            outcome: Crypt::Decrypted,
             text: String::new(),
             unauthenticated: Vec::new(),
             protected: ProtectedHeaders::default(),

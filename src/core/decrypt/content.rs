@@ -17,7 +17,7 @@ use super::packets::{decrypt, Decrypted};
 use super::protected::{headers_of, protected_headers};
 use super::verify::{canonical_crlf, verify_detached};
 use super::{
-    certs_for, join_texts, mime, Attachment, CertSource, Ctx, Found, LearntCert, Opened, Outcome,
+    certs_for, join_texts, mime, Attachment, CertSource, Crypt, Ctx, Found, LearntCert, Opened,
     SigStatus, Signature, MAX_ATTACHED_CERTS, MAX_DEPTH, MAX_KEY_BYTES, MAX_PARTS,
 };
 
@@ -72,12 +72,12 @@ pub(super) fn open_plaintext(
             }
             other => {
                 let why = match other.into_outcome() {
-                    Outcome::Damaged(r) => r,
-                    Outcome::NoIntegrity => "no integrity protection".into(),
-                    Outcome::NotForUs { .. } => "not encrypted to us".into(),
+                    Crypt::Damaged(r) => r,
+                    Crypt::NoIntegrity => "no integrity protection".into(),
+                    Crypt::NotForUs { .. } => "not encrypted to us".into(),
                     _ => "unreadable".into(),
                 };
-                opened.outcome = Outcome::Damaged(format!("inner encrypted part: {why}"));
+                opened.outcome = Crypt::Damaged(format!("inner encrypted part: {why}"));
             }
         }
         return;

@@ -22,8 +22,8 @@ use super::packets::{decrypt, Decrypted};
 use super::protected::protected_headers;
 use super::verify::{canonical_crlf, verify_cleartext, verify_detached};
 use super::{
-    certs_for, join_texts, mime, payload_id, push_unauthenticated, Attachment, Ctx, Form, Found,
-    Opened, Outcome, MAX_DEPTH,
+    certs_for, join_texts, mime, payload_id, push_unauthenticated, Attachment, Crypt, Ctx, Form,
+    Found, Opened, MAX_DEPTH,
 };
 
 /// Root multipart/signed: a PGP/MIME signature (RFC 3156 §5), or an S/MIME wrapper we can't
@@ -35,7 +35,7 @@ pub(super) fn open_signed_root(
     found: &mut Found,
 ) {
     let Some(content) = root.children.first() else {
-        opened.outcome = Outcome::Damaged("multipart/signed without parts".into());
+        opened.outcome = Crypt::Damaged("multipart/signed without parts".into());
         return;
     };
     let protocol = root.param("protocol").unwrap_or_default().to_lowercase();
@@ -80,14 +80,14 @@ pub(super) fn open_signed_root(
 pub(super) fn open_pgp_mime(part: &mime::Part, ctx: &Ctx, opened: &mut Opened, found: &mut Found) {
     let protocol = part.param("protocol").unwrap_or_default().to_lowercase();
     if !protocol.is_empty() && protocol != "application/pgp-encrypted" {
-        opened.outcome = Outcome::Damaged(format!("unsupported encryption protocol {protocol}"));
+        opened.outcome = Crypt::Damaged(format!("unsupported encryption protocol {protocol}"));
         return;
     }
     let payload = match part.children.as_slice() {
         [control, payload, ..] if control.mime == "application/pgp-encrypted" => payload,
         [payload] if payload.mime == "application/octet-stream" => payload,
         _ => {
-            opened.outcome = Outcome::Damaged("malformed PGP/MIME structure".into());
+            opened.outcome = Crypt::Damaged("malformed PGP/MIME structure".into());
             return;
         }
     };
@@ -106,7 +106,7 @@ pub(super) fn open_encrypted_bytes(
 ) {
     match decrypt(data, ctx, &[]) {
         Decrypted::Plain { plaintext, sigs } => {
-            opened.outcome = Outcome::Decrypted;
+            opened.outcome = Crypt::Decrypted;
             opened.signatures.extend(sigs);
             payload_id(opened, &plaintext);
             open_plaintext(&plaintext, is_mime, data, ctx, opened, found, 0);
@@ -127,7 +127,7 @@ pub(super) fn open_clear(
     if has_nested_encrypted(part) {
         // EFAIL: an encrypted part beside other content is not decrypted (DESIGN.md).
         opened.form = Form::PgpMime;
-        opened.outcome = Outcome::Damaged(
+        opened.outcome = Crypt::Damaged(
             "encrypted part nested inside the message, not at its root: not decrypted".into(),
         );
         let mut clear = Found::default();
@@ -177,7 +177,7 @@ pub(super) fn open_clear(
     if !any_block {
         if opened.form != Form::Signed {
             opened.form = Form::Clear;
-            opened.outcome = Outcome::Clear;
+            opened.outcome = Crypt::Clear;
         }
         collect(part, found, 0);
         opened.text = join_texts(&found.texts);
@@ -205,7 +205,7 @@ fn open_blocks(segments: Vec<Segment>, ctx: &Ctx, opened: &mut Opened, found: &m
             Form::Inline
         };
     }
-    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut outcomes: Vec<Crypt> = Vec::new();
     let mut clear: Vec<String> = Vec::new();
     let mut texts: Vec<String> = Vec::new();
     // Each authenticated segment is one piece, whatever it yields (text or attachment).
@@ -238,7 +238,7 @@ fn open_blocks(segments: Vec<Segment>, ctx: &Ctx, opened: &mut Opened, found: &m
             }
             Segment::Message(b) => match decrypt(&b, ctx, &[]) {
                 Decrypted::Plain { plaintext, sigs } => {
-                    outcomes.push(Outcome::Decrypted);
+                    outcomes.push(Crypt::Decrypted);
                     payload_id(opened, &plaintext);
                     opened.signatures.extend(sigs);
                     let mut sub = Opened::new();
@@ -250,7 +250,7 @@ fn open_blocks(segments: Vec<Segment>, ctx: &Ctx, opened: &mut Opened, found: &m
             },
             Segment::File(data, name) => match decrypt(&data, ctx, &[]) {
                 Decrypted::Plain { plaintext, sigs } => {
-                    outcomes.push(Outcome::Decrypted);
+                    outcomes.push(Crypt::Decrypted);
                     payload_id(opened, &plaintext);
                     opened.signatures.extend(sigs);
                     if looks_like_mime(&plaintext) {
@@ -296,20 +296,20 @@ fn absorb(opened: &mut Opened, sub: Opened, texts: &mut Vec<String>, found: &mut
 
 /// Several blocks: any failure wins (no partial plaintext is presented as the message), then
 /// decrypted, then not-for-us.
-fn combine(outcomes: Vec<Outcome>) -> Outcome {
+fn combine(outcomes: Vec<Crypt>) -> Crypt {
     if let Some(bad) = outcomes
         .iter()
-        .find(|o| matches!(o, Outcome::Damaged(_) | Outcome::NoIntegrity))
+        .find(|o| matches!(o, Crypt::Damaged(_) | Crypt::NoIntegrity))
     {
         return bad.clone();
     }
-    if outcomes.contains(&Outcome::Decrypted) {
-        return Outcome::Decrypted;
+    if outcomes.contains(&Crypt::Decrypted) {
+        return Crypt::Decrypted;
     }
     let mut recipients = Vec::new();
     let mut any = false;
     for o in outcomes {
-        if let Outcome::NotForUs { recipients: r } = o {
+        if let Crypt::NotForUs { recipients: r } = o {
             any = true;
             for x in r {
                 if !recipients.contains(&x) {
@@ -319,9 +319,9 @@ fn combine(outcomes: Vec<Outcome>) -> Outcome {
         }
     }
     if any {
-        Outcome::NotForUs { recipients }
+        Crypt::NotForUs { recipients }
     } else {
-        Outcome::Clear
+        Crypt::Clear
     }
 }
 

@@ -17,8 +17,8 @@
 //!   block / encrypted attachment of a simple (non-nested) message. Clear text beside an
 //!   encrypted part is never spliced into [`Opened::text`]; it goes to
 //!   [`Opened::unauthenticated`].
-//! - No integrity, no plaintext: a SED packet (no MDC) is [`Outcome::NoIntegrity`]; a failed
-//!   MDC or AEAD tag is [`Outcome::Damaged`]; in both cases `text` stays empty
+//! - No integrity, no plaintext: a SED packet (no MDC) is [`Crypt::NoIntegrity`]; a failed
+//!   MDC or AEAD tag is [`Crypt::Damaged`]; in both cases `text` stays empty
 //!   (RFC 9580 §5.13, §13.7).
 //! - Signatures are verified over the bytes as RFC 3156 §5 defines them: the first part of
 //!   multipart/signed with every line ending made CRLF, the CRLF before the boundary excluded.
@@ -26,7 +26,7 @@
 //! - Protected headers are read only from the root of the cryptographic payload
 //!   (RFC 9788 §2, `hp=` parameter, or the older `protected-headers="v1"`), never from a
 //!   nested part or from unprotected content.
-//! - Reasons in [`Outcome::Damaged`] never contain plaintext.
+//! - Reasons in [`Crypt::Damaged`] never contain plaintext.
 
 mod aead;
 mod armor;
@@ -80,7 +80,7 @@ pub enum Form {
 
 /// What decryption came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Crypt {
     /// Nothing was encrypted.
     Clear,
     /// Decrypted, with integrity protection verified.
@@ -177,7 +177,7 @@ pub struct Attachment {
 #[derive(Debug, Clone)]
 pub struct Opened {
     pub form: Form,
-    pub outcome: Outcome,
+    pub outcome: Crypt,
     /// The authenticated body text: decrypted (or clear, if not encrypted), HTML reduced to
     /// crude text. Never contains sibling clear text of an encrypted part.
     pub text: String,
@@ -204,7 +204,7 @@ impl Opened {
     fn new() -> Opened {
         Opened {
             form: Form::Clear,
-            outcome: Outcome::Clear,
+            outcome: Crypt::Clear,
             text: String::new(),
             unauthenticated: Vec::new(),
             protected: ProtectedHeaders::default(),
@@ -234,7 +234,7 @@ impl Opened {
     fn failed(&self) -> bool {
         matches!(
             self.outcome,
-            Outcome::NotForUs { .. } | Outcome::NoIntegrity | Outcome::Damaged(_)
+            Crypt::NotForUs { .. } | Crypt::NoIntegrity | Crypt::Damaged(_)
         )
     }
 }
@@ -332,7 +332,7 @@ fn open_root(root: &mime::Part, ctx: &Ctx, opened: &mut Opened, found: &mut Foun
         "application/pkcs7-mime" | "application/x-pkcs7-mime" => {
             // S/MIME: not ours to decrypt; kept opaque (DESIGN.md: S/MIME is clear/opaque).
             opened.form = Form::Clear;
-            opened.outcome = Outcome::Clear;
+            opened.outcome = Crypt::Clear;
             found.attachments.push(attachment_of(root));
             opened.attachments = std::mem::take(&mut found.attachments);
         }
@@ -434,7 +434,7 @@ mod tests {
             let rep = gen("Rep <rep@example.net>", suite, NOW - 86_400, None);
             let pub_us = us.clone().strip_secret_key_material();
             let o = round(&rep, &pub_us, &us, std::slice::from_ref(&rep), NOW);
-            assert_eq!(o.outcome, Outcome::Decrypted, "{suite:?}");
+            assert_eq!(o.outcome, Crypt::Decrypted, "{suite:?}");
             assert_eq!(o.form, Form::PgpMime);
             assert_eq!(o.text.trim(), "The parser overflows.");
             assert_eq!(o.protected.subject.as_deref(), Some("RCE in the parser"));
@@ -445,7 +445,7 @@ mod tests {
             assert_eq!(o.verified_sender("other@example.net"), None);
             // Unknown signer: still decrypted, signature UnknownKey, sender not verified.
             let o = round(&rep, &pub_us, &us, &[], NOW);
-            assert_eq!(o.outcome, Outcome::Decrypted);
+            assert_eq!(o.outcome, Crypt::Decrypted);
             assert_eq!(o.signatures[0].status, SigStatus::UnknownKey);
             assert_eq!(o.verified_sender("rep@example.net"), None);
         }
@@ -467,7 +467,7 @@ mod tests {
         );
         let o = round(&us, &other, &us, &[], NOW);
         match &o.outcome {
-            Outcome::NotForUs { recipients } => assert_eq!(recipients.len(), 1),
+            Crypt::NotForUs { recipients } => assert_eq!(recipients.len(), 1),
             x => panic!("{x:?}"),
         }
         assert!(o.text.is_empty());
@@ -486,7 +486,7 @@ mod tests {
             std::slice::from_ref(&old),
             NOW - 90 * 86_400,
         );
-        assert_eq!(o.outcome, Outcome::Decrypted);
+        assert_eq!(o.outcome, Crypt::Decrypted);
         assert_eq!(o.signatures[0].status, SigStatus::Expired);
         assert_eq!(o.verified_sender("old@example.net"), None);
     }
@@ -514,7 +514,7 @@ mod tests {
         }
         let raw = pgp_mime(&String::from_utf8_lossy(&armored));
         let o = message(&raw, &project(&us), &[], t(NOW));
-        assert!(matches!(o.outcome, Outcome::Damaged(_)), "{:?}", o.outcome);
+        assert!(matches!(o.outcome, Crypt::Damaged(_)), "{:?}", o.outcome);
         assert!(o.text.is_empty());
         let cases: &[&[u8]] = &[
             b"",

@@ -28,7 +28,7 @@ use super::openpgp::parse::{PacketParserBuilder, PacketParserResult, Parse};
 use super::openpgp::types::SymmetricAlgorithm;
 use super::openpgp::{self, Fingerprint, KeyHandle};
 use super::verify::signatures_of;
-use super::{certs_for, Ctx, Outcome, Signature, MAX_PLAINTEXT};
+use super::{certs_for, Crypt, Ctx, Signature, MAX_PLAINTEXT};
 
 pub(super) enum Decrypted {
     Plain {
@@ -41,12 +41,12 @@ pub(super) enum Decrypted {
 }
 
 impl Decrypted {
-    pub(super) fn into_outcome(self) -> Outcome {
+    pub(super) fn into_outcome(self) -> Crypt {
         match self {
-            Decrypted::Plain { .. } => Outcome::Decrypted,
-            Decrypted::NotForUs(recipients) => Outcome::NotForUs { recipients },
-            Decrypted::NoIntegrity => Outcome::NoIntegrity,
-            Decrypted::Damaged(r) => Outcome::Damaged(r),
+            Decrypted::Plain { .. } => Crypt::Decrypted,
+            Decrypted::NotForUs(recipients) => Crypt::NotForUs { recipients },
+            Decrypted::NoIntegrity => Crypt::NoIntegrity,
+            Decrypted::Damaged(r) => Crypt::Damaged(r),
         }
     }
 }

@@ -184,7 +184,7 @@ fn pkesks_naming_our_key_buy_a_bounded_number_of_private_key_operations() {
     // The real PKESK comes after the budget: not tried.
     assert_ne!(
         opened.outcome,
-        secmail::core::decrypt::Outcome::Decrypted,
+        secmail::core::decrypt::Crypt::Decrypted,
         "{}",
         opened.text
     );
@@ -194,5 +194,5 @@ fn pkesks_naming_our_key_buy_a_bounded_number_of_private_key_operations() {
         &armored,
     );
     let opened = secmail::core::decrypt::message(&plain, &p.config.keys, &[], p.now.into());
-    assert_eq!(opened.outcome, secmail::core::decrypt::Outcome::Decrypted);
+    assert_eq!(opened.outcome, secmail::core::decrypt::Crypt::Decrypted);
 }
