@@ -248,6 +248,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests may read the real clock
 mod tests {
     use super::*;
 

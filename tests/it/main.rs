@@ -1,6 +1,7 @@
 //! The one integration-test binary: `harness` holds the shared fixtures (real mail servers),
 //! `common` the pipeline on the demo configuration; each other module tests one part of
 //! secmail from outside. Only `mod` lines here, each with what its module proves.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks may read the real clock
 
 /// What goes out, read back by its recipient (team copies, withheld mail, size limits).
 mod answers;

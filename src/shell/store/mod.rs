@@ -522,4 +522,5 @@ fn split_id(id: &CaseId) -> (String, String, u32) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests may read the real clock
 mod tests;
