@@ -257,6 +257,16 @@ impl Daemon {
     /// as three tasks; on `stop` the message in hand is finished, the store flushed, and the
     /// outbox task ends between two sends.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> Result<()> {
+        // Test hooks are honest about themselves in the log (README, "For developers").
+        if let super::clock::Clock::Fixed(t) = self.clock {
+            tracing::warn!(now = %t, "SECMAIL_NOW pins the clock: timers will not move");
+        }
+        if let Some(n) = self.fail_after_commit {
+            tracing::warn!(
+                n,
+                "SECMAIL_FAIL_AFTER_COMMIT: the daemon stops after message {n}"
+            );
+        }
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
         let watchdog = tokio::spawn(self.clone().watchdog_loop(stop.clone()));
         let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
