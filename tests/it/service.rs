@@ -525,11 +525,10 @@ fn unit_file_rates_2_or_better_with_systemd_analyze() {
     {
         Ok(o) => o,
         Err(e) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI needs systemd-analyze (package systemd): {e}"
-            );
-            eprintln!("\n*** WARNING: systemd-analyze not found: unit score NOT checked ***\n");
+            super::harness::skip(&format!(
+                "systemd-analyze not found ({e}): the unit's exposure score was not checked \
+                 (package systemd)"
+            ));
             return;
         }
     };
