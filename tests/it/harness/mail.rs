@@ -3,6 +3,8 @@
 //! and encrypted mail (secmail's own OpenPGP code, as a client would make it) and a reporter's
 //! report made with the gpg command line; and the two readers the tests use on what comes
 //! back (a header, the armored payload). The modules that used to hold these re-export them.
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use chrono::{DateTime, Utc};
 use secmail::core::keys::ProjectKeys;
 use secmail::core::seal;
@@ -58,6 +60,19 @@ pub fn big_report(n: usize) -> Vec<u8> {
         raw.extend_from_slice(b"\r\n");
     }
     raw
+}
+
+/// A small text mail with a Message-ID no other call in this process gets.
+pub fn numbered_mail(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
+         Message-ID: <it-{n}-{}@reporter.test>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
+        std::process::id()
+    )
+    .into_bytes()
 }
 
 /// Machine mail number `i` of a flood, in turn: an out-of-office reply, a bounce of one of our
