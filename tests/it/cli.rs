@@ -2,6 +2,7 @@
 //! the demo reports into cases and .eml files without changing the demo maildir, a second run
 //! changes nothing, every subcommand's `--help` example runs, and errors map to sysexits codes.
 use super::common::repo;
+use clap::CommandFactory;
 use std::path::Path;
 use std::process::Command;
 
@@ -116,20 +117,15 @@ fn every_help_example_runs() {
         .filter_map(|l| l.trim().strip_prefix("secmail "))
         .map(|l| l.split("  ").next().unwrap().trim().to_string())
         .collect();
-    for sub in [
-        "run",
-        "check",
-        "cases",
-        "case",
-        "distributors",
-        "export",
-        "security-txt",
-        "init",
-        "backup",
-        "restore",
-        "import",
-    ] {
-        let out = secmail(dir.path(), &[sub, "--help"]);
+    // Every subcommand clap knows, nested ones too (`distributors add`): none is forgotten here.
+    let mut subcommands = Vec::new();
+    subcommands_of(&secmail::cli::Cli::command(), &[], &mut subcommands);
+    assert!(subcommands.len() >= 11, "{subcommands:?}");
+    for words in &subcommands {
+        let sub = words.join(" ");
+        let mut args: Vec<&str> = words.iter().map(String::as_str).collect();
+        args.push("--help");
+        let out = secmail(dir.path(), &args);
         let text = String::from_utf8_lossy(&out.stdout);
         let ex: Vec<String> = text
             .lines()
@@ -142,7 +138,7 @@ fn every_help_example_runs() {
         );
         // restore and import need a backup file or an old mailbox: their own tests run them
         // (tests/it/service.rs, tests/it/import.rs); here only that the example is there.
-        if !matches!(sub, "restore" | "import") {
+        if !matches!(sub.as_str(), "restore" | "import") {
             examples.extend(ex);
         }
     }
@@ -160,6 +156,17 @@ fn every_help_example_runs() {
             "example `secmail {ex}` failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// The words naming each subcommand of `command` below `path`, in clap's order, each followed
+/// by its own subcommands.
+fn subcommands_of(command: &clap::Command, path: &[String], out: &mut Vec<Vec<String>>) {
+    for sub in command.get_subcommands() {
+        let mut words = path.to_vec();
+        words.push(sub.get_name().to_string());
+        out.push(words.clone());
+        subcommands_of(sub, &words, out);
     }
 }
 
