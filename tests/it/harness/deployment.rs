@@ -1,7 +1,7 @@
 //! One deployment of the real `secmail` binary for a test. A [`Setup`] says what it is made of
-//! (inbound a maildir or IMAP on the harness's Dovecot, outbound .eml files or the harness's
-//! Postfix, the team, `[policy]`, extra lines, the store path) and writes security.conf into a
-//! directory of the deployment's own. The deployment then runs the binary there: `run` as a
+//! (a maildir in and .eml files out, or IMAP on the harness's Dovecot in and its Postfix out;
+//! the team, `[project]` lines, `[policy]`, extra sections, the store path, the templates) and
+//! writes security.conf into a directory of the deployment's own. The deployment then runs the binary there: `run` as a
 //! [`Daemon`] with a NOTIFY_SOCKET of its own, waited for by READY=1 (never by scraping the
 //! log); `run --once` and any other command to completion.
 //!
