@@ -21,7 +21,9 @@ fn main() -> std::process::ExitCode {
         | Command::Import { .. }
         | Command::Distributors(_)
         | Command::Export { .. }
-        | Command::SecurityTxt { .. } => "warn",
+        | Command::SecurityTxt { .. }
+        | Command::Status { .. }
+        | Command::Outbox(_) => "warn",
         _ => "info",
     };
     let daemon = matches!(cli.command, Command::Run { once: false });
@@ -85,6 +87,8 @@ fn main() -> std::process::ExitCode {
             Command::SecurityTxt { output } => {
                 commands::export::security_txt(&cli.config, output.as_deref())
             }
+            Command::Status { json } => commands::status::status(&cli.config, *json),
+            Command::Outbox(c) => commands::status::outbox(&cli.config, c),
         }
     });
     // A blocking task stuck in the store (sled hangs after a failed write) must not keep the

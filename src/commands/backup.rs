@@ -6,8 +6,8 @@
 //! bytes. The OpenPGP layer gives confidentiality, integrity (SEIPD) and origin (a signature
 //! by a project key is required on restore).
 //!
-//! Invariants: the export is consistent because the store is opened exclusively (sled's lock:
-//! the daemon must be stopped, and we say so); a restore writes only into a store holding no
+//! Invariants: the export is consistent: the store is opened exclusively (sled's lock) or, while
+//! the daemon runs, the daemon takes it under its write lock (`commands::remote`); a restore writes only into a store holding no
 //! record, and checks the count it wrote.
 use super::ExitCode;
 use crate::core::seal;
@@ -34,7 +34,8 @@ fn open_store(path: &Path) -> Result<Store> {
 pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
-    let store = open_store(&config.store_path)?;
+    // With the daemon running, it takes the snapshot under its write lock (online backup).
+    let store = super::remote::open(&config)?;
     let records = store.export().context(ExitCode::IoErr)?;
     let plain = encode(&records);
     let certs = config.keys.public_certs();
@@ -73,7 +74,12 @@ pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
         "backup of {} ({} records, {} cases) written to {}, encrypted to {}",
         config.store_path.display(),
         records.len(),
-        store.cases().len(),
+        records
+            .iter()
+            .filter(
+                |(tree, key, _)| tree.as_slice() == b"__sled__default" && key.starts_with(b"case/")
+            )
+            .count(),
         file.display(),
         config.keys.signing_fingerprint()
     );
@@ -109,7 +115,12 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
     println!(
         "restored {} records ({} cases) into {}",
         records.len(),
-        store.cases().len(),
+        records
+            .iter()
+            .filter(
+                |(tree, key, _)| tree.as_slice() == b"__sled__default" && key.starts_with(b"case/")
+            )
+            .count(),
         target.display()
     );
     Ok(())

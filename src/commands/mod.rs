@@ -7,7 +7,9 @@ pub mod distributors;
 pub mod export;
 pub mod import;
 pub mod init;
+pub mod remote;
 pub mod run;
+pub mod status;
 
 use crate::config::Config;
 use crate::shell::clock::Clock;
@@ -26,6 +28,9 @@ pub enum ExitCode {
     /// The store is held by a running daemon: try again once it is stopped.
     #[error("temporary failure")]
     TempFail = 75,
+    /// Not allowed (the control socket refused the caller).
+    #[error("permission denied")]
+    NoPerm = 77,
     #[error("configuration error")]
     Config = 78,
 }

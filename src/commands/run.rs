@@ -76,9 +76,11 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
         notifier.stopping();
         return Ok(());
     };
-    let daemon = Arc::new(
-        Daemon::with_store(config, clock, notifier, store).context(ExitCode::Unavailable)?,
-    );
+    let mut daemon =
+        Daemon::with_store(config, clock, notifier, store).context(ExitCode::Unavailable)?;
+    // The store commands reach the store through the daemon while it runs.
+    daemon.control = Some(super::remote::handler());
+    let daemon = Arc::new(daemon);
     let _ = slot.set(daemon.clone());
     tracing::info!(config = %config_path.display(), "secmail running");
     daemon.run(stop).await.map_err(|e| {

@@ -3,7 +3,9 @@
 pub mod advisories;
 pub mod batch;
 pub mod clock;
+pub mod control;
 pub mod daemon;
+pub mod figures;
 pub mod imap;
 pub mod maildir;
 pub mod outbox;

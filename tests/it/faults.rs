@@ -30,8 +30,8 @@ async fn imap_server_stopped_and_restarted_mid_run() {
     let mut live = Live::new(&servers, None);
     let mut notify = NotifySocket::new(live.dir.path());
     let daemon = live.spawn(&[("NOTIFY_SOCKET", notify.path.to_str().unwrap())]);
-    let ready = notify.wait("READY=1", || live.log());
-    assert!(ready.contains("connected to imap"), "{ready}");
+    notify.wait("READY=1", || live.log());
+    notify.wait("STATUS=connected to imap", || live.log());
     submit_reports(&servers, 1..=5).await;
     wait_delivered(&servers, REPORTERS, "<ack.", 5, &live).await;
     // Dovecot also runs the LMTP that Postfix delivers through: stopping it with a team copy

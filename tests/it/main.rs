@@ -11,6 +11,8 @@ mod attack;
 mod cli;
 /// Shared helpers: the demo configuration, a fixed clock, the pipeline run as the daemon runs it.
 mod common;
+/// The running daemon serves the CLI: store commands, `status`, the metrics, over its socket.
+mod control;
 /// The real daemon killed with SIGKILL mid-batch against real servers: nothing lost or doubled.
 mod crash;
 /// Coordinated disclosure through the pure core: embargo rules, notices, caps, the announcement.

@@ -243,8 +243,8 @@ fn daemon_notifies_systemd_reloads_on_hup_and_stops_on_term() {
         ("NOTIFY_SOCKET", notify.path.to_str().unwrap()),
         ("WATCHDOG_USEC", "300000"),
     ]);
-    let ready = notify.wait("READY=1", || local.log());
-    assert!(ready.contains("STATUS=watching maildir"), "{ready}");
+    notify.wait("READY=1", || local.log());
+    notify.wait("STATUS=watching maildir", || local.log());
     notify.wait("WATCHDOG=1", || local.log());
     notify.wait("WATCHDOG=1", || local.log());
 

@@ -86,6 +86,13 @@ impl Daemon {
             );
             self.say(&p.summary);
             self.after(&p.changes, now);
+            self.count_handled(if p.duplicate {
+                "duplicate"
+            } else if quarantined {
+                "quarantined"
+            } else {
+                "processed"
+            });
             queued_any |= d.queued > 0;
             handled.push(Handled {
                 summary: p.summary,

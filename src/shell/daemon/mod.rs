@@ -16,8 +16,10 @@
 //! and IMAP, and the sessions), [`timers`] (the policy and disclosure timers), [`outbox_task`]
 //! and [`status`] (STATUS, READY, watchdog). This file: the daemon's state, reload, and the
 //! tasks' supervision.
+mod control;
 mod handle;
 mod inbound;
+mod metrics;
 mod outbox_task;
 mod status;
 mod timers;
@@ -31,6 +33,7 @@ use super::transport::Sender;
 use crate::config::{Config, Inbound};
 use crate::core::compose::Templates;
 use anyhow::{Context, Result};
+pub use status::Runtime;
 use status::Status;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -62,12 +65,17 @@ pub struct Daemon {
     reloaded: Notify,
     notifier: Notifier,
     status: Mutex<Status>,
+    /// When this daemon started (for `secmail status`).
+    started: chrono::DateTime<chrono::Utc>,
     /// When the message in hand started, for the watchdog: a message stuck for longer than
     /// the watchdog interval stops the keep-alives, and systemd restarts us.
     busy_since: Mutex<Option<Instant>>,
     /// Where one line per message and per timer goes for people watching (`run --once` sets
     /// it from `commands::run`); none in the service, whose log carries the same.
     pub say: Option<Say>,
+    /// Serves the CLI on `[control] socket` while the daemon runs (`commands::remote`, set by
+    /// `commands::run`); none for `run --once`, which holds the store only briefly.
+    pub control: Option<crate::shell::control::Handler>,
     /// Test hook (`SECMAIL_FAIL_AFTER_COMMIT=N`): fail right after the Nth message is durable
     /// and before it is moved on the server, as a crash there would.
     fail_after_commit: Option<u32>,
@@ -144,8 +152,10 @@ impl Daemon {
             reloaded: Notify::new(),
             notifier,
             status: Mutex::new(Status::default()),
+            started: clock.now(),
             busy_since: Mutex::new(None),
             say: None,
+            control: None,
             fail_after_commit: std::env::var("SECMAIL_FAIL_AFTER_COMMIT")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -267,6 +277,34 @@ impl Daemon {
                 "SECMAIL_FAIL_AFTER_COMMIT: the daemon stops after message {n}"
             );
         }
+        // Config loaded, store open: the service is up. Servers being down is STATUS, not a
+        // boot held until TimeoutStartSec (issue 12).
+        let socket = self.config().control_socket.clone();
+        let control = match &self.control {
+            Some(handler) => {
+                let listener = Self::bind_control(&socket)?;
+                tracing::info!(socket = %socket.display(), "control socket ready");
+                Some(tokio::spawn(self.clone().control_loop(
+                    listener,
+                    handler.clone(),
+                    stop.clone(),
+                )))
+            }
+            None => None,
+        };
+        let metrics = self.config().metrics.clone();
+        let mut side = Vec::new();
+        if let Some(addr) = metrics.listen {
+            let listener = Self::bind_metrics(addr).await?;
+            tracing::info!(listen = %addr, "metrics endpoint ready");
+            side.push(tokio::spawn(
+                self.clone().metrics_loop(listener, stop.clone()),
+            ));
+        }
+        if let Some(path) = metrics.textfile {
+            side.push(tokio::spawn(self.clone().textfile_loop(path, stop.clone())));
+        }
+        self.ready();
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
         let watchdog = tokio::spawn(self.clone().watchdog_loop(stop.clone()));
         let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
@@ -342,6 +380,13 @@ impl Daemon {
         out.await.context("the outbox task failed")?;
         watchdog.await.context("the watchdog task failed")?;
         timers.await.context("the timer task failed")?;
+        for task in side {
+            task.await.context("the metrics task failed")?;
+        }
+        if let Some(control) = control {
+            control.await.context("the control task failed")?;
+            let _ = std::fs::remove_file(&socket);
+        }
         self.store.flush().await?;
         inbound
     }

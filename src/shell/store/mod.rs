@@ -333,6 +333,17 @@ impl Store {
             .collect()
     }
 
+    /// How many messages are kept in quarantine (`secmail status`, the metrics).
+    pub fn quarantined_count(&self) -> usize {
+        self.db
+            .scan_prefix(b"msg/")
+            .values()
+            .filter_map(|v| v.ok())
+            .filter_map(|v| serde_json::from_slice::<crate::core::pipeline::MessageRecord>(&v).ok())
+            .filter(|m| m.disposition.to_string().starts_with("quarantine"))
+            .count()
+    }
+
     pub fn message(&self, hash: &str) -> Option<crate::core::pipeline::MessageRecord> {
         self.get_json(&format!("msg/{hash}"))
     }
@@ -415,8 +426,9 @@ impl Store {
         self.get_json("timer/digest")
     }
 
-    /// Every tree and record of the store, for `secmail backup`. Consistent because the
-    /// store is opened exclusively (sled locks it): no daemon writes meanwhile.
+    /// Every tree and record of the store, for `secmail backup`. Consistent because the caller
+    /// holds the store alone (sled's lock) or, in the daemon, its case-write lock, so that no
+    /// case changes meanwhile.
     pub fn export(&self) -> Result<Vec<Record>> {
         let mut out = Vec::new();
         for name in self.db.tree_names() {
