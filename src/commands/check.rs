@@ -3,8 +3,7 @@ use super::ExitCode;
 use crate::config::Inbound;
 use crate::core::{keys, security_txt};
 use crate::shell::clock::Clock;
-use crate::shell::daemon::load_templates;
-use crate::shell::{imap, transport};
+use crate::shell::{imap, templates, transport};
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -22,8 +21,16 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
             ""
         }
     );
-    load_templates(&config.templates_dir).context(ExitCode::Config)?;
-    println!("templates {}: ok", config.templates_dir.display());
+    let loaded = templates::check(&config.templates_dir).context(ExitCode::Config)?;
+    if loaded.built_in.is_empty() {
+        println!("templates {}: ok", config.templates_dir.display());
+    } else {
+        println!(
+            "templates {}: ok; built in: {}",
+            config.templates_dir.display(),
+            loaded.built_in.join(", ")
+        );
+    }
     let now = clock.now().into();
     let mut unusable = 0;
     for m in &config.team {

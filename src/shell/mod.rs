@@ -10,6 +10,7 @@ pub mod outbox;
 pub mod private;
 pub mod store;
 pub mod systemd;
+pub mod templates;
 pub mod timers;
 pub mod tls;
 pub mod transport;

@@ -340,3 +340,84 @@ fn a_store_over_most_of_its_size_limit_tells_the_team() {
         "one store-size alert for each of the two members"
     );
 }
+
+#[test]
+fn check_renders_every_template_strictly_and_names_the_typo() {
+    // Issue 12.6: a typo in a variable passed `check` and withheld the ack at send time.
+    let check = |edit: &dyn Fn(&str) -> String, needles: &[&str]| {
+        let dir = demo_tree();
+        let ack = dir.path().join("templates/ack.hbs");
+        let text = std::fs::read_to_string(&ack).unwrap();
+        std::fs::write(&ack, edit(&text)).unwrap();
+        let out = secmail(dir.path(), &["check"]);
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(out.status.code(), Some(78), "{all}");
+        for n in needles {
+            assert!(all.contains(n), "{n:?} not in:\n{all}");
+        }
+    };
+    // In a plain expression, which strict rendering alone would catch.
+    check(
+        &|t| t.replace("opened case {{case_id}}", "opened case {{case_idd}}"),
+        &["ack.hbs", "case_idd"],
+    );
+    // In an `{{#if}}`, which strict rendering does not catch (a missing value is false).
+    check(
+        &|t| t.replacen("{{#if reporter_name}}", "{{#if reporter_nmae}}", 1),
+        &["ack.hbs", "reporter_nmae"],
+    );
+    // In the `{{else}}` branch the sample data does not take.
+    check(
+        &|t| t.replace("{{fingerprint_spaced}}", "{{fingerprint_spacd}}"),
+        &["ack.hbs", "fingerprint_spacd"],
+    );
+}
+
+#[test]
+fn kinds_missing_from_the_templates_dir_fall_back_to_the_built_in_ones() {
+    // Issue 12.6: an upgrade that adds a kind must not stop a deployment whose templates
+    // directory predates it.
+    let dir = demo_tree();
+    std::fs::remove_file(dir.path().join("templates/ack.hbs")).unwrap();
+    std::fs::remove_file(dir.path().join("templates/digest.hbs")).unwrap();
+    let out = secmail(dir.path(), &["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("built in: ack, digest"), "{stdout}");
+    let out = secmail(dir.path(), &["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let acks = std::fs::read_dir(dir.path().join("var/outbox"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("ack.")
+        })
+        .count();
+    assert!(
+        acks >= 3,
+        "acks rendered from the built-in template: {acks}"
+    );
+    // A template file that is no kind is a mistake `check` names (a renamed ack.hbs would
+    // otherwise be ignored in favour of the built-in one).
+    std::fs::write(dir.path().join("templates/akc.hbs"), "Hello\n").unwrap();
+    let out = secmail(dir.path(), &["check"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(78), "{all}");
+    assert!(all.contains("akc.hbs"), "{all}");
+}
