@@ -1,8 +1,10 @@
 //! IMAP inbound: one logged-in session on the security mailbox.
 //!
 //! Owns the connection to the IMAP server (TLS, STARTTLS, or plaintext to loopback only; the TLS
-//! set-up itself is `tls.rs`'s, the settings are `config::server`'s), the
-//! creation of the processed and quarantine folders, fetching new messages by UID (sizes first,
+//! set-up itself is `tls.rs`'s, the settings are `config::server`'s), the names folders have on
+//! the server (the configured levels, written with `/`, joined with the server's hierarchy
+//! delimiter and encoded in modified UTF-7, RFC 3501 §5.1.3), the creation of the processed and
+//! quarantine folders, what `check --online` checks, fetching new messages by UID (sizes first,
 //! whole bodies only within `max-message-bytes`), moving a message out of the inbox once its
 //! case change is durable (DESIGN.md "Keeping data"), and waiting for new mail with IDLE or a
 //! poll interval.
@@ -12,6 +14,9 @@
 //! - Nothing of a message (subject, text, addresses) is logged here; only UIDs, sizes, counts.
 //! - Any error leaves the session in an unknown state: the caller drops it and reconnects. The
 //!   same holds when a future of this module is cancelled half-way (e.g. on shutdown).
+//! - A refusal that retrying will not cure (a wrong password, `[CANNOT]` create a folder, a
+//!   folder that does not exist) carries `FailureClass::Config` (`shell::failure`); every
+//!   other error is `Unavailable`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,6 +34,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::shell::failure::{imap_response_class, FailureClass};
 use crate::shell::tls;
 
 // The settings are config values (config names no shell module); re-exported here under
@@ -99,7 +105,7 @@ impl ImapInbox {
     pub async fn connect(s: &ImapSettings) -> Result<ImapInbox> {
         let server = format!("{}:{}", s.host, s.port);
         for name in [&s.folder, &s.processed_folder, &s.quarantine_folder] {
-            check_folder_name(name)?;
+            check_folder_name(name).with_context(|| format!("imap {server}"))?;
         }
         let mut session = login(s).await?;
         let result = async {
@@ -112,22 +118,24 @@ impl ImapInbox {
                 caps.has_str("UIDPLUS"),
                 caps.has_str("IDLE"),
             );
-            for folder in [&s.processed_folder, &s.quarantine_folder] {
+            let names = FolderNames::ask(&mut session, s).await?;
+            for folder in [&names.processed, &names.quarantine] {
                 timeout(COMMAND_TIMEOUT, ensure_folder(&mut session, folder))
                     .await
                     .context("timed out")??;
             }
-            let mailbox = timeout(COMMAND_TIMEOUT, session.select(&s.folder))
+            let mailbox = timeout(COMMAND_TIMEOUT, session.select(&names.inbox))
                 .await
                 .context("timed out")?
-                .with_context(|| format!("select {:?}", s.folder))?;
-            let uid_validity = mailbox
-                .uid_validity
-                .ok_or_else(|| anyhow!("select {:?}: the server sent no UIDVALIDITY", s.folder))?;
-            Ok::<_, anyhow::Error>((has_move, has_uidplus, has_idle, uid_validity))
+                .map_err(|e| refused(e, FailureClass::Config))
+                .with_context(|| format!("select {:?}", names.inbox))?;
+            let uid_validity = mailbox.uid_validity.ok_or_else(|| {
+                anyhow!("select {:?}: the server sent no UIDVALIDITY", names.inbox)
+            })?;
+            Ok::<_, anyhow::Error>((has_move, has_uidplus, has_idle, uid_validity, names))
         }
         .await;
-        let (has_move, has_uidplus, has_idle, uid_validity) = match result {
+        let (has_move, has_uidplus, has_idle, uid_validity, names) = match result {
             Ok(v) => v,
             Err(e) => {
                 let _ = timeout(Duration::from_secs(2), session.logout()).await;
@@ -145,8 +153,8 @@ impl ImapInbox {
         Ok(ImapInbox {
             session,
             server,
-            processed_folder: s.processed_folder.clone(),
-            quarantine_folder: s.quarantine_folder.clone(),
+            processed_folder: names.processed,
+            quarantine_folder: names.quarantine,
             max_message_bytes: s.max_message_bytes,
             uid_validity,
             has_move,
@@ -489,19 +497,254 @@ impl ImapInbox {
     }
 }
 
-/// `secmail check --online`: connects, logs in, examines the inbox folder (read-only, no
-/// folders created), logs out.
+/// Connects, logs in, examines the inbox folder (read-only, no folders created), logs out.
 pub async fn check_login(s: &ImapSettings) -> Result<()> {
     let server = format!("{}:{}", s.host, s.port);
-    check_folder_name(&s.folder)?;
+    check_folder_name(&s.folder).with_context(|| format!("imap {server}"))?;
     let mut session = login(s).await?;
-    let examined = timeout(COMMAND_TIMEOUT, session.examine(&s.folder))
-        .await
-        .context("timed out")
-        .and_then(|r| r.with_context(|| format!("examine {:?}", s.folder)));
+    let examined = async {
+        let names = FolderNames::ask(&mut session, s).await?;
+        timeout(COMMAND_TIMEOUT, session.examine(&names.inbox))
+            .await
+            .context("timed out")?
+            .map_err(|e| refused(e, FailureClass::Config))
+            .with_context(|| format!("examine {:?}", names.inbox))?;
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
     let _ = timeout(Duration::from_secs(5), session.logout()).await;
     examined.with_context(|| format!("imap {server}"))?;
     Ok(())
+}
+
+/// What `secmail check --online` found on the IMAP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerCheck {
+    /// The hierarchy delimiter the server answered `LIST "" ""` with (`None`: a flat server).
+    pub delimiter: Option<String>,
+    /// The inbox, processed and quarantine folders, in that order.
+    pub folders: Vec<FolderCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderCheck {
+    /// As configured (levels separated by `/`).
+    pub configured: String,
+    /// Its name on this server, as it goes on the wire.
+    pub on_server: String,
+    /// Created by this check (it was missing).
+    pub created: bool,
+}
+
+/// `secmail check --online`: logs in, asks for the hierarchy delimiter, examines the inbox
+/// folder, creates the processed and quarantine folders when missing (as the daemon would) and
+/// examines them, logs out. Nothing of a message is read or moved.
+pub async fn check(s: &ImapSettings) -> Result<ServerCheck> {
+    let server = format!("{}:{}", s.host, s.port);
+    for name in [&s.folder, &s.processed_folder, &s.quarantine_folder] {
+        check_folder_name(name).with_context(|| format!("imap {server}"))?;
+    }
+    let mut session = login(s).await?;
+    let result = async {
+        let names = FolderNames::ask(&mut session, s).await?;
+        let mut folders = Vec::new();
+        for (configured, on_server, create) in [
+            (&s.folder, &names.inbox, false),
+            (&s.processed_folder, &names.processed, true),
+            (&s.quarantine_folder, &names.quarantine, true),
+        ] {
+            let created = if create {
+                timeout(COMMAND_TIMEOUT, ensure_folder(&mut session, on_server))
+                    .await
+                    .context("timed out")??
+            } else {
+                false
+            };
+            timeout(COMMAND_TIMEOUT, session.examine(on_server))
+                .await
+                .context("timed out")?
+                .map_err(|e| refused(e, FailureClass::Config))
+                .with_context(|| format!("examine {on_server:?}"))?;
+            folders.push(FolderCheck {
+                configured: configured.clone(),
+                on_server: on_server.clone(),
+                created,
+            });
+        }
+        Ok::<_, anyhow::Error>(ServerCheck {
+            delimiter: names.delimiter,
+            folders,
+        })
+    }
+    .await;
+    let _ = timeout(Duration::from_secs(5), session.logout()).await;
+    result.with_context(|| format!("imap {server}"))
+}
+
+/// The configured folders as this server names them.
+struct FolderNames {
+    delimiter: Option<String>,
+    inbox: String,
+    processed: String,
+    quarantine: String,
+}
+
+impl FolderNames {
+    async fn ask(session: &mut Session<Stream>, s: &ImapSettings) -> Result<FolderNames> {
+        let delimiter = timeout(COMMAND_TIMEOUT, hierarchy_delimiter(session))
+            .await
+            .context("timed out")??;
+        let name = |configured: &str| folder_on_server(configured, delimiter.as_deref());
+        Ok(FolderNames {
+            inbox: name(&s.folder)?,
+            processed: name(&s.processed_folder)?,
+            quarantine: name(&s.quarantine_folder)?,
+            delimiter,
+        })
+    }
+}
+
+/// RFC 3501 §6.3.8: `LIST "" ""` answers with the hierarchy delimiter of the root (`.` on
+/// Dovecot's default Maildir++ layout, `/` on many others), NIL on a flat server.
+async fn hierarchy_delimiter(session: &mut Session<Stream>) -> Result<Option<String>> {
+    let names: Vec<async_imap::types::Name> = session
+        .list(Some(""), None)
+        .await
+        .context("list \"\" \"\"")?
+        .try_collect()
+        .await
+        .context("list \"\" \"\"")?;
+    Ok(names
+        .first()
+        .and_then(|n| n.delimiter())
+        .filter(|d| !d.is_empty())
+        .map(str::to_string))
+}
+
+/// The name of a configured folder on a server whose hierarchy delimiter is `delimiter`: its
+/// levels (separated by `/` in the configuration, whatever the server uses) joined with the
+/// delimiter, each level in modified UTF-7. A level may also hold the server's own delimiter
+/// (`INBOX.secmail` on a `.` server), which then stays as written.
+pub fn folder_on_server(configured: &str, delimiter: Option<&str>) -> Result<String> {
+    check_folder_name(configured)?;
+    let levels: Vec<&str> = configured.split('/').collect();
+    let joined = match delimiter {
+        Some(d) => levels
+            .iter()
+            .map(|l| mutf7::encode(l))
+            .collect::<Vec<_>>()
+            .join(d),
+        None if levels.len() == 1 => mutf7::encode(configured),
+        None => {
+            return Err(anyhow!(
+                "folder {configured:?} has levels, but the server has no folder hierarchy: \
+                 use a name without /"
+            )
+            .context(FailureClass::Config))
+        }
+    };
+    Ok(joined)
+}
+
+/// Modified UTF-7 (RFC 3501 §5.1.3), the encoding of IMAP4rev1 folder names: printable
+/// US-ASCII stands for itself except `&`, written `&-`; any other run of characters is its
+/// UTF-16 in base64 with `,` for `/` and no padding, between `&` and `-` (RFC 2152, modified).
+pub mod mutf7 {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
+
+    fn printable(c: char) -> bool {
+        (' '..='~').contains(&c)
+    }
+
+    pub fn encode(name: &str) -> String {
+        let mut out = String::with_capacity(name.len());
+        let mut run: Vec<u16> = Vec::new();
+        let flush = |run: &mut Vec<u16>, out: &mut String| {
+            if run.is_empty() {
+                return;
+            }
+            let bytes: Vec<u8> = run.iter().flat_map(|u| u.to_be_bytes()).collect();
+            out.push('&');
+            for chunk in bytes.chunks(3) {
+                let b = [
+                    chunk[0],
+                    *chunk.get(1).unwrap_or(&0),
+                    *chunk.get(2).unwrap_or(&0),
+                ];
+                let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+                // 2 bytes → 3 characters, 1 → 2 (no padding): 8 bits per byte in 6-bit digits.
+                let digits = (chunk.len() * 8).div_ceil(6);
+                for i in 0..digits {
+                    out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+                }
+            }
+            out.push('-');
+            run.clear();
+        };
+        for c in name.chars() {
+            if printable(c) {
+                flush(&mut run, &mut out);
+                out.push(c);
+                if c == '&' {
+                    out.push('-');
+                }
+            } else {
+                let mut buf = [0u16; 2];
+                run.extend_from_slice(c.encode_utf16(&mut buf));
+            }
+        }
+        flush(&mut run, &mut out);
+        out
+    }
+
+    /// The name a server sent; `None` when it is not valid modified UTF-7 (a raw non-ASCII
+    /// byte, an unterminated or badly padded run, broken UTF-16, or printable ASCII encoded).
+    pub fn decode(wire: &str) -> Option<String> {
+        let mut out = String::with_capacity(wire.len());
+        let mut chars = wire.chars();
+        while let Some(c) = chars.next() {
+            if !printable(c) {
+                return None;
+            }
+            if c != '&' {
+                out.push(c);
+                continue;
+            }
+            let mut bits: u32 = 0;
+            let mut nbits = 0;
+            let mut units: Vec<u16> = Vec::new();
+            let mut empty = true;
+            loop {
+                let d = chars.next()?;
+                if d == '-' {
+                    break;
+                }
+                empty = false;
+                let v = ALPHABET.iter().position(|&a| char::from(a) == d)? as u32;
+                bits = (bits << 6) | v;
+                nbits += 6;
+                if nbits >= 16 {
+                    nbits -= 16;
+                    units.push((bits >> nbits) as u16);
+                    bits &= (1 << nbits) - 1;
+                }
+            }
+            if empty {
+                out.push('&');
+                continue;
+            }
+            // What is left over must be padding: fewer than 6 bits, all zero.
+            if nbits >= 6 || bits != 0 || units.is_empty() {
+                return None;
+            }
+            let decoded = String::from_utf16(&units).ok()?;
+            if decoded.chars().any(printable) {
+                return None;
+            }
+            out.push_str(&decoded);
+        }
+        Some(out)
+    }
 }
 
 // Generic because async-imap does not export its `ResponseData` type by name.
@@ -568,10 +811,12 @@ async fn login(s: &ImapSettings) -> Result<Session<Stream>> {
     } else {
         client
     };
+    // RFC 3501 §6.2.3: a NO to LOGIN is "user name or password rejected": a configuration
+    // error, unless its code says the server is only unavailable for now (RFC 5530).
     let session = timeout(COMMAND_TIMEOUT, client.login(&s.user, &s.password))
         .await
         .with_context(|| format!("imap {server}: login timed out"))?
-        .map_err(|(e, _)| e)
+        .map_err(|(e, _)| refused(e, FailureClass::Config))
         .with_context(|| format!("imap {server}: login as {:?}", s.user))?;
     tracing::debug!(server = %server, user = %s.user, "imap logged in");
     Ok(session)
@@ -631,34 +876,53 @@ async fn tls_handshake(stream: Stream, host: &str, ca_file: Option<&Path>) -> Re
     Ok(Box::new(stream))
 }
 
-/// Folder names go on the wire as quoted strings; non-ASCII names would need modified UTF-7
-/// (RFC 3501 §5.1.3), which we do not do.
+/// Folder names go on the wire as quoted strings (non-ASCII in modified UTF-7): each level
+/// non-empty, without `"` `\\` `*` `%` or control characters. Checked before logging in, so
+/// that a bad name costs the server no login.
 fn check_folder_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || !name.is_ascii()
-        || name.contains(['"', '\\', '\r', '\n', '*', '%'])
-        || name.chars().any(|c| c.is_ascii_control())
+    if name.split('/').any(str::is_empty)
+        || name.contains(['"', '\\', '*', '%'])
+        || name.chars().any(char::is_control)
     {
-        bail!("imap folder name {name:?} must be non-empty printable ASCII without \" \\ * %");
+        return Err(anyhow!(
+            "imap folder name {name:?}: each level (between /) must be non-empty, without \" \\ * % or control characters"
+        )
+        .context(FailureClass::Config));
     }
     Ok(())
 }
 
-/// Creates `folder` unless the server already lists it.
-async fn ensure_folder(session: &mut Session<Stream>, folder: &str) -> Result<()> {
+/// An IMAP error with its class attached: a `NO` or `BAD` answer is `default` unless its
+/// response code says otherwise; anything else (connection lost, parse error) is
+/// `Unavailable`.
+fn refused(e: async_imap::error::Error, default: FailureClass) -> anyhow::Error {
+    let class = match &e {
+        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+            imap_response_class(text).unwrap_or(default)
+        }
+        _ => FailureClass::Unavailable,
+    };
+    anyhow::Error::new(e).context(class)
+}
+
+/// Creates `folder` unless the server already lists it; whether it created it. A `NO` to
+/// CREATE (`[CANNOT]`: a name this server's layout does not allow) is a configuration error.
+async fn ensure_folder(session: &mut Session<Stream>, folder: &str) -> Result<bool> {
     let exists = folder_exists(session, folder).await?;
     if exists {
-        return Ok(());
+        return Ok(false);
     }
     if let Err(e) = session.create(folder).await {
         // Another client may have created it meanwhile (RFC 5530 ALREADYEXISTS).
         if !folder_exists(session, folder).await? {
-            return Err(e).with_context(|| format!("create folder {folder:?}"));
+            return Err(refused(e, FailureClass::Config))
+                .with_context(|| format!("create folder {folder:?}"));
         }
+        Ok(false)
     } else {
         tracing::info!(folder, "imap folder created");
+        Ok(true)
     }
-    Ok(())
 }
 
 async fn folder_exists(session: &mut Session<Stream>, folder: &str) -> Result<bool> {
@@ -714,11 +978,92 @@ mod tests {
 
     #[test]
     fn folder_names() {
-        for ok in ["INBOX", "Processed", "secmail/quarantine", "Junk E-mail"] {
+        for ok in [
+            "INBOX",
+            "Processed",
+            "secmail/quarantine",
+            "Junk E-mail",
+            "Über",
+        ] {
             assert!(check_folder_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Über", "a\"b", "a*", "x\r\ny"] {
-            assert!(check_folder_name(bad).is_err(), "{bad:?}");
+        for bad in ["", "a//b", "/a", "a/", "a\"b", "a*", "x\r\ny", "a\\b"] {
+            let e = check_folder_name(bad).unwrap_err();
+            assert_eq!(FailureClass::of(&e), FailureClass::Config, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn folders_are_built_from_levels_with_the_servers_delimiter() {
+        let check = |configured: &str, delimiter: Option<&str>, want: &str| {
+            assert_eq!(
+                folder_on_server(configured, delimiter).unwrap(),
+                want,
+                "{configured:?} with {delimiter:?}"
+            )
+        };
+        // The defaults, on Dovecot's Maildir++ layout and on a `/` layout.
+        check("secmail/processed", Some("."), "secmail.processed");
+        check("secmail/processed", Some("/"), "secmail/processed");
+        check("INBOX", Some("."), "INBOX");
+        check("INBOX", None, "INBOX");
+        // Written in the server's own form, kept.
+        check("INBOX.secmail", Some("."), "INBOX.secmail");
+        // Each level encoded on its own (RFC 3501 §5.1.3's example).
+        check(
+            "~peter/mail/台北/日本語",
+            Some("/"),
+            "~peter/mail/&U,BTFw-/&ZeVnLIqe-",
+        );
+        check(
+            "~peter/mail/台北/日本語",
+            Some("."),
+            "~peter.mail.&U,BTFw-.&ZeVnLIqe-",
+        );
+        check("Entwürfe", None, "Entw&APw-rfe");
+        let e = folder_on_server("secmail/processed", None).unwrap_err();
+        assert_eq!(FailureClass::of(&e), FailureClass::Config);
+        assert!(format!("{e:#}").contains("no folder hierarchy"), "{e:#}");
+    }
+
+    #[test]
+    fn modified_utf7() {
+        // (decoded, encoded): RFC 3501 §5.1.3, and RFC 2152's examples in the modified form
+        // (`&` for `+`, `,` for `/`, always closed with `-`).
+        let rows = [
+            ("~peter/mail/台北/日本語", "~peter/mail/&U,BTFw-/&ZeVnLIqe-"),
+            ("A≢Α.", "A&ImIDkQ-."),
+            ("Hi Mom -☺-!", "Hi Mom -&Jjo--!"),
+            ("日本語", "&ZeVnLIqe-"),
+            ("Item 3 is £1.", "Item 3 is &AKM-1."),
+            ("&", "&-"),
+            ("R&D", "R&-D"),
+            ("Entwürfe", "Entw&APw-rfe"),
+            ("Отправленные", "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-"),
+            // Outside the BMP: a surrogate pair.
+            ("😀", "&2D3eAA-"),
+            // DEL is not printable: encoded.
+            ("a\u{7f}", "a&AH8-"),
+            ("INBOX", "INBOX"),
+            ("", ""),
+        ];
+        for (plain, wire) in rows {
+            assert_eq!(mutf7::encode(plain), wire, "encode {plain:?}");
+            assert_eq!(
+                mutf7::decode(wire).as_deref(),
+                Some(plain),
+                "decode {wire:?}"
+            );
+        }
+        for bad in [
+            "&Jjo",   // unterminated
+            "&AGE-",  // "a" encoded: printable ASCII must stand for itself
+            "&2D0-",  // a lone high surrogate
+            "&Jjp-",  // bits left over that are not zero
+            "Ü",      // a raw non-ASCII character
+            "&Jj!o-", // not base64
+        ] {
+            assert_eq!(mutf7::decode(bad), None, "{bad:?}");
         }
     }
 }

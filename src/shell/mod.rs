@@ -4,6 +4,7 @@ pub mod advisories;
 pub mod batch;
 pub mod clock;
 pub mod daemon;
+pub mod failure;
 pub mod imap;
 pub mod maildir;
 pub mod outbox;
