@@ -4,6 +4,7 @@
 use super::ExitCode;
 use crate::shell::clock::Clock;
 use crate::shell::daemon::{open_store_patiently, Daemon, StoreUnwritable};
+use crate::shell::failure::FailureClass;
 use crate::shell::systemd::Notifier;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -17,7 +18,15 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
     if once {
         let mut daemon = Daemon::new(config, clock).context(ExitCode::Unavailable)?;
         daemon.print = true;
-        let (n, d) = daemon.run_once().await.context(ExitCode::Unavailable)?;
+        // A server that refuses the configuration (a wrong password) is 78, not 69: running
+        // again will not help (issue 12.4).
+        let (n, d) = daemon.run_once().await.map_err(|e| {
+            let code = match FailureClass::of(&e) {
+                FailureClass::Config => ExitCode::Config,
+                FailureClass::Unavailable => ExitCode::Unavailable,
+            };
+            e.context(code)
+        })?;
         let config = daemon.config();
         let target = match &config.outbound {
             crate::shell::transport::Transport::File { dir } => dir.display().to_string(),
@@ -31,6 +40,12 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
             daemon.store.open_case_count(),
             config.store_path.display()
         );
+        if let Some(why) = d.config_error {
+            return Err(
+                anyhow::anyhow!("the mail server refused the configuration: {why}")
+                    .context(ExitCode::Config),
+            );
+        }
         return Ok(());
     }
     // Signal handlers first: a SIGTERM during start-up must not kill us half-way.

@@ -3,6 +3,7 @@
 //! secmail from outside. Only `mod` lines here.
 mod answers;
 mod attack;
+mod check_online;
 mod cli;
 mod common;
 mod crash;
