@@ -13,6 +13,9 @@ fn main() -> std::process::ExitCode {
         libc::umask(0o077);
     }
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run { .. }) {
+        die_quietly_on_a_closed_pipe();
+    }
     // `run --once` prints its own summary; keep the log to warnings unless asked.
     let default_level = match cli.command {
         Command::Run { once: true }
@@ -147,6 +150,18 @@ fn init_logging(default_level: &str, daemon: bool) {
                 .with_writer(std::io::stderr),
         )
         .init();
+}
+
+/// `secmail case X | head`: once `head` has what it wants, the next write to stdout fails
+/// with EPIPE, and `println!` panics on it (issue 12.9). A command whose reader left has
+/// nothing more to do: let SIGPIPE end it, as it ends `cat` or `git log` (Rust sets SIGPIPE
+/// to ignored before main). Not for `run`: the daemon writes to the journal's stream and must
+/// outlive it; its sockets never raise SIGPIPE (std sends with MSG_NOSIGNAL).
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: signal only sets this process's disposition for SIGPIPE; no other thread yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// glibc gives threads that allocate at once arenas of their own (up to eight per core) and
