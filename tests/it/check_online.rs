@@ -204,3 +204,59 @@ fn a_missing_ca_file_fails_check() {
     assert_eq!(out.status.code(), Some(78), "{all}");
     assert!(all.contains("no-such-ca.pem"), "{all}");
 }
+
+#[tokio::test]
+async fn tls_trusts_the_system_certificate_store() {
+    // Issue 12.9: only the webpki roots and `ca-file` were trusted, so a server with a
+    // certificate from the host's own CA (in /etc/ssl/certs) needed a ca-file. SSL_CERT_FILE
+    // stands in for the system store here (rustls-native-certs reads it instead).
+    let Some(servers) = servers_or_skip_with(USERS, None) else {
+        return;
+    };
+    let d = Deployment::with(&servers, "", "");
+    edit_config(
+        &d,
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nuser",
+            servers.imap_port()
+        ),
+        &format!(
+            "host = \"localhost\"\nport = {}\nsecurity = \"tls\"\nuser",
+            servers.imaps_port()
+        ),
+    );
+    edit_config(
+        &d,
+        &format!(
+            "host = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\n",
+            servers.smtp_port()
+        ),
+        &format!(
+            "host = \"localhost\"\nport = {}\nsecurity = \"starttls\"\n",
+            servers.smtp_port()
+        ),
+    );
+    let ca = servers.ca_file();
+    let out = d
+        .cmd(&["check", "--online"])
+        .env("SSL_CERT_FILE", &ca)
+        .output()
+        .unwrap();
+    let all = output(&out);
+    assert!(out.status.success(), "{all}");
+    assert!(
+        all.contains("login ok") && all.contains("outbound: ok"),
+        "{all}"
+    );
+    // Without it the test CA is trusted by nothing: both fail, both are reported.
+    let empty = d.dir.path().join("no-certs.pem");
+    std::fs::write(&empty, "").unwrap();
+    let out = d
+        .cmd(&["check", "--online"])
+        .env("SSL_CERT_FILE", &empty)
+        .output()
+        .unwrap();
+    let all = output(&out);
+    assert_eq!(out.status.code(), Some(69), "{all}");
+    assert_eq!(all.matches("FAILED").count(), 2, "{all}");
+}
