@@ -93,6 +93,12 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
     let records = decode(&plain)
         .with_context(|| format!("{}: damaged backup", file.display()))
         .context(ExitCode::DataErr)?;
+    // Run as root (as restores are), the files sled writes would be root's and the service
+    // user could not open its store (issue 12.9): decided to give the restored store to whoever
+    // owns it, or its directory, rather than refuse and make root copy the backup around.
+    // SAFETY: geteuid only reads the process's effective user id.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let owner = private::intended_owner(target).filter(|(uid, _)| as_root && *uid != 0);
     let store = open_store(target)?;
     if !store.is_empty() {
         bail!(
@@ -112,6 +118,18 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
         store.cases().len(),
         target.display()
     );
+    // Everything written and the store closed before its files change hands.
+    store.flush_blocking().context(ExitCode::IoErr)?;
+    drop(store);
+    if let Some((uid, gid)) = owner {
+        private::chown_tree(target, uid, gid)
+            .with_context(|| format!("giving {} to uid {uid}", target.display()))
+            .context(ExitCode::IoErr)?;
+        println!(
+            "{} given to uid {uid} gid {gid}, its owner, so that the service can open it",
+            target.display()
+        );
+    }
     Ok(())
 }
 
