@@ -568,3 +568,54 @@ fn a_restore_by_root_leaves_the_store_to_its_owner() {
         assert!(seen >= 3, "{seen}");
     }
 }
+
+#[test]
+fn log_format_json_is_one_object_per_line() {
+    // Issue 12.7: logs a machine can parse. Each line of stderr is one JSON object, the final
+    // error of the command too.
+    let dir = demo_tree();
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(&bad, "[project]\nname = 1\ncolour = \"blue\"\n").unwrap();
+    for (args, code, level, needle) in [
+        (
+            &["--log-format", "json", "check"][..],
+            0,
+            "WARN",
+            "DEMO KEYS IN USE",
+        ),
+        (
+            &["--log-format", "json", "--config", "bad.conf", "check"][..],
+            78,
+            "ERROR",
+            "project.colour: unknown key",
+        ),
+    ] {
+        let out = secmail(dir.path(), args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<serde_json::Value> = stderr
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect();
+        let hit = lines
+            .iter()
+            .find(|l| l["level"] == level && l.to_string().contains(needle))
+            .unwrap_or_else(|| panic!("no {level} line with {needle:?} in {stderr}"));
+        if code != 0 {
+            assert_eq!(hit["exit_code"], code, "{hit}");
+        }
+    }
+    // Text stays the default at a terminal and when asked for.
+    let out = secmail(dir.path(), &["--log-format", "text", "check"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(" WARN ") && stderr.contains("DEMO KEYS"),
+        "{stderr}"
+    );
+    let out = secmail(dir.path(), &["--log-format", "xml", "check"]);
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "a usage error is 64, as every other"
+    );
+}
