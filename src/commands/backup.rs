@@ -21,14 +21,7 @@ use std::path::Path;
 const MAGIC: &[u8] = b"secmail-backup 1\n";
 
 fn open_store(path: &Path) -> Result<Store> {
-    Store::open(path)
-        .with_context(|| {
-            format!(
-                "the store {} is in use or unreadable; stop the daemon first (systemctl stop secmail)",
-                path.display()
-            )
-        })
-        .context(ExitCode::Unavailable)
+    super::open_store_at(path)
 }
 
 pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
@@ -52,7 +45,7 @@ pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
                 "{} already exists (left by an interrupted backup, or not ours): check it, remove it and run the backup again",
                 tmp.display()
             ))
-            .context(ExitCode::IoErr)
+            .context(ExitCode::CantCreate)
         }
         Err(e) => {
             return Err(e)
@@ -101,10 +94,11 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
     let owner = private::intended_owner(target).filter(|(uid, _)| as_root && *uid != 0);
     let store = open_store(target)?;
     if !store.is_empty() {
-        bail!(
+        return Err(anyhow!(
             "{} already holds data: restore only into an empty store (move it aside first)",
             target.display()
-        );
+        ))
+        .context(ExitCode::CantCreate);
     }
     store.import(&records).context(ExitCode::IoErr)?;
     let written = store.export().context(ExitCode::IoErr)?.len();

@@ -4,7 +4,6 @@
 use super::ExitCode;
 use crate::shell::clock::Clock;
 use crate::shell::daemon::{open_store_patiently, Daemon, StoreUnwritable};
-use crate::shell::failure::FailureClass;
 use crate::shell::systemd::Notifier;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -20,13 +19,7 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
         daemon.print = true;
         // A server that refuses the configuration (a wrong password) is 78, not 69: running
         // again will not help (issue 12.4).
-        let (n, d) = daemon.run_once().await.map_err(|e| {
-            let code = match FailureClass::of(&e) {
-                FailureClass::Config => ExitCode::Config,
-                FailureClass::Unavailable => ExitCode::Unavailable,
-            };
-            e.context(code)
-        })?;
+        let (n, d) = daemon.run_once().await.map_err(super::server_failure)?;
         let config = daemon.config();
         let target = match &config.outbound {
             crate::shell::transport::Transport::File { dir } => dir.display().to_string(),

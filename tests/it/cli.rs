@@ -619,3 +619,22 @@ fn log_format_json_is_one_object_per_line() {
         "a usage error is 64, as every other"
     );
 }
+
+#[test]
+fn what_would_be_overwritten_is_exit_73() {
+    // One code per meaning (README "Exit codes"): a non-empty store for restore, like an
+    // existing deployment for init, is 73, not an I/O error.
+    let dir = demo_tree();
+    assert!(secmail(dir.path(), &["run", "--once"]).status.success());
+    let file = dir.path().join("backup.pgp");
+    assert!(secmail(dir.path(), &["backup", file.to_str().unwrap()])
+        .status
+        .success());
+    let out = secmail(dir.path(), &["restore", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(73), "{stderr}");
+    assert!(stderr.contains("already holds data"), "{stderr}");
+    std::fs::write(dir.path().join("backup.partial"), "").unwrap();
+    let out = secmail(dir.path(), &["backup", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(73));
+}
