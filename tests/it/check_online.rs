@@ -185,6 +185,53 @@ async fn smtp_credentials_the_server_cannot_take_are_exit_78() {
     assert!(all.contains("login ok"), "{all}");
 }
 
+#[tokio::test]
+async fn run_once_keeps_mail_an_smtp_login_refusal_held_back_and_exits_78() {
+    // Before, a 535 was a permanent refusal: the outbox gave up on every message.
+    let Some(servers) = servers_or_skip_with(USERS, None) else {
+        return;
+    };
+    let d = Deployment::with(&servers, "", "");
+    let pw = d.dir.path().join("smtp-password");
+    std::fs::write(&pw, "x").unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    edit_config(
+        &d,
+        "[outbound]\nkind = \"smtp\"\n",
+        &format!(
+            "[outbound]\nkind = \"smtp\"\nuser = \"{SECURITY}\"\npassword-file = \"{}\"\n",
+            pw.display()
+        ),
+    );
+    servers
+        .submit(
+            RITA,
+            &[SECURITY],
+            b"From: <rita@reporter.example>\r\nTo: <security@example.org>\r\nSubject: overflow\r\nMessage-ID: <r1@reporter.example>\r\n\r\nThe parser overflows.\r\n",
+        )
+        .await
+        .unwrap();
+    servers
+        .wait_for(
+            SECURITY,
+            "INBOX",
+            std::time::Duration::from_secs(30),
+            |_| true,
+        )
+        .await
+        .unwrap();
+    // The second run an hour later, when the retry is due: the message is still there.
+    let later = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    for env in [&[][..], &[("SECMAIL_NOW", later.as_str())]] {
+        let out = d.once(env);
+        let all = output(&out);
+        assert_eq!(out.status.code(), Some(78), "{all}");
+        assert!(all.contains("mechanism"), "{all}");
+        // The ack and the two team copies.
+        assert!(all.contains(" 3 deferred, 0 failed"), "{all}");
+    }
+}
+
 #[test]
 fn a_missing_ca_file_fails_check() {
     // Issue 12.4: it failed only at the first connection, in the daemon's log.
