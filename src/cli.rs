@@ -1,5 +1,5 @@
 //! Command-line definitions only; the code behind each subcommand is in `commands/`.
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -13,8 +13,22 @@ pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, default_value = "security.conf")]
     pub config: PathBuf,
+    /// How log lines are written to stderr: text, or json (one object per line, for a log
+    /// collector). Without it: the journal's own fields under systemd, text elsewhere.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line per event: time, level, target, message, fields.
+    Text,
+    /// One JSON object per event and line: timestamp, level, target, message and the fields
+    /// (`case_id`, `msg_hash`, …) as keys.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]

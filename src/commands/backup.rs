@@ -21,14 +21,7 @@ use std::path::Path;
 const MAGIC: &[u8] = b"secmail-backup 1\n";
 
 fn open_store(path: &Path) -> Result<Store> {
-    Store::open(path)
-        .with_context(|| {
-            format!(
-                "the store {} is in use or unreadable; stop the daemon first (systemctl stop secmail)",
-                path.display()
-            )
-        })
-        .context(ExitCode::Unavailable)
+    super::open_store_at(path)
 }
 
 pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
@@ -53,7 +46,7 @@ pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
                 "{} already exists (left by an interrupted backup, or not ours): check it, remove it and run the backup again",
                 tmp.display()
             ))
-            .context(ExitCode::IoErr)
+            .context(ExitCode::CantCreate)
         }
         Err(e) => {
             return Err(e)
@@ -99,12 +92,19 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
     let records = decode(&plain)
         .with_context(|| format!("{}: damaged backup", file.display()))
         .context(ExitCode::DataErr)?;
+    // Run as root (as restores are), the files sled writes would be root's and the service
+    // user could not open its store (issue 12.9): decided to give the restored store to whoever
+    // owns it, or its directory, rather than refuse and make root copy the backup around.
+    // SAFETY: geteuid only reads the process's effective user id.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let owner = private::intended_owner(target).filter(|(uid, _)| as_root && *uid != 0);
     let store = open_store(target)?;
     if !store.is_empty() {
-        bail!(
+        return Err(anyhow!(
             "{} already holds data: restore only into an empty store (move it aside first)",
             target.display()
-        );
+        ))
+        .context(ExitCode::CantCreate);
     }
     store.import(&records).context(ExitCode::IoErr)?;
     let written = store.export().context(ExitCode::IoErr)?.len();
@@ -123,6 +123,18 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
             .count(),
         target.display()
     );
+    // Everything written and the store closed before its files change hands.
+    store.flush_blocking().context(ExitCode::IoErr)?;
+    drop(store);
+    if let Some((uid, gid)) = owner {
+        private::chown_tree(target, uid, gid)
+            .with_context(|| format!("giving {} to uid {uid}", target.display()))
+            .context(ExitCode::IoErr)?;
+        println!(
+            "{} given to uid {uid} gid {gid}, its owner, so that the service can open it",
+            target.display()
+        );
+    }
     Ok(())
 }
 

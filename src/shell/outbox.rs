@@ -18,6 +18,9 @@ pub struct Drained {
     pub failed: usize,
     /// Why the last deferred message was not sent (for the readiness status).
     pub last_error: Option<String>,
+    /// Set when the server refused the configuration (`SendError::Config`: a wrong password):
+    /// `run --once` exits 78 on it.
+    pub config_error: Option<String>,
 }
 
 /// `min` (30 s by default, `[outbound] retry-min`), doubling per attempt, capped at one hour.
@@ -108,8 +111,17 @@ pub async fn drain_until(
                     store.outbox_failed(&key, &entry, &why, now)?;
                     d.failed += 1;
                 }
-                Err(SendError::Transient(why)) => {
+                // A refused login leaves the message as good as it was: keep it (the daemon
+                // backs off on `SendError::class`).
+                Err(e @ (SendError::Transient(_) | SendError::Config(_))) => {
+                    let (config, why) = match e {
+                        SendError::Config(why) => (true, why),
+                        SendError::Transient(why) | SendError::Permanent(why) => (false, why),
+                    };
                     let why = redact(&why, &entry.rcpts);
+                    if config {
+                        d.config_error = Some(why.clone());
+                    }
                     entry.attempts += 1;
                     entry.last_error = Some(why.clone());
                     if (now - entry.queued).num_seconds() > GIVE_UP_AFTER {

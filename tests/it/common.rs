@@ -9,8 +9,8 @@ use secmail::core::pipeline::{self, Processed};
 use secmail::core::schedule;
 use secmail::core::{decrypt, seal};
 use secmail::model::{Case, CaseId};
-use secmail::shell::daemon::load_templates;
 use secmail::shell::store::Store;
+use secmail::shell::templates::load_templates;
 use std::path::{Path, PathBuf};
 
 /// The `secmail` binary on `conf` with `args`, logging at info, inheriting none of the variables

@@ -7,6 +7,8 @@
 mod answers;
 /// One module per class of SECURITY.md's threat model: each attack tried, the invariant held.
 mod attack;
+/// `check --online` against the real servers: every server reported, folders created, exit 78.
+mod check_online;
 /// The real binary on the shipped demo tree: `run --once`, the store commands, `--help`.
 mod cli;
 /// Shared helpers: the demo configuration, a fixed clock, the pipeline run as the daemon runs it.

@@ -392,7 +392,11 @@ fn init_scaffolds_a_deployment_that_check_accepts() {
         ])
         .output()
         .unwrap();
-    assert_eq!(again.status.code(), Some(64));
+    assert_eq!(
+        again.status.code(),
+        Some(73),
+        "an existing deployment is not overwritten"
+    );
     std::fs::set_permissions(
         dir.join("project-secret.asc"),
         std::fs::Permissions::from_mode(0o644),

@@ -99,26 +99,8 @@ pub struct Handled {
     pub queued: usize,
 }
 
-/// Loads `templates/*.hbs`.
-pub fn load_templates(dir: &Path) -> Result<Templates> {
-    let mut sources = Vec::new();
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("reading templates from {}", dir.display()))?;
-    for e in entries.filter_map(|e| e.ok()) {
-        let p = e.path();
-        if p.extension().is_some_and(|x| x == "hbs") {
-            let name = p
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            sources.push((name, text));
-        }
-    }
-    Templates::from_sources(&sources)
-        .map_err(|errs| anyhow::anyhow!("{}: {}", dir.display(), errs.join("; ")))
-}
+// Templates are loaded by `shell::templates` (built-in fallbacks, checked by `check`).
+pub use super::templates::load_templates;
 
 impl Daemon {
     pub fn new(config: Config, clock: Clock) -> Result<Daemon> {

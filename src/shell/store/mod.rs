@@ -500,7 +500,7 @@ impl Store {
 
 /// The store is held by another process (sled's file lock), typically a running daemon.
 #[derive(Debug, thiserror::Error)]
-#[error("the store {0} is in use by another secmail process (a running `secmail run`?): sled lets one process open it at a time; stop the daemon first, or change the distributor list with a signed /distributors command to the security address")]
+#[error("the store {0} is in use by another secmail process that does not serve commands (an import, a backup, or a daemon still starting; a running daemon answers on its control socket): wait for it, or change the distributor list with a signed /distributors command to the security address")]
 pub struct StoreLocked(pub String);
 
 fn is_lock_error(e: &sled::Error) -> bool {
