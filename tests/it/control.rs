@@ -262,3 +262,33 @@ async fn status_and_metrics_show_an_imap_outage_and_a_stuck_outbox_while_they_ha
     assert!(scrape(&addr).contains("secmail_outbox_waiting 0"));
     live.stop(daemon);
 }
+
+#[test]
+fn a_wrong_imap_password_degrades_the_daemon_for_minutes_not_seconds() {
+    use super::crash::{Live, ALICE, SECURITY};
+    let Some(servers) = super::harness::servers_or_skip(&[SECURITY, ALICE]) else {
+        return;
+    };
+    let mut live = Live::new(&servers, None);
+    std::fs::write(live.dir.path().join("imap-password"), "not-the-password").unwrap();
+    let mut notify = NotifySocket::new(live.dir.path());
+    let mut daemon = live.spawn(&[("NOTIFY_SOCKET", notify.path.to_str().unwrap())]);
+    // Up at once (the store is open), degraded in STATUS: not a boot held by the server.
+    notify.wait("READY=1", || live.log());
+    let status = notify.wait("STATUS=the IMAP server refuses the configuration", || {
+        live.log()
+    });
+    assert!(status.contains("retry in 300s"), "{status}");
+    let out = text(&live.cmd(&["status"]).output().unwrap());
+    assert!(out.contains("DEGRADED"), "{out}");
+    assert!(out.contains("refuses the configuration"), "{out}");
+    // One failed login, not one a second (today's 9 in 30 s got the client banned).
+    assert_eq!(
+        live.log().matches("refuses the configuration").count(),
+        1,
+        "{}",
+        live.log()
+    );
+    signal(&daemon, "TERM");
+    assert!(daemon.wait().unwrap().success(), "{}", live.log());
+}

@@ -25,6 +25,7 @@ mod status;
 mod timers;
 
 use super::clock::Clock;
+use super::failure::FailureClass;
 use super::imap::ImapInbox;
 use super::outbox;
 use super::store::Store;
@@ -338,13 +339,28 @@ impl Daemon {
                         let _ = tokio::time::timeout(Duration::from_secs(5), watchdog).await;
                         return Err(e);
                     }
-                    let what = if matches!(config.inbound, Inbound::Imap { .. }) {
-                        "waiting for the IMAP server"
+                    // A server that refuses our configuration (a wrong password, a folder it
+                    // cannot create) is not helped by retrying soon, and fast retries get us
+                    // banned (fail2ban): minutes, and a reload (SIGHUP) tries at once.
+                    let refused = FailureClass::of(&e) == FailureClass::Config;
+                    let wait = if refused {
+                        refused_wait(failures)
                     } else {
-                        "cannot read the maildir"
+                        wait
+                    };
+                    let what = match (&config.inbound, refused) {
+                        (Inbound::Imap { .. }, true) => {
+                            "the IMAP server refuses the configuration (fix security.conf, then reload)"
+                        }
+                        (Inbound::Imap { .. }, false) => "waiting for the IMAP server",
+                        (Inbound::Maildir { .. }, _) => "cannot read the maildir",
                     };
                     let err = format!("{e:#}");
-                    tracing::warn!(error = %err, retry_in_s = wait.as_secs_f32(), "{what}; retrying");
+                    if refused {
+                        tracing::error!(error = %err, retry_in_s = wait.as_secs_f32(), "{what}; retrying");
+                    } else {
+                        tracing::warn!(error = %err, retry_in_s = wait.as_secs_f32(), "{what}; retrying");
+                    }
                     self.inbound_status(
                         &format!("{what} ({}); retry in {}s", brief(&err), wait.as_secs()),
                         false,
@@ -425,6 +441,11 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Waits after a refused configuration: 5 min, 10, 20, capped at 30 min.
+fn refused_wait(failures: u32) -> Duration {
+    Duration::from_secs((300u64 << failures.saturating_sub(1).min(3)).min(1800))
 }
 
 fn retry_wait(failures: u32) -> Duration {
