@@ -102,7 +102,7 @@ pub async fn drain_until(
                 Ok(()) => {
                     store.outbox_sent(&key)?;
                     sent_any = true;
-                    tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = ?entry.case_id.as_ref().map(|c| c.to_string()), "sent");
+                    tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = %entry.case_id.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()), "sent");
                     d.sent += 1;
                 }
                 Err(SendError::Permanent(why)) => {
