@@ -96,7 +96,7 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
             transport::Transport::Smtp(s) => format!("smtp {}:{}", s.host, s.port),
             transport::Transport::File { dir } => format!("file {}", dir.display()),
         };
-        let checked = match transport::Sender::new(&config.outbound) {
+        let checked = match transport::Mailer::new(&config.outbound) {
             Ok(sender) => sender
                 .check_as(Some(&config.project.security_address))
                 .await

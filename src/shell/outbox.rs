@@ -3,7 +3,7 @@
 //! same Message-ID: each removal is flushed before the next send (with the file transport, where
 //! a re-send overwrites the same file, once per 16 sends).
 use super::store::{OutboxEntry, Store};
-use super::transport::{Outbound, SendError, Sender};
+use super::transport::{Mailer, Outbound, SendError};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -32,7 +32,7 @@ pub fn backoff(attempts: u32, min: Duration) -> Duration {
 /// Sends every due entry once.
 pub async fn drain(
     store: &Store,
-    sender: &Sender,
+    sender: &Mailer,
     now: DateTime<Utc>,
     retry_min: Duration,
 ) -> Result<Drained> {
@@ -44,7 +44,7 @@ pub async fn drain(
 /// server is down for all of them.
 pub async fn drain_until(
     store: &Store,
-    sender: &Sender,
+    sender: &Mailer,
     now: DateTime<Utc>,
     retry_min: Duration,
     stop: Option<&tokio_util::sync::CancellationToken>,

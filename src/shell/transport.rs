@@ -1,10 +1,10 @@
 //! Outbound transports: hands finished messages to an SMTP server, or writes them as `.eml`
 //! files into a directory (the shipped default, and what tests read).
 //!
-//! Owns one SMTP connection per [`Sender`], kept open and reused for message after message
+//! Owns one SMTP connection per [`Mailer`], kept open and reused for message after message
 //! (lettre's protocol client over a socket of our own, with Nagle's algorithm off: lettre
 //! writes a message and its final dot separately, and with Nagle on each message waited
-//! for the server's delayed ACK, 40 ms). The bytes given to [`Sender::send`] are sent as they
+//! for the server's delayed ACK, 40 ms). The bytes given to [`Mailer::send`] are sent as they
 //! are: composing, signing and the Message-ID happen before. The settings are
 //! `config::server`'s; certificates, server names and the plaintext guard are `tls.rs`'s.
 //!
@@ -14,7 +14,7 @@
 //!   common) is [`SendError::Config`], which the outbox also keeps the message for, since the
 //!   message is fine and the configuration is not; only a 5xx reply to the message itself is
 //!   [`SendError::Permanent`].
-//! - Plaintext SMTP goes only to a loopback host (checked once, in [`Sender::new`]).
+//! - Plaintext SMTP goes only to a loopback host (checked once, in [`Mailer::new`]).
 //! - A file appears whole or not at all (written to a temporary name, synced, renamed).
 //! - Nothing of a message is logged; only sizes, recipient counts and file names.
 
@@ -44,7 +44,7 @@ use crate::shell::tls;
 // their old paths.
 pub use crate::config::server::{SmtpSettings, Transport};
 
-/// One message for [`Sender::send_all`], as [`Sender::send`] takes it.
+/// One message for [`Mailer::send_all`], as [`Mailer::send`] takes it.
 pub struct Outbound<'a> {
     pub envelope_from: &'a str,
     pub rcpts: &'a [String],
@@ -83,7 +83,7 @@ impl SendError {
 
 /// Sends messages over one transport. Cheap to share behind an `Arc`; the SMTP connection is
 /// kept and reused, one message at a time (checked with NOOP after a pause).
-pub struct Sender {
+pub struct Mailer {
     inner: Inner,
 }
 
@@ -107,11 +107,11 @@ struct Smtp {
     conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, Instant)>>,
 }
 
-impl fmt::Debug for Sender {
+impl fmt::Debug for Mailer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
-            Inner::Smtp(s) => write!(f, "Sender(smtp {})", s.server),
-            Inner::File { dir } => write!(f, "Sender(file {dir:?})"),
+            Inner::Smtp(s) => write!(f, "Mailer(smtp {})", s.server),
+            Inner::File { dir } => write!(f, "Mailer(file {dir:?})"),
         }
     }
 }
@@ -123,10 +123,10 @@ const CHECK_AFTER: Duration = Duration::from_secs(5);
 /// A connection unused for longer is closed and a new one opened (servers drop idle clients).
 const IDLE_MAX: Duration = Duration::from_secs(60);
 
-impl Sender {
+impl Mailer {
     /// Builds the transport. Resolves the host once, to refuse plaintext to a non-loopback
     /// host; connects only when the first message is sent.
-    pub fn new(t: &Transport) -> Result<Sender> {
+    pub fn new(t: &Transport) -> Result<Mailer> {
         let inner = match t {
             Transport::File { dir } => Inner::File { dir: dir.clone() },
             Transport::Smtp(s) => {
@@ -136,7 +136,7 @@ impl Sender {
                 ))
             }
         };
-        Ok(Sender { inner })
+        Ok(Mailer { inner })
     }
 
     /// Sending the same message again replaces the first copy instead of delivering a second
@@ -233,7 +233,7 @@ impl Sender {
         self.check_as(None).await
     }
 
-    /// `secmail check --online`: as [`Sender::check`], and over SMTP `MAIL FROM` with
+    /// `secmail check --online`: as [`Mailer::check`], and over SMTP `MAIL FROM` with
     /// `sender` (the security address every message is sent from), then `RSET`: a submission
     /// server that does not let this login send as that address says so now, not at the first
     /// acknowledgement. A refused login or sender carries `FailureClass::Config`.
@@ -605,8 +605,8 @@ mod tests {
             ca_file: None,
             helo_name: None,
         };
-        assert!(Sender::new(&Transport::Smtp(s("127.0.0.1"))).is_ok());
-        let e = Sender::new(&Transport::Smtp(s("192.0.2.7"))).unwrap_err();
+        assert!(Mailer::new(&Transport::Smtp(s("127.0.0.1"))).is_ok());
+        let e = Mailer::new(&Transport::Smtp(s("192.0.2.7"))).unwrap_err();
         assert!(format!("{e:#}").contains("smtp.security"), "{e:#}");
     }
 
@@ -661,7 +661,7 @@ mod tests {
         ];
         for (auth, reply, want) in rows {
             let port = fake_smtp(auth, reply).await;
-            let sender = Sender::new(&Transport::Smtp(SmtpSettings {
+            let sender = Mailer::new(&Transport::Smtp(SmtpSettings {
                 host: "127.0.0.1".into(),
                 port,
                 security: Security::Plain,
@@ -684,7 +684,7 @@ mod tests {
     async fn file_transport_writes_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("outbox/sent");
-        let sender = Sender::new(&Transport::File { dir: out.clone() }).unwrap();
+        let sender = Mailer::new(&Transport::File { dir: out.clone() }).unwrap();
         sender.check().await.unwrap();
         let raw = b"Message-ID: <1@x>\r\n\r\nhi\r\n";
         sender

@@ -30,7 +30,7 @@ use super::imap::ImapInbox;
 use super::outbox;
 use super::store::Store;
 use super::systemd::Notifier;
-use super::transport::Sender;
+use super::transport::Mailer;
 use crate::config::{Config, Inbound};
 use crate::core::compose::Templates;
 use anyhow::{Context, Result};
@@ -60,7 +60,7 @@ pub struct Daemon {
     templates: RwLock<Arc<Templates>>,
     pub store: Store,
     pub clock: Clock,
-    sender: RwLock<Arc<Sender>>,
+    sender: RwLock<Arc<Mailer>>,
     outbox_wake: Arc<Notify>,
     /// Woken by a reload: the inbound session reconnects with the new settings.
     reloaded: Notify,
@@ -124,7 +124,7 @@ impl Daemon {
         let mut config = config;
         config.settings.project.id_secret = store.id_secret();
         let templates = load_templates(&config.templates_dir)?;
-        let sender = Sender::new(&config.outbound)?;
+        let sender = Mailer::new(&config.outbound)?;
         Ok(Daemon {
             config: RwLock::new(Arc::new(config)),
             templates: RwLock::new(Arc::new(templates)),
@@ -168,7 +168,7 @@ impl Daemon {
             .clone()
     }
 
-    fn sender(&self) -> Arc<Sender> {
+    fn sender(&self) -> Arc<Mailer> {
         self.sender
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -184,7 +184,7 @@ impl Daemon {
             let mut config = Config::load(path, self.clock.now().into())?;
             config.settings.project.id_secret = self.store.id_secret();
             let templates = load_templates(&config.templates_dir)?;
-            let sender = Sender::new(&config.outbound)?;
+            let sender = Mailer::new(&config.outbound)?;
             let old = self.config();
             if config.store_path != old.store_path {
                 anyhow::bail!(
