@@ -170,7 +170,7 @@ role = "backup"
 
     /// One scheduler pass at the pipeline's now, committed as the daemon commits it.
     pub fn schedule(&self) -> Changes {
-        let s = schedule::run(
+        let s = schedule::pass(
             &self.store.cases(),
             &self.config,
             &self.templates,
