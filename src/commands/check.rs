@@ -120,16 +120,16 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
     }
     // The distributor list: how many would get nothing (no usable cert). Counts only: the
     // list itself is shown by `secmail distributors list`.
+    // Beside a running daemon, through its control socket (`commands::remote`).
     let store = if config.store_path.exists() {
-        Some(crate::shell::store::Store::open(&config.store_path))
+        Some(super::remote::open(&config).and_then(|a| a.distributors()))
     } else {
         println!("distributors: none yet (no store)");
         None
     };
     match store {
         None => {}
-        Some(Ok(store)) => {
-            let list = store.distributors();
+        Some(Ok(list)) => {
             let sys = clock.now().into();
             let unusable = list
                 .iter()
@@ -149,8 +149,11 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
                 println!("distributors: {} with usable certs", list.len());
             }
         }
-        Some(Err(e)) if e.is::<crate::shell::store::StoreLocked>() => {
-            println!("distributors: not checked (the store is in use by the running daemon)")
+        Some(Err(e))
+            if e.chain()
+                .any(|c| c.is::<crate::shell::store::StoreLocked>()) =>
+        {
+            println!("distributors: not checked (the store is in use by another secmail process)")
         }
         Some(Err(e)) => println!("warning: store: {e:#}"),
     }
