@@ -1,5 +1,5 @@
 //! Command-line definitions only; the code behind each subcommand is in `commands/`.
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -7,14 +7,28 @@ use std::path::PathBuf;
     name = "secmail",
     version,
     about = "Runs a project's security@ mailbox: decrypts reports, opens cases, answers reporters, copies the team",
-    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
+    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail status              how the running daemon is doing\n  secmail outbox list         mail waiting to be sent\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
 )]
 pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, default_value = "security.conf")]
     pub config: PathBuf,
+    /// How log lines are written to stderr: text, or json (one object per line, for a log
+    /// collector). Without it: the journal's own fields under systemd, text elsewhere.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line per event: time, level, target, message, fields.
+    Text,
+    /// One JSON object per event and line: timestamp, level, target, message and the fields
+    /// (`case_id`, `msg_hash`, …) as keys.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +146,28 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// How the service is doing: inbound, outbox, quarantine, cases, deadlines, expiring certs
+    /// (from the running daemon, or from the store when none runs).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The outbox: what waits to be sent, and stuck mail to retry or drop.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Show what waits to be sent: id, case, kind, attempts, next attempt, last error.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send this entry at the next outbox pass, its backoff forgotten.
+    Retry { id: u64 },
+    /// Give up on this entry: kept as undeliverable and recorded on its case.
+    Drop { id: u64 },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,8 +10,8 @@ use secmail::core::keys::{self, Cert, ProjectKeys};
 use secmail::core::pipeline::{self, Processed};
 use secmail::core::schedule;
 use secmail::model::{Case, CaseId};
-use secmail::shell::daemon::load_templates;
 use secmail::shell::store::Store;
+use secmail::shell::templates::load_templates;
 use std::path::{Path, PathBuf};
 
 /// The mail builders live in the harness; these are the names the tests know them by.
@@ -109,7 +109,7 @@ impl Pipeline {
 
     /// One scheduler pass at the pipeline's now, committed as the daemon commits it.
     pub fn schedule(&self) -> Changes {
-        let s = schedule::run(
+        let s = schedule::pass(
             &self.store.cases(),
             &self.config,
             &self.templates,

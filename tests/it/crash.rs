@@ -199,8 +199,8 @@ async fn kill_9_at_random_points_loses_nothing() {
         handled_at_kill.push(daemon.log().matches("message handled").count());
     }
     eprintln!("messages handled per run before its SIGKILL: {handled_at_kill:?}");
-    // Started, not spawned: when the killed runs sent everything, the deliveries below are
-    // there at once, and a SIGTERM before READY would find no handler yet.
+    // Started (READY=1), not spawned: when the killed runs sent everything, the deliveries
+    // below are there at once, and the SIGTERM would land in the middle of the start-up.
     let daemon = live.start();
     wait_delivered(&servers, REPORTERS, "<ack.", n, &live).await;
     wait_delivered(&servers, ALICE, "<team-copy.", n, &live).await;

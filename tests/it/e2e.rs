@@ -220,6 +220,7 @@ async fn daemon_on_idle_answers_within_seconds() {
     let d = deployment(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
     let daemon = d.start();
+    daemon.notified("STATUS=connected to imap");
     let sent = std::time::Instant::now();
     let raw = report(
         &rita,

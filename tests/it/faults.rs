@@ -14,12 +14,9 @@ async fn imap_server_stopped_and_restarted_mid_run() {
         return;
     };
     let live = live(&servers).build();
+    // READY once the store is open; the IMAP session comes after.
     let daemon = live.start();
-    assert!(
-        daemon.ready.contains("connected to imap"),
-        "{}",
-        daemon.ready
-    );
+    daemon.notified("STATUS=connected to imap");
     submit_reports(&servers, 1..=5).await;
     wait_delivered(&servers, REPORTERS, "<ack.", 5, &live).await;
     // Dovecot also runs the LMTP that Postfix delivers through: stopping it with a team copy
@@ -56,8 +53,7 @@ async fn smtp_server_down_for_a_while() {
     )
     .await;
     servers.stop_smtp();
-    // Not `start`: the READY notification may already carry the outbox part waited for below.
-    let daemon = live.spawn(&[]);
+    let daemon = live.start();
     // Five acknowledgements and five team copies wait, retried with backoff (retry-min 1s).
     let status = daemon.notified("outbox: 10 waiting");
     assert!(

@@ -44,8 +44,7 @@ fn flood_of_machines_and_spam_no_loop_rate_limit_holds_reports_answered() {
     }
     let total = k;
     let started = Instant::now();
-    // Not `start`: the first maildir pass, before READY, is the whole flood.
-    let daemon = local.spawn(&[]);
+    let daemon = local.start();
     let pid = daemon.id();
     let mut peak = 0;
     // Waited on by condition; the deadline grows with the flood (about 250 messages/s here).

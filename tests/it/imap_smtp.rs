@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use secmail::shell::imap::{check_login, ImapInbox, Security, Wake};
-use secmail::shell::transport::{SendError, Sender, Transport};
+use secmail::shell::transport::{Mailer, SendError, Transport};
 
 use crate::harness::mail::numbered_mail;
 use crate::harness::{servers_or_skip, wait_until_async, MailServers};
@@ -322,7 +322,7 @@ async fn sender_delivers_over_smtp_and_reuses_its_connection() {
     let Some(servers) = servers_or_skip(USERS) else {
         return;
     };
-    let sender = Sender::new(&servers.smtp_transport()).unwrap();
+    let sender = Mailer::new(&servers.smtp_transport()).unwrap();
     sender.check().await.unwrap();
     for (i, to) in [ALICE, BOB, ALICE].iter().enumerate() {
         let raw = numbered_mail(
@@ -361,7 +361,7 @@ async fn smtp_down_is_transient_and_recovers() {
     let Some(mut servers) = servers_or_skip(USERS) else {
         return;
     };
-    let sender = Sender::new(&servers.smtp_transport()).unwrap();
+    let sender = Mailer::new(&servers.smtp_transport()).unwrap();
     let raw = numbered_mail(SECURITY, ALICE, "x", "before");
     sender
         .send(SECURITY, &[ALICE.to_string()], &raw, "x")
@@ -392,7 +392,7 @@ async fn refused_recipients_are_permanent() {
     let Some(servers) = servers_or_skip(USERS) else {
         return;
     };
-    let sender = Sender::new(&servers.smtp_transport()).unwrap();
+    let sender = Mailer::new(&servers.smtp_transport()).unwrap();
     let raw = numbered_mail(SECURITY, "nobody@example.org", "x", "x");
     for rcpt in ["nobody@example.org", "someone@elsewhere.test"] {
         let e = sender
@@ -469,7 +469,7 @@ async fn smtp_over_starttls_and_tls_trusts_the_ca_file_only() {
     tls.port = servers.smtps_port();
     tls.security = Security::Tls;
     for (name, settings) in [("starttls", &starttls), ("tls", &tls)] {
-        let sender = Sender::new(&Transport::Smtp(settings.clone())).unwrap();
+        let sender = Mailer::new(&Transport::Smtp(settings.clone())).unwrap();
         sender.check().await.unwrap();
         let want = format!("sent over {name}");
         sender
@@ -488,7 +488,7 @@ async fn smtp_over_starttls_and_tls_trusts_the_ca_file_only() {
 
         let mut untrusted = settings.clone();
         untrusted.ca_file = None;
-        let sender = Sender::new(&Transport::Smtp(untrusted)).unwrap();
+        let sender = Mailer::new(&Transport::Smtp(untrusted)).unwrap();
         let e = sender
             .send(
                 SECURITY,
@@ -506,7 +506,7 @@ async fn smtp_over_starttls_and_tls_trusts_the_ca_file_only() {
 async fn file_transport_writes_the_eml() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("outbox");
-    let sender = Sender::new(&Transport::File { dir: out.clone() }).unwrap();
+    let sender = Mailer::new(&Transport::File { dir: out.clone() }).unwrap();
     let raw = numbered_mail(SECURITY, REPORTER, "ack", "acknowledged");
     sender
         .send(SECURITY, &[REPORTER.to_string()], &raw, "SEC-2026-0001.ack")

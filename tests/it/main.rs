@@ -7,10 +7,14 @@
 mod answers;
 /// One module per class of SECURITY.md's threat model: each attack tried, the invariant held.
 mod attack;
+/// `check --online` against the real servers: every server reported, folders created, exit 78.
+mod check_online;
 /// The real binary on the shipped demo tree: `run --once`, the store commands, `--help`.
 mod cli;
 /// Shared helpers: the demo configuration, a fixed clock, the pipeline run as the daemon runs it.
 mod common;
+/// The running daemon serves the CLI: store commands, `status`, the metrics, over its socket.
+mod control;
 /// The real daemon killed with SIGKILL mid-batch against real servers: nothing lost or doubled.
 mod crash;
 /// Coordinated disclosure through the pure core: embargo rules, notices, caps, the announcement.

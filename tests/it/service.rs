@@ -27,11 +27,7 @@ impl Local {
 fn daemon_notifies_systemd_reloads_on_hup_and_stops_on_term() {
     let local = Deployment::local().build();
     let mut daemon = local.start_with(&[("WATCHDOG_USEC", "300000")]);
-    assert!(
-        daemon.ready.contains("STATUS=watching maildir"),
-        "{}",
-        daemon.ready
-    );
+    daemon.notified("STATUS=watching maildir");
     daemon.notified("WATCHDOG=1");
     daemon.notified("WATCHDOG=1");
 
@@ -181,7 +177,11 @@ fn init_scaffolds_a_deployment_that_check_accepts() {
         ])
         .output()
         .unwrap();
-    assert_eq!(again.status.code(), Some(64));
+    assert_eq!(
+        again.status.code(),
+        Some(73),
+        "an existing deployment is not overwritten"
+    );
     std::fs::set_permissions(
         dir.join("project-secret.asc"),
         std::fs::Permissions::from_mode(0o644),

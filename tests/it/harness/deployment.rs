@@ -358,7 +358,8 @@ impl Deployment {
     }
 
     /// Starts `secmail run` with `env` added and a NOTIFY_SOCKET of its own, and waits for
-    /// READY=1 (for IMAP: connected and the first pass done; for a maildir: its first pass).
+    /// READY=1: the configuration loaded, the store open. The inbound's state follows in
+    /// STATUS= (`Daemon::notified("STATUS=connected to imap")`, `…"STATUS=watching maildir"`).
     pub fn start_with(&self, env: &[(&str, &str)]) -> Daemon {
         let mut daemon = self.spawn(env);
         daemon.ready = daemon.notified("READY=1");

@@ -10,5 +10,5 @@ pub mod wait;
 
 pub use deployment::{assert_ok, Deployment, Setup};
 pub use servers::MailServers;
-pub use skip::{servers_or_skip, skip};
+pub use skip::{servers_or_skip, servers_or_skip_with, skip};
 pub use wait::{wait_until, wait_until_async, WAIT};

@@ -48,6 +48,11 @@ fn skip_unless_ci(ci: bool, banner: &str) {
 /// installed, not root); in CI that fails the test instead. Servers that are there but fail to
 /// start always fail the test.
 pub fn servers_or_skip(users: &[&str]) -> Option<MailServers> {
+    servers_or_skip_with(users, Some('/'))
+}
+
+/// As `servers_or_skip`, with the IMAP hierarchy separator of `MailServers::start_with`.
+pub fn servers_or_skip_with(users: &[&str], separator: Option<char>) -> Option<MailServers> {
     if let Err(why) = MailServers::available() {
         skip(&format!(
             "the real-mail-server tests: {why}\n\
@@ -55,7 +60,7 @@ pub fn servers_or_skip(users: &[&str]) -> Option<MailServers> {
         ));
         return None;
     }
-    match MailServers::start(users) {
+    match MailServers::start_with(users, separator) {
         Ok(s) => Some(s),
         Err(e) => panic!("starting the mail servers failed: {e:#}"),
     }
