@@ -81,9 +81,10 @@ pub enum Command {
         #[arg(long, default_value = "/var/lib/secmail/store")]
         store: PathBuf,
     },
-    /// Write the whole store to FILE, signed by and encrypted to the project key (stop the daemon first).
+    /// Write the whole store to FILE, signed by and encrypted to the project key (a running
+    /// daemon takes the snapshot).
     #[command(
-        after_help = "Example (with the service stopped: systemctl stop secmail):\n  secmail backup secmail-backup.pgp"
+        after_help = "Example (the service may run: it takes the snapshot itself):\n  secmail backup secmail-backup.pgp"
     )]
     Backup { file: PathBuf },
     /// Take in an existing security@ mailbox (mbox file or IMAP folder) as cases; run it twice and nothing changes.
@@ -119,8 +120,8 @@ pub enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
-    /// The confidential distributor list (advance notices). Needs the store: stop the daemon
-    /// first, or use signed /distributors commands by mail while it runs.
+    /// The confidential distributor list (advance notices); through the running daemon when it
+    /// holds the store, or by signed /distributors commands by mail.
     #[command(
         subcommand,
         after_help = "Examples (the demo's test distributor key):\n  secmail distributors list\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d\n  secmail distributors remove distro-a"
@@ -148,25 +149,33 @@ pub enum Command {
     },
     /// How the service is doing: inbound, outbox, quarantine, cases, deadlines, expiring certs
     /// (from the running daemon, or from the store when none runs).
+    #[command(after_help = "Examples:\n  secmail status\n  secmail status --json")]
     Status {
         #[arg(long)]
         json: bool,
     },
     /// The outbox: what waits to be sent, and stuck mail to retry or drop.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  secmail outbox list")]
     Outbox(OutboxCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
     /// Show what waits to be sent: id, case, kind, attempts, next attempt, last error.
+    #[command(after_help = "Example:\n  secmail outbox list --json")]
     List {
         #[arg(long)]
         json: bool,
     },
     /// Send this entry at the next outbox pass, its backoff forgotten.
+    #[command(
+        after_help = "Example (an id from `secmail outbox list`):\n  secmail outbox retry 17"
+    )]
     Retry { id: u64 },
     /// Give up on this entry: kept as undeliverable and recorded on its case.
+    #[command(
+        after_help = "Example (an id from `secmail outbox list`):\n  secmail outbox drop 17"
+    )]
     Drop { id: u64 },
 }
 

@@ -31,7 +31,7 @@ mod flood;
 mod golden;
 /// GnuPG as a reporter or team member uses it (independent of secmail's OpenPGP code).
 mod gpg;
-/// Shared fixtures of the integration tests: real Dovecot and Postfix on loopback.
+/// The toolkit: real Dovecot and Postfix, one Deployment, one wait_until, mail builders, skip.
 mod harness;
 /// The hostile corpus: every message handled within bounds, none crashes the pipeline.
 mod hostile;
