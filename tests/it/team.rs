@@ -301,6 +301,13 @@ fn help_answers_with_the_command_list() {
         now(),
     );
     let r = p.process(&raw);
+    // For its sender only: the rest of the team is not sent a copy (issue 13.6).
+    assert_eq!(
+        pairs(&sent(r.outgoing())),
+        vec![("command-result", "alice@example.org")],
+        "{}",
+        r.summary
+    );
     let text = open_sent(&r.outgoing()[0].mail.raw, &alice);
     assert!(text.contains("/duplicate CASE"), "{text}");
     // Without /reply nothing goes to the reporter: an internal note for the team.
@@ -308,4 +315,121 @@ fn help_answers_with_the_command_list() {
         .outgoing()
         .iter()
         .all(|Queued { mail: o, .. }| o.rcpts != ["rita@reporter.example"]));
+}
+
+/// The same commands as people write them (issue 13.1): capitalised, below mutt's and
+/// Thunderbird's attribution line and quote, and on top of an Outlook-style quoted copy. Each
+/// mail executes.
+#[test]
+fn commands_from_mutt_thunderbird_and_outlook_all_execute() {
+    let team_copy = "Case:         SEC-2026-0001 (new)\nFrom:         Rita Reporter <rita@reporter.example>\n\n----- message text -----\nparse_packet() overflows on a 70000-byte record.\n----- end of message text -----";
+    let quoted: String = team_copy.lines().map(|l| format!("> {l}\n")).collect();
+    let mutt = format!(
+        "On Sat, Nov 28, 2026 at 12:00:00PM +0000, Example Project Security wrote:\n{quoted}\n/State Confirmed\n/Severity high\n/reply\n\nHello Rita,\n\nconfirmed, a fix is under way.\n\n-- \nAlice\n"
+    );
+    let thunderbird = format!(
+        "On 11/28/26 12:00 PM, Example Project Security wrote:\n{quoted}\n/state confirmed\n/SEVERITY High\n/Reply\n\nHello Rita,\n\nconfirmed, a fix is under way.\n"
+    );
+    let outlook = format!(
+        "/State Confirmed\n/Severity high\n/Reply\n\nHello Rita,\n\nconfirmed, a fix is under way.\n\n-----Original Message-----\nFrom: Example Project Security <security@example.org>\nSent: Saturday, November 28, 2026 12:00 PM\nTo: alice@example.org\nSubject: [SEC-2026-0001] New security report\n\n{team_copy}\n"
+    );
+    for (client, body) in [
+        ("mutt", mutt),
+        ("Thunderbird", thunderbird),
+        ("Outlook", outlook),
+    ] {
+        let p = Pipeline::demo();
+        let copy = report(&p);
+        let alice = secret("team-alice-secret.asc");
+        let (raw, _) = signed_encrypted(
+            &alice,
+            &reply_headers("Alice <alice@example.org>", "m1@example.org", &copy),
+            &text_payload(&body),
+            now(),
+        );
+        let r = p.process(&raw);
+        assert_eq!(
+            pairs(&sent(r.outgoing())),
+            vec![
+                ("relay", "rita@reporter.example"),
+                ("command-result", "alice@example.org"),
+                ("team-copy", "bob@example.org"),
+            ],
+            "{client}: {}",
+            r.summary
+        );
+        let case = p.case("SEC-2026-0001");
+        assert_eq!(case.state, State::Confirmed, "{client}");
+        assert_eq!(case.severity, Some(Severity::High), "{client}");
+        let relayed = open_sent(
+            &r.outgoing()[0].mail.raw,
+            &secret("reporter-rita-secret.asc"),
+        );
+        assert!(
+            relayed.contains("a fix is under way"),
+            "{client}: {relayed}"
+        );
+        for leak in ["/state", "/State", "Case:", "wrote:", "Original Message"] {
+            assert!(
+                !relayed.contains(leak),
+                "{client}: {leak:?} relayed:\n{relayed}"
+            );
+        }
+    }
+}
+
+/// A command line where no command runs is answered "not executed", naming the line and why
+/// (issue 13.1); the note still reaches the rest of the team and changes nothing.
+#[test]
+fn command_lines_outside_the_block_are_answered_not_executed() {
+    let p = Pipeline::demo();
+    let copy = report(&p);
+    let alice = secret("team-alice-secret.asc");
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@example.org", "n1@example.org", &copy),
+        &text_payload("Looks real to me, I will take it.\n/State Confirmed\n/assign me"),
+        now(),
+    );
+    let r = p.process(&raw);
+    assert_eq!(
+        pairs(&sent(r.outgoing())),
+        vec![
+            ("command-result", "alice@example.org"),
+            ("team-copy", "bob@example.org"),
+        ],
+        "{}",
+        r.summary
+    );
+    let case = p.case("SEC-2026-0001");
+    assert_eq!(case.state, State::New);
+    assert_eq!(case.handler, None);
+    let told = open_sent(&r.outgoing()[0].mail.raw, &alice);
+    assert!(told.contains("NOT EXECUTED"), "{told}");
+    assert!(
+        told.contains("/State Confirmed: below the message text"),
+        "{told}"
+    );
+    assert!(
+        told.contains("/assign me: below the message text"),
+        "{told}"
+    );
+
+    // After an executed block: the block runs, the later line is named.
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@example.org", "n2@example.org", &copy),
+        &text_payload("/assign me\n\nTaking it.\n/state triage"),
+        now(),
+    );
+    let r = p.process(&raw);
+    let case = p.case("SEC-2026-0001");
+    assert_eq!(case.handler.as_deref(), Some("alice@example.org"));
+    assert_eq!(case.state, State::New);
+    let told = open_sent(&r.outgoing()[0].mail.raw, &alice);
+    assert!(told.contains("/assign me — handler is now"), "{told}");
+    assert!(
+        told.contains("/state triage: not in the command block"),
+        "{told}"
+    );
 }

@@ -61,6 +61,7 @@ pub(super) fn refused(
                 m,
                 json!({
                     "reasons": reasons,
+                    "not_executed": parsed.not_executed,
                     "member_fingerprint": m.fingerprint,
                     "member_address": m.address,
                     "max_age": max_age,
@@ -114,9 +115,13 @@ pub(super) fn accepted(
     };
     let mut case = (**case).clone();
     // A signed command mail acts only on the case its signed content names (SECURITY.md,
-    // re-targeting): the headers that threaded it are not signed.
-    if let Err(why) = signed_target(parsed, about, &case.id, &config.project.case_prefix) {
-        return refuse(vec![why]);
+    // re-targeting): the headers that threaded it are not signed. A note whose command lines
+    // all stand outside the block acts on nothing: it needs no target.
+    let note = parsed.commands.is_empty();
+    if !note {
+        if let Err(why) = signed_target(parsed, about, &case.id, &config.project.case_prefix) {
+            return refuse(vec![why]);
+        }
     }
 
     let mut related = mem.related.clone();
@@ -297,11 +302,16 @@ pub(super) fn accepted(
         member,
         json!({
             "done": lines,
+            "not_executed": parsed.not_executed,
             "state": case.state.as_str(),
             "handler": case.handler,
             "help": if parsed.has("help") { HELP } else { "" },
         }),
-        "Commands done".into(),
+        if note {
+            "Commands not executed".into()
+        } else {
+            "Commands done".into()
+        },
         inc.hash,
         config,
         now,
@@ -315,17 +325,32 @@ pub(super) fn accepted(
         relayed: relay,
         ..*about
     };
-    let copies = team_copies(
-        &mut case,
-        config,
-        Some(&member.address),
-        &about,
-        about.opened.attachments.clone(),
-        now,
-    );
+    // `/help` is for its sender: the rest of the team is not sent a copy (issue 13.6).
+    let help_only = parsed.has("help")
+        && parsed
+            .commands
+            .iter()
+            .all(|(_, c)| matches!(c, Command::Help | Command::Case(_)));
+    let copies = if help_only {
+        Vec::new()
+    } else {
+        team_copies(
+            &mut case,
+            config,
+            Some(&member.address),
+            &about,
+            about.opened.attachments.clone(),
+            now,
+        )
+    };
     let names: Vec<&str> = parsed.commands.iter().map(|(_, c)| c.name()).collect();
+    let not_executed = match parsed.not_executed.len() {
+        0 => String::new(),
+        1 => ", 1 line not executed".to_string(),
+        n => format!(", {n} lines not executed"),
+    };
     let summary = format!(
-        "{}: {} team command{} ({}) → {}{} confirmation, {} team cop{}",
+        "{}: {} team command{} ({}){not_executed} → {}{} confirmation, {} team cop{}",
         case.id,
         names.len(),
         if names.len() == 1 { "" } else { "s" },

@@ -7,14 +7,18 @@
 //! `/reply` hands to the reporter. What the commands do to a case is `core::apply`'s (and
 //! `core::disclose`'s for the disclosure commands).
 //!
-//! Invariants: pure and total; a command line is `/name args` with `name` of lowercase letters
-//! and dashes, and the block ends at the first other line (a blank line too), so "/usr/bin is
-//! broken" in prose is text, not a command. A message whose block has any bad line is refused
-//! whole (all or nothing), each bad line with its reason.
+//! Invariants: pure and total; a command line is `/name args` with `name` of letters and
+//! dashes, in any case (`/State Confirmed` is `/state confirmed`); the block stands at the top
+//! of the body or right below the attribution line and quoted lines a reply starts with
+//! (`block`), and ends at the first other line (a blank line too), so "/usr/bin is broken" in
+//! prose is text, not a command. A line naming a command anywhere else is not executed and
+//! listed in [`Parsed::not_executed`] with why, for the sender's answer. A message whose block
+//! has any bad line is refused whole (all or nothing), each bad line with its reason.
 //!
 //! Extension point: a new command is a [`Command`] variant, a row in [`parse_line`] and in
 //! [`HELP`], and its effect in `apply::commands`.
 mod authority;
+mod block;
 pub mod disclosure;
 mod relay;
 
@@ -80,6 +84,9 @@ pub struct Parsed {
     pub errors: Vec<String>,
     /// The body without the command block: what is stored and, with `/reply`, relayed.
     pub text: String,
+    /// Command lines outside the block ("LINE: why"): not executed, and the sender is told
+    /// (issue 13.1: nothing a member wrote as a command is dropped silently).
+    pub not_executed: Vec<String>,
 }
 
 impl Parsed {
@@ -95,8 +102,10 @@ impl Parsed {
 
 /// What `/help` answers.
 pub const HELP: &str = "\
-Commands go at the top of a signed reply, one per line; the first other line ends them.
-The signed text must name the case: reply quoting the team copy (its Case: line), keep
+Commands go in one block of a signed reply, one per line, in any case (/State = /state):
+at the top, or right below the quoted text (\"... wrote:\" and the > lines). The first
+other line, a blank one too, ends the block; command lines elsewhere are not executed,
+and you are told which. The signed text must name the case: reply quoting the team copy (its Case: line), keep
 the [case] tag in the subject of a client that protects it, or add a /case line.
   /case CASE             the case these commands are for
   /reply                 send the rest of this message to the reporter(s)
@@ -127,51 +136,52 @@ nothing: one bad line refuses the whole message.";
 /// The most command lines one message may carry.
 const MAX_COMMANDS: usize = 50;
 
-/// Splits `body` into its command block and the rest, and parses each command line.
+/// Splits `body` into its command block and the rest (`block`: at the top, or below the
+/// quote a reply starts with), and parses each command line. Command lines elsewhere are
+/// [`Parsed::not_executed`], each with why.
 pub fn parse(body: &str, case_prefix: &str) -> Parsed {
     let mut out = Parsed::default();
-    let mut lines = body.lines().peekable();
-    while lines.peek().is_some_and(|l| l.trim().is_empty()) {
-        lines.next();
-    }
-    let mut rest = Vec::new();
-    let mut in_block = true;
-    for line in lines {
-        if in_block {
-            if let Some((name, args)) = command_line(line) {
-                let written = line.trim().to_string();
-                if out.commands.len() + out.errors.len() >= MAX_COMMANDS {
-                    out.errors
-                        .push(format!("more than {MAX_COMMANDS} command lines"));
-                    continue;
-                }
-                match parse_line(name, args, case_prefix) {
-                    Ok(c) => out.commands.push((written, c)),
-                    Err(why) => out.errors.push(format!("{written}: {why}")),
-                }
-                continue;
-            }
-            in_block = false;
+    let known = |n: &str| NAMES.contains(&n) || disclosure::NAMES.contains(&n);
+    let split = block::split(body, &known);
+    for line in &split.block {
+        let Some((name, args)) = block::command_line(line) else {
+            continue;
+        };
+        let written = line.trim().to_string();
+        if out.commands.len() + out.errors.len() >= MAX_COMMANDS {
+            out.errors
+                .push(format!("more than {MAX_COMMANDS} command lines"));
+            continue;
         }
-        rest.push(line);
+        match parse_line(&name, args, case_prefix) {
+            Ok(c) => out.commands.push((written, c)),
+            Err(why) => out.errors.push(format!("{written}: {why}")),
+        }
     }
-    while rest.first().is_some_and(|l| l.trim().is_empty()) {
-        rest.remove(0);
-    }
-    out.text = rest.join("\n");
+    out.not_executed = split
+        .stray
+        .iter()
+        .take(MAX_COMMANDS)
+        .map(|(line, why)| format!("{line}: {why}"))
+        .collect();
+    out.text = split.text.join("\n");
     out
 }
 
-/// `/name args` → (name, args), when `name` is a command word.
-fn command_line(line: &str) -> Option<(&str, &str)> {
-    let t = line.trim();
-    let body = t.strip_prefix('/')?;
-    let (name, args) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
-    let word = !name.is_empty()
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c == '-');
-    word.then(|| (name, args.trim()))
-}
+/// The command names of [`parse_line`] besides the disclosure ones.
+const NAMES: &[&str] = &[
+    "reply",
+    "help",
+    "assign",
+    "state",
+    "severity",
+    "affected",
+    "fixed",
+    "cve",
+    "credit",
+    "case",
+    "duplicate",
+];
 
 fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, String> {
     let none = |c: Command| {
@@ -404,6 +414,42 @@ mod tests {
             ],
             &[],
             "",
+        );
+    }
+
+    #[test]
+    fn names_are_case_insensitive_and_blocks_may_follow_a_quote() {
+        check(
+            "/State Confirmed\n/ASSIGN me",
+            &[
+                Command::State(State::Confirmed),
+                Command::Assign("me".into()),
+            ],
+            &[],
+            "",
+        );
+        check(
+            "On Tue, 1 Dec 2026 at 10:00, secmail wrote:\n> Case: SEC-2026-0001\n>\n> parse_packet overflows\n\n/state confirmed\n\nThanks.",
+            &[Command::State(State::Confirmed)],
+            &[],
+            "On Tue, 1 Dec 2026 at 10:00, secmail wrote:\n> Case: SEC-2026-0001\n>\n> parse_packet overflows\n\nThanks.",
+        );
+        let p = parse(
+            "Looking into it.\n/State triage\n/embargo 2026-12-08",
+            "SEC",
+        );
+        assert!(p.commands.is_empty() && p.errors.is_empty());
+        assert_eq!(
+            p.not_executed,
+            [
+                format!("/State triage: {}", block::AFTER_TEXT),
+                format!("/embargo 2026-12-08: {}", block::AFTER_TEXT),
+            ]
+        );
+        let p = parse("/help\n\n/state closed", "SEC");
+        assert_eq!(
+            p.not_executed,
+            [format!("/state closed: {}", block::AFTER_BLOCK)]
         );
     }
 
