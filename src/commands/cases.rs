@@ -133,7 +133,10 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
             if e.public {
                 "lifted: the issue is public".to_string()
             } else {
-                format!("until {}", crate::core::disclose::human(e.until))
+                format!(
+                    "until {}",
+                    crate::core::disclose::human(e.until, config.policy.calendar.zone)
+                )
             },
             e.asked_by,
             if e.forced { ", forced" } else { "" },
@@ -153,6 +156,8 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
             n.at.format("%Y-%m-%d %H:%M UTC")
         );
     }
+    // Times in the policy's zone with the offset (issue 13.2).
+    let zone = config.policy.calendar.zone;
     println!("timeline:");
     for e in &case.timeline {
         let what = match &e.kind {
@@ -218,7 +223,7 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 } else {
                     format!(
                         "embargo until {}{}",
-                        until.format("%Y-%m-%d %H:%M UTC"),
+                        crate::core::disclose::human(*until, zone),
                         if *forced { " (forced)" } else { "" }
                     )
                 }
@@ -257,7 +262,7 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
         };
         println!(
             "  {}  {:<28} {what}",
-            e.at.format("%Y-%m-%d %H:%M:%S"),
+            crate::core::disclose::stamp(e.at, zone),
             e.actor
         );
     }

@@ -433,3 +433,64 @@ fn command_lines_outside_the_block_are_answered_not_executed() {
         "{told}"
     );
 }
+
+/// Issue 13.2 and 13.7: dates as people write them. A bare time is the policy's zone
+/// (Europe/Berlin here), `Z`, `UTC` and offsets are accepted, the one confirmation states the
+/// date in both zones, and a form still refused comes back with the accepted forms filled in.
+#[test]
+fn embargo_times_are_read_in_the_policy_zone_and_confirmed_in_both() {
+    let mut p = Pipeline::with_policy("time-zone = \"Europe/Berlin\"");
+    let copy = report(&p);
+    let alice = secret("team-alice-secret.asc");
+    let mail = |id: &str, body: &str| {
+        signed_encrypted(
+            &alice,
+            &reply_headers("alice@example.org", id, &copy),
+            &text_payload(body),
+            now(),
+        )
+        .0
+    };
+    let r = p.process(&mail("e1@example.org", "/embargo 2026-12-16 14:00"));
+    let results: Vec<_> = r
+        .outgoing()
+        .iter()
+        .filter(|q| q.kind == "command-result")
+        .collect();
+    assert_eq!(results.len(), 1, "{}", r.summary);
+    let told = open_sent(&results[0].mail.raw, &alice);
+    assert!(
+        told.contains("disclosure Wednesday 2026-12-16 14:00 Europe/Berlin (13:00 UTC)"),
+        "{told}"
+    );
+    let until = |p: &Pipeline| p.case("SEC-2026-0001").embargo.unwrap().until;
+    assert_eq!(until(&p).to_rfc3339(), "2026-12-16T13:00:00+00:00");
+    for (i, (line, utc)) in [
+        ("/embargo 2026-12-15T14:00Z", "2026-12-15T14:00:00+00:00"),
+        ("/embargo 2026-12-15 14:00 UTC", "2026-12-15T14:00:00+00:00"),
+        (
+            "/embargo 2026-12-15T14:00+01:00",
+            "2026-12-15T13:00:00+00:00",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        p.at(now() + Duration::minutes(20 * (i as i64 + 1)));
+        let r = p.process(&mail(&format!("e{}@example.org", i + 2), line));
+        assert_eq!(until(&p).to_rfc3339(), utc, "{line}: {}", r.summary);
+    }
+    p.at(now() + Duration::hours(2));
+    let r = p.process(&mail("e9@example.org", "/embargo 2026-12-15T14h"));
+    assert_eq!(
+        pairs(&sent(r.outgoing())),
+        vec![("command-refused", "alice@example.org")]
+    );
+    let told = open_sent(&r.outgoing()[0].mail.raw, &alice);
+    for form in [
+        "/embargo 2026-12-15 14:00 UTC",
+        "/embargo 2026-12-15T14:00Z",
+    ] {
+        assert!(told.contains(form), "{form:?} not offered:\n{told}");
+    }
+}

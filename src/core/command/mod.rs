@@ -105,8 +105,9 @@ pub const HELP: &str = "\
 Commands go in one block of a signed reply, one per line, in any case (/State = /state):
 at the top, or right below the quoted text (\"... wrote:\" and the > lines). The first
 other line, a blank one too, ends the block; command lines elsewhere are not executed,
-and you are told which. The signed text must name the case: reply quoting the team copy (its Case: line), keep
-the [case] tag in the subject of a client that protects it, or add a /case line.
+and you are told which. The signed text must name the case: reply quoting the team
+copy (its Case: line), keep the [case] tag in the subject of a client that protects
+it, or add a /case line.
   /case CASE             the case these commands are for
   /reply                 send the rest of this message to the reporter(s)
   /assign ADDRESS|me     make a team member the case's handler
@@ -118,9 +119,11 @@ the [case] tag in the subject of a client that protects it, or add a /case line.
   /cve ID                e.g. CVE-2026-12345
   /credit NAME|anonymous how to credit the reporter ([ADDRESS] first with several)
   /duplicate CASE        this case duplicates CASE; the reporters are offered contact
-  /embargo DATE [HH:MM] [force] [ADDRESS…]
-                         disclosure date (default 16:00 UTC; Friday to Sunday and dates
-                         past the policy's maximum need force); addresses: need to know
+  /embargo DATE [HH:MM [ZONE]] [force] [ADDRESS…]
+                         disclosure date: 2026-12-08 (16:00 UTC), 2026-12-08 14:00 (the
+                         policy's time zone), 2026-12-08 14:00 UTC or Europe/Berlin,
+                         2026-12-08T14:00Z, 2026-12-08T14:00+01:00. Friday to Sunday and
+                         dates past the policy's maximum need force; addresses: need to know
   /embargo public        the issue leaked: reporter and team told, disclose now
   /notify-distributors   advance notice to each distributor (the text below the commands:
                          description and remedy; attachments: the patches); the reporter
@@ -467,7 +470,7 @@ mod tests {
                 "/reply now: /reply takes no argument",
                 "/duplicate CVE-2026-0001: \"CVE-2026-0001\" is not a case id like SEC-2026-0001",
                 "/state duplicate: use /duplicate CASE to mark a duplicate",
-                "/embargo next week: next week: usage: /embargo YYYY-MM-DD [HH:MM] [force] [need-to-know ADDRESS…] | /embargo public",
+                "/embargo next week: next week is not a date and time of these forms; write one of: /embargo YYYY-MM-DD (at 16:00 UTC) | /embargo YYYY-MM-DD 14:00 (in the policy's time zone) | /embargo YYYY-MM-DD 14:00 UTC | /embargo YYYY-MM-DD 14:00 Europe/Berlin (an IANA zone) | /embargo YYYY-MM-DDT14:00Z | /embargo YYYY-MM-DDT14:00+01:00 | /embargo public; then [force] [need-to-know ADDRESS…]",
                 "/severity low CVSS:9: \"CVSS:9\" is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
             ],
             "",

@@ -6,7 +6,7 @@
 //! chose; a reporter's message quotes nothing of the report and names no distributor; each
 //! distributor hears the end of the embargo encrypted to its cert alone.
 use super::notice::{notice, usable_cert};
-use super::{human, refuse, sent_event, Ctx, Effects, Refusal};
+use super::{refuse, sent_event, Ctx, Effects, Refusal};
 use crate::core::apply::base_vars;
 use crate::core::draft::{self, Draft, Kind};
 use crate::core::keys;
@@ -35,7 +35,7 @@ pub fn disclose(
         if !e.public && e.until > ctx.now && !force {
             return refuse(format!(
                 "the embargo runs until {}: distributors were promised that date; wait, or /disclose force",
-                human(e.until)
+                ctx.policy.human(e.until)
             ));
         }
     }
@@ -176,7 +176,7 @@ pub(super) fn to_reporters(
                     json!({
                         "reporter_name": r.name,
                         "text": text,
-                        "date": case.embargo.as_ref().map(|e| human(e.until)),
+                        "date": case.embargo.as_ref().map(|e| ctx.policy.human(e.until)),
                         "encrypted": cert.is_some(),
                         "distributor": null,
                         "leaked": case.embargo.as_ref().is_some_and(|e| e.public),
