@@ -97,10 +97,10 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
         );
     }
     if !case.affected.is_empty() {
-        println!("affected {}", case.affected.join(", "));
+        println!("affected {}", crate::model::versions::join(&case.affected));
     }
     if !case.fixed.is_empty() {
-        println!("fixed {}", case.fixed.join(", "));
+        println!("fixed {}", crate::model::versions::join(&case.fixed));
     }
     if let Some(cve) = &case.cve {
         println!("cve {cve}");
@@ -122,7 +122,8 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 .unwrap_or_default()
         );
         match &r.credit {
-            crate::model::Credit::Name => {}
+            crate::model::Credit::Undecided => println!("  credit: not said yet (nobody named)"),
+            crate::model::Credit::Name => println!("  credit by name"),
             crate::model::Credit::Handle(h) => println!("  credit as {h}"),
             crate::model::Credit::Anonymous => println!("  credit: anonymous"),
         }
@@ -242,6 +243,15 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 reasons.join("; ")
             ),
             EventKind::Linked { case, relation } => format!("{relation} {case}"),
+            EventKind::CreditChosen { reporter, credit } => format!(
+                "{reporter} chose to be credited {}",
+                match credit {
+                    crate::model::Credit::Anonymous => "anonymously".to_string(),
+                    crate::model::Credit::Handle(h) => format!("as {h}"),
+                    crate::model::Credit::Name => "by name".to_string(),
+                    crate::model::Credit::Undecided => "later".to_string(),
+                }
+            ),
             EventKind::ContactConsent { reporter } => {
                 format!("{reporter} agreed to be put in touch")
             }

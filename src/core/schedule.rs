@@ -412,7 +412,7 @@ fn progress(c: &mut Case, config: &Settings, now: DateTime<Utc>, drafts: &mut Ve
             json!({
                 "state_text": state_text(c.state),
                 "every": every.describe(),
-                "fixed": c.fixed.join(", "),
+                "fixed": crate::model::versions::join(&c.fixed),
             }),
             format!("[{}] Progress on your security report", c.id),
             &format!("timer/{name}"),

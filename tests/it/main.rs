@@ -10,6 +10,8 @@ mod attack;
 mod cli;
 /// Shared helpers: the demo configuration, a fixed clock, the pipeline run as the daemon runs it.
 mod common;
+/// Advisories downstream tools accept: OSV schema, the BSI's CSAF validator, the CVE schema.
+mod consumers;
 /// The real daemon killed with SIGKILL mid-batch against real servers: nothing lost or doubled.
 mod crash;
 /// Coordinated disclosure through the pure core: embargo rules, notices, caps, the announcement.

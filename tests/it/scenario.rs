@@ -7,7 +7,7 @@ use super::common::{
 };
 use chrono::{DateTime, Utc};
 use secmail::core::calendar::Span;
-use secmail::model::{Credit, EventKind, State};
+use secmail::model::{versions, Credit, EventKind, State};
 
 const HOLIDAYS: &str = r#"holidays = ["2026-12-25", "2027-01-01"]"#;
 const RITA: &str = "Rita Reporter <rita@reporter.example>";
@@ -367,8 +367,8 @@ fn pyca_acknowledgement_promise_holds_when_the_automatic_one_cannot_go() {
     );
     let c = p.case("SEC-2026-0006");
     assert_eq!(
-        (c.affected.clone(), c.fixed.clone()),
-        (vec!["<46.0.2".to_string()], vec!["46.0.2".to_string()])
+        (versions::join(&c.affected), versions::join(&c.fixed)),
+        ("<46.0.2".to_string(), "46.0.2".to_string())
     );
     assert_eq!(c.reporters[0].credit, Credit::Handle("Rita R.".into()));
     assert_eq!(tick(&mut p, "2026-12-22T17:05:00Z"), vec![]);

@@ -105,7 +105,7 @@ fn a_signed_command_mail_changes_the_case_relays_and_confirms() {
     assert_eq!(case.handler.as_deref(), Some("alice@example.org"));
     assert_eq!(case.severity, Some(Severity::High));
     assert!(case.cvss.as_deref().unwrap().starts_with("CVSS:3.1/"));
-    assert_eq!(case.affected, vec!["<2.4.2"]);
+    assert_eq!(secmail::model::versions::join(&case.affected), "<2.4.2");
     assert_eq!(case.cve.as_deref(), Some("CVE-2026-12345"));
     assert_eq!(case.reporters[0].credit, Credit::Handle("Rita R.".into()));
     let commands = case
@@ -493,4 +493,148 @@ fn embargo_times_are_read_in_the_policy_zone_and_confirmed_in_both() {
     ] {
         assert!(told.contains(form), "{form:?} not offered:\n{told}");
     }
+}
+
+/// Issue 13.3 and 13.4: `/affected` keeps ranges as ranges and shows them back; `/severity`
+/// scores the vector and warns when the level disagrees with the score.
+#[test]
+fn versions_are_ranges_and_cvss_is_scored() {
+    let p = Pipeline::demo();
+    let copy = report(&p);
+    let alice = secret("team-alice-secret.asc");
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@example.org", "v1@example.org", &copy),
+        &text_payload(
+            "/affected 2.0 - 2.3.1, >=3.0, <3.0.4\n/fixed 2.3.2, 3.0.4\n/severity low CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+        ),
+        now(),
+    );
+    let r = p.process(&raw);
+    let case = p.case("SEC-2026-0001");
+    let shown = secmail::model::versions::join(&case.affected);
+    assert_eq!(shown, "[>=2.0, <=2.3.1], [>=3.0, <3.0.4]");
+    assert!(!shown.contains(" - "), "no \"-\" version");
+    let told = open_sent(&r.outgoing()[0].mail.raw, &alice);
+    assert!(
+        told.contains("affected versions: 2.0 through 2.3.1; 3.0 up to 3.0.4 (not included)"),
+        "{told}"
+    );
+    assert!(told.contains("score 9.8 critical"), "{told}");
+    assert!(
+        told.contains("WARNING: the level low disagrees with the vector's score 9.8 critical"),
+        "{told}"
+    );
+    // A range is no fixed version; a bad vector is refused with the crate's reason.
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@example.org", "v2@example.org", &copy),
+        &text_payload("/fixed <2.3.2\n/severity high CVSS:3.1/AV:N/AC:L"),
+        now(),
+    );
+    let mut p = p;
+    p.at(now() + Duration::minutes(30));
+    let r = p.process(&raw);
+    let told = open_sent(&r.outgoing()[0].mail.raw, &alice);
+    assert!(
+        told.contains("is a range; /fixed names the versions"),
+        "{told}"
+    );
+    assert!(told.contains("the base metric PR is missing"), "{told}");
+}
+
+/// Issue 13.5: the acknowledgement asks how to credit; without an answer nobody is named;
+/// the reporter's `Credit: …` in a reply records it; `/credit` overrides.
+#[test]
+fn credit_is_asked_recorded_from_the_reply_and_overridden_by_credit() {
+    let p = Pipeline::demo();
+    let r = p.process(&plain_mail(
+        RITA,
+        "security@example.org",
+        "Heap overflow in parse_packet",
+        "r1@reporter.example",
+        "",
+        "parse_packet() overflows on a 70000-byte record.",
+    ));
+    let ack = r.outgoing().iter().find(|q| q.kind == "ack").unwrap();
+    let ack_text = String::from_utf8_lossy(&ack.mail.raw).into_owned();
+    assert!(
+        ack_text.contains("How would you like to be credited"),
+        "{ack_text}"
+    );
+    let case = p.case("SEC-2026-0001");
+    assert_eq!(case.reporters[0].credit, Credit::Undecided);
+    assert_eq!(
+        secmail::core::disclose::credit_line(&case),
+        None,
+        "no consent, no name"
+    );
+
+    // A forged From without our Message-ID cannot choose for her.
+    p.process(&plain_mail(
+        RITA,
+        "security@example.org",
+        "Re: [SEC-2026-0001]",
+        "forged@evil.example",
+        "",
+        "Credit: Eve was here",
+    ));
+    assert_eq!(
+        p.case("SEC-2026-0001").reporters[0].credit,
+        Credit::Undecided
+    );
+    // Her reply to the acknowledgement does.
+    let ack_id = ack.mail.message_id.clone();
+    p.process(&plain_mail(
+        RITA,
+        "security@example.org",
+        "Re: [SEC-2026-0001] Your security report",
+        "r2@reporter.example",
+        &format!("In-Reply-To: <{ack_id}>\r\nReferences: <{ack_id}>\r\n"),
+        "Thanks!\r\n\r\nCredit: Rita R. (@rita)\r\n",
+    ));
+    let case = p.case("SEC-2026-0001");
+    assert_eq!(
+        case.reporters[0].credit,
+        Credit::Handle("Rita R. (@rita)".into())
+    );
+    assert!(case
+        .timeline
+        .iter()
+        .any(|e| matches!(e.kind, EventKind::CreditChosen { .. })));
+    // The team's /credit overrides, and a later answer no longer changes it.
+    let copy = p
+        .case("SEC-2026-0001")
+        .timeline
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::Sent {
+                kind,
+                to,
+                message_id,
+                ..
+            } if kind == "team-copy" && to == "alice@example.org" => Some(message_id.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let alice = secret("team-alice-secret.asc");
+    let (raw, _) = signed_encrypted(
+        &alice,
+        &reply_headers("alice@example.org", "k1@example.org", &copy),
+        &text_payload("/credit anonymous"),
+        now(),
+    );
+    p.process(&raw);
+    p.process(&plain_mail(
+        RITA,
+        "security@example.org",
+        "Re: [SEC-2026-0001] Your security report",
+        "r3@reporter.example",
+        &format!("In-Reply-To: <{ack_id}>\r\nReferences: <{ack_id}>\r\n"),
+        "Credit: Rita Reporter",
+    ));
+    assert_eq!(
+        p.case("SEC-2026-0001").reporters[0].credit,
+        Credit::Anonymous
+    );
 }

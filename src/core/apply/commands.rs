@@ -13,6 +13,7 @@ use crate::core::command::{self, Command, Parsed, HELP};
 use crate::core::draft::{member_message, record_sent, reporter_message, Draft, Kind};
 use crate::core::settings::Settings;
 use crate::core::thread::{self, Threaded};
+use crate::model::versions;
 use crate::model::{Case, CaseId, ContactOffer, EventKind, State, TeamMember};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -175,21 +176,36 @@ pub(super) fn accepted(
             Command::Severity(sev, cvss) => {
                 case.severity = Some(*sev);
                 case.cvss = cvss.clone();
+                // The score, and a warning when it disagrees with the level (issue 13.4).
+                let scored = cvss
+                    .as_deref()
+                    .and_then(|v| crate::core::advisory::cvss::score(v).ok());
                 Ok(format!(
-                    "severity {}{}",
+                    "severity {}{}{}",
                     sev.as_str(),
-                    cvss.as_deref()
-                        .map(|v| format!(" ({v})"))
+                    scored
+                        .as_ref()
+                        .map(|s| format!(" ({}, score {})", s.vector, s.describe()))
+                        .unwrap_or_default(),
+                    scored
+                        .as_ref()
+                        .and_then(|s| crate::core::advisory::cvss::disagreement(*sev, s))
+                        .map(|w| format!(" — {w}"))
                         .unwrap_or_default()
                 ))
             }
+            // Shown back as understood, in words and as ranges (issue 13.3).
             Command::Affected(v) => {
                 case.affected = v.clone();
-                Ok(format!("affected versions: {}", v.join(", ")))
+                Ok(format!(
+                    "affected versions: {} ({})",
+                    versions::describe(v),
+                    versions::join(v)
+                ))
             }
             Command::Fixed(v) => {
                 case.fixed = v.clone();
-                Ok(format!("fixed versions: {}", v.join(", ")))
+                Ok(format!("fixed versions: {}", versions::join(v)))
             }
             Command::Cve(id) => {
                 case.cve = Some(id.clone());
@@ -213,6 +229,7 @@ pub(super) fn accepted(
                         r.address,
                         match credit {
                             crate::model::Credit::Anonymous => "anonymously".to_string(),
+                            crate::model::Credit::Undecided => "not yet".to_string(),
                             crate::model::Credit::Name => "by name".to_string(),
                             crate::model::Credit::Handle(h) => format!("as {h}"),
                         }

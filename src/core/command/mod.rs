@@ -26,6 +26,7 @@ pub use authority::{authorize, Authority, CommandMail};
 pub use disclosure::{DisclosureCommand, ListCommand, When};
 pub use relay::{internal_marker, relay_text};
 
+use crate::model::versions::{self, VersionSpec};
 use crate::model::{CaseId, Credit, Severity, State};
 
 /// One command, its arguments checked for form (not yet against the case).
@@ -37,8 +38,9 @@ pub enum Command {
     Assign(String),
     State(State),
     Severity(Severity, Option<String>),
-    Affected(Vec<String>),
-    Fixed(Vec<String>),
+    Affected(Vec<VersionSpec>),
+    /// Versions only: a fix is in a release, not in a range.
+    Fixed(Vec<VersionSpec>),
     Cve(String),
     /// `reporter`: which reporter, when the case has more than one.
     Credit {
@@ -113,9 +115,11 @@ it, or add a /case line.
   /assign ADDRESS|me     make a team member the case's handler
   /state STATE           new, triage, confirmed, fixing, fix-ready, pre-notified,
                          disclosed, closed, rejected
-  /severity LEVEL [CVSS] low, medium, high or critical, optionally a CVSS vector
-  /affected VERSIONS     affected versions, e.g. \"<2.4.2, 3.0.0\"
-  /fixed VERSIONS        fixed versions
+  /severity LEVEL [CVSS] low, medium, high or critical, optionally a CVSS v3.1 or v4.0
+                         vector (scored; a level the score disagrees with is warned of)
+  /affected VERSIONS     affected versions and ranges: 2.4.0, 2.4.1 | >=2.0, <2.3.2 |
+                         2.0 - 2.3.1 (2.3.1 included) | < 3.1
+  /fixed VERSIONS        the versions with the fix, e.g. 2.3.2
   /cve ID                e.g. CVE-2026-12345
   /credit NAME|anonymous how to credit the reporter ([ADDRESS] first with several)
   /duplicate CASE        this case duplicates CASE; the reporters are offered contact
@@ -224,17 +228,27 @@ fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, Stri
                 .ok_or("missing LEVEL (low, medium, high, critical)")?;
             let sev = Severity::parse(level)
                 .ok_or_else(|| format!("unknown level {level:?}; low, medium, high or critical"))?;
-            let cvss = words.next().map(str::to_string);
+            // Parsed and scored by RustSec's cvss crate (issue 13.4); kept in its canonical
+            // form. A level the score disagrees with is accepted with a warning (apply).
+            let cvss = match words.next() {
+                Some(v) => Some(crate::core::advisory::cvss::score(v)?.vector),
+                None => None,
+            };
             if words.next().is_some() {
                 return Err("too many arguments: LEVEL [CVSS]".into());
             }
-            if let Some(v) = &cvss {
-                check_cvss(v)?;
-            }
             Ok(Command::Severity(sev, cvss))
         }
-        "affected" => versions(args).map(Command::Affected),
-        "fixed" => versions(args).map(Command::Fixed),
+        "affected" => versions::parse_list(args).map(Command::Affected),
+        "fixed" => {
+            let v = versions::parse_list(args)?;
+            match v.iter().find(|v| matches!(v, VersionSpec::Range(_))) {
+                Some(r) => Err(format!(
+                    "{r} is a range; /fixed names the versions that have the fix, e.g. /fixed 2.3.2"
+                )),
+                None => Ok(Command::Fixed(v)),
+            }
+        }
         "cve" => {
             let id = one_arg(args, "ID")?.to_ascii_uppercase();
             if is_cve(&id) {
@@ -312,47 +326,6 @@ fn is_cve(s: &str) -> bool {
             && (4..=9).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// A CVSS v3.x or v4.0 vector: `CVSS:3.1/AV:N/AC:L/...`, metric:value pairs.
-fn check_cvss(v: &str) -> Result<(), String> {
-    let mut parts = v.split('/');
-    let head = parts.next().unwrap_or("");
-    let ok_head = matches!(head, "CVSS:3.0" | "CVSS:3.1" | "CVSS:4.0");
-    let metrics: Vec<&str> = parts.collect();
-    let ok_metrics = !metrics.is_empty()
-        && metrics.iter().all(|m| {
-            m.split_once(':').is_some_and(|(k, val)| {
-                !k.is_empty()
-                    && !val.is_empty()
-                    && k.chars().all(|c| c.is_ascii_alphabetic())
-                    && val.chars().all(|c| c.is_ascii_alphanumeric())
-            })
-        });
-    if ok_head && ok_metrics && v.len() <= 200 {
-        Ok(())
-    } else {
-        Err(format!(
-            "{v:?} is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
-        ))
-    }
-}
-
-/// "1.0, <2.4.2 3.x" → ["1.0", "<2.4.2", "3.x"]: comma or space separated.
-fn versions(args: &str) -> Result<Vec<String>, String> {
-    let v: Vec<String> = args
-        .split([',', ' ', '\t'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    if v.is_empty() {
-        return Err("missing VERSIONS".into());
-    }
-    if v.len() > 100 || v.iter().any(|s| s.len() > 64) {
-        return Err("too many or too long versions".into());
-    }
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,7 +369,7 @@ mod tests {
                     Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
                 ),
                 Command::Cve("CVE-2026-1234".into()),
-                Command::Affected(vec!["<2.4.2".into(), "3.0.0".into()]),
+                Command::Affected(versions::parse_list("<2.4.2, 3.0.0").unwrap()),
                 Command::Fixed(vec!["2.4.2".into()]),
             ],
             &[],
@@ -471,7 +444,7 @@ mod tests {
                 "/duplicate CVE-2026-0001: \"CVE-2026-0001\" is not a case id like SEC-2026-0001",
                 "/state duplicate: use /duplicate CASE to mark a duplicate",
                 "/embargo next week: next week is not a date and time of these forms; write one of: /embargo YYYY-MM-DD (at 16:00 UTC) | /embargo YYYY-MM-DD 14:00 (in the policy's time zone) | /embargo YYYY-MM-DD 14:00 UTC | /embargo YYYY-MM-DD 14:00 Europe/Berlin (an IANA zone) | /embargo YYYY-MM-DDT14:00Z | /embargo YYYY-MM-DDT14:00+01:00 | /embargo public; then [force] [need-to-know ADDRESS…]",
-                "/severity low CVSS:9: \"CVSS:9\" is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "/severity low CVSS:9: \"CVSS:9\" is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H (invalid CVSS metric group component: `CVSS:9`)",
             ],
             "",
         );
