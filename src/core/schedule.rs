@@ -251,7 +251,8 @@ fn digest_due(
     }
 }
 
-/// A reminder before the deadline; once missed, one escalation per step of the chain.
+/// A reminder before the deadline; once missed, one escalation per step of the chain, the
+/// first of them to the first step (the handler) as well.
 fn deadline_timers(
     c: &mut Case,
     d: &Deadline,
@@ -275,7 +276,9 @@ fn deadline_timers(
         return;
     }
     let mut at = d.due;
-    for (i, step) in chain.iter().enumerate().skip(1) {
+    // A chain of the handler alone still tells the handler of the miss (step 1 of none).
+    for i in 1..chain.len().max(2) {
+        let step = chain.get(i).map(String::as_str);
         if i > 1 {
             at = cal.add(at, policy.escalate_every);
         }
@@ -284,7 +287,14 @@ fn deadline_timers(
         }
         let name = format!("escalation:{}:{}", d.name, i);
         if !c.timer_fired(&name) {
-            let to = recipients(c, Some(step), &config.team);
+            let mut to = recipients(c, step, &config.team);
+            // At the miss the first step (the handler) is told too, not only the next one
+            // (issue 13.6): whoever holds the case learns that its deadline passed.
+            if i == 1 {
+                let first = recipients(c, chain.first().map(String::as_str), &config.team);
+                to.retain(|m| !first.iter().any(|f| f.address == m.address));
+                to.splice(0..0, first);
+            }
             fire(
                 c,
                 &name,

@@ -99,7 +99,8 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
     // Christmas is a holiday: no digest; nothing is due yet.
     assert_eq!(tick(&mut p, "2026-12-25T09:30:00Z"), vec![]);
     // Verify is due Sunday 10:00 (3 days, wall clock); the handler is reminded when three
-    // quarters of the time are gone, the coordinator told when it is missed.
+    // quarters of the time are gone; when it is missed the handler and the coordinator are
+    // told (issue 13.6: not the coordinator alone).
     assert_eq!(tick(&mut p, "2026-12-26T15:59:00Z"), vec![]);
     assert_eq!(
         tick(&mut p, "2026-12-26T16:00:00Z"),
@@ -108,7 +109,10 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
     assert_eq!(tick(&mut p, "2026-12-26T17:00:00Z"), vec![], "fires once");
     assert_eq!(
         tick(&mut p, "2026-12-27T10:00:00Z"),
-        v(&[("escalation", "bob@example.org")])
+        v(&[
+            ("escalation", "alice@example.org"),
+            ("escalation", "bob@example.org")
+        ])
     );
     // Monday is the next working day: the digest, with the breach in it.
     p.at(t("2026-12-28T09:00:00Z"));
@@ -136,7 +140,10 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
         tick(&mut p, "2026-12-29T16:00:00Z"),
         v(&[("reminder", "alice@example.org")])
     );
-    let mut expected = v(&[("escalation", "bob@example.org")]);
+    let mut expected = v(&[
+        ("escalation", "alice@example.org"),
+        ("escalation", "bob@example.org"),
+    ]);
     expected.extend(digests());
     assert_eq!(tick(&mut p, "2026-12-31T10:00:00Z"), expected);
     alice(
@@ -251,7 +258,10 @@ fn enarx_response_escalation_chain_and_progress_updates() {
     );
     assert_eq!(
         tick(&mut p, "2026-12-27T10:00:00Z"),
-        v(&[("escalation", "bob@example.org")])
+        v(&[
+            ("escalation", "alice@example.org"),
+            ("escalation", "bob@example.org")
+        ])
     );
     // The next step a working day later: Monday is the first, so the end of Monday.
     assert_eq!(tick(&mut p, "2026-12-28T23:59:00Z"), vec![]);
