@@ -36,7 +36,11 @@ pub fn run(config_path: &Path, id: &str, format: &str, output: Option<&Path>) ->
 pub fn security_txt(config_path: &Path, output: Option<&Path>) -> Result<()> {
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
-    write_or_print(output, &security_txt::render(&config, clock.now()), false)
+    // Signed with the project key (RFC 9116 §2.3; issue 13.11).
+    let text = security_txt::signed(&config, clock.now())
+        .map_err(|why| anyhow!("{why}"))
+        .context(ExitCode::Config)?;
+    write_or_print(output, &text, false)
 }
 
 /// An advisory (`private`: written before disclosure) is a 0600 file, its missing directories

@@ -1095,3 +1095,68 @@ fn the_daemon_sends_the_advance_notice_at_the_lead_time() {
     let case: serde_json::Value = serde_json::from_slice(&case.stdout).unwrap();
     assert_eq!(case["state"], "pre-notified");
 }
+
+/// Issue 13.11: security.txt is signed with the project key (RFC 9116 §2.3: an OpenPGP
+/// cleartext signature), gpg verifies it, and `check` verifies the published copy's signature
+/// as well as its Expires.
+#[test]
+fn security_txt_is_signed_and_check_verifies_the_signature() {
+    use super::cli::{demo_tree, secmail};
+    let dir = demo_tree();
+    let conf = dir.path().join("security.conf");
+    let base = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{base}\n[security-txt]\nexpires-in = \"180d\"\npath = \"var/security.txt\"\n"),
+    )
+    .unwrap();
+    let out = secmail(
+        dir.path(),
+        &["security-txt", "--output", "var/security.txt"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.path().join("var/security.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\n"),
+        "{text}"
+    );
+    assert!(text.contains("-----BEGIN PGP SIGNATURE-----"), "{text}");
+    assert!(
+        text.contains("\nContact: mailto:security@example.org\n"),
+        "{text}"
+    );
+    // GnuPG, as a reader of the file would check it.
+    let gpg = super::gpg::Gpg::with_keys(&[&repo().join("keys/demo-project.asc")]);
+    let checked = gpg.decrypt(text.as_bytes());
+    assert!(
+        checked.ok && checked.status.contains("GOODSIG"),
+        "{}",
+        checked.status
+    );
+    let check = |dir: &Path| String::from_utf8_lossy(&secmail(dir, &["check"]).stdout).into_owned();
+    let stdout = check(dir.path());
+    assert!(stdout.contains("var/security.txt: ok"), "{stdout}");
+    // Altered after signing: check says so.
+    std::fs::write(&file, text.replace("mailto:security@", "mailto:evil@")).unwrap();
+    let stdout = check(dir.path());
+    assert!(
+        stdout.contains("warning: security.txt") && stdout.contains("no good signature"),
+        "{stdout}"
+    );
+    // Not signed at all: said, with the Expires checked all the same.
+    std::fs::write(
+        &file,
+        "Contact: mailto:security@example.org\nExpires: 2020-01-01T00:00:00Z\n",
+    )
+    .unwrap();
+    let stdout = check(dir.path());
+    assert!(
+        stdout.contains("is not signed") && stdout.contains("EXPIRED"),
+        "{stdout}"
+    );
+}
