@@ -271,7 +271,17 @@ fn deadline_timers(
         let name = format!("reminder:{}", d.name);
         if now >= remind_at && !c.timer_fired(&name) {
             let to = recipients(c, chain.first().map(String::as_str), &config.team);
-            fire(c, &name, d, Kind::Reminder, 1, &to, config, now, drafts);
+            fire(
+                c,
+                &name,
+                d,
+                Kind::Reminder,
+                1,
+                (&to, &[]),
+                config,
+                now,
+                drafts,
+            );
         }
         return;
     }
@@ -290,18 +300,21 @@ fn deadline_timers(
             let mut to = recipients(c, step, &config.team);
             // At the miss the first step (the handler) is told too, not only the next one
             // (issue 13.6): whoever holds the case learns that its deadline passed.
-            if i == 1 {
-                let first = recipients(c, chain.first().map(String::as_str), &config.team);
-                to.retain(|m| !first.iter().any(|f| f.address == m.address));
-                to.splice(0..0, first);
-            }
+            let first = if i == 1 {
+                recipients(c, chain.first().map(String::as_str), &config.team)
+            } else {
+                Vec::new()
+            };
+            to.retain(|m| !first.iter().any(|f| f.address == m.address));
+            let holders = first.clone();
+            to.splice(0..0, first);
             fire(
                 c,
                 &name,
                 d,
                 Kind::Escalation,
                 i + 1,
-                &to,
+                (&to, &holders),
                 config,
                 now,
                 drafts,
@@ -317,7 +330,7 @@ fn fire(
     d: &Deadline,
     kind: Kind,
     step: usize,
-    to: &[&TeamMember],
+    (to, holders): (&[&TeamMember], &[&TeamMember]),
     config: &Settings,
     now: DateTime<Utc>,
     drafts: &mut Vec<Draft>,
@@ -325,6 +338,8 @@ fn fire(
     let cal = &config.policy.calendar;
     let mut sent_to = Vec::new();
     for m in to {
+        // The first step of the chain, told of the miss beside the step it reached.
+        let holder = holders.iter().any(|h| h.address == m.address);
         let vars = json!({
             "promise": d.promise,
             "how": d.how,
@@ -334,6 +349,7 @@ fn fire(
             "handler": c.handler,
             "preset": config.policy.preset,
             "step": step,
+            "holder": holder,
         });
         let subject = match kind {
             Kind::Reminder => format!("Reminder: {} due", d.name),

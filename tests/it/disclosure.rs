@@ -1160,3 +1160,36 @@ fn security_txt_is_signed_and_check_verifies_the_signature() {
         "{stdout}"
     );
 }
+
+/// Issue 13.2: `secmail case` shows the timeline in the policy's time zone with its offset.
+#[test]
+fn case_timelines_show_the_policy_zone_and_offset() {
+    use super::cli::{demo_tree, secmail};
+    let dir = demo_tree();
+    let conf = dir.path().join("security.conf");
+    let base = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{base}\n[policy]\ntime-zone = \"Asia/Kolkata\"\n"),
+    )
+    .unwrap();
+    let run = secmail(dir.path(), &["run", "--once"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = secmail(dir.path(), &["case", "SEC-2026-0001"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let timeline: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "timeline:")
+        .skip(1)
+        .filter(|l| l.starts_with("  2"))
+        .collect();
+    assert!(!timeline.is_empty(), "{text}");
+    // India is +05:30 all year: no daylight saving to make the test depend on the date.
+    for line in timeline {
+        assert!(line.contains(" +05:30 "), "{line}");
+    }
+}
