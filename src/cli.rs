@@ -127,13 +127,13 @@ pub enum Command {
         after_help = "Examples (the demo's test distributor key):\n  secmail distributors list\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d\n  secmail distributors remove distro-a"
     )]
     Distributors(DistributorsCommand),
-    /// Write a case's advisory as OSV or CSAF 2.0 JSON (to stdout, or --output).
+    /// Write a case's advisory as OSV, CSAF 2.0 or CVE JSON 5 (to stdout, or --output).
     #[command(
         after_help = "Example:\n  secmail export SEC-2026-0001 --format osv --output SEC-2026-0001.osv.json"
     )]
     Export {
         id: String,
-        /// osv or csaf
+        /// osv, csaf or cve
         #[arg(long, default_value = "osv")]
         format: String,
         #[arg(long)]
