@@ -16,7 +16,7 @@
 //!   a date from Friday to Sunday (in that zone) is refused unless forced.
 //!
 //! Rooms: this file owns what every step shares ([`Rules`], [`Ctx`], [`Effects`], [`Refusal`])
-//! and [`run`], the entry point of the disclosure commands; `embargo` sets, lifts and merges
+//! and [`carry_out`], the entry point of the disclosure commands; `embargo` sets, lifts and merges
 //! the date; `notice` sends the advance and final notices to distributors; `announce` is the
 //! announcement and what reporters and distributors are told when the embargo ends; `timers`
 //! decides which of these are due; `list` changes the distributor list. The commands'
@@ -233,7 +233,7 @@ pub struct Applied {
 /// Carries out one parsed command on `case` (the command framework's entry point). `text`: the
 /// body below the command lines (description and remedy, or announcement text); `certs`: certs
 /// attached to the command mail. A refusal changes nothing.
-pub fn run(
+pub fn carry_out(
     case: &mut Case,
     cmd: &DisclosureCommand,
     text: Option<&str>,
