@@ -7,14 +7,15 @@
 #
 #   bash contrib/interop/generate.sh OUT_DIR
 #
-# Writes OUT_DIR/NAME.eml for each message, OUT_DIR/versions (what made them) and
+# Writes OUT_DIR/NAME.eml for each message, OUT_DIR/NAME.key (the sender's secret key, for
+# open.sh to read our answer with the same software), OUT_DIR/versions (what made them) and
 # OUT_DIR/missing (one "producer<TAB>why" a line for each producer that is not installed; the
 # test fails on it in CI and skips those rows locally). contrib/test.sh installs every producer:
 # Debian's gnupg sq sqop rnp gosop pgpainless-cli python3-pgpy mutt s-nail, and OpenPGP.js from
 # the npm registry into target/interop/npm (SECMAIL_INTEROP_NPM overrides).
 #
-# Every key made here is a throwaway TEST key, made anew on each run in a temp dir and never
-# kept. Dates are fixed where we write them (the Date header of our framing, s-nail's clock);
+# Every key made here is a throwaway TEST key, made anew on each run, never committed and
+# left only in OUT_DIR. Dates are fixed where we write them (the Date header of our framing, s-nail's clock);
 # the producers sign at the real time, since GopenPGP, PGPainless and mutt offer no other.
 set -euo pipefail
 
@@ -22,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 out=${1:?usage: generate.sh OUT_DIR}
 mkdir -p "$out"
-rm -f "$out"/*.eml "$out/missing" "$out/versions" "$out/times"
+rm -f "$out"/*.eml "$out"/*.key "$out/missing" "$out/versions" "$out/times"
 work=$(mktemp -d)
 homes=()
 cleanup() {
@@ -51,12 +52,16 @@ NPM=${SECMAIL_INTEROP_NPM:-$repo/target/interop/npm}
 missing() { printf '%s\t%s\n' "$1" "$2" >>"$out/missing"; }
 version() { printf '%s\t%s\n' "$1" "$2" >>"$out/versions"; }
 have() { command -v "$1" >/dev/null 2>&1; }
-# The framing helpers write to stdout; eml NAME CMD... puts it in place.
+# The framing helpers write to stdout; eml NAME CMD... puts it in place, and the sender's
+# secret key ($KEY, set by each producer) beside it.
+KEY=
 eml() {
     local name=$1
     shift
     "${MIME[@]}" "$@" >"$out/$name.eml"
+    keep_key "$name"
 }
+keep_key() { if [[ -n $KEY ]]; then cp "$KEY" "$out/$1.key"; fi; }
 payload() { "${MIME[@]}" payload "$@"; }
 text() { printf 'Report %s: the parser overflows on a 70000-byte header line.\n' "$1"; }
 
@@ -85,6 +90,8 @@ make_gpg() {
     local h=$work/gpg u=gpg@reporter.example
     gpg_user "$h" "Gpg Reporter" "$u"
     G "$h" --armor --export "$u" >"$work/gpg.cert"
+    G "$h" --armor --export-secret-keys "$u" >"$work/gpg.key"
+    KEY=$work/gpg.key
     local ac=(--autocrypt "$work/gpg.cert")
     se() { G "$h" --armor --sign --encrypt -u "$u" -r "$TO" "$@"; }
 
@@ -139,6 +146,7 @@ make_sq() {
     version sq "$(sq --version | head -1)"
     sq key generate --userid "Sq Reporter <sq@reporter.example>" --export "$work/sq.key" 2>/dev/null
     sq key extract-cert "$work/sq.key" >"$work/sq.cert"
+    KEY=$work/sq.key
     payload sq-pgpmime | sq encrypt --recipient-cert "$DEMO" --signer-key "$work/sq.key" >"$work/a"
     eml sq-pgpmime pgpmime sq-pgpmime "Overflow in the header parser" "$work/a" --autocrypt "$work/sq.cert"
     text sq-inline | sq encrypt --recipient-cert "$DEMO" --signer-key "$work/sq.key" >"$work/a"
@@ -150,6 +158,7 @@ make_sqop() {
     version sqop "sqop $(sqop version)"
     sqop generate-key "Sqop Reporter <sqop@reporter.example>" >"$work/sqop.key"
     sqop extract-cert <"$work/sqop.key" >"$work/sqop.cert"
+    KEY=$work/sqop.key
     payload sqop-pgpmime --key "$work/sqop.cert" |
         sqop encrypt --sign-with "$work/sqop.key" "$DEMO" >"$work/a"
     eml sqop-pgpmime pgpmime sqop-pgpmime "Overflow in the header parser" "$work/a"
@@ -171,6 +180,8 @@ make_rnp() {
     R rnpkeys --generate-key --userid "Rnp Reporter <$u>" --expiration 0 >/dev/null
     R rnpkeys --import "$DEMO" >/dev/null
     R rnpkeys --export-key "$u" --output "$work/rnp.cert" --overwrite
+    R rnpkeys --export-key --secret "$u" --output "$work/rnp.key" --overwrite
+    KEY=$work/rnp.key
     payload rnp-pgpmime | R rnp --encrypt --sign --armor -r "$DEMO_FPR" -u "$u" --output - >"$work/a"
     eml rnp-pgpmime pgpmime rnp-pgpmime "Overflow in the header parser" "$work/a"
     # The LibrePGP AEAD (OCB) packet, as RNP writes it when asked.
@@ -185,6 +196,7 @@ make_gosop() {
     version gosop "$(gosop version 2>/dev/null || echo gosop)"
     gosop generate-key "Gosop Reporter <gosop@reporter.example>" >"$work/gosop.key"
     gosop extract-cert <"$work/gosop.key" >"$work/gosop.cert"
+    KEY=$work/gosop.key
     payload gosop-pgpmime | gosop encrypt --sign-with "$work/gosop.key" "$DEMO" >"$work/a"
     eml gosop-pgpmime pgpmime gosop-pgpmime "Overflow in the header parser" "$work/a" \
         --autocrypt "$work/gosop.cert"
@@ -199,6 +211,7 @@ make_pgpainless() {
     local P=pgpainless-cli
     $P generate-key "Pgpainless Reporter <pgpainless@reporter.example>" >"$work/pgpainless.key"
     $P extract-cert <"$work/pgpainless.key" >"$work/pgpainless.cert"
+    KEY=$work/pgpainless.key
     payload pgpainless-pgpmime | $P encrypt --sign-with "$work/pgpainless.key" "$DEMO" >"$work/a"
     eml pgpainless-pgpmime pgpmime pgpainless-pgpmime "Overflow in the header parser" "$work/a" \
         --autocrypt "$work/pgpainless.cert"
@@ -214,6 +227,7 @@ make_pgpy() {
     version pgpy "PGPy $(dpkg-query -W -f='${Version}' python3-pgpy 2>/dev/null || echo '?')"
     local M=("$PY" "$here/pgpy_make.py")
     "${M[@]}" key "Pgpy Reporter" pgpy@reporter.example "$work/pgpy.key" "$work/pgpy.cert"
+    KEY=$work/pgpy.key
     payload pgpy-pgpmime --key "$work/pgpy.cert" >"$work/in"
     "${M[@]}" encrypt "$work/pgpy.key" "$DEMO" "$work/in" "$work/a"
     eml pgpy-pgpmime pgpmime pgpy-pgpmime "Overflow in the header parser" "$work/a"
@@ -230,6 +244,7 @@ make_openpgpjs() {
     local J=(env NODE_PATH="$NPM/node_modules" node "$here/openpgpjs.mjs")
     version openpgpjs "OpenPGP.js $(node -p "require('$NPM/node_modules/openpgp/package.json').version") on node $(node --version)"
     "${J[@]}" key "Openpgpjs Reporter" openpgpjs@reporter.example "$work/js.key" "$work/js.cert"
+    KEY=$work/js.key
     payload openpgpjs-pgpmime >"$work/in"
     "${J[@]}" encrypt "$work/js.key" "$DEMO" "$work/in" "$work/a" default
     eml openpgpjs-pgpmime pgpmime openpgpjs-pgpmime "Overflow in the header parser" "$work/a" \
@@ -243,6 +258,7 @@ make_openpgpjs() {
     eml openpgpjs-flowcrypt inline openpgpjs-flowcrypt "Overflow in the header parser" "$work/a"
     # An RFC 9580 (version 6) key of the reporter's.
     "${J[@]}" key "Openpgpjs Reporter" openpgpjs@reporter.example "$work/js6.key" "$work/js6.cert" v6
+    KEY=$work/js6.key
     payload openpgpjs-v6 >"$work/in"
     "${J[@]}" encrypt "$work/js6.key" "$DEMO" "$work/in" "$work/a" default
     eml openpgpjs-v6 pgpmime openpgpjs-v6 "Overflow in the header parser" "$work/a" \
@@ -260,6 +276,8 @@ make_mutt() {
     echo "$DEMO_FPR:6:" | gpg --homedir "$h" --batch --quiet --import-ownertrust 2>>"$work/gpg.log"
     local fpr
     fpr=$(G "$h" --with-colons --list-secret-keys "$u" | awk -F: '/^fpr/ { print $10; exit }')
+    G "$h" --armor --export-secret-keys "$u" >"$work/mutt.key"
+    KEY=$work/mutt.key
     cat >"$work/sendmail" <<EOF
 #!/bin/sh
 cat >"\$MUTT_OUT"
@@ -286,6 +304,7 @@ EOF
             "$PY" "$here/ptydrive.py" 30 "Mutt: Compose" y -- \
             mutt -n -F "$work/muttrc" "${opts[@]}" -s "Overflow in the header parser" \
             -i "$work/body" "$TO"
+        keep_key "$name"
     done
 }
 
@@ -324,6 +343,7 @@ make_python() {
 # Each producer in turn, its run time in OUT_DIR/times (seconds), for the suite's budget.
 for p in gpg sq sqop rnp gosop pgpainless pgpy openpgpjs mutt snail python; do
     start=$(date +%s%N)
+    KEY=
     "make_$p"
     printf '%s\t%s\n' "$p" "$((($(date +%s%N) - start) / 1000000))e-3" >>"$out/times"
 done

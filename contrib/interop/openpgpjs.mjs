@@ -4,6 +4,7 @@
 //
 //   node openpgpjs.mjs key NAME EMAIL OUT_KEY OUT_CERT [v6]       a new key (test-only secret)
 //   node openpgpjs.mjs encrypt KEY RECIPIENT_CERT IN OUT [STYLE]  signed, encrypted, armored
+//   node openpgpjs.mjs decrypt KEY SIGNER_CERT IN OUT    decrypted; fails unless SIGNER signed
 // STYLE is how the client configures the armor: "default" (no armor headers), "mailvelope"
 // (Version and Comment, as Mailvelope sets them) or "flowcrypt" (FlowCrypt's Comment).
 import { createRequire } from "node:module";
@@ -47,7 +48,17 @@ async function encrypt(keyFile, certFile, src, out, style = "default") {
   writeFileSync(out, armored);
 }
 
+async function decrypt(keyFile, certFile, src, out) {
+  const decryptionKeys = await openpgp.readPrivateKey({ armoredKey: readFileSync(keyFile, "utf8") });
+  const verificationKeys = await openpgp.readKey({ armoredKey: readFileSync(certFile, "utf8") });
+  const message = await openpgp.readMessage({ armoredMessage: readFileSync(src, "utf8") });
+  // expectSigned: a missing or bad signature by the signer is an error, not a warning.
+  const { data } = await openpgp.decrypt({ message, decryptionKeys, verificationKeys, expectSigned: true });
+  writeFileSync(out, data);
+}
+
 const [cmd, ...args] = process.argv.slice(2);
 if (cmd === "key") await key(...args);
 else if (cmd === "encrypt") await encrypt(...args);
+else if (cmd === "decrypt") await decrypt(...args);
 else throw new Error(`openpgpjs.mjs: unknown command ${cmd}`);

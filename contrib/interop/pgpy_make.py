@@ -5,6 +5,7 @@
 #
 #   pgpy_make.py key UID_NAME EMAIL OUT_KEY OUT_CERT     a new key (test-only secret) and cert
 #   pgpy_make.py encrypt KEY RECIPIENT_CERT IN OUT       signed by KEY, encrypted, armored
+#   pgpy_make.py decrypt KEY SIGNER_CERT IN OUT          decrypted; fails unless SIGNER signed
 import sys
 import warnings
 
@@ -51,10 +52,25 @@ def encrypt(key_file, cert_file, src, out):
         f.write(str(rcpt.encrypt(msg)))
 
 
+def decrypt(key_file, cert_file, src, out):
+    k, _ = pgpy.PGPKey.from_file(key_file)
+    signer, _ = pgpy.PGPKey.from_file(cert_file)
+    with open(src) as f:
+        msg = pgpy.PGPMessage.from_blob(f.read())
+    plain = k.decrypt(msg)
+    if not plain.signatures or not signer.verify(plain):
+        sys.exit("pgpy_make.py: the message is not signed by the signer's cert")
+    data = plain.message
+    with open(out, "wb") as f:
+        f.write(data if isinstance(data, (bytes, bytearray)) else data.encode())
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "key":
         key(*sys.argv[2:6])
     elif sys.argv[1] == "encrypt":
         encrypt(*sys.argv[2:6])
+    elif sys.argv[1] == "decrypt":
+        decrypt(*sys.argv[2:6])
     else:
         sys.exit(f"pgpy_make.py: unknown command {sys.argv[1]}")

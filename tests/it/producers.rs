@@ -21,8 +21,9 @@ struct Row {
     signature: String,
     /// "case" (a new case opened) or "quarantine".
     outcome: String,
-    /// What the sender got: "ack-encrypted", "ack-signed" (signed, in the clear), another
-    /// kind of answer ("not-for-us"…), or "none".
+    /// What the sender got: "ack-encrypted" (which the sender's own software decrypted and
+    /// found signed by the project), "ack-signed" (signed, in the clear), another kind of
+    /// answer ("not-for-us"…), or "none".
     reporter: String,
     /// What the team got: "copies=N" (team copies) and/or "alert".
     team: String,
@@ -116,9 +117,42 @@ fn generate(out: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The sender reads our encrypted answer with the software that sent the report
+/// (contrib/interop/open.sh: decrypted with the sender's key, signed by the project key);
+/// `Err` says why not.
+fn read_back(
+    dir: &Path,
+    name: &str,
+    producer: &str,
+    answer: &[u8],
+    case: &str,
+) -> Result<(), String> {
+    let key = dir.join(format!("{name}.key"));
+    if !key.exists() {
+        return Err("no key of the sender's".into());
+    }
+    let mail = dir.join(format!("{name}.answer.eml"));
+    std::fs::write(&mail, answer).unwrap();
+    let run = std::process::Command::new("bash")
+        .arg(repo().join("contrib/interop/open.sh"))
+        .args([producer.as_ref(), key.as_os_str(), mail.as_os_str()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("bash runs contrib/interop/open.sh");
+    let plain = String::from_utf8_lossy(&run.stdout);
+    if !run.status.success() {
+        let err = String::from_utf8_lossy(&run.stderr);
+        return Err(format!("{}: {}", run.status, err.trim()));
+    }
+    if !plain.contains(case) {
+        return Err(format!("read, but it does not name {case}"));
+    }
+    Ok(())
+}
+
 /// The message through a fresh pipeline at the real time (the producers sign at the real
 /// time), and the row it came to.
-fn outcome(name: &str, producer: &str, raw: &[u8], text: &str) -> Row {
+fn outcome(dir: &Path, name: &str, producer: &str, raw: &[u8], text: &str) -> Row {
     let mut p = Pipeline::demo();
     p.at(chrono::Utc::now());
     let r = p.process(raw);
@@ -130,7 +164,13 @@ fn outcome(name: &str, producer: &str, raw: &[u8], text: &str) -> Row {
         .collect();
     let reporter = match to_reporter.as_slice() {
         [] => "none".to_string(),
-        [q] if q.kind == "ack" && q.mail.encrypted => "ack-encrypted".into(),
+        [q] if q.kind == "ack" && q.mail.encrypted => {
+            let case = r.case_id.as_ref().map_or("", |c| c.as_str());
+            match read_back(dir, name, producer, &q.mail.raw, case) {
+                Ok(()) => "ack-encrypted".into(),
+                Err(why) => format!("ack-encrypted, unreadable by {producer}: {why}"),
+            }
+        }
         [q] if q.kind == "ack" => "ack-signed".into(),
         qs => qs
             .iter()
@@ -270,7 +310,7 @@ fn every_producer_s_mail_comes_to_its_expected_outcome() {
             row.producer
         );
         let raw = std::fs::read(dir.path().join(format!("{}.eml", row.message))).unwrap();
-        let got = outcome(&row.message, &row.producer, &raw, &row.text);
+        let got = outcome(dir.path(), &row.message, &row.producer, &raw, &row.text);
         if &got != row {
             wrong.push(format!(
                 "expected {:?}\n     got {:?}",
