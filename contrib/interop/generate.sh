@@ -265,7 +265,7 @@ make_openpgpjs() {
         --autocrypt "$work/js6.cert"
 }
 
-# --- mutt, composing interactively (its batch mode never signs or encrypts) -------------------------
+# --- mutt: composing interactively (batch mode never signs or encrypts), and in batch mode -------
 make_mutt() {
     have mutt || { missing mutt "mutt not found (Debian: mutt)"; return; }
     have gpg || { missing mutt "gpg not found: mutt signs and encrypts through GPGME"; return; }
@@ -306,6 +306,13 @@ EOF
             -i "$work/body" "$TO"
         keep_key "$name"
     done
+    # And batch mode as scripts use it (never signed or encrypted there): a German report in
+    # the clear, mutt choosing the charset as by default (the first of $send_charset that
+    # holds the text: ISO-8859-1).
+    printf 'Bericht mutt-batch: Überlauf im Parser, größer als 70000 Bytes.\n' |
+        MUTT_OUT=$out/mutt-batch.eml HOME=$work LC_ALL=C.UTF-8 \
+            mutt -n -F "$work/muttrc" -e 'set send_charset="us-ascii:iso-8859-1:utf-8"' \
+            -s "Überlauf im Parser" -- "$TO"
 }
 
 # --- Plain mail in legacy charsets: s-nail and Python's email package ---------------------------
