@@ -13,7 +13,6 @@
 #   mime.py charset NAME CHARSET                plain mail made by Python's email package
 # Mail goes to stdout with CRLF line ends; NAME picks the sender and the Message-ID.
 import base64
-import email.charset
 import email.header
 import email.mime.text
 import email.policy

@@ -171,7 +171,13 @@ fn outcome(dir: &Path, name: &str, producer: &str, raw: &[u8], text: &str) -> Ro
                 Err(why) => format!("ack-encrypted, unreadable by {producer}: {why}"),
             }
         }
-        [q] if q.kind == "ack" => "ack-signed".into(),
+        // In the clear, but signed by the project (DESIGN.md: everything we send is signed).
+        [q] if q.kind == "ack"
+            && String::from_utf8_lossy(&q.mail.raw).contains("multipart/signed") =>
+        {
+            "ack-signed".into()
+        }
+        [q] if q.kind == "ack" => "ack-unsigned".into(),
         qs => qs
             .iter()
             .map(|q| q.kind.as_str())
