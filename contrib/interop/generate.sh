@@ -310,7 +310,7 @@ EOF
     # the clear, mutt choosing the charset as by default (the first of $send_charset that
     # holds the text: ISO-8859-1).
     printf 'Bericht mutt-batch: Überlauf im Parser, größer als 70000 Bytes.\n' |
-        MUTT_OUT=$out/mutt-batch.eml HOME=$work LC_ALL=C.UTF-8 \
+        GNUPGHOME=$h MUTT_OUT=$out/mutt-batch.eml HOME=$work LC_ALL=C.UTF-8 \
             mutt -n -F "$work/muttrc" -e 'set send_charset="us-ascii:iso-8859-1:utf-8"' \
             -s "Überlauf im Parser" -- "$TO"
 }
