@@ -10,8 +10,13 @@ cd "$(dirname "$0")/.."
 
 # Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
 # mail servers and gpg (the reporter's side); systemd-analyze rates the unit file; node runs
-# the BSI's CSAF validator.
-PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd nodejs)
+# the BSI's CSAF validator and OpenPGP.js.
+PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd)
+# The interop suite's producers (contrib/interop/generate.sh, tests/it/producers.rs): reports
+# made by sq, sqop, RNP, GopenPGP, PGPainless, PGPy, mutt and s-nail. OpenPGP.js comes from the
+# npm registry below; node and npm from Debian only where the machine has none of its own.
+PACKAGES+=(sq sqop rnp gosop pgpainless-cli python3-pgpy mutt s-nail)
+{ command -v npm >/dev/null && command -v node >/dev/null; } || PACKAGES+=(nodejs npm)
 # shellcheck source=contrib/deps.sh
 source contrib/deps.sh
 install_missing
@@ -41,6 +46,17 @@ if [[ ! -e $CSAF_VALIDATOR/node_modules/@secvisogram/csaf-validator-lib/basic.js
     npm install --prefix "$CSAF_VALIDATOR" --no-audit --no-fund --silent \
         @secvisogram/csaf-validator-lib@2.0.10 \
         || echo "contrib/test.sh: could not install the CSAF validator" >&2
+fi
+
+# OpenPGP.js at a pinned version, in target/ (where generate.sh looks for it). A failed
+# install leaves the producer missing, which the interop test reports (fatal under CI).
+OPENPGPJS=6.3.2
+npm_dir=target/interop/npm
+if [[ $(node -p "require('./$npm_dir/node_modules/openpgp/package.json').version" 2>/dev/null) != "$OPENPGPJS" ]]; then
+    echo "contrib/test.sh: installing OpenPGP.js $OPENPGPJS into $npm_dir (interop suite)" >&2
+    mkdir -p "$npm_dir"
+    npm install --prefix "$npm_dir" --no-save --no-audit --no-fund --loglevel=error \
+        "openpgp@$OPENPGPJS" || echo "contrib/test.sh: could not install OpenPGP.js" >&2
 fi
 
 command -v cargo >/dev/null || { echo "contrib/test.sh: cargo not found (install Rust 1.95)" >&2; exit 1; }
