@@ -41,6 +41,8 @@ mod imap_smtp;
 mod import;
 /// Every message of ../shared/interop (Thunderbird, Delta Chat, notmuch…) with its outcome.
 mod interop_pipeline;
+/// The .deb as Debian operators get it, `init` agreeing with its units, where the config is read.
+mod package;
 /// No report is lost: reports as real clients send them open a case and are answered.
 mod reporters;
 /// One scenario per policy preset on a moving clock: acks, reminders, escalations, digests.
