@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # contrib/test.sh — THE test command (README): installs the real mail servers and build
-# dependencies when they are missing (as root, Debian/Ubuntu), then runs rustfmt, clippy and
-# every test. Fast when everything is installed: it only checks, then runs cargo.
+# dependencies when they are missing (as root, Debian/Ubuntu), and cargo-deb and cargo-deny,
+# then runs rustfmt, clippy, cargo deny and every test (the .deb is built and inspected by
+# tests/it/package.rs). Fast when everything is installed: it only checks, then runs cargo.
+# The release .deb and the advisory check that needs the network: contrib/package.sh.
 #
 #   bash contrib/test.sh            # locally; tests needing servers warn loudly if missing
 #   CI=true bash contrib/test.sh    # what .ci/run does: missing servers fail the tests
@@ -9,9 +11,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
-# mail servers and gpg (the reporter's side); systemd-analyze rates the unit file; node runs
+# mail servers and gpg (the reporter's side); systemd-analyze rates the unit files; dpkg-dev's
+# dpkg-shlibdeps gives the .deb its library dependencies; node runs
 # the BSI's CSAF validator and OpenPGP.js.
-PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd)
+PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd dpkg-dev)
 # The interop suite's producers (contrib/interop/generate.sh, tests/it/producers.rs): reports
 # made by sq, sqop, RNP, GopenPGP, PGPainless, PGPy, mutt and s-nail. OpenPGP.js comes from the
 # npm registry below; node and npm from Debian only where the machine has none of its own.
@@ -60,13 +63,20 @@ if [[ $(node -p "require('./$npm_dir/node_modules/openpgp/package.json').version
 fi
 
 command -v cargo >/dev/null || { echo "contrib/test.sh: cargo not found (install Rust 1.95)" >&2; exit 1; }
+# cargo-deb for the package test, cargo-deny for the dependency checks (contrib/deps.sh).
+ensure_cargo_deb
+ensure_cargo_deny
 
 set -x
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
+deny_check
 log=$(mktemp)
 cargo test --all-targets 2>&1 | tee "$log"
 set +x
+if [[ ${DENY_ADVISORIES:-} == unchecked ]]; then
+    echo "contrib/test.sh: *** cargo deny: advisories NOT checked: the RustSec database could not be fetched (contrib/package.sh checks them where it can) ***" >&2
+fi
 # One closing line over every test binary, so that the whole run is judged, not its last binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
 rm -f "$log"

@@ -1,6 +1,17 @@
-//! Command-line definitions only; the code behind each subcommand is in `commands/`.
+//! Command-line definitions, and where the configuration is read from when `--config` is not
+//! given; the code behind each subcommand is in `commands/`.
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The environment variable naming the configuration file when `--config` is not given.
+pub const CONFIG_ENV: &str = "SECMAIL_CONFIG";
+/// The configuration in the working directory, the first choice without `--config` or
+/// `SECMAIL_CONFIG` (a checkout, the demo, a deployment directory one works in).
+pub const LOCAL_CONFIG: &str = "security.conf";
+/// The packaged service's configuration (`secmail init /etc/secmail`), used when the working
+/// directory has none: `secmail status` as root on the host just works.
+pub const SYSTEM_CONFIG: &str = "/etc/secmail/security.conf";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -10,15 +21,49 @@ use std::path::PathBuf;
     after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail status              how the running daemon is doing\n  secmail outbox list         mail waiting to be sent\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
 )]
 pub struct Cli {
-    /// The configuration file.
-    #[arg(long, global = true, default_value = "security.conf")]
-    pub config: PathBuf,
+    /// The configuration file. Without it: $SECMAIL_CONFIG if set, else ./security.conf if it
+    /// exists, else /etc/secmail/security.conf (the packaged service's).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// How log lines are written to stderr: text, or json (one object per line, for a log
     /// collector). Without it: the journal's own fields under systemd, text elsewhere.
     #[arg(long, global = true, value_enum)]
     pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// The configuration file this run reads: `--config`, else [`CONFIG_ENV`], else
+    /// [`LOCAL_CONFIG`] if it exists, else [`SYSTEM_CONFIG`] if that exists, else
+    /// [`LOCAL_CONFIG`] (so that the error names the file one would expect).
+    pub fn config_path(&self) -> PathBuf {
+        config_path(self.config.as_deref(), std::env::var_os(CONFIG_ENV), |p| {
+            p.exists()
+        })
+    }
+}
+
+/// [`Cli::config_path`] with the environment and the file system passed in. An empty
+/// `SECMAIL_CONFIG` counts as unset, as an empty `--config` cannot be meant.
+pub fn config_path(
+    flag: Option<&Path>,
+    env: Option<OsString>,
+    exists: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = env.filter(|e| !e.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let local = Path::new(LOCAL_CONFIG);
+    let system = Path::new(SYSTEM_CONFIG);
+    if !exists(local) && exists(system) {
+        system.to_path_buf()
+    } else {
+        local.to_path_buf()
+    }
 }
 
 /// `--log-format`.
@@ -64,7 +109,7 @@ pub enum Command {
     },
     /// Create a deployment in DIR: a new project key, security.conf, templates, the unit file.
     #[command(
-        after_help = "Example:\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org"
+        after_help = "Examples:\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail init /etc/secmail/foo --instance foo --name Foo --address security@foo.example"
     )]
     Init {
         dir: PathBuf,
@@ -77,9 +122,16 @@ pub enum Command {
         /// An RSA 3072 key instead of Curve25519 (for reporters with old OpenPGP software).
         #[arg(long)]
         rsa: bool,
-        /// Where the store goes (systemd's StateDirectory by default).
-        #[arg(long, default_value = "/var/lib/secmail/store")]
-        store: PathBuf,
+        /// Where the store goes [default: /var/lib/secmail/store, the service's
+        /// StateDirectory; /var/lib/secmail/NAME/store with --instance]. Given, the control
+        /// socket is left at its default beside the store instead of in /run/secmail.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// One of several projects on this host, for the template unit secmail@NAME: DIR must
+        /// be /etc/secmail/NAME (or end in /NAME), the store and control socket go to
+        /// /var/lib/secmail/NAME and /run/secmail/NAME.
+        #[arg(long, value_name = "NAME")]
+        instance: Option<String>,
     },
     /// Write the whole store to FILE, signed by and encrypted to the project key (a running
     /// daemon takes the snapshot).
@@ -157,6 +209,18 @@ pub enum Command {
     /// The outbox: what waits to be sent, and stuck mail to retry or drop.
     #[command(subcommand, after_help = "Example:\n  secmail outbox list")]
     Outbox(OutboxCommand),
+    /// The man pages and shell completions, made from these definitions (for packaging:
+    /// contrib/package.sh). Hidden: not an operator's command.
+    #[command(subcommand, hide = true)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Write secmail.1 and one page per subcommand (secmail-run.1, …) into DIR.
+    Man { dir: PathBuf },
+    /// Write the completion script for SHELL to stdout.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,4 +273,37 @@ pub enum DistributorsCommand {
     /// Remove a distributor by id or address; it gets no further notices.
     #[command(after_help = "Example:\n  secmail distributors remove distro-a")]
     Remove { id: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_flag_then_env_then_local_then_etc() {
+        let none = |_: &Path| false;
+        let both = |_: &Path| true;
+        let only_etc = |p: &Path| p == Path::new(SYSTEM_CONFIG);
+        let flag = Some(Path::new("/srv/a.conf"));
+        let env = || Some(OsString::from("/srv/env.conf"));
+        assert_eq!(config_path(flag, env(), both), Path::new("/srv/a.conf"));
+        assert_eq!(config_path(None, env(), both), Path::new("/srv/env.conf"));
+        assert_eq!(config_path(None, None, both), Path::new("security.conf"));
+        assert_eq!(config_path(None, None, only_etc), Path::new(SYSTEM_CONFIG));
+        // Nothing anywhere: the local name, so that the error names what one would expect.
+        assert_eq!(config_path(None, None, none), Path::new("security.conf"));
+        // An empty variable is no choice.
+        assert_eq!(
+            config_path(None, Some(OsString::new()), only_etc),
+            Path::new(SYSTEM_CONFIG)
+        );
+    }
+
+    #[test]
+    fn generate_is_hidden_from_help() {
+        use clap::CommandFactory;
+        let help = Cli::command().render_help().to_string();
+        assert!(!help.contains("generate"), "{help}");
+        assert!(help.contains("SECMAIL_CONFIG"), "{help}");
+    }
 }

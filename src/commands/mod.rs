@@ -5,6 +5,7 @@ pub mod cases;
 pub mod check;
 pub mod distributors;
 pub mod export;
+pub mod generate;
 pub mod import;
 pub mod init;
 pub mod remote;
