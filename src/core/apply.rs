@@ -281,7 +281,7 @@ fn person(
             from,
             reporter_cert,
             &reporter_title,
-            signature == "good",
+            proved_sender(opened, &from.address, mem, config),
             mem,
             config,
             now,
@@ -451,6 +451,18 @@ fn warning(
         ));
     }
     warning
+}
+
+/// Whether the sender's From is proved for the backscatter limits: a good signature bound to
+/// From by a cert we knew before this message (learnt from an earlier one, or in keys-dir). A
+/// cert the message brings itself (Autocrypt header, attached key) proves nothing: anyone can
+/// make one with the victim's address (SECURITY.md, backscatter).
+fn proved_sender(opened: &Opened, from: &str, mem: &Memory, config: &Settings) -> bool {
+    let Some(fpr) = opened.verified_sender(from) else {
+        return false;
+    };
+    let known = |c: &Cert| super::keys::fingerprint(c) == fpr;
+    mem.sender_cert.as_ref().is_some_and(known) || config.known_certs.iter().any(known)
 }
 
 /// Whether one more automatic message may go to the sender. `verified`: its good signature
