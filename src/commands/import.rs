@@ -152,7 +152,7 @@ fn one(
         return Ok(());
     }
     tally.new += 1;
-    if p.record.disposition.starts_with("quarantine") {
+    if p.record.disposition.is_quarantine() {
         tally.quarantined += 1;
     }
     tally.withheld += withhold(&mut p, o.send_acks, o.team_copies);

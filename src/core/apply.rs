@@ -18,7 +18,7 @@ mod reporter;
 mod team;
 mod words;
 
-pub use words::{encryption_word, signature_word};
+pub use words::{encryption_word, signature_word, Encryption, Signed};
 
 // The draft builders live in `core::draft`; these paths stay for the callers outside apply
 // (`core::disclose`, `core::schedule`, `core::pipeline`, `shell::daemon`).
@@ -78,13 +78,65 @@ pub struct Memory {
     pub sender_cert: Option<Cert>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Where a message goes once handled. Stored as `processed` or `quarantine: <reason>`, the
+/// words records have always held.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Disposition {
     /// Handled: move to the processed folder.
     #[default]
     Processed,
     /// Kept apart: move to the quarantine folder, with the reason (never report text).
     Quarantine(String),
+}
+
+impl Disposition {
+    /// The reason it is kept apart; `None` when processed.
+    pub fn quarantine_reason(&self) -> Option<&str> {
+        match self {
+            Disposition::Processed => None,
+            Disposition::Quarantine(r) => Some(r),
+        }
+    }
+
+    pub fn is_quarantine(&self) -> bool {
+        matches!(self, Disposition::Quarantine(_))
+    }
+}
+
+impl std::fmt::Display for Disposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Disposition::Processed => f.write_str("processed"),
+            Disposition::Quarantine(r) => write!(f, "quarantine: {r}"),
+        }
+    }
+}
+
+impl From<Disposition> for String {
+    fn from(d: Disposition) -> String {
+        d.to_string()
+    }
+}
+
+impl TryFrom<String> for Disposition {
+    type Error = String;
+    fn try_from(s: String) -> Result<Disposition, String> {
+        match s.as_str() {
+            "processed" => Ok(Disposition::Processed),
+            "quarantine" => Ok(Disposition::Quarantine(String::new())),
+            _ => s
+                .strip_prefix("quarantine: ")
+                .map(|r| Disposition::Quarantine(r.to_string()))
+                .ok_or_else(|| format!("unknown disposition {s:?}")),
+        }
+    }
+}
+
+impl PartialEq<&str> for Disposition {
+    fn eq(&self, other: &&str) -> bool {
+        self.to_string() == *other
+    }
 }
 
 #[derive(Debug, Default)]
@@ -175,7 +227,14 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
     case.push(
         now,
         &from.address,
-        received(&inc, kind, "clear", "none", None, "references"),
+        received(
+            &inc,
+            kind,
+            Encryption::Clear,
+            Signed::None,
+            None,
+            "references",
+        ),
     );
     Outcome {
         summary: format!("{}: {what} recorded, not answered", case.id),
@@ -203,15 +262,15 @@ fn person(
     if let Some(out) = reporter::refused_ciphertext(&inc, from, opened, mem, config, now) {
         return out;
     }
-    let (title, reporter_title) = titles(&inc, opened, from, &signature);
+    let (title, reporter_title) = titles(&inc, opened, from, signature);
 
     // What the team copies say about this message (the same for a team note and a report).
     let about = About {
         from,
         title: &title,
         opened,
-        encryption: &encryption,
-        signature: &signature,
+        encryption,
+        signature,
         hash: inc.hash,
         text: &opened.text,
         commands: Vec::new(),
@@ -236,8 +295,8 @@ fn person(
         received(
             &inc,
             sender_class,
-            &encryption,
-            &signature,
+            encryption,
+            signature,
             signer.clone(),
             rule,
         ),
@@ -246,9 +305,9 @@ fn person(
     // Only a reporter's own message, under one From, may teach us their cert.
     if sender_class == "reporter" && inc.headers.from_count <= 1 {
         let signer = signer.as_deref();
-        if let Some(refused) = reporter::learn_cert(
-            &mut case, opened, from, &signature, signer, mem, config, now,
-        ) {
+        if let Some(refused) =
+            reporter::learn_cert(&mut case, opened, from, signature, signer, mem, config, now)
+        {
             warning = Some(refused);
         }
     }
@@ -277,7 +336,7 @@ fn person(
             from,
             reporter_cert,
             &reporter_title,
-            signature == "good",
+            signature == Signed::Good,
             mem,
             config,
             now,
@@ -318,7 +377,7 @@ fn person(
 /// when the content confirms the sender — a good signature bound to From, or a protected From
 /// equal to the outer one. Anyone may re-send a captured ciphertext under their own From; they
 /// get the outer subject back, which they wrote themselves.
-fn titles(inc: &Incoming, opened: &Opened, from: &Mailbox, signature: &str) -> (String, String) {
+fn titles(inc: &Incoming, opened: &Opened, from: &Mailbox, signature: Signed) -> (String, String) {
     let title = opened
         .protected
         .subject
@@ -327,7 +386,7 @@ fn titles(inc: &Incoming, opened: &Opened, from: &Mailbox, signature: &str) -> (
         .unwrap_or_else(|| "(no subject)".into());
     // A title is for lists and the team's protected subject: keep it one short line.
     let title = one_line(&title);
-    let confirmed = signature == "good"
+    let confirmed = signature == Signed::Good
         || opened
             .protected
             .from
@@ -464,8 +523,8 @@ fn may_auto_reply(
 fn received(
     inc: &Incoming,
     class: &str,
-    encryption: &str,
-    signature: &str,
+    encryption: Encryption,
+    signature: Signed,
     signer: Option<String>,
     rule: &str,
 ) -> EventKind {
@@ -473,8 +532,8 @@ fn received(
         msg_hash: inc.hash.to_string(),
         message_id: inc.headers.message_id.clone(),
         sender_class: class.to_string(),
-        encryption: encryption.to_string(),
-        signature: signature.to_string(),
+        encryption: encryption.as_str().to_string(),
+        signature: signature.as_str().to_string(),
         signer,
         thread_rule: rule.to_string(),
     }

@@ -1,7 +1,7 @@
 //! The whole flow for one message, on one screen:
 //! parse → classify → decrypt → thread → apply → compose. Pure: what the store knows comes in
 //! through [`View`], the time through `now`; what to write and send goes out as [`Processed`], its [`Changes`] for the store.
-use super::apply::{self, Disposition, Incoming, Memory};
+use super::apply::{self, Disposition, Encryption, Incoming, Memory, Signed};
 use super::classify::{self, Sender};
 use super::command::{self, Authority, Command, CommandMail};
 use super::compose::{self, Templates};
@@ -51,10 +51,10 @@ pub struct MessageRecord {
     pub case_id: Option<CaseId>,
     pub from: Option<String>,
     pub message_id: Option<String>,
-    /// processed, or quarantine: <reason>
-    pub disposition: String,
-    pub encryption: String,
-    pub signature: String,
+    /// processed, or quarantine: <reason> (as stored)
+    pub disposition: Disposition,
+    pub encryption: Encryption,
+    pub signature: Signed,
     pub text: String,
     pub unauthenticated: Vec<String>,
     /// (filename, content type, size); the bytes are kept beside the record.
@@ -428,7 +428,7 @@ pub fn finish(
             apply::encryption_word(&o.outcome),
             apply::signature_word(o, &sender).0,
         ),
-        None => ("not-opened".to_string(), "none".to_string()),
+        None => (Encryption::NotOpened, Signed::None),
     };
     let (text, unauthenticated, attachments) = match opened {
         Some(o) => (
@@ -444,7 +444,7 @@ pub fn finish(
         case_id: outcome.case.as_ref().map(|c| c.id.clone()),
         from,
         message_id: headers.message_id.clone(),
-        disposition: disposition_word(&outcome.disposition),
+        disposition: outcome.disposition.clone(),
         encryption,
         signature,
         text,
@@ -631,13 +631,6 @@ fn related_cases(
     ids.iter().filter_map(|id| view.case(id)).collect()
 }
 
-fn disposition_word(d: &Disposition) -> String {
-    match d {
-        Disposition::Processed => "processed".into(),
-        Disposition::Quarantine(r) => format!("quarantine: {r}"),
-    }
-}
-
 /// A message kept in quarantine without being handled (unparseable, or a stage failed). The
 /// caller adds the raw bytes to `changes.message` ([`quarantined`] does).
 pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
@@ -648,9 +641,9 @@ pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
         case_id: None,
         from: None,
         message_id: None,
-        disposition: disposition_word(&outcome.disposition),
-        encryption: "not-opened".into(),
-        signature: "none".into(),
+        disposition: outcome.disposition.clone(),
+        encryption: Encryption::NotOpened,
+        signature: Signed::None,
         text: String::new(),
         unauthenticated: Vec::new(),
         attachments: Vec::new(),
@@ -685,4 +678,48 @@ pub fn quarantined(raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
         m.raw = raw.to_vec();
     }
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_written_before_the_words_were_typed_reads_the_same() {
+        // As stores and backups hold them: the three words as plain strings.
+        let old = serde_json::json!({
+            "hash": "ab12",
+            "received_at": "2026-11-28T12:00:00Z",
+            "case_id": null,
+            "from": "w2@hostile.example",
+            "message_id": "02-no-integrity@hostile.example",
+            "disposition": "quarantine: encrypted without integrity protection",
+            "encryption": "no-integrity",
+            "signature": "good-unverified",
+            "text": "",
+            "unauthenticated": [],
+            "attachments": [["a.txt", "text/plain", 3]],
+        });
+        let r: MessageRecord = serde_json::from_value(old.clone()).unwrap();
+        assert_eq!(
+            r.disposition,
+            Disposition::Quarantine("encrypted without integrity protection".into())
+        );
+        assert_eq!(r.encryption, Encryption::NoIntegrity);
+        assert_eq!(r.signature, Signed::GoodUnverified);
+        assert_eq!(serde_json::to_value(&r).unwrap(), old);
+        for (d, word) in [
+            (Disposition::Processed, "processed"),
+            (
+                Disposition::Quarantine("oversize".into()),
+                "quarantine: oversize",
+            ),
+        ] {
+            assert_eq!(serde_json::to_value(&d).unwrap(), word);
+            assert_eq!(d, word);
+        }
+        let mut unknown = old;
+        unknown["encryption"] = "rot13".into();
+        assert!(serde_json::from_value::<MessageRecord>(unknown).is_err());
+    }
 }

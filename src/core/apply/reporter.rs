@@ -7,7 +7,7 @@
 //! addresses; the sender of unreadable ciphertext gets one plain reason, never which decryption
 //! step failed (SECURITY.md, smaller ones); a reporter's known cert is replaced only by the
 //! operator's keys-dir or by a mail the known cert signed (SECURITY.md, key substitution).
-use super::{may_auto_reply, short, Incoming, Memory, Outcome};
+use super::{may_auto_reply, short, Incoming, Memory, Outcome, Signed};
 use crate::core::decrypt::{CertSource, Crypt, Opened};
 use crate::core::draft::{self, Kind};
 use crate::core::keys::{self, Cert};
@@ -85,7 +85,7 @@ pub(super) fn learn_cert(
     case: &mut Case,
     opened: &Opened,
     from: &Mailbox,
-    signature: &str,
+    signature: Signed,
     signer: Option<&str>,
     mem: &Memory,
     config: &Settings,
@@ -106,7 +106,7 @@ pub(super) fn learn_cert(
     let known = r.cert_fingerprint.clone();
     let proven = source == "keys-dir"
         || known.is_none()
-        || (signer.is_some() && signer == known.as_deref() && signature == "good");
+        || (signer.is_some() && signer == known.as_deref() && signature == Signed::Good);
     if known.as_deref() == Some(fpr.as_str()) {
         None
     } else if proven {

@@ -6,7 +6,7 @@
 //! and a member without a usable cert gets nothing (the case records it and the copies to the
 //! others say so); a member's note is copied to the rest of the team once, a replay of its
 //! signature not at all (SECURITY.md, replay).
-use super::{received, Incoming, Outcome};
+use super::{received, Encryption, Incoming, Outcome, Signed};
 use crate::core::decrypt::{Attachment, Crypt, Opened};
 use crate::core::draft::{self, Draft, Kind};
 use crate::core::keys;
@@ -23,8 +23,8 @@ pub(super) struct About<'a> {
     pub from: &'a Mailbox,
     pub title: &'a str,
     pub opened: &'a Opened,
-    pub encryption: &'a str,
-    pub signature: &'a str,
+    pub encryption: Encryption,
+    pub signature: Signed,
     pub hash: &'a str,
     /// The text to show: the opened text, without command lines for a command mail.
     pub text: &'a str,
@@ -157,8 +157,8 @@ pub(super) fn team_copies(
         "from_name": about.from.name,
         "title": about.title,
         "state": case.state.as_str(),
-        "encryption": about.encryption,
-        "signature": about.signature,
+        "encryption": about.encryption.as_str(),
+        "signature": about.signature.as_str(),
         "text": about.text,
         "commands": about.commands,
         "relayed": about.relayed,
