@@ -28,7 +28,7 @@ pub(crate) use super::draft::{base_vars, member_message, record_sent, reporter_m
 use super::classify::Sender;
 use super::command::{Authority, CommandMail};
 use super::decrypt::{Crypt, Opened};
-use super::draft::{self, Draft};
+use super::draft::{self, Draft, Kept};
 use super::keys::Cert;
 use super::parse::{Headers, Mailbox};
 use super::thread::{Rule, Threaded};
@@ -167,6 +167,9 @@ pub struct Outcome {
     /// Ids of the payloads decrypted from this message, new to the store: remembered with the
     /// case so that the same ciphertext sent again is known as a copy (SECURITY.md, oracle).
     pub payload_ids: Vec<String>,
+    /// The message becomes or joins no case: what the team's alert says of it (issue 11,
+    /// nothing quarantined in silence). The pipeline drafts the alert.
+    pub kept: Option<Kept>,
 }
 
 impl Outcome {
@@ -190,15 +193,31 @@ impl Outcome {
 pub fn message(inc: Incoming, mem: &Memory, config: &Settings, now: DateTime<Utc>) -> Outcome {
     let from = inc.headers.from.clone();
     match (inc.class, from) {
-        (_, None) => Outcome::quarantine("no From address"),
-        (Sender::OurLoop, _) => {
-            let mut out = Outcome::quarantine("our own message came back (mail loop)");
-            out.drafts = draft::alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
-            out
-        }
+        (_, None) => kept(&inc, Outcome::quarantine("no From address"), None),
+        (Sender::OurLoop, _) => kept(
+            &inc,
+            Outcome::quarantine("our own message came back (mail loop)"),
+            Some("not processed; check the forwarding rules"),
+        ),
         (Sender::Bounce | Sender::Machine(_), Some(from)) => machine(inc, &from, now),
         (Sender::Person, Some(from)) => person(inc, &from, mem, config, now),
     }
+}
+
+/// `out` for a message that becomes or joins no case, with what the team is told of it: its
+/// quarantine reason (or summary) and `note`, what was done.
+fn kept(inc: &Incoming, mut out: Outcome, note: Option<&str>) -> Outcome {
+    let reason = out
+        .disposition
+        .quarantine_reason()
+        .unwrap_or(&out.summary)
+        .to_string();
+    let k = Kept::of_headers(inc.hash, inc.raw.len(), inc.headers, &reason);
+    out.kept = Some(match note {
+        Some(n) => k.noting(n),
+        None => k,
+    });
+    out
 }
 
 /// Machines are recorded on the case they thread into and never answered; a bounce of our own
@@ -255,7 +274,7 @@ fn person(
     now: DateTime<Utc>,
 ) -> Outcome {
     let Some(opened) = inc.opened else {
-        return Outcome::quarantine("not opened");
+        return kept(&inc, Outcome::quarantine("not opened"), None);
     };
     let encryption = encryption_word(&opened.outcome);
     let (signature, signer) = signature_word(opened, &from.address);
@@ -276,6 +295,7 @@ fn person(
         commands: Vec::new(),
         relayed: false,
         warning: None,
+        unanswered: None,
     };
     if let Some(out) = team_commands(&inc, &about, mem, config, now) {
         return out;
@@ -327,20 +347,25 @@ fn person(
     // The answer to the sender.
     let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
     let mut said = Vec::new();
+    let mut unanswered = None;
     match reporter::answer_kind(&inc, mem, opened_case, not_for_us) {
-        Some(kind) => said.push(reporter::answer(
-            kind,
-            &mut case,
-            &mut out,
-            &inc,
-            from,
-            reporter_cert,
-            &reporter_title,
-            signature == Signed::Good,
-            mem,
-            config,
-            now,
-        )),
+        Some(kind) => {
+            let (what, held) = reporter::answer(
+                kind,
+                &mut case,
+                &mut out,
+                &inc,
+                from,
+                reporter_cert,
+                &reporter_title,
+                signature == Signed::Good,
+                mem,
+                config,
+                now,
+            );
+            said.push(what);
+            unanswered = held;
+        }
         None if not_for_us => reporter::suppressed(
             &mut case,
             draft::Kind::NotForUs,
@@ -351,6 +376,10 @@ fn person(
     }
 
     // The team's copies.
+    let about = About {
+        unanswered: unanswered.as_deref(),
+        ..about
+    };
     let copies = team::copy_message(&mut case, about, warning, inc.raw, config, now);
     said.push(format!(
         "{} team cop{}",

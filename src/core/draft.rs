@@ -3,16 +3,19 @@
 //! [`alert`], [`member_message`], [`team_copy`]), a reporter or the sender of a message
 //! (`draft::reporter`: [`reporter_message`], [`acknowledgement`], [`cannot_read`]) — so that
 //! subjects, threading, template variables and Message-IDs follow one set of rules whoever
-//! decided to send. Here: the type, its [`Kind`], the Message-ID, the variables every template
+//! decided to send; and the team's alert about messages kept without a case (`draft::kept`:
+//! [`Kept`], [`kept_alert`]). Here: the type, its [`Kind`], the Message-ID, the variables every template
 //! gets, and the timeline record of a draft sent.
 //!
 //! Invariants: a draft to a team member is always encrypted to that member's cert alone, and
 //! none is built for a cert that is not usable (DESIGN.md "OpenPGP": never a plaintext
 //! fallback); a clear subject is the case tag and a fixed phrase, the report's own subject only
 //! ever inside encryption; a Message-ID is derived from its cause ([`message_id`]).
+mod kept;
 mod reporter;
 mod team;
 
+pub use kept::{kept_alert, Kept};
 pub(crate) use reporter::{acknowledgement, cannot_read, reporter_message};
 pub use team::alert;
 pub(crate) use team::{member_message, team_copy};

@@ -6,6 +6,7 @@ use super::classify::{self, Sender};
 use super::command::{self, Authority, Command, CommandMail};
 use super::compose::{self, Templates};
 use super::decrypt::{self, Opened};
+use super::draft::{self, Kept};
 use super::effect::{After, Changes, Mark, Queued, Stored};
 use super::keys::Cert;
 use super::parse;
@@ -75,6 +76,8 @@ pub struct Processed {
     pub case_id: Option<CaseId>,
     /// The message as stored (also in `changes.message`, unless a duplicate).
     pub record: MessageRecord,
+    /// The message became or joined no case: what the team's alert (in `changes`) says of it.
+    pub kept: Option<Kept>,
     pub changes: Changes,
 }
 
@@ -252,7 +255,7 @@ pub fn finish(
     } = opening;
     let headers = match headers {
         Ok(h) => h,
-        Err(e) => return quarantined(raw, now, &e),
+        Err(e) => return kept_in_quarantine(raw, &e, config, now, compose_all),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     // A duplicate is the same content: the same bytes, or the same From and Message-ID with
@@ -413,6 +416,27 @@ pub fn finish(
         repeated_message_id,
     };
     let mut outcome = apply::message(incoming, &mem, config, now);
+    // Nothing in silence (issue 11): a person's message that became or joined no case and that
+    // no team member hears of is named to the team, whatever path it took through apply.
+    if outcome.case.is_none()
+        && outcome.kept.is_none()
+        && class == Sender::Person
+        && !outcome
+            .drafts
+            .iter()
+            .any(|d| config.team_member(&d.to.address).is_some())
+    {
+        let reason = match outcome.disposition.quarantine_reason() {
+            Some(r) => r.to_string(),
+            None => outcome.summary.clone(),
+        };
+        outcome.kept = Some(Kept::of_headers(&hash, raw.len(), &headers, &reason));
+    }
+    if let Some(k) = &outcome.kept {
+        outcome
+            .drafts
+            .extend(draft::kept_alert(config, std::slice::from_ref(k)));
+    }
     outcome.payload_ids = payload_ids
         .into_iter()
         .filter(|id| view.case_of_payload(id).is_none())
@@ -492,6 +516,7 @@ fn changes_of(
         seen_signatures,
         stored_text: _,
         payload_ids,
+        kept,
     } = outcome;
     let case_id = case.as_ref().map(|c| c.id.clone());
     let mut changes = Changes {
@@ -547,6 +572,7 @@ fn changes_of(
         opened_case,
         case_id,
         record,
+        kept,
         changes,
     }
 }
@@ -583,25 +609,22 @@ pub fn poisoned(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Processed {
-    let hash = hash(raw);
-    let text = format!(
-        "A message ({} bytes, {}) stopped secmail {attempts} times while being handled: a crash or its time budget. It was not opened again and is in the quarantine folder; read it there by hand, and report the problem to the secmail developers if it is a bug.",
-        raw.len(),
-        &hash[..12]
-    );
-    let mut p = refused(
-        hash.clone(),
-        now,
+    let mut p = quarantined(
+        raw,
         "stopped the daemon while being handled (poison message)",
+        config,
+        templates,
+        now,
     );
     p.summary =
         format!("quarantined: stopped secmail {attempts} times while being handled; team told");
-    p.changes.message = Some(Stored {
-        record: p.record.clone(),
-        raw: raw.to_vec(),
-        attachments: Vec::new(),
-    });
-    p.changes.drafts = apply::alert(config, &hash, "poison message", &text, None);
+    if let Some(k) = p.kept.as_mut() {
+        k.note = Some(format!(
+            "stopped secmail {attempts} times (a crash or its time budget); not opened again. Report it to the secmail developers if it is a bug"
+        ));
+    }
+    p.changes.outbox.clear();
+    p.changes.drafts = draft::kept_alert(config, p.kept.as_slice());
     p.changes
         .render(&compose::compose_with(templates, config, now), None, now);
     p
@@ -665,61 +688,49 @@ pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
         disposition: outcome.disposition,
         opened_case: false,
         case_id: None,
+        kept: None,
     };
     // Nothing was sent: no send times to keep.
     p.changes.rate_window = std::time::Duration::ZERO;
     p
 }
 
-/// [`refused`] for a message in hand: its bytes are kept with the record.
-pub fn quarantined(raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
-    let mut p = refused(hash(raw), now, reason);
-    if let Some(m) = p.changes.message.as_mut() {
-        m.raw = raw.to_vec();
-    }
-    p
+/// [`refused`] for a message in hand: its bytes are kept with the record, and the team is told
+/// (sender, date, size and Message-ID read from the raw header, [`Kept::of_raw`]).
+pub fn quarantined(
+    raw: &[u8],
+    reason: &str,
+    config: &Settings,
+    templates: &Templates,
+    now: DateTime<Utc>,
+) -> Processed {
+    kept_in_quarantine(
+        raw,
+        reason,
+        config,
+        now,
+        &compose::compose_with(templates, config, now),
+    )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_record_written_before_the_words_were_typed_reads_the_same() {
-        // As stores and backups hold them: the three words as plain strings.
-        let old = serde_json::json!({
-            "hash": "ab12",
-            "received_at": "2026-11-28T12:00:00Z",
-            "case_id": null,
-            "from": "w2@hostile.example",
-            "message_id": "02-no-integrity@hostile.example",
-            "disposition": "quarantine: encrypted without integrity protection",
-            "encryption": "no-integrity",
-            "signature": "good-unverified",
-            "text": "",
-            "unauthenticated": [],
-            "attachments": [["a.txt", "text/plain", 3]],
-        });
-        let r: MessageRecord = serde_json::from_value(old.clone()).unwrap();
-        assert_eq!(
-            r.disposition,
-            Disposition::Quarantine("encrypted without integrity protection".into())
-        );
-        assert_eq!(r.encryption, Encryption::NoIntegrity);
-        assert_eq!(r.signature, Signed::GoodUnverified);
-        assert_eq!(serde_json::to_value(&r).unwrap(), old);
-        for (d, word) in [
-            (Disposition::Processed, "processed"),
-            (
-                Disposition::Quarantine("oversize".into()),
-                "quarantine: oversize",
-            ),
-        ] {
-            assert_eq!(serde_json::to_value(&d).unwrap(), word);
-            assert_eq!(d, word);
-        }
-        let mut unknown = old;
-        unknown["encryption"] = "rot13".into();
-        assert!(serde_json::from_value::<MessageRecord>(unknown).is_err());
+fn kept_in_quarantine(
+    raw: &[u8],
+    reason: &str,
+    config: &Settings,
+    now: DateTime<Utc>,
+    compose_all: &ComposeAll,
+) -> Processed {
+    let mut p = refused(hash(raw), now, reason);
+    let kept = Kept::of_raw(raw, &p.hash, reason);
+    if let Some(m) = p.changes.message.as_mut() {
+        m.raw = raw.to_vec();
+        m.record.from = kept.sender.clone();
+        m.record.message_id = kept.message_id.clone();
+        p.record = m.record.clone();
     }
+    p.summary = format!("quarantined: {reason}; team told");
+    p.changes.drafts = draft::kept_alert(config, std::slice::from_ref(&kept));
+    p.kept = Some(kept);
+    p.changes.render(compose_all, None, now);
+    p
 }

@@ -36,6 +36,8 @@ mod imap_smtp;
 mod import;
 /// Every message of ../shared/interop (Thunderbird, Delta Chat, notmuch…) with its outcome.
 mod interop_pipeline;
+/// Nothing quarantined in silence: the team's alerts, and `secmail quarantine list|show|release`.
+mod quarantine;
 /// No report is lost: reports as real clients send them open a case and are answered.
 mod reporters;
 /// One scenario per policy preset on a moving clock: acks, reminders, escalations, digests.

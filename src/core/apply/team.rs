@@ -8,7 +8,7 @@
 //! signature not at all (SECURITY.md, replay).
 use super::{received, Encryption, Incoming, Outcome, Signed};
 use crate::core::decrypt::{Attachment, Crypt, Opened};
-use crate::core::draft::{self, Draft, Kind};
+use crate::core::draft::{self, Draft, Kept, Kind};
 use crate::core::keys;
 use crate::core::parse::Mailbox;
 use crate::core::settings::Settings;
@@ -34,6 +34,9 @@ pub(super) struct About<'a> {
     pub relayed: bool,
     /// Something the team must know about this message (a refused cert change).
     pub warning: Option<&'a str>,
+    /// The automatic answer the sender was owed and did not get, and what follows (issue 11:
+    /// no suppression in silence).
+    pub unanswered: Option<&'a str>,
 }
 
 /// A team member's signed message: internal, recorded on its case and copied to the rest of
@@ -95,6 +98,15 @@ fn replayed_note(inc: &Incoming, member: &str, now: DateTime<Utc>) -> Outcome {
     let Threaded::Existing { case, .. } = inc.threaded.clone() else {
         out.summary =
             "replay of a team signature already seen, matching no case: not copied".into();
+        out.kept = Some(
+            Kept::of_headers(
+                inc.hash,
+                inc.raw.len(),
+                inc.headers,
+                "a team member's signed message seen before (a replay), matching no case",
+            )
+            .noting(format!("not copied; signed by {member}")),
+        );
         return out;
     };
     let mut case = *case;
@@ -163,6 +175,7 @@ pub(super) fn team_copies(
         "commands": about.commands,
         "relayed": about.relayed,
         "warning": about.warning,
+        "unanswered": about.unanswered,
         "unauthenticated": unauthenticated,
         "withheld": withheld_lines,
         "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),
