@@ -79,6 +79,7 @@ fn main() -> std::process::ExitCode {
                 commands::backup::restore(&cli.config, file, store.as_deref())
             }
             Command::Distributors(c) => commands::distributors::run(&cli.config, c),
+            Command::Quarantine(c) => commands::quarantine::run(&cli.config, c),
             Command::Export { id, format, output } => {
                 commands::export::run(&cli.config, id, format, output.as_deref())
             }

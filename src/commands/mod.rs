@@ -7,6 +7,7 @@ pub mod distributors;
 pub mod export;
 pub mod import;
 pub mod init;
+pub mod quarantine;
 pub mod run;
 
 use crate::config::Config;

@@ -1,7 +1,9 @@
 //! Nothing quarantined in silence (issue 11): every message that becomes or joins no case is
 //! shown to the team in an encrypted alert naming its sender, date, size, Message-ID and the
-//! reason (never the plaintext of refused ciphertext).
+//! reason (never the plaintext of refused ciphertext); `secmail quarantine list | show |
+//! release` sees and acts on what is kept.
 use super::common::{open_sent, repo, secret, Pipeline};
+use super::service::Local;
 use secmail::core::effect::Queued;
 use secmail::core::pipeline::Processed;
 
@@ -178,6 +180,106 @@ fn an_acknowledgement_held_by_the_domain_limit_is_named_in_the_team_copy() {
             "the copy does not say the reporter was not answered:\n{copy}"
         );
     }
+}
+
+/// A message kept in quarantine by the daemon (a bug met while handling it), in `local`'s store.
+fn quarantine_one(local: &Local, raw: &[u8]) -> String {
+    let store = secmail::shell::store::Store::open(&local.path().join("store")).unwrap();
+    let config = secmail::config::Config::load(&local.conf, super::common::now().into()).unwrap();
+    let templates = secmail::shell::daemon::load_templates(&config.templates_dir).unwrap();
+    let mut config = config;
+    config.settings.project.id_secret = store.id_secret();
+    let p = secmail::core::pipeline::quarantined(
+        raw,
+        "internal error while handling it",
+        &config,
+        &templates,
+        super::common::now(),
+    );
+    store.commit(&p.changes, super::common::now()).unwrap();
+    store.flush_blocking().unwrap();
+    p.hash
+}
+
+#[test]
+fn quarantine_list_show_and_release_once() {
+    let local = Local::new();
+    let report = b"From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: Overflow\r\nMessage-ID: <kept@reporter.example>\r\nDate: Thu, 24 Dec 2026 10:00:00 +0000\r\n\r\nThe parser overflows on long lines.\r\n";
+    let hash = quarantine_one(&local, report);
+    let id = &hash[..12];
+
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&local.ok(&["quarantine", "list", "--json"])).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(list[0]["id"], id);
+    assert_eq!(list[0]["sender"], "rita@reporter.example");
+    assert_eq!(list[0]["size"], report.len());
+    assert_eq!(list[0]["reason"], "internal error while handling it");
+    let text = local.ok(&["quarantine", "list"]);
+    assert!(
+        text.contains(id) && text.contains("rita@reporter.example"),
+        "{text}"
+    );
+
+    let shown = local.ok(&["quarantine", "show", id]);
+    assert!(
+        shown.contains("Message-ID: <kept@reporter.example>"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("internal error while handling it"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("The parser overflows"),
+        "show printed the body:\n{shown}"
+    );
+
+    let released = local.ok(&["quarantine", "release", id]);
+    assert!(released.contains("SEC-"), "{released}");
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&local.ok(&["cases", "--json"])).unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    // Released: no longer in the quarantine; a second release does nothing new.
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&local.ok(&["quarantine", "list", "--json"])).unwrap();
+    assert!(list.is_empty(), "{list:?}");
+    let outbox = local.outbox_files().len();
+    let again = local.cmd(&["quarantine", "release", id]).output().unwrap();
+    let again_text = String::from_utf8_lossy(&again.stdout).into_owned()
+        + &String::from_utf8_lossy(&again.stderr);
+    assert!(again_text.contains("not in the quarantine"), "{again_text}");
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&local.ok(&["cases", "--json"])).unwrap();
+    assert_eq!(cases.len(), 1);
+    local.ok(&["run", "--once"]);
+    let acks = local
+        .outbox_files()
+        .iter()
+        .filter(|f| f.starts_with("ack."))
+        .count();
+    assert_eq!(acks, 1, "released once, answered once ({outbox} before)");
+}
+
+#[test]
+fn quarantine_show_never_prints_the_text_of_refused_ciphertext() {
+    let local = Local::new();
+    local.deliver(&fixture("hostile/02-no-integrity.eml"), "1.eml");
+    local.ok(&["run", "--once"]);
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&local.ok(&["quarantine", "list", "--json"])).unwrap();
+    assert_eq!(list.len(), 1, "{list:?}");
+    let id = list[0]["id"].as_str().unwrap().to_string();
+    let shown = local.ok(&["quarantine", "show", &id, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert!(v["reason"].as_str().unwrap().contains("integrity"), "{v}");
+    assert!(!shown.contains("the parser overflows"), "{shown}");
+    // Releasing it meets the same refusal: nothing new, still kept.
+    let out = local.ok(&["quarantine", "release", &id]);
+    assert!(out.contains("still"), "{out}");
+    let list: Vec<serde_json::Value> =
+        serde_json::from_str(&local.ok(&["quarantine", "list", "--json"])).unwrap();
+    assert_eq!(list.len(), 1);
 }
 
 #[test]
