@@ -22,7 +22,7 @@ pub(crate) use team::{member_message, team_copy};
 
 use super::decrypt::Attachment;
 use super::keys::Cert;
-use super::parse::Mailbox;
+use super::parse::{Headers, Mailbox};
 use super::settings::{Project, Settings};
 use crate::model::{Case, CaseId, EventKind};
 use chrono::{DateTime, Utc};
@@ -209,6 +209,32 @@ fn spaced(fpr: &str) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `d` as an answer to the mail with header `h` (issue 11.8): threaded under it (RFC 5322
+/// §3.6.4: In-Reply-To its Message-ID, References its References and its Message-ID) and
+/// naming it in the `answering` variable — its date, and its `subject` only when given, which
+/// callers do only for a draft encrypted to the mail's sender (a clear answer quotes nothing a
+/// sender wrote: a forged From must not make us carry their words).
+pub(crate) fn answering(mut d: Draft, h: &Headers, subject: Option<&str>) -> Draft {
+    if let Some(id) = &h.message_id {
+        d.in_reply_to = Some(id.clone());
+        d.references = h.references.clone();
+        d.references.push(id.clone());
+    }
+    let mut named = Vec::new();
+    if let Some(s) = subject {
+        let s: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
+        named.push(format!("\"{s}\""));
+    }
+    if let Some(date) = &h.date {
+        named.push(format!("sent {date}"));
+    }
+    let named = (!named.is_empty()).then(|| named.join(", "));
+    if let Some(map) = d.vars.as_object_mut() {
+        map.insert("answering".into(), json!(named));
+    }
+    d
 }
 
 /// Records a queued draft on its case (the timeline has every message out).

@@ -54,7 +54,11 @@ pub(super) fn note(
     let mut out = Outcome::processed(String::new());
     let Threaded::Existing { case, rule } = inc.threaded.clone() else {
         out.summary = "team message matching no case: kept, sender told".into();
-        out.drafts = draft::alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
+        // Encrypted to the member who wrote it: it names their subject (issue 11.8).
+        out.drafts = draft::alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member))
+            .into_iter()
+            .map(|d| draft::answering(d, inc.headers, Some(about.title)))
+            .collect();
         return out;
     };
     let mut case = *case;
