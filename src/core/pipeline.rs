@@ -437,6 +437,16 @@ pub fn finish(
             .drafts
             .extend(draft::kept_alert(config, std::slice::from_ref(k)));
     }
+    // A team member acting on imported history starts its policy clock (issue 11.10).
+    if let Some(member) = team_member.filter(|_| !replayed_team_signature) {
+        for case in outcome.case.iter_mut().chain(outcome.linked.iter_mut()) {
+            if case.is_history() && acted_on(case, view, member) {
+                if let Some(i) = case.imported.as_mut() {
+                    i.acted = Some(now);
+                }
+            }
+        }
+    }
     outcome.payload_ids = payload_ids
         .into_iter()
         .filter(|id| view.case_of_payload(id).is_none())
@@ -628,6 +638,21 @@ pub fn poisoned(
     p.changes
         .render(&compose::compose_with(templates, config, now), None, now);
     p
+}
+
+/// Whether `member` acted on `case` in this step: a command done or a note of theirs among
+/// the events the store does not have yet.
+fn acted_on(case: &crate::model::Case, view: &dyn View, member: &str) -> bool {
+    use crate::model::EventKind;
+    let before = view.case(&case.id).map_or(0, |c| c.timeline.len());
+    case.timeline.iter().skip(before).any(|e| {
+        e.actor.eq_ignore_ascii_case(member)
+            && match &e.kind {
+                EventKind::Command { .. } => true,
+                EventKind::Received { sender_class, .. } => sender_class == "team",
+                _ => false,
+            }
+    })
 }
 
 /// The cases a message may change besides its own: the other side of its duplicate links and
