@@ -135,7 +135,10 @@ impl TryFrom<String> for Disposition {
 
 impl PartialEq<&str> for Disposition {
     fn eq(&self, other: &&str) -> bool {
-        self.to_string() == *other
+        match self {
+            Disposition::Processed => *other == "processed",
+            Disposition::Quarantine(r) => other.strip_prefix("quarantine: ") == Some(r.as_str()),
+        }
     }
 }
 

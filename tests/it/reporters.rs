@@ -368,7 +368,8 @@ fn every_answer_threads_under_the_mail_it_answers_and_names_it() {
         super::common::now(),
     );
     // (mail, answer kind, reader's key, its Message-ID, date named, subject named or None)
-    let rows: [(Vec<u8>, &str, &str, &str, &str, Option<&str>); 5] = [
+    type Row<'a> = (Vec<u8>, &'a str, &'a str, &'a str, &'a str, Option<&'a str>);
+    let rows: [Row; 5] = [
         (
             fixture("fixtures/mail/hostile/02-no-integrity.eml"),
             "no-integrity",
