@@ -1,5 +1,5 @@
 //! Command-line definitions only; the code behind each subcommand is in `commands/`.
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
@@ -7,14 +7,28 @@ use std::path::PathBuf;
     name = "secmail",
     version,
     about = "Runs a project's security@ mailbox: decrypts reports, opens cases, answers reporters, copies the team",
-    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail quarantine list     messages kept without a case\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
+    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail status              how the running daemon is doing\n  secmail outbox list         mail waiting to be sent\n  secmail quarantine list     messages kept without a case\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
 )]
 pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, default_value = "security.conf")]
     pub config: PathBuf,
+    /// How log lines are written to stderr: text, or json (one object per line, for a log
+    /// collector). Without it: the journal's own fields under systemd, text elsewhere.
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One line per event: time, level, target, message, fields.
+    Text,
+    /// One JSON object per event and line: timestamp, level, target, message and the fields
+    /// (`case_id`, `msg_hash`, …) as keys.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,9 +81,10 @@ pub enum Command {
         #[arg(long, default_value = "/var/lib/secmail/store")]
         store: PathBuf,
     },
-    /// Write the whole store to FILE, signed by and encrypted to the project key (stop the daemon first).
+    /// Write the whole store to FILE, signed by and encrypted to the project key (a running
+    /// daemon takes the snapshot).
     #[command(
-        after_help = "Example (with the service stopped: systemctl stop secmail):\n  secmail backup secmail-backup.pgp"
+        after_help = "Example (the service may run: it takes the snapshot itself):\n  secmail backup secmail-backup.pgp"
     )]
     Backup { file: PathBuf },
     /// Take in an existing security@ mailbox (mbox file or IMAP folder) as cases; run it twice and nothing changes.
@@ -105,8 +120,8 @@ pub enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
-    /// The confidential distributor list (advance notices). Needs the store: stop the daemon
-    /// first, or use signed /distributors commands by mail while it runs.
+    /// The confidential distributor list (advance notices); through the running daemon when it
+    /// holds the store, or by signed /distributors commands by mail.
     #[command(
         subcommand,
         after_help = "Examples (the demo's test distributor key):\n  secmail distributors list\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d\n  secmail distributors remove distro-a"
@@ -136,6 +151,36 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// How the service is doing: inbound, outbox, quarantine, cases, deadlines, expiring certs
+    /// (from the running daemon, or from the store when none runs).
+    #[command(after_help = "Examples:\n  secmail status\n  secmail status --json")]
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The outbox: what waits to be sent, and stuck mail to retry or drop.
+    #[command(subcommand, after_help = "Example:\n  secmail outbox list")]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Show what waits to be sent: id, case, kind, attempts, next attempt, last error.
+    #[command(after_help = "Example:\n  secmail outbox list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send this entry at the next outbox pass, its backoff forgotten.
+    #[command(
+        after_help = "Example (an id from `secmail outbox list`):\n  secmail outbox retry 17"
+    )]
+    Retry { id: u64 },
+    /// Give up on this entry: kept as undeliverable and recorded on its case.
+    #[command(
+        after_help = "Example (an id from `secmail outbox list`):\n  secmail outbox drop 17"
+    )]
+    Drop { id: u64 },
 }
 
 #[derive(Debug, Subcommand)]

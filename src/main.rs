@@ -1,6 +1,6 @@
 //! Thin: parse the arguments, set up logging, run the command, map the error to an exit code.
 use clap::Parser;
-use secmail::cli::{Cli, Command};
+use secmail::cli::{Cli, Command, LogFormat};
 use secmail::commands::{self, ExitCode};
 
 fn main() -> std::process::ExitCode {
@@ -12,7 +12,22 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::umask(0o077);
     }
-    let cli = Cli::parse();
+    // A usage error is 64 (EX_USAGE) like every other refusal of the arguments, not clap's 2;
+    // --help and --version are not errors.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return std::process::ExitCode::from(if e.use_stderr() {
+                ExitCode::Usage as u8
+            } else {
+                0
+            });
+        }
+    };
+    if !matches!(cli.command, Command::Run { .. }) {
+        die_quietly_on_a_closed_pipe();
+    }
     // `run --once` prints its own summary; keep the log to warnings unless asked.
     let default_level = match cli.command {
         Command::Run { once: true }
@@ -21,11 +36,13 @@ fn main() -> std::process::ExitCode {
         | Command::Import { .. }
         | Command::Distributors(_)
         | Command::Export { .. }
-        | Command::SecurityTxt { .. } => "warn",
+        | Command::SecurityTxt { .. }
+        | Command::Status { .. }
+        | Command::Outbox(_) => "warn",
         _ => "info",
     };
     let daemon = matches!(cli.command, Command::Run { once: false });
-    init_logging(default_level, daemon);
+    init_logging(default_level, daemon, cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -86,6 +103,8 @@ fn main() -> std::process::ExitCode {
             Command::SecurityTxt { output } => {
                 commands::export::security_txt(&cli.config, output.as_deref())
             }
+            Command::Status { json } => commands::status::status(&cli.config, *json),
+            Command::Outbox(c) => commands::status::outbox(&cli.config, c),
         }
     });
     // A blocking task stuck in the store (sled hangs after a failed write) must not keep the
@@ -94,7 +113,6 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("secmail: {e:#}");
             // anyhow's downcast sees context values at every level (`.context(ExitCode::…)`);
             // the chain only sees errors.
             let code = e
@@ -105,6 +123,12 @@ fn main() -> std::process::ExitCode {
                         .find_map(|c| c.downcast_ref::<ExitCode>().copied())
                 })
                 .unwrap_or(ExitCode::IoErr);
+            if cli.log_format == Some(LogFormat::Json) {
+                // A collector reading stderr gets the error as one more object.
+                tracing::error!(exit_code = code as u8, error = %format!("{e:#}"), "secmail failed");
+            } else {
+                eprintln!("secmail: {e:#}");
+            }
             std::process::ExitCode::from(code as u8)
         }
     }
@@ -112,13 +136,15 @@ fn main() -> std::process::ExitCode {
 
 /// Logs go to journald for the daemon under systemd (`JOURNAL_STREAM` set, or the journal's
 /// socket there and stderr not a terminal), with the fields (`case_id`, `msg_hash`, …) as
-/// journal fields; to stderr otherwise, and whenever the journal cannot be reached.
+/// journal fields, unless `--log-format` asks for stderr in a format; to stderr otherwise,
+/// and whenever the journal cannot be reached. On stderr every event is one line (issue
+/// 12.7): JSON escapes its line breaks, and text has them written as `\n` ([`OneLine`]).
 ///
 /// Whatever `SECMAIL_LOG` asks for, the dependencies that log report content (handlebars
 /// the variables it renders, async-imap whole messages) are held back by a filter before the
 /// user's (`shell::private::loggable`): an EnvFilter directive alone would lose to a more
 /// specific one of the user's (`handlebars::render=trace`).
-fn init_logging(default_level: &str, daemon: bool) {
+fn init_logging(default_level: &str, daemon: bool, format: Option<LogFormat>) {
     use tracing_subscriber::prelude::*;
     let contentless = || tracing_subscriber::filter::filter_fn(secmail::shell::private::loggable);
     let filter = || {
@@ -127,6 +153,7 @@ fn init_logging(default_level: &str, daemon: bool) {
     };
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let journal_wanted = daemon
+        && format.is_none()
         && (std::env::var_os("JOURNAL_STREAM").is_some()
             || (!terminal && std::path::Path::new("/run/systemd/journal/socket").exists()));
     if journal_wanted {
@@ -139,15 +166,78 @@ fn init_logging(default_level: &str, daemon: bool) {
             return;
         }
     }
+    let stderr = || OneLine(std::io::stderr());
+    if format == Some(LogFormat::Json) {
+        tracing_subscriber::registry()
+            .with(contentless())
+            .with(filter())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_span_list(false)
+                    .with_writer(stderr),
+            )
+            .init();
+        return;
+    }
     tracing_subscriber::registry()
         .with(contentless())
         .with(filter())
         .with(
             tracing_subscriber::fmt::layer()
                 .with_ansi(terminal)
-                .with_writer(std::io::stderr),
+                .with_writer(stderr),
         )
         .init();
+}
+
+/// A writer that keeps each log event on one line: the fmt layer writes an event with one
+/// `write_all`, and a line break inside it (an error's text, a parser's message) is written
+/// as `\n` (`\r` as `\r`), the one at its end kept.
+struct OneLine<W>(W);
+
+impl<W: std::io::Write> std::io::Write for OneLine<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let body = buf.strip_suffix(b"\n").unwrap_or(buf);
+        if !body.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+            return self.0.write_all(buf);
+        }
+        let mut out = Vec::with_capacity(buf.len() + 16);
+        for &b in body {
+            match b {
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                _ => out.push(b),
+            }
+        }
+        if body.len() < buf.len() {
+            out.push(b'\n');
+        }
+        self.0.write_all(&out)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// `secmail case X | head`: once `head` has what it wants, the next write to stdout fails
+/// with EPIPE, and `println!` panics on it (issue 12.9). A command whose reader left has
+/// nothing more to do: let SIGPIPE end it, as it ends `cat` or `git log` (Rust sets SIGPIPE
+/// to ignored before main). Not for `run`: the daemon writes to the journal's stream and must
+/// outlive it; its sockets never raise SIGPIPE (std sends with MSG_NOSIGNAL).
+fn die_quietly_on_a_closed_pipe() {
+    // SAFETY: signal only sets this process's disposition for SIGPIPE; no other thread yet.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// glibc gives threads that allocate at once arenas of their own (up to eight per core) and
@@ -170,3 +260,24 @@ fn limit_malloc_arenas() {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
+
+#[cfg(test)]
+mod tests {
+    use super::OneLine;
+    use std::io::Write;
+
+    #[test]
+    fn one_event_one_line() {
+        let check = |event: &[u8], want: &[u8]| {
+            let mut w = OneLine(Vec::new());
+            w.write_all(event).unwrap();
+            assert_eq!(w.0, want, "{:?}", String::from_utf8_lossy(event));
+        };
+        check(b"INFO plain\n", b"INFO plain\n");
+        check(
+            b"WARN parse error: line 1\nline 2\r\n\n",
+            b"WARN parse error: line 1\\nline 2\\r\\n\n",
+        );
+        check(b"no newline at all", b"no newline at all");
+    }
+}

@@ -15,6 +15,7 @@
 //! Known certs: every public cert of the corpus except Carol's (carol@example.com), which
 //! Thunderbird's tests deliberately do not import: her attached key must be learnt.
 //! Time is fixed at 2026-11-28 (Benny's key expired 2025-10-20).
+#![allow(clippy::disallowed_methods)] // tests and benchmarks may read the real clock
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};

@@ -6,6 +6,7 @@
 //!    stored, and start-up time at 100,000 cases; 6. the floor: the same OpenPGP work with sequoia
 //!    directly, and parsing alone; 7. the usual tooling: one `gpg --decrypt` and four
 //!    `gpg --sign --encrypt` processes per report.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks may read the real clock
 mod corpus;
 mod floor;
 mod real;

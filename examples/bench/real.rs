@@ -4,7 +4,7 @@
 use crate::corpus::{self, Corpus};
 use crate::servers::MailServers;
 use secmail::shell::imap::ImapInbox;
-use secmail::shell::transport::Sender;
+use secmail::shell::transport::Mailer;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -120,7 +120,7 @@ pub fn measure(
         .map_err(|e| format!("{e:#}"))?;
     eprintln!("figure 2: the SMTP bound…");
     let smtp_bound = rt.block_on(async {
-        let sender = Sender::new(&servers.smtp_transport()).unwrap();
+        let sender = Mailer::new(&servers.smtp_transport()).unwrap();
         let mut messages = Vec::new();
         for e in std::fs::read_dir(fig1_outbox)
             .unwrap()

@@ -6,8 +6,8 @@
 //! bytes. The OpenPGP layer gives confidentiality, integrity (SEIPD) and origin (a signature
 //! by a project key is required on restore).
 //!
-//! Invariants: the export is consistent because the store is opened exclusively (sled's lock:
-//! the daemon must be stopped, and we say so); a restore writes only into a store holding no
+//! Invariants: the export is consistent: the store is opened exclusively (sled's lock) or, while
+//! the daemon runs, the daemon takes it under its write lock (`commands::remote`); a restore writes only into a store holding no
 //! record, and checks the count it wrote.
 use super::ExitCode;
 use crate::core::seal;
@@ -21,20 +21,14 @@ use std::path::Path;
 const MAGIC: &[u8] = b"secmail-backup 1\n";
 
 fn open_store(path: &Path) -> Result<Store> {
-    Store::open(path)
-        .with_context(|| {
-            format!(
-                "the store {} is in use or unreadable; stop the daemon first (systemctl stop secmail)",
-                path.display()
-            )
-        })
-        .context(ExitCode::Unavailable)
+    super::open_store_at(path)
 }
 
 pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
-    let store = open_store(&config.store_path)?;
+    // With the daemon running, it takes the snapshot under its write lock (online backup).
+    let store = super::remote::open(&config)?;
     let records = store.export().context(ExitCode::IoErr)?;
     let plain = encode(&records);
     let certs = config.keys.public_certs();
@@ -52,7 +46,7 @@ pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
                 "{} already exists (left by an interrupted backup, or not ours): check it, remove it and run the backup again",
                 tmp.display()
             ))
-            .context(ExitCode::IoErr)
+            .context(ExitCode::CantCreate)
         }
         Err(e) => {
             return Err(e)
@@ -73,7 +67,12 @@ pub fn backup(config_path: &Path, file: &Path) -> Result<()> {
         "backup of {} ({} records, {} cases) written to {}, encrypted to {}",
         config.store_path.display(),
         records.len(),
-        store.cases().len(),
+        records
+            .iter()
+            .filter(
+                |(tree, key, _)| tree.as_slice() == b"__sled__default" && key.starts_with(b"case/")
+            )
+            .count(),
         file.display(),
         config.keys.signing_fingerprint()
     );
@@ -93,12 +92,19 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
     let records = decode(&plain)
         .with_context(|| format!("{}: damaged backup", file.display()))
         .context(ExitCode::DataErr)?;
+    // Run as root (as restores are), the files sled writes would be root's and the service
+    // user could not open its store (issue 12.9): decided to give the restored store to whoever
+    // owns it, or its directory, rather than refuse and make root copy the backup around.
+    // SAFETY: geteuid only reads the process's effective user id.
+    let as_root = unsafe { libc::geteuid() } == 0;
+    let owner = private::intended_owner(target).filter(|(uid, _)| as_root && *uid != 0);
     let store = open_store(target)?;
     if !store.is_empty() {
-        bail!(
+        return Err(anyhow!(
             "{} already holds data: restore only into an empty store (move it aside first)",
             target.display()
-        );
+        ))
+        .context(ExitCode::CantCreate);
     }
     store.import(&records).context(ExitCode::IoErr)?;
     let written = store.export().context(ExitCode::IoErr)?.len();
@@ -109,9 +115,26 @@ pub fn restore(config_path: &Path, file: &Path, store_path: Option<&Path>) -> Re
     println!(
         "restored {} records ({} cases) into {}",
         records.len(),
-        store.cases().len(),
+        records
+            .iter()
+            .filter(
+                |(tree, key, _)| tree.as_slice() == b"__sled__default" && key.starts_with(b"case/")
+            )
+            .count(),
         target.display()
     );
+    // Everything written and the store closed before its files change hands.
+    store.flush_blocking().context(ExitCode::IoErr)?;
+    drop(store);
+    if let Some((uid, gid)) = owner {
+        private::chown_tree(target, uid, gid)
+            .with_context(|| format!("giving {} to uid {uid}", target.display()))
+            .context(ExitCode::IoErr)?;
+        println!(
+            "{} given to uid {uid} gid {gid}, its owner, so that the service can open it",
+            target.display()
+        );
+    }
     Ok(())
 }
 

@@ -1,14 +1,14 @@
 //! `secmail cases` and `secmail case ID`: read-only views of the store.
+use super::remote::Access;
 use super::ExitCode;
 use crate::model::{Case, CaseId, EventKind, State};
 use crate::shell::clock::Clock;
-use crate::shell::store::Store;
 use anyhow::{anyhow, Context, Result};
 use std::path::Path;
 
-fn open(config_path: &Path) -> Result<(crate::config::Config, Store)> {
+fn open(config_path: &Path) -> Result<(crate::config::Config, Access)> {
     let config = super::load(config_path, Clock::from_env())?;
-    let store = super::open_store(&config)?;
+    let store = super::remote::open(&config)?;
     Ok((config, store))
 }
 
@@ -23,7 +23,7 @@ pub fn list(config_path: &Path, state: Option<&str>, as_json: bool) -> Result<()
     };
     let (_, store) = open(config_path)?;
     let mut cases: Vec<Case> = store
-        .cases()
+        .cases()?
         .into_iter()
         .filter(|c| filter.is_none_or(|f| c.state == f))
         .collect();
@@ -60,7 +60,6 @@ pub fn list(config_path: &Path, state: Option<&str>, as_json: bool) -> Result<()
 
 pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
     let (config, store) = open(config_path)?;
-    use crate::core::thread::Lookup;
     let cid = CaseId::parse(&config.project.case_prefix, id)
         .ok_or_else(|| {
             anyhow!(
@@ -70,7 +69,7 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
         })
         .context(ExitCode::Usage)?;
     let case = store
-        .case(&cid)
+        .case(&cid)?
         .ok_or_else(|| anyhow!("no case {cid}"))
         .context(ExitCode::DataErr)?;
     if as_json {
@@ -166,7 +165,7 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 ..
             } => {
                 let mut line = format!("received from {sender_class} ({encryption}, signature {signature}, by {thread_rule}) msg {}", &msg_hash[..12.min(msg_hash.len())]);
-                if let Some(m) = store.message(msg_hash) {
+                if let Some(m) = store.message(msg_hash)? {
                     let first = m.text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
                     line.push_str(&format!(
                         "\n      | {}",

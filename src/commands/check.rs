@@ -1,10 +1,13 @@
-//! `secmail check [--online]`: config, keys, templates, and with --online the servers.
+//! `secmail check [--online]`: config, keys, templates (`shell::templates::check`), ca-files,
+//! and with --online the servers: IMAP login, hierarchy delimiter and folders (created when
+//! missing), SMTP with the security address as sender. Each server is reported; the exit code
+//! is 78 when any refused the configuration, 69 when one was only unavailable.
 use super::ExitCode;
 use crate::config::Inbound;
 use crate::core::{keys, security_txt};
 use crate::shell::clock::Clock;
-use crate::shell::daemon::load_templates;
-use crate::shell::{imap, transport};
+use crate::shell::failure::FailureClass;
+use crate::shell::{imap, templates, tls, transport};
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -22,8 +25,16 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
             ""
         }
     );
-    load_templates(&config.templates_dir).context(ExitCode::Config)?;
-    println!("templates {}: ok", config.templates_dir.display());
+    let loaded = templates::check(&config.templates_dir).context(ExitCode::Config)?;
+    if loaded.built_in.is_empty() {
+        println!("templates {}: ok", config.templates_dir.display());
+    } else {
+        println!(
+            "templates {}: ok; built in: {}",
+            config.templates_dir.display(),
+            loaded.built_in.join(", ")
+        );
+    }
     let now = clock.now().into();
     let mut unusable = 0;
     for m in &config.team {
@@ -38,32 +49,87 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
             }
         }
     }
+    // A ca-file that is missing or holds no certificate would fail at the first connection;
+    // say so now, online or not.
+    let mut ca_files = Vec::new();
+    if let Inbound::Imap { settings, .. } = &config.inbound {
+        ca_files.extend(settings.ca_file.iter().map(|p| ("inbound.ca-file", p)));
+    }
+    if let transport::Transport::Smtp(s) = &config.outbound {
+        ca_files.extend(s.ca_file.iter().map(|p| ("outbound.ca-file", p)));
+    }
+    for (key, path) in ca_files {
+        tls::client_config(Some(path))
+            .with_context(|| key.to_string())
+            .context(ExitCode::Config)?;
+        println!("{key} {}: ok", path.display());
+    }
+    // Every server is tried and reported, a failure of one does not hide the others; the exit
+    // code is the worst class seen (a configuration error over an unavailable server).
+    let mut failures = Vec::new();
     if online {
         if let Inbound::Imap { settings, .. } = &config.inbound {
-            imap::check_login(settings)
-                .await
-                .context(ExitCode::Unavailable)?;
-            println!("imap {}:{}: login ok", settings.host, settings.port);
+            let server = format!("imap {}:{}", settings.host, settings.port);
+            match imap::check(settings).await {
+                Ok(found) => {
+                    let delimiter = found
+                        .delimiter
+                        .as_deref()
+                        .map_or("none (flat)".to_string(), |d| format!("{d:?}"));
+                    println!("{server}: login ok; hierarchy delimiter {delimiter}");
+                    for f in &found.folders {
+                        println!(
+                            "{server}: folder {:?} as {:?}: ok{}",
+                            f.configured,
+                            f.on_server,
+                            if f.created { " (created)" } else { "" }
+                        );
+                    }
+                }
+                Err(e) => {
+                    println!("{server}: FAILED: {e:#}");
+                    failures.push(FailureClass::of(&e));
+                }
+            }
         }
-        let sender = transport::Sender::new(&config.outbound).context(ExitCode::Config)?;
-        sender.check().await.context(ExitCode::Unavailable)?;
-        println!("outbound: ok");
+        let target = match &config.outbound {
+            transport::Transport::Smtp(s) => format!("smtp {}:{}", s.host, s.port),
+            transport::Transport::File { dir } => format!("file {}", dir.display()),
+        };
+        let checked = match transport::Mailer::new(&config.outbound) {
+            Ok(sender) => sender
+                .check_as(Some(&config.project.security_address))
+                .await
+                .map(|()| sender),
+            Err(e) => Err(e.context(FailureClass::Config)),
+        };
+        match (checked, &config.outbound) {
+            (Ok(_), transport::Transport::Smtp(_)) => println!(
+                "outbound: ok ({target}; MAIL FROM:<{}> accepted)",
+                config.project.security_address
+            ),
+            (Ok(_), transport::Transport::File { .. }) => println!("outbound: ok ({target})"),
+            (Err(e), _) => {
+                println!("outbound: FAILED ({target}): {e:#}");
+                failures.push(FailureClass::of(&e));
+            }
+        }
     }
     if unusable > 0 {
         println!("warning: {unusable} team member(s) cannot receive copies");
     }
     // The distributor list: how many would get nothing (no usable cert). Counts only: the
     // list itself is shown by `secmail distributors list`.
+    // Beside a running daemon, through its control socket (`commands::remote`).
     let store = if config.store_path.exists() {
-        Some(crate::shell::store::Store::open(&config.store_path))
+        Some(super::remote::open(&config).and_then(|a| a.distributors()))
     } else {
         println!("distributors: none yet (no store)");
         None
     };
     match store {
         None => {}
-        Some(Ok(store)) => {
-            let list = store.distributors();
+        Some(Ok(list)) => {
             let sys = clock.now().into();
             let unusable = list
                 .iter()
@@ -83,8 +149,11 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
                 println!("distributors: {} with usable certs", list.len());
             }
         }
-        Some(Err(e)) if e.is::<crate::shell::store::StoreLocked>() => {
-            println!("distributors: not checked (the store is in use by the running daemon)")
+        Some(Err(e))
+            if e.chain()
+                .any(|c| c.is::<crate::shell::store::StoreLocked>()) =>
+        {
+            println!("distributors: not checked (the store is in use by another secmail process)")
         }
         Some(Err(e)) => println!("warning: store: {e:#}"),
     }
@@ -105,6 +174,18 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
                 path.display()
             ),
         }
+    }
+    if !failures.is_empty() {
+        let code = if failures.contains(&FailureClass::Config) {
+            ExitCode::Config
+        } else {
+            ExitCode::Unavailable
+        };
+        return Err(anyhow::anyhow!(
+            "{} of the servers failed the check (see above)",
+            failures.len()
+        )
+        .context(code));
     }
     Ok(())
 }

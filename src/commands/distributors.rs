@@ -1,8 +1,8 @@
 //! `secmail distributors list|add|remove`: the confidential distributor list in the store.
 //!
 //! The list is printed only to the operator who asks; nothing here logs it. While the daemon
-//! runs the store is locked (sled allows one process): this exits 75 and says to stop the daemon
-//! or use a signed `/distributors` command by mail.
+//! runs, the change goes through its control socket (`commands::remote`); the cert file is read
+//! here.
 use super::ExitCode;
 use crate::cli::DistributorsCommand;
 use crate::core::command::disclosure::{self, ListCommand};
@@ -63,8 +63,8 @@ pub fn run(config_path: &Path, cmd: &DistributorsCommand) -> Result<()> {
             )
         }
     };
-    let store = super::open_store(&config)?;
-    let list = store.distributors();
+    let store = super::remote::open(&config)?;
+    let list = store.distributors()?;
     if let DistributorsCommand::List { json: true } = cmd {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());

@@ -4,7 +4,6 @@
 use super::ExitCode;
 use crate::core::advisory::{self, Format};
 use crate::core::security_txt;
-use crate::core::thread::Lookup;
 use crate::model::CaseId;
 use crate::shell::clock::Clock;
 use crate::shell::private;
@@ -21,9 +20,9 @@ pub fn run(config_path: &Path, id: &str, format: &str, output: Option<&Path>) ->
     let cid = CaseId::parse(&config.project.case_prefix, id)
         .ok_or_else(|| anyhow!("{id:?} is not a case id"))
         .context(ExitCode::Usage)?;
-    let store = super::open_store(&config)?;
+    let store = super::remote::open(&config)?;
     let case = store
-        .case(&cid)
+        .case(&cid)?
         .ok_or_else(|| anyhow!("no case {cid}"))
         .context(ExitCode::DataErr)?;
     let doc = advisory::render(format, &case, &config, clock.now());

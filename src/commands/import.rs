@@ -22,9 +22,9 @@ use crate::core::thread::Lookup;
 use crate::model::case::Imported;
 use crate::model::EventKind;
 use crate::shell::clock::Clock;
-use crate::shell::daemon::load_templates;
 use crate::shell::imap::ImapInbox;
 use crate::shell::store::Store;
+use crate::shell::templates::load_templates;
 use anyhow::{anyhow, Context, Result};
 use chrono::{DateTime, Utc};
 use std::io::Write;
@@ -54,14 +54,7 @@ pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
     let clock = Clock::from_env();
     let mut config = super::load(config_path, clock)?;
     let templates = load_templates(&config.templates_dir).context(ExitCode::Config)?;
-    let store = Store::open(&config.store_path)
-        .with_context(|| {
-            format!(
-                "the store {} is in use or unreadable; stop the daemon first (systemctl stop secmail)",
-                config.store_path.display()
-            )
-        })
-        .context(ExitCode::Unavailable)?;
+    let store = super::open_store(&config)?;
     config.settings.project.id_secret = store.id_secret();
     let mut tally = Tally::default();
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -99,13 +92,13 @@ pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
             s.folder = folder.to_string();
             let mut inbox = ImapInbox::connect(&s)
                 .await
-                .context(ExitCode::Unavailable)?;
+                .map_err(super::server_failure)?;
             let mut last = 0;
             loop {
                 let batch = inbox
                     .fetch_new(last, 200)
                     .await
-                    .context(ExitCode::Unavailable)?;
+                    .map_err(super::server_failure)?;
                 let Some(end) = batch.last().map(|f| f.uid) else {
                     break;
                 };

@@ -127,7 +127,7 @@ pub fn run(o: &Options) -> Result<()> {
             "{} already exists: init never overwrites a deployment",
             dir.join(f).display()
         ))
-        .context(ExitCode::Usage);
+        .context(ExitCode::CantCreate);
     }
     // The deployment is read by the service and the team's admins as before main set the
     // umask to 077: its directories are 0755 when init makes them (the secrets in it are 0600).

@@ -8,27 +8,55 @@ pub mod export;
 pub mod import;
 pub mod init;
 pub mod quarantine;
+pub mod remote;
 pub mod run;
+pub mod status;
 
 use crate::config::Config;
 use crate::shell::clock::Clock;
 
-/// sysexits(3) codes used by `main`.
+/// The exit status of every subcommand, one per meaning (sysexits(3)); README "Exit codes"
+/// lists them for operators. 0 is success; an error without a code is `IoErr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ExitCode {
+    /// The command line is wrong: an unknown option or value, a malformed case id or state.
     #[error("usage")]
     Usage = 64,
+    /// The input is wrong: no such case, a file that is not a backup of this project or not
+    /// an mbox, a cert that does not parse.
     #[error("bad input")]
     DataErr = 65,
+    /// A server could not be reached or failed for now (IMAP, SMTP): try again later.
     #[error("unavailable")]
     Unavailable = 69,
+    /// What would be written is already there, and secmail never overwrites it: a deployment
+    /// for `init`, a non-empty store for `restore`, a left-over partial backup.
+    #[error("would overwrite")]
+    CantCreate = 73,
+    /// Reading or writing a file or the store failed (disk full, permissions).
     #[error("i/o error")]
     IoErr = 74,
     /// The store is held by a running daemon: try again once it is stopped.
     #[error("temporary failure")]
     TempFail = 75,
+    /// Not allowed (the control socket refused the caller).
+    #[error("permission denied")]
+    NoPerm = 77,
+    /// The configuration is wrong: security.conf, keys, templates, a ca-file, or a server
+    /// that refused it (a wrong password, a folder it cannot create).
     #[error("configuration error")]
     Config = 78,
+}
+
+/// The exit code of a failed talk to a mail server: 78 when the server refused the
+/// configuration (`shell::failure`), 69 otherwise.
+pub fn server_failure(e: anyhow::Error) -> anyhow::Error {
+    use crate::shell::failure::FailureClass;
+    let code = match FailureClass::of(&e) {
+        FailureClass::Config => ExitCode::Config,
+        FailureClass::Unavailable => ExitCode::Unavailable,
+    };
+    e.context(code)
 }
 
 /// Loads the config, logging its warnings; a config error exits 78.
@@ -43,15 +71,23 @@ pub fn load(path: &std::path::Path, clock: Clock) -> anyhow::Result<Config> {
 
 /// Opens the store; held by a running daemon it exits 75 (EX_TEMPFAIL) naming the lock.
 pub fn open_store(config: &Config) -> anyhow::Result<crate::shell::store::Store> {
+    open_store_at(&config.store_path)
+}
+
+/// [`open_store`] at `path`: 75 when a running daemon holds it, 74 when it cannot be read.
+pub fn open_store_at(path: &std::path::Path) -> anyhow::Result<crate::shell::store::Store> {
     use anyhow::Context;
-    crate::shell::store::Store::open(&config.store_path)
+    crate::shell::store::Store::open(path)
         .map_err(|e| {
-            let code = if e.is::<crate::shell::store::StoreLocked>() {
-                ExitCode::TempFail
+            if e.is::<crate::shell::store::StoreLocked>() {
+                e.context(format!(
+                    "the store {} is in use: stop the daemon first (systemctl stop secmail)",
+                    path.display()
+                ))
+                .context(ExitCode::TempFail)
             } else {
-                ExitCode::IoErr
-            };
-            e.context(code)
+                e.context(ExitCode::IoErr)
+            }
         })
         .context("opening the store")
 }

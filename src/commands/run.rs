@@ -18,7 +18,9 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
         let mut daemon = Daemon::new(config, clock).context(ExitCode::Unavailable)?;
         // One line per message and timer for the person watching: the summary sink.
         daemon.say = Some(Arc::new(|line: &str| println!("{line}")));
-        let (n, d) = daemon.run_once().await.context(ExitCode::Unavailable)?;
+        // A server that refuses the configuration (a wrong password) is 78, not 69: running
+        // again will not help (issue 12.4).
+        let (n, d) = daemon.run_once().await.map_err(super::server_failure)?;
         let config = daemon.config();
         let target = match &config.outbound {
             crate::shell::transport::Transport::File { dir } => dir.display().to_string(),
@@ -32,6 +34,12 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
             daemon.store.open_case_count(),
             config.store_path.display()
         );
+        if let Some(why) = d.config_error {
+            return Err(
+                anyhow::anyhow!("the mail server refused the configuration: {why}")
+                    .context(ExitCode::Config),
+            );
+        }
         return Ok(());
     }
     // Signal handlers first: a SIGTERM during start-up must not kill us half-way.
@@ -76,9 +84,11 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
         notifier.stopping();
         return Ok(());
     };
-    let daemon = Arc::new(
-        Daemon::with_store(config, clock, notifier, store).context(ExitCode::Unavailable)?,
-    );
+    let mut daemon =
+        Daemon::with_store(config, clock, notifier, store).context(ExitCode::Unavailable)?;
+    // The store commands reach the store through the daemon while it runs.
+    daemon.control = Some(super::remote::handler());
+    let daemon = Arc::new(daemon);
     let _ = slot.set(daemon.clone());
     tracing::info!(config = %config_path.display(), "secmail running");
     daemon.run(stop).await.map_err(|e| {

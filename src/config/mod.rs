@@ -49,8 +49,23 @@ pub struct Config {
     /// (SECURITY.md, cost bombs); mail is still handled, nothing is dropped.
     pub store_max_bytes: u64,
     pub templates_dir: PathBuf,
+    /// `[control] socket`: where the running daemon serves the CLI (store commands, `status`);
+    /// default: beside the store, `<store path>.sock`.
+    pub control_socket: PathBuf,
+    /// `[metrics]`: the Prometheus text exposition on a loopback address, and/or a textfile for
+    /// node_exporter's collector. Off unless asked for.
+    pub metrics: Metrics,
     /// Warnings to log at start (demo keys, group-readable files).
     pub warnings: Vec<String>,
+}
+
+/// `[metrics]` (issue 12): opt-in, loopback only.
+#[derive(Debug, Clone, Default)]
+pub struct Metrics {
+    /// `listen = "127.0.0.1:9187"`: a Prometheus text endpoint (any path answers).
+    pub listen: Option<std::net::SocketAddr>,
+    /// `textfile = "/var/lib/prometheus/node-exporter/secmail.prom"`: rewritten every minute.
+    pub textfile: Option<PathBuf>,
 }
 
 /// Default of `[store] max-size`.
@@ -148,6 +163,42 @@ impl Config {
             .unwrap_or(DEFAULT_STORE_MAX);
         store.done(&mut e);
 
+        let mut control = Section::new("control", top.table("control", &mut e).unwrap_or(&empty));
+        let control_socket = control.opt_path("socket", base, &mut e).unwrap_or_else(|| {
+            let mut s = store_path.clone().into_os_string();
+            s.push(".sock");
+            PathBuf::from(s)
+        });
+        control.done(&mut e);
+
+        let mut m = Section::new("metrics", top.table("metrics", &mut e).unwrap_or(&empty));
+        let listen =
+            m.opt_str("listen", &mut e)
+                .and_then(|a| match a.parse::<std::net::SocketAddr>() {
+                    Ok(addr) if addr.ip().is_loopback() => Some(addr),
+                    Ok(_) => {
+                        e.add(
+                            "metrics.listen",
+                            format!(
+                            "{a}: only a loopback address (the figures are not for the network)"
+                        ),
+                        );
+                        None
+                    }
+                    Err(err) => {
+                        e.add(
+                            "metrics.listen",
+                            format!("{a}: {err} (e.g. 127.0.0.1:9187)"),
+                        );
+                        None
+                    }
+                });
+        let metrics = Metrics {
+            listen,
+            textfile: m.opt_path("textfile", base, &mut e),
+        };
+        m.done(&mut e);
+
         let mut tpl = Section::new(
             "templates",
             top.table("templates", &mut e).unwrap_or(&empty),
@@ -234,6 +285,8 @@ impl Config {
                     store_path,
                     store_max_bytes,
                     templates_dir,
+                    control_socket,
+                    metrics,
                     warnings,
                 })
             }
@@ -248,6 +301,7 @@ impl Config {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests may read the real clock
 mod tests {
     use super::*;
 

@@ -77,6 +77,31 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in the order of the enum: each has a template (`compose::REQUIRED`).
+    pub const ALL: [Kind; 21] = [
+        Kind::Ack,
+        Kind::TeamCopy,
+        Kind::NotForUs,
+        Kind::NoIntegrity,
+        Kind::Unreadable,
+        Kind::TeamAlert,
+        Kind::AdvanceNotice,
+        Kind::FinalNotice,
+        Kind::EmbargoOver,
+        Kind::DisclosureDate,
+        Kind::Announcement,
+        Kind::CommandResult,
+        Kind::CommandRefused,
+        Kind::Relay,
+        Kind::ContactOffer,
+        Kind::ContactMade,
+        Kind::Reminder,
+        Kind::Escalation,
+        Kind::Progress,
+        Kind::AckCoalesced,
+        Kind::Digest,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Ack => "ack",

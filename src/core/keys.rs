@@ -409,6 +409,17 @@ pub fn usable_for_encryption(cert: &Cert, now: SystemTime) -> Result<(), String>
     }
 }
 
+/// Whether the cert is valid and alive at `now` (not expired, not revoked).
+pub fn valid_at(cert: &Cert, now: SystemTime) -> bool {
+    cert.with_policy(POLICY, now).is_ok_and(|vc| {
+        vc.alive().is_ok()
+            && !matches!(
+                vc.revocation_status(),
+                openpgp::types::RevocationStatus::Revoked(_)
+            )
+    })
+}
+
 /// When the cert (its primary key) expires, as seen at `now`; `None` when it never does or the
 /// cert is not valid at all.
 pub fn expires(cert: &Cert, now: SystemTime) -> Option<SystemTime> {

@@ -115,6 +115,7 @@ pub fn store_quota(size: u64, max: u64, told: u8) -> (u8, Option<String>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests may read the real clock
 mod tests {
     use super::*;
 

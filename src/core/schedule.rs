@@ -590,7 +590,7 @@ fn human(d: chrono::Duration) -> String {
 }
 
 /// [`due`], then every draft rendered, signed and encrypted ([`Changes::render`]).
-pub fn run(
+pub fn pass(
     cases: &[Case],
     config: &Settings,
     templates: &Templates,

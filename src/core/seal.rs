@@ -222,6 +222,7 @@ impl openpgp::parse::stream::DecryptionHelper for OwnHelper<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests may read the real clock
 mod own_tests {
     use super::*;
 

@@ -30,7 +30,7 @@ pub struct Done {
 
 /// Runs `raws` through the pipeline with up to `threads` threads and commits each result in
 /// arrival order. Blocking: call it from a blocking task.
-pub fn run(
+pub fn handle_all(
     raws: &[Vec<u8>],
     store: &Store,
     config: &Config,
@@ -46,7 +46,7 @@ pub fn run(
     if raws.len() > 1 && prior.iter().any(|a| a.total > 0) {
         let mut all = Vec::with_capacity(raws.len());
         for raw in raws {
-            all.extend(run(
+            all.extend(handle_all(
                 std::slice::from_ref(raw),
                 store,
                 config,

@@ -3,12 +3,16 @@
 pub mod advisories;
 pub mod batch;
 pub mod clock;
+pub mod control;
 pub mod daemon;
+pub mod failure;
+pub mod figures;
 pub mod imap;
 pub mod maildir;
 pub mod outbox;
 pub mod private;
 pub mod store;
 pub mod systemd;
+pub mod templates;
 pub mod tls;
 pub mod transport;

@@ -3,7 +3,7 @@
 //! same Message-ID: each removal is flushed before the next send (with the file transport, where
 //! a re-send overwrites the same file, once per 16 sends).
 use super::store::{OutboxEntry, Store};
-use super::transport::{Outbound, SendError, Sender};
+use super::transport::{Mailer, Outbound, SendError};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::time::Duration;
@@ -18,6 +18,9 @@ pub struct Drained {
     pub failed: usize,
     /// Why the last deferred message was not sent (for the readiness status).
     pub last_error: Option<String>,
+    /// Set when the server refused the configuration (`SendError::Config`: a wrong password):
+    /// `run --once` exits 78 on it.
+    pub config_error: Option<String>,
 }
 
 /// `min` (30 s by default, `[outbound] retry-min`), doubling per attempt, capped at one hour.
@@ -29,7 +32,7 @@ pub fn backoff(attempts: u32, min: Duration) -> Duration {
 /// Sends every due entry once.
 pub async fn drain(
     store: &Store,
-    sender: &Sender,
+    sender: &Mailer,
     now: DateTime<Utc>,
     retry_min: Duration,
 ) -> Result<Drained> {
@@ -41,7 +44,7 @@ pub async fn drain(
 /// server is down for all of them.
 pub async fn drain_until(
     store: &Store,
-    sender: &Sender,
+    sender: &Mailer,
     now: DateTime<Utc>,
     retry_min: Duration,
     stop: Option<&tokio_util::sync::CancellationToken>,
@@ -99,7 +102,7 @@ pub async fn drain_until(
                 Ok(()) => {
                     store.outbox_sent(&key)?;
                     sent_any = true;
-                    tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = ?entry.case_id.as_ref().map(|c| c.to_string()), "sent");
+                    tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = %entry.case_id.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()), "sent");
                     d.sent += 1;
                 }
                 Err(SendError::Permanent(why)) => {
@@ -108,8 +111,17 @@ pub async fn drain_until(
                     store.outbox_failed(&key, &entry, &why, now)?;
                     d.failed += 1;
                 }
-                Err(SendError::Transient(why)) => {
+                // A refused login leaves the message as good as it was: keep it (the daemon
+                // backs off on `SendError::class`).
+                Err(e @ (SendError::Transient(_) | SendError::Config(_))) => {
+                    let (config, why) = match e {
+                        SendError::Config(why) => (true, why),
+                        SendError::Transient(why) | SendError::Permanent(why) => (false, why),
+                    };
                     let why = redact(&why, &entry.rcpts);
+                    if config {
+                        d.config_error = Some(why.clone());
+                    }
                     entry.attempts += 1;
                     entry.last_error = Some(why.clone());
                     if (now - entry.queued).num_seconds() > GIVE_UP_AFTER {

@@ -81,6 +81,33 @@ pub fn restrict_tree(dir: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Who a store at `dir` belongs to: the owner of `dir` when it exists, else of its parent
+/// (systemd's `StateDirectory=`, made for the service user). `None` when neither exists.
+pub fn intended_owner(dir: &Path) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    let m = std::fs::symlink_metadata(dir)
+        .ok()
+        .or_else(|| std::fs::symlink_metadata(parent.unwrap_or(Path::new("."))).ok())?;
+    Some((m.uid(), m.gid()))
+}
+
+/// Gives `dir` and everything under it to `uid`:`gid`. Symlinks are neither followed nor
+/// descended into (`lchown` on the link itself), so a link planted in the tree cannot hand
+/// a file elsewhere to the store's owner.
+pub fn chown_tree(dir: &Path, uid: u32, gid: u32) -> io::Result<()> {
+    std::os::unix::fs::lchown(dir, Some(uid), Some(gid))?;
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            chown_tree(&e.path(), uid, gid)?;
+        } else {
+            std::os::unix::fs::lchown(e.path(), Some(uid), Some(gid))?;
+        }
+    }
+    Ok(())
+}
+
 /// Dependencies that log what passes through them: handlebars the variables it renders (at
 /// debug and trace), async-imap the raw protocol (whole messages, at trace), sled its keys.
 /// The others are here in case a later version starts to. Their warnings and errors pass

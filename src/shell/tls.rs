@@ -1,17 +1,20 @@
 //! How a mail connection is protected, shared by IMAP (`imap.rs`) and SMTP (`transport.rs`):
-//! the rustls client configuration (webpki roots plus an optional `ca-file`), the server name
+//! the rustls client configuration (the webpki roots, the system's certificate store as
+//! rustls-native-certs finds it — /etc/ssl/certs, or `SSL_CERT_FILE` / `SSL_CERT_DIR` — and an
+//! optional `ca-file`), the server name
 //! checked against the certificate, the handshake under a time limit, lettre's parameters for
 //! SMTP STARTTLS, and the guard that lets plaintext go to loopback addresses only.
 //!
 //! Invariants:
-//! - The server certificate is always verified, against the webpki roots and the certificates
-//!   of `ca-file`; there is no switch to turn verification off.
+//! - The server certificate is always verified, against the webpki roots, the system store
+//!   and the certificates of `ca-file`; there is no switch to turn verification off. A system
+//!   store that cannot be read adds nothing (logged once), it never disables verification.
 //! - A `ca-file` that holds no PEM certificate is an error, not an empty extra trust store.
 //! - Plaintext is refused unless every resolved address of the host is a loopback address
 //!   (checked on the addresses actually connected to, not on the name).
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -19,12 +22,28 @@ use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::{InvalidDnsNameError, ServerName};
+use tokio_rustls::rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName};
 
-/// rustls with the webpki roots, plus the certificates of `ca_file` as extra trust anchors.
+/// The system's trust anchors, read once per process (a few hundred files).
+fn system_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
+    ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        for e in &found.errors {
+            tracing::warn!(error = %e, "reading the system certificate store");
+        }
+        tracing::debug!(certs = found.certs.len(), "system certificate store");
+        found.certs
+    })
+}
+
+/// rustls with the webpki roots and the system's store, plus the certificates of `ca_file`
+/// as extra trust anchors.
 pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    // Certificates rustls cannot use as anchors (old, odd encodings) are skipped one by one.
+    let (_added, _skipped) = roots.add_parsable_certificates(system_roots().iter().cloned());
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
         let mut added = 0;
@@ -81,9 +100,18 @@ where
 }
 
 /// lettre's parameters for SMTP STARTTLS (lettre upgrades the connection itself, with its own
-/// rustls setup): the host as server name, and the certificate of `ca_file` as a trust anchor.
+/// rustls setup): the host as server name, the system's store and the certificate of
+/// `ca_file` as trust anchors.
 pub fn starttls_parameters(host: &str, ca_file: Option<&Path>) -> Result<TlsParameters> {
     let mut b = TlsParameters::builder(host.to_string());
+    // lettre's default store is the webpki roots; the system's are added as in `client_config`.
+    // Only those rustls takes as anchors: lettre fails the whole set-up on one it cannot.
+    for der in system_roots() {
+        let usable = rustls::RootCertStore::empty().add(der.clone()).is_ok();
+        if let (true, Ok(cert)) = (usable, Certificate::from_der(der.to_vec())) {
+            b = b.add_root_certificate(cert);
+        }
+    }
     if let Some(path) = ca_file {
         // lettre accepts a file without any certificate in it; rustls' reader does not.
         client_config(Some(path))?;

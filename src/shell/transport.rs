@@ -1,17 +1,20 @@
 //! Outbound transports: hands finished messages to an SMTP server, or writes them as `.eml`
 //! files into a directory (the shipped default, and what tests read).
 //!
-//! Owns one SMTP connection per [`Sender`], kept open and reused for message after message
+//! Owns one SMTP connection per [`Mailer`], kept open and reused for message after message
 //! (lettre's protocol client over a socket of our own, with Nagle's algorithm off: lettre
 //! writes a message and its final dot separately, and with Nagle on each message waited
-//! for the server's delayed ACK, 40 ms). The bytes given to [`Sender::send`] are sent as they
+//! for the server's delayed ACK, 40 ms). The bytes given to [`Mailer::send`] are sent as they
 //! are: composing, signing and the Message-ID happen before. The settings are
 //! `config::server`'s; certificates, server names and the plaintext guard are `tls.rs`'s.
 //!
 //! Invariants:
 //! - A 4xx reply or any connection, TLS or timeout problem is [`SendError::Transient`] (the
-//!   outbox retries with backoff); only a 5xx reply is [`SendError::Permanent`].
-//! - Plaintext SMTP goes only to a loopback host (checked once, in [`Sender::new`]).
+//!   outbox retries with backoff); a refused login (535, or no authentication mechanism in
+//!   common) is [`SendError::Config`], which the outbox also keeps the message for, since the
+//!   message is fine and the configuration is not; only a 5xx reply to the message itself is
+//!   [`SendError::Permanent`].
+//! - Plaintext SMTP goes only to a loopback host (checked once, in [`Mailer::new`]).
 //! - A file appears whole or not at all (written to a temporary name, synced, renamed).
 //! - Nothing of a message is logged; only sizes, recipient counts and file names.
 
@@ -34,13 +37,14 @@ use tokio::net::TcpStream;
 use tokio_rustls::rustls;
 
 use crate::config::server::Security;
+use crate::shell::failure::FailureClass;
 use crate::shell::tls;
 
 // The settings are config values (config names no shell module); re-exported here under
 // their old paths.
 pub use crate::config::server::{SmtpSettings, Transport};
 
-/// One message for [`Sender::send_all`], as [`Sender::send`] takes it.
+/// One message for [`Mailer::send_all`], as [`Mailer::send`] takes it.
 pub struct Outbound<'a> {
     pub envelope_from: &'a str,
     pub rcpts: &'a [String],
@@ -58,11 +62,28 @@ pub enum SendError {
     /// will not help.
     #[error("permanent send failure: {0}")]
     Permanent(String),
+    /// The server refused our login (535, or no authentication mechanism in common): the
+    /// configuration is wrong, the message is not. Keep it, and retry only slowly
+    /// (`FailureClass::Config`).
+    #[error("smtp configuration refused: {0}")]
+    Config(String),
+}
+
+impl SendError {
+    /// What the failure calls for, as `shell::failure` words it: `None` for a message the
+    /// server refused (that one message is given up, the server is fine).
+    pub fn class(&self) -> Option<FailureClass> {
+        match self {
+            SendError::Transient(_) => Some(FailureClass::Unavailable),
+            SendError::Config(_) => Some(FailureClass::Config),
+            SendError::Permanent(_) => None,
+        }
+    }
 }
 
 /// Sends messages over one transport. Cheap to share behind an `Arc`; the SMTP connection is
 /// kept and reused, one message at a time (checked with NOOP after a pause).
-pub struct Sender {
+pub struct Mailer {
     inner: Inner,
 }
 
@@ -86,11 +107,11 @@ struct Smtp {
     conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, Instant)>>,
 }
 
-impl fmt::Debug for Sender {
+impl fmt::Debug for Mailer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.inner {
-            Inner::Smtp(s) => write!(f, "Sender(smtp {})", s.server),
-            Inner::File { dir } => write!(f, "Sender(file {dir:?})"),
+            Inner::Smtp(s) => write!(f, "Mailer(smtp {})", s.server),
+            Inner::File { dir } => write!(f, "Mailer(file {dir:?})"),
         }
     }
 }
@@ -102,10 +123,10 @@ const CHECK_AFTER: Duration = Duration::from_secs(5);
 /// A connection unused for longer is closed and a new one opened (servers drop idle clients).
 const IDLE_MAX: Duration = Duration::from_secs(60);
 
-impl Sender {
+impl Mailer {
     /// Builds the transport. Resolves the host once, to refuse plaintext to a non-loopback
     /// host; connects only when the first message is sent.
-    pub fn new(t: &Transport) -> Result<Sender> {
+    pub fn new(t: &Transport) -> Result<Mailer> {
         let inner = match t {
             Transport::File { dir } => Inner::File { dir: dir.clone() },
             Transport::Smtp(s) => {
@@ -115,7 +136,7 @@ impl Sender {
                 ))
             }
         };
-        Ok(Sender { inner })
+        Ok(Mailer { inner })
     }
 
     /// Sending the same message again replaces the first copy instead of delivering a second
@@ -206,18 +227,56 @@ impl Sender {
         }
     }
 
-    /// `secmail check --online`: SMTP connects, greets and sends NOOP (authenticating when
-    /// credentials are set); file checks that the directory can be created and written.
+    /// SMTP connects, greets and sends NOOP (authenticating when credentials are set); file
+    /// checks that the directory can be created and written.
     pub async fn check(&self) -> Result<()> {
+        self.check_as(None).await
+    }
+
+    /// `secmail check --online`: as [`Mailer::check`], and over SMTP `MAIL FROM` with
+    /// `sender` (the security address every message is sent from), then `RSET`: a submission
+    /// server that does not let this login send as that address says so now, not at the first
+    /// acknowledgement. A refused login or sender carries `FailureClass::Config`.
+    pub async fn check_as(&self, sender: Option<&str>) -> Result<()> {
         match &self.inner {
             Inner::Smtp(smtp) => {
-                let mut conn = smtp.connect().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-                let ok = conn.test_connected().await;
-                let _ = conn.quit().await;
-                if !ok {
-                    bail!("smtp {}: connection test failed", smtp.server);
+                let mut conn = smtp.connect().await.map_err(|e| {
+                    let class = e.class().unwrap_or(FailureClass::Config);
+                    anyhow::anyhow!("{e}").context(class)
+                })?;
+                let result = async {
+                    if let Some(from) = sender {
+                        let address = from
+                            .parse::<Address>()
+                            .with_context(|| format!("sender {from:?}"))
+                            .context(FailureClass::Config)?;
+                        use lettre::transport::smtp::commands::{Mail, Rset};
+                        let answer = tokio::time::timeout(
+                            SMTP_TIMEOUT,
+                            conn.command(Mail::new(Some(address), vec![])),
+                        )
+                        .await
+                        .map_err(|_| anyhow::anyhow!("mail from: timed out"))?;
+                        if let Err(e) = answer {
+                            let class = if e.is_permanent() {
+                                FailureClass::Config
+                            } else {
+                                FailureClass::Unavailable
+                            };
+                            return Err(anyhow::Error::new(e)
+                                .context(class)
+                                .context(format!("MAIL FROM:<{from}> refused")));
+                        }
+                        let _ = tokio::time::timeout(SMTP_TIMEOUT, conn.command(Rset)).await;
+                    }
+                    if !conn.test_connected().await {
+                        bail!("connection test failed");
+                    }
+                    Ok(())
                 }
-                Ok(())
+                .await;
+                let _ = conn.quit().await;
+                result.with_context(|| format!("smtp {}", smtp.server))
             }
             Inner::File { dir } => {
                 let probe = write_file(dir, ".secmail-check", b"check\r\n").await?;
@@ -317,7 +376,7 @@ impl Smtp {
             if let Some(c) = &self.credentials {
                 conn.auth(&[Mechanism::Plain, Mechanism::Login], c)
                     .await
-                    .map_err(|e| classify(&self.server, &e))?;
+                    .map_err(|e| classify_auth(&self.server, &e))?;
             }
             Ok(conn)
         };
@@ -432,6 +491,18 @@ fn classify(server: &str, e: &lettre::transport::smtp::Error) -> SendError {
     }
 }
 
+/// A failed AUTH: refused credentials (535 and every other 5xx, RFC 4954 §6) and "no
+/// compatible authentication mechanism" (lettre's own, before anything is sent) are
+/// configuration errors; a 4xx (454 temporary authentication failure) and a lost connection
+/// may pass.
+fn classify_auth(server: &str, e: &lettre::transport::smtp::Error) -> SendError {
+    if e.is_permanent() || e.is_client() {
+        SendError::Config(format!("smtp {server}: authentication: {e}"))
+    } else {
+        classify(server, e)
+    }
+}
+
 /// Keeps `[A-Za-z0-9._-]`, replaces the rest with `_`, never starts with a dot, at most 200
 /// bytes; `message` if nothing is left.
 fn sanitize_stem(stem: &str) -> String {
@@ -534,16 +605,86 @@ mod tests {
             ca_file: None,
             helo_name: None,
         };
-        assert!(Sender::new(&Transport::Smtp(s("127.0.0.1"))).is_ok());
-        let e = Sender::new(&Transport::Smtp(s("192.0.2.7"))).unwrap_err();
+        assert!(Mailer::new(&Transport::Smtp(s("127.0.0.1"))).is_ok());
+        let e = Mailer::new(&Transport::Smtp(s("192.0.2.7"))).unwrap_err();
         assert!(format!("{e:#}").contains("smtp.security"), "{e:#}");
+    }
+
+    /// A one-connection SMTP server on loopback that offers `auth` in its EHLO (none when
+    /// empty) and answers AUTH with `reply`.
+    async fn fake_smtp(auth: &'static str, reply: &'static str) -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            let (sock, _) = listener.accept().await.unwrap();
+            let (r, mut w) = sock.into_split();
+            let mut lines = BufReader::new(r).lines();
+            w.write_all(b"220 fake ESMTP\r\n").await.unwrap();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                let answer = match verb.as_str() {
+                    "EHLO" if auth.is_empty() => "250 fake\r\n".to_string(),
+                    "EHLO" => format!("250-fake\r\n250 AUTH {auth}\r\n"),
+                    "AUTH" => format!("{reply}\r\n"),
+                    "QUIT" => "221 bye\r\n".to_string(),
+                    _ => "250 ok\r\n".to_string(),
+                };
+                if w.write_all(answer.as_bytes()).await.is_err() || verb == "QUIT" {
+                    break;
+                }
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn refused_logins_are_configuration_errors() {
+        // Issue 12.4: a wrong password is not "server unavailable" (retried fast) nor a
+        // refusal of the message (given up): the configuration is wrong.
+        type Row = (&'static str, &'static str, fn(&SendError) -> bool);
+        let rows: [Row; 4] = [
+            (
+                "PLAIN LOGIN",
+                "535 5.7.8 Authentication credentials invalid",
+                |e| matches!(e, SendError::Config(t) if t.contains("535")),
+            ),
+            (
+                "",
+                "",
+                |e| matches!(e, SendError::Config(t) if t.contains("mechanism")),
+            ),
+            ("CRAM-MD5", "", |e| matches!(e, SendError::Config(_))),
+            ("PLAIN", "454 4.7.0 Temporary authentication failure", |e| {
+                matches!(e, SendError::Transient(_))
+            }),
+        ];
+        for (auth, reply, want) in rows {
+            let port = fake_smtp(auth, reply).await;
+            let sender = Mailer::new(&Transport::Smtp(SmtpSettings {
+                host: "127.0.0.1".into(),
+                port,
+                security: Security::Plain,
+                user: Some("security@example.org".into()),
+                password: Some("wrong".into()),
+                ca_file: None,
+                helo_name: None,
+            }))
+            .unwrap();
+            let e = sender
+                .send("security@example.org", &["a@b.test".into()], b"x\r\n", "x")
+                .await
+                .unwrap_err();
+            assert!(want(&e), "AUTH {auth:?} answered {reply:?}: {e:?}");
+            assert!(!format!("{e}").contains("wrong"), "no password in {e}");
+        }
     }
 
     #[tokio::test]
     async fn file_transport_writes_atomically() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("outbox/sent");
-        let sender = Sender::new(&Transport::File { dir: out.clone() }).unwrap();
+        let sender = Mailer::new(&Transport::File { dir: out.clone() }).unwrap();
         sender.check().await.unwrap();
         let raw = b"Message-ID: <1@x>\r\n\r\nhi\r\n";
         sender

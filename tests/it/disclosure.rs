@@ -669,7 +669,7 @@ fn advisories_validate_against_the_official_schemas() {
 }
 
 #[test]
-fn distributors_command_names_the_lock_while_the_daemon_runs() {
+fn distributors_command_works_beside_the_daemon_and_names_a_lock_held_otherwise() {
     use super::cli::{demo_tree, secmail};
     let dir = demo_tree();
     let add = secmail(
@@ -692,6 +692,26 @@ fn distributors_command_names_the_lock_while_the_daemon_runs() {
         "{}",
         String::from_utf8_lossy(&add.stderr)
     );
+    // A process that holds the store without serving it (an import, a backup): the command
+    // names the lock, exits 75, and shows nothing of the list.
+    {
+        let held = secmail::shell::store::Store::open(&dir.path().join("var/store")).unwrap();
+        let locked = secmail(dir.path(), &["distributors", "list"]);
+        assert_eq!(
+            locked.status.code(),
+            Some(75),
+            "{}",
+            String::from_utf8_lossy(&locked.stderr)
+        );
+        let err = String::from_utf8_lossy(&locked.stderr);
+        assert!(
+            err.contains("in use by another secmail process") && err.contains("/distributors"),
+            "{err}"
+        );
+        assert!(!err.contains("dana@distro-a.example"));
+        drop(held);
+    }
+    // The running daemon serves the command over its control socket (issue 12).
     let log = dir.path().join("daemon.log");
     let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_secmail"))
         .current_dir(dir.path())
@@ -701,12 +721,10 @@ fn distributors_command_names_the_lock_while_the_daemon_runs() {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    // Wait until the daemon holds the store (it logs "secmail running" after opening it); a
-    // CLI run meanwhile would take the lock from under the starting daemon.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !std::fs::read_to_string(&log)
         .unwrap_or_default()
-        .contains("secmail running")
+        .contains("control socket ready")
     {
         if std::time::Instant::now() > deadline || daemon.try_wait().unwrap().is_some() {
             let _ = daemon.kill();
@@ -717,22 +735,19 @@ fn distributors_command_names_the_lock_while_the_daemon_runs() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let locked = secmail(dir.path(), &["distributors", "list"]);
-    assert_eq!(
-        locked.status.code(),
-        Some(75),
-        "{}",
-        String::from_utf8_lossy(&locked.stderr)
-    );
+    let online = secmail(dir.path(), &["distributors", "list"]);
     daemon.kill().unwrap();
     daemon.wait().unwrap();
-    let err = String::from_utf8_lossy(&locked.stderr);
     assert!(
-        err.contains("in use by another secmail process") && err.contains("/distributors"),
-        "{err}"
+        online.status.success() && String::from_utf8_lossy(&online.stdout).contains("distro-a"),
+        "{}",
+        String::from_utf8_lossy(&online.stderr)
     );
-    assert!(!err.contains("dana@distro-a.example"));
-    // Stopped: the list is readable again.
+    // The list is for the operator who asked, never for the daemon's log.
+    assert!(!std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("dana@distro-a.example"));
+    // Stopped: the list is readable as before.
     let out = secmail(dir.path(), &["distributors", "list"]);
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("distro-a"));
 }

@@ -107,8 +107,9 @@ async fn import_imap_folder_reads_without_moving() {
 fn imported_cases_are_history_until_a_team_member_acts() {
     // Issue 11.10: after an import, the timers wrote to old reporters (progress updates) and
     // escalated deadlines long missed; and a case opened at the import time.
-    let local = Local::new();
-    local.write_conf("[policy]\npreset = \"enarx\"\n");
+    let local = super::harness::Deployment::local()
+        .policy("preset = \"enarx\"")
+        .build();
     let old = b"From: Old Reporter <old@reporter.example>\r\nTo: security@example.org\r\nSubject: An old overflow\r\nMessage-ID: <old-1@reporter.example>\r\nDate: Mon, 02 Mar 2020 10:00:00 +0000\r\n\r\nThe parser overflowed, back in 2020.\r\n".to_vec();
     let mbox = local.path().join("old.mbox");
     std::fs::write(&mbox, mbox_of(&[old])).unwrap();

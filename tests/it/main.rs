@@ -1,15 +1,20 @@
 //! The one integration-test binary: `harness` holds the shared fixtures (real mail servers),
 //! `common` the pipeline on the demo configuration; each other module tests one part of
 //! secmail from outside. Only `mod` lines here, each with what its module proves.
+#![allow(clippy::disallowed_methods)] // tests and benchmarks may read the real clock
 
 /// What goes out, read back by its recipient (team copies, withheld mail, size limits).
 mod answers;
 /// One module per class of SECURITY.md's threat model: each attack tried, the invariant held.
 mod attack;
+/// `check --online` against the real servers: every server reported, folders created, exit 78.
+mod check_online;
 /// The real binary on the shipped demo tree: `run --once`, the store commands, `--help`.
 mod cli;
 /// Shared helpers: the demo configuration, a fixed clock, the pipeline run as the daemon runs it.
 mod common;
+/// The running daemon serves the CLI: store commands, `status`, the metrics, over its socket.
+mod control;
 /// The real daemon killed with SIGKILL mid-batch against real servers: nothing lost or doubled.
 mod crash;
 /// Coordinated disclosure through the pure core: embargo rules, notices, caps, the announcement.
@@ -26,7 +31,7 @@ mod flood;
 mod golden;
 /// GnuPG as a reporter or team member uses it (independent of secmail's OpenPGP code).
 mod gpg;
-/// Shared fixtures of the integration tests: real Dovecot and Postfix on loopback.
+/// The toolkit: real Dovecot and Postfix, one Deployment, one wait_until, mail builders, skip.
 mod harness;
 /// The hostile corpus: every message handled within bounds, none crashes the pipeline.
 mod hostile;

@@ -3,6 +3,7 @@
 //! reason (never the plaintext of refused ciphertext); `secmail quarantine list | show |
 //! release` sees and acts on what is kept.
 use super::common::{open_sent, repo, secret, Pipeline};
+use super::harness::Deployment;
 use super::service::Local;
 use secmail::core::effect::Queued;
 use secmail::core::pipeline::Processed;
@@ -183,7 +184,7 @@ fn an_acknowledgement_held_by_the_domain_limit_is_named_in_the_team_copy() {
 }
 
 /// A message kept in quarantine by the daemon (a bug met while handling it), in `local`'s store.
-fn quarantine_one(local: &Local, raw: &[u8]) -> String {
+fn quarantine_one(local: &Deployment, raw: &[u8]) -> String {
     let store = secmail::shell::store::Store::open(&local.path().join("store")).unwrap();
     let config = secmail::config::Config::load(&local.conf, super::common::now().into()).unwrap();
     let templates = secmail::shell::daemon::load_templates(&config.templates_dir).unwrap();

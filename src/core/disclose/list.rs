@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use std::time::SystemTime;
 
 /// A `/distributors` command: the changed list, and the answer to the team member.
-#[derive(Debug)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum ListChange {
     Add(Distributor),
     Remove(DistributorId),

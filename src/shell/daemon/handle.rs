@@ -36,7 +36,7 @@ impl Daemon {
         let _writing = self.case_write.lock().await;
         let budget = config.limits.message_time_budget * raws.len().max(1) as u32;
         let work = tokio::task::spawn_blocking(move || {
-            batch::run(&raws, &store, &config, &templates, now, threads)
+            batch::handle_all(&raws, &store, &config, &templates, now, threads)
         });
         let done = match tokio::time::timeout(budget, work).await {
             Ok(joined) => joined.context("the pipeline task was cancelled")??,
@@ -86,6 +86,13 @@ impl Daemon {
             );
             self.say(&p.summary);
             self.after(&p.changes, now);
+            self.count_handled(if p.duplicate {
+                "duplicate"
+            } else if quarantined {
+                "quarantined"
+            } else {
+                "processed"
+            });
             queued_any |= d.queued > 0;
             handled.push(Handled {
                 summary: p.summary,

@@ -16,21 +16,25 @@
 //! and IMAP, and the sessions), [`timers`] (the policy and disclosure timers), [`outbox_task`]
 //! and [`status`] (STATUS, READY, watchdog). This file: the daemon's state, reload, and the
 //! tasks' supervision.
+mod control;
 mod handle;
 mod inbound;
+mod metrics;
 mod outbox_task;
 mod status;
 mod timers;
 
 use super::clock::Clock;
+use super::failure::FailureClass;
 use super::imap::ImapInbox;
 use super::outbox;
 use super::store::Store;
 use super::systemd::Notifier;
-use super::transport::Sender;
+use super::transport::Mailer;
 use crate::config::{Config, Inbound};
 use crate::core::compose::Templates;
 use anyhow::{Context, Result};
+pub use status::Runtime;
 use status::Status;
 use std::path::Path;
 use std::sync::{Arc, Mutex, RwLock};
@@ -56,18 +60,23 @@ pub struct Daemon {
     templates: RwLock<Arc<Templates>>,
     pub store: Store,
     pub clock: Clock,
-    sender: RwLock<Arc<Sender>>,
+    sender: RwLock<Arc<Mailer>>,
     outbox_wake: Arc<Notify>,
     /// Woken by a reload: the inbound session reconnects with the new settings.
     reloaded: Notify,
     notifier: Notifier,
     status: Mutex<Status>,
+    /// When this daemon started (for `secmail status`).
+    started: chrono::DateTime<chrono::Utc>,
     /// When the message in hand started, for the watchdog: a message stuck for longer than
     /// the watchdog interval stops the keep-alives, and systemd restarts us.
     busy_since: Mutex<Option<Instant>>,
     /// Where one line per message and per timer goes for people watching (`run --once` sets
     /// it from `commands::run`); none in the service, whose log carries the same.
     pub say: Option<Say>,
+    /// Serves the CLI on `[control] socket` while the daemon runs (`commands::remote`, set by
+    /// `commands::run`); none for `run --once`, which holds the store only briefly.
+    pub control: Option<crate::shell::control::Handler>,
     /// Test hook (`SECMAIL_FAIL_AFTER_COMMIT=N`): fail right after the Nth message is durable
     /// and before it is moved on the server, as a crash there would.
     fail_after_commit: Option<u32>,
@@ -91,26 +100,8 @@ pub struct Handled {
     pub queued: usize,
 }
 
-/// Loads `templates/*.hbs`.
-pub fn load_templates(dir: &Path) -> Result<Templates> {
-    let mut sources = Vec::new();
-    let entries = std::fs::read_dir(dir)
-        .with_context(|| format!("reading templates from {}", dir.display()))?;
-    for e in entries.filter_map(|e| e.ok()) {
-        let p = e.path();
-        if p.extension().is_some_and(|x| x == "hbs") {
-            let name = p
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let text =
-                std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?;
-            sources.push((name, text));
-        }
-    }
-    Templates::from_sources(&sources)
-        .map_err(|errs| anyhow::anyhow!("{}: {}", dir.display(), errs.join("; ")))
-}
+// Templates are loaded by `shell::templates` (built-in fallbacks, checked by `check`).
+pub use super::templates::load_templates;
 
 impl Daemon {
     pub fn new(config: Config, clock: Clock) -> Result<Daemon> {
@@ -133,7 +124,7 @@ impl Daemon {
         let mut config = config;
         config.settings.project.id_secret = store.id_secret();
         let templates = load_templates(&config.templates_dir)?;
-        let sender = Sender::new(&config.outbound)?;
+        let sender = Mailer::new(&config.outbound)?;
         Ok(Daemon {
             config: RwLock::new(Arc::new(config)),
             templates: RwLock::new(Arc::new(templates)),
@@ -144,8 +135,10 @@ impl Daemon {
             reloaded: Notify::new(),
             notifier,
             status: Mutex::new(Status::default()),
+            started: clock.now(),
             busy_since: Mutex::new(None),
             say: None,
+            control: None,
             fail_after_commit: std::env::var("SECMAIL_FAIL_AFTER_COMMIT")
                 .ok()
                 .and_then(|v| v.parse().ok()),
@@ -175,7 +168,7 @@ impl Daemon {
             .clone()
     }
 
-    fn sender(&self) -> Arc<Sender> {
+    fn sender(&self) -> Arc<Mailer> {
         self.sender
             .read()
             .unwrap_or_else(|e| e.into_inner())
@@ -191,7 +184,7 @@ impl Daemon {
             let mut config = Config::load(path, self.clock.now().into())?;
             config.settings.project.id_secret = self.store.id_secret();
             let templates = load_templates(&config.templates_dir)?;
-            let sender = Sender::new(&config.outbound)?;
+            let sender = Mailer::new(&config.outbound)?;
             let old = self.config();
             if config.store_path != old.store_path {
                 anyhow::bail!(
@@ -257,6 +250,44 @@ impl Daemon {
     /// as three tasks; on `stop` the message in hand is finished, the store flushed, and the
     /// outbox task ends between two sends.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> Result<()> {
+        // Test hooks are honest about themselves in the log (README, "For developers").
+        if let super::clock::Clock::Fixed(t) = self.clock {
+            tracing::warn!(now = %t, "SECMAIL_NOW pins the clock: timers will not move");
+        }
+        if let Some(n) = self.fail_after_commit {
+            tracing::warn!(
+                n,
+                "SECMAIL_FAIL_AFTER_COMMIT: the daemon stops after message {n}"
+            );
+        }
+        // Config loaded, store open: the service is up. Servers being down is STATUS, not a
+        // boot held until TimeoutStartSec (issue 12).
+        let socket = self.config().control_socket.clone();
+        let control = match &self.control {
+            Some(handler) => {
+                let listener = Self::bind_control(&socket)?;
+                tracing::info!(socket = %socket.display(), "control socket ready");
+                Some(tokio::spawn(self.clone().control_loop(
+                    listener,
+                    handler.clone(),
+                    stop.clone(),
+                )))
+            }
+            None => None,
+        };
+        let metrics = self.config().metrics.clone();
+        let mut side = Vec::new();
+        if let Some(addr) = metrics.listen {
+            let listener = Self::bind_metrics(addr).await?;
+            tracing::info!(listen = %addr, "metrics endpoint ready");
+            side.push(tokio::spawn(
+                self.clone().metrics_loop(listener, stop.clone()),
+            ));
+        }
+        if let Some(path) = metrics.textfile {
+            side.push(tokio::spawn(self.clone().textfile_loop(path, stop.clone())));
+        }
+        self.ready();
         let out = tokio::spawn(self.clone().outbox_loop(stop.clone()));
         let watchdog = tokio::spawn(self.clone().watchdog_loop(stop.clone()));
         let timers = tokio::spawn(self.clone().timer_loop(stop.clone()));
@@ -308,13 +339,28 @@ impl Daemon {
                         let _ = tokio::time::timeout(Duration::from_secs(5), watchdog).await;
                         return Err(e);
                     }
-                    let what = if matches!(config.inbound, Inbound::Imap { .. }) {
-                        "waiting for the IMAP server"
+                    // A server that refuses our configuration (a wrong password, a folder it
+                    // cannot create) is not helped by retrying soon, and fast retries get us
+                    // banned (fail2ban): minutes, and a reload (SIGHUP) tries at once.
+                    let refused = FailureClass::of(&e) == FailureClass::Config;
+                    let wait = if refused {
+                        refused_wait(failures)
                     } else {
-                        "cannot read the maildir"
+                        wait
+                    };
+                    let what = match (&config.inbound, refused) {
+                        (Inbound::Imap { .. }, true) => {
+                            "the IMAP server refuses the configuration (fix security.conf, then reload)"
+                        }
+                        (Inbound::Imap { .. }, false) => "waiting for the IMAP server",
+                        (Inbound::Maildir { .. }, _) => "cannot read the maildir",
                     };
                     let err = format!("{e:#}");
-                    tracing::warn!(error = %err, retry_in_s = wait.as_secs_f32(), "{what}; retrying");
+                    if refused {
+                        tracing::error!(error = %err, retry_in_s = wait.as_secs_f32(), "{what}; retrying");
+                    } else {
+                        tracing::warn!(error = %err, retry_in_s = wait.as_secs_f32(), "{what}; retrying");
+                    }
                     self.inbound_status(
                         &format!("{what} ({}); retry in {}s", brief(&err), wait.as_secs()),
                         false,
@@ -332,6 +378,13 @@ impl Daemon {
         out.await.context("the outbox task failed")?;
         watchdog.await.context("the watchdog task failed")?;
         timers.await.context("the timer task failed")?;
+        for task in side {
+            task.await.context("the metrics task failed")?;
+        }
+        if let Some(control) = control {
+            control.await.context("the control task failed")?;
+            let _ = std::fs::remove_file(&socket);
+        }
         self.store.flush().await?;
         inbound
     }
@@ -388,6 +441,11 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Waits after a refused configuration: 5 min, 10, 20, capped at 30 min.
+fn refused_wait(failures: u32) -> Duration {
+    Duration::from_secs((300u64 << failures.saturating_sub(1).min(3)).min(1800))
 }
 
 fn retry_wait(failures: u32) -> Duration {

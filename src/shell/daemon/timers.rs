@@ -26,7 +26,7 @@ impl Daemon {
         let (s, queued) = tokio::task::spawn_blocking(move || -> Result<_> {
             // Closed and disclosed cases have no timers: only the running ones are read.
             let cases = store.running_cases();
-            let s = schedule::run(&cases, &config, &templates, store.last_digest(), &[], now);
+            let s = schedule::pass(&cases, &config, &templates, store.last_digest(), &[], now);
             let queued = store.commit(&s, now)?;
             Ok((s, queued))
         })

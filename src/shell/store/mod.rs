@@ -333,6 +333,17 @@ impl Store {
             .collect()
     }
 
+    /// How many messages are kept in quarantine (`secmail status`, the metrics).
+    pub fn quarantined_count(&self) -> usize {
+        self.db
+            .scan_prefix(b"msg/")
+            .values()
+            .filter_map(|v| v.ok())
+            .filter_map(|v| serde_json::from_slice::<crate::core::pipeline::MessageRecord>(&v).ok())
+            .filter(|m| m.disposition.to_string().starts_with("quarantine"))
+            .count()
+    }
+
     pub fn message(&self, hash: &str) -> Option<crate::core::pipeline::MessageRecord> {
         self.get_json(&format!("msg/{hash}"))
     }
@@ -415,8 +426,9 @@ impl Store {
         self.get_json("timer/digest")
     }
 
-    /// Every tree and record of the store, for `secmail backup`. Consistent because the
-    /// store is opened exclusively (sled locks it): no daemon writes meanwhile.
+    /// Every tree and record of the store, for `secmail backup`. Consistent because the caller
+    /// holds the store alone (sled's lock) or, in the daemon, its case-write lock, so that no
+    /// case changes meanwhile.
     pub fn export(&self) -> Result<Vec<Record>> {
         let mut out = Vec::new();
         for name in self.db.tree_names() {
@@ -488,7 +500,7 @@ impl Store {
 
 /// The store is held by another process (sled's file lock), typically a running daemon.
 #[derive(Debug, thiserror::Error)]
-#[error("the store {0} is in use by another secmail process (a running `secmail run`?): sled lets one process open it at a time; stop the daemon first, or change the distributor list with a signed /distributors command to the security address")]
+#[error("the store {0} is in use by another secmail process that does not serve commands (an import, a backup, or a daemon still starting; a running daemon answers on its control socket): wait for it, or change the distributor list with a signed /distributors command to the security address")]
 pub struct StoreLocked(pub String);
 
 fn is_lock_error(e: &sled::Error) -> bool {
@@ -522,4 +534,5 @@ fn split_id(id: &CaseId) -> (String, String, u32) {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests may read the real clock
 mod tests;

@@ -145,4 +145,41 @@ impl Store {
             .context("recording an undeliverable message")?;
         Ok(())
     }
+
+    /// Every entry waiting, flushed or not, oldest first, with its id (`secmail outbox list`).
+    pub fn outbox_entries(&self) -> Vec<(u64, OutboxEntry)> {
+        self.db
+            .scan_prefix(b"out/")
+            .filter_map(|kv| kv.ok())
+            .filter_map(|(k, v)| {
+                let id = std::str::from_utf8(k.strip_prefix(b"out/")?)
+                    .ok()?
+                    .parse()
+                    .ok()?;
+                Some((id, serde_json::from_slice::<OutboxEntry>(&v).ok()?))
+            })
+            .collect()
+    }
+
+    /// `secmail outbox retry ID`: due now (its backoff forgotten). False when there is none.
+    pub fn outbox_retry_now(&self, id: u64, now: DateTime<Utc>) -> Result<bool> {
+        let key = out_key(id);
+        let Some(mut entry) = self.get_json::<OutboxEntry>(&key) else {
+            return Ok(false);
+        };
+        entry.next_attempt = now;
+        self.outbox_retry(key.as_bytes(), &entry)?;
+        Ok(true)
+    }
+
+    /// `secmail outbox drop ID`: given up on by the operator, kept under `dead/` and recorded on
+    /// its case as any undeliverable message is. False when there is none.
+    pub fn outbox_drop(&self, id: u64, now: DateTime<Utc>) -> Result<bool> {
+        let key = out_key(id);
+        let Some(entry) = self.get_json::<OutboxEntry>(&key) else {
+            return Ok(false);
+        };
+        self.outbox_failed(key.as_bytes(), &entry, "dropped by the operator", now)?;
+        Ok(true)
+    }
 }

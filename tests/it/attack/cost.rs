@@ -17,7 +17,7 @@ fn a_message_whose_attempts_never_finished_twice_is_quarantined_unopened_and_the
     for _ in 0..2 {
         p.store.begin_attempts(&[hash(&raw)], true).unwrap();
     }
-    let done = batch::run(
+    let done = batch::handle_all(
         std::slice::from_ref(&raw),
         &p.store,
         &p.config,
@@ -52,7 +52,7 @@ fn one_unfinished_attempt_is_tried_again_and_a_finished_one_clears_the_count() {
     let p = pipeline();
     let raw = report();
     p.store.begin_attempts(&[hash(&raw)], true).unwrap();
-    let done = batch::run(
+    let done = batch::handle_all(
         std::slice::from_ref(&raw),
         &p.store,
         &p.config,
@@ -85,7 +85,7 @@ fn a_batch_in_flight_at_a_crash_is_retried_one_by_one_and_blames_only_the_messag
     p.store.begin_attempts(&hashes, false).unwrap();
     p.store.begin_attempts(&hashes[1..], true).unwrap();
     p.store.begin_attempts(&hashes[1..], true).unwrap();
-    let done = batch::run(&both, &p.store, &p.config, &p.templates, p.now, 2).unwrap();
+    let done = batch::handle_all(&both, &p.store, &p.config, &p.templates, p.now, 2).unwrap();
     assert!(
         done[0].processed.opened_case,
         "{}",

@@ -4,7 +4,7 @@
 //!
 //! Invariants: the clear header never carries the protected subject; everything is signed;
 //! every message carries our loop marker, `Auto-Submitted` and a stable Message-ID.
-use super::draft::Draft;
+use super::draft::{Draft, Kind};
 use super::keys::ProjectKeys;
 use super::seal;
 use crate::core::settings::Project;
@@ -13,6 +13,10 @@ use chrono::{DateTime, Utc};
 use handlebars::Handlebars;
 use sha2::{Digest, Sha256};
 use std::time::SystemTime;
+
+mod check;
+pub use check::sample_vars;
+use check::walk;
 
 /// The message templates, one per kind (`templates/<kind>.hbs`), in strict mode.
 pub struct Templates {
@@ -74,6 +78,56 @@ impl Templates {
         } else {
             Err(errors)
         }
+    }
+
+    /// What `secmail check` finds wrong with the templates, one line each naming the
+    /// template and the variable: every variable a template names, in every branch (`{{else}}`
+    /// and the body of an `{{#if}}` or `{{#each}}` included), must be one its kind's drafts
+    /// carry ([`sample_vars`]), and each template must render in strict mode from that sample.
+    ///
+    /// The walk is needed beside the render: strict mode lets `{{#if nmae}}` through (a missing
+    /// value is simply false), and a render takes one branch of each `{{#if}}` only.
+    pub fn check(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for kind in Kind::ALL {
+            let name = kind.template();
+            let sample = sample_vars(kind);
+            let Some(t) = self.hb.get_template(name) else {
+                problems.push(format!("template {name}.hbs is missing"));
+                continue;
+            };
+            let mut unknown = Vec::new();
+            walk(t, &mut vec![&sample], None, &mut unknown);
+            unknown.dedup();
+            let known = || {
+                let mut k: Vec<&str> = sample
+                    .as_object()
+                    .map(|m| m.keys().map(String::as_str).collect())
+                    .unwrap_or_default();
+                k.sort_unstable();
+                k.join(", ")
+            };
+            for (var, line) in &unknown {
+                let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
+                problems.push(format!(
+                    "template {name}.hbs{at}: unknown variable `{var}` ({name} messages have: {})",
+                    known()
+                ));
+            }
+            if unknown.is_empty() {
+                if let Err(e) = self.hb.render(name, &sample) {
+                    let why = match e.reason() {
+                        handlebars::RenderErrorReason::MissingVariable(Some(v)) => {
+                            format!("unknown variable `{v}`")
+                        }
+                        _ => e.to_string(),
+                    };
+                    let at = e.line_no.map(|l| format!(" line {l}")).unwrap_or_default();
+                    problems.push(format!("template {name}.hbs{at}: {why}"));
+                }
+            }
+        }
+        problems
     }
 
     pub fn render(&self, name: &str, vars: &serde_json::Value) -> Result<String, ComposeError> {

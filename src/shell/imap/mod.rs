@@ -1,8 +1,10 @@
 //! IMAP inbound: one logged-in session on the security mailbox.
 //!
 //! Owns the connection to the IMAP server (TLS, STARTTLS, or plaintext to loopback only; the TLS
-//! set-up itself is `tls.rs`'s, the settings are `config::server`'s), the
-//! creation of the processed and quarantine folders, fetching new messages by UID (sizes first,
+//! set-up itself is `tls.rs`'s, the settings are `config::server`'s), the names folders have on
+//! the server (the configured levels, written with `/`, joined with the server's hierarchy
+//! delimiter and encoded in modified UTF-7, RFC 3501 §5.1.3), the creation of the processed and
+//! quarantine folders, what `check --online` checks, fetching new messages by UID (sizes first,
 //! whole bodies only within `max-message-bytes`), moving a message out of the inbox once its
 //! case change is durable (DESIGN.md "Keeping data"), and waiting for new mail with IDLE or a
 //! poll interval.
@@ -12,6 +14,9 @@
 //! - Nothing of a message (subject, text, addresses) is logged here; only UIDs, sizes, counts.
 //! - Any error leaves the session in an unknown state: the caller drops it and reconnects. The
 //!   same holds when a future of this module is cancelled half-way (e.g. on shutdown).
+//! - A refusal that retrying will not cure (a wrong password, `[CANNOT]` create a folder, a
+//!   folder that does not exist) carries `FailureClass::Config` (`shell::failure`); every
+//!   other error is `Unavailable`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -29,11 +34,18 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::shell::failure::{imap_response_class, FailureClass};
 use crate::shell::tls;
 
 // The settings are config values (config names no shell module); re-exported here under
 // their old paths.
 pub use crate::config::server::{ImapSettings, Security};
+
+mod check;
+mod folders;
+pub use check::{check, check_login, FolderCheck, ServerCheck};
+use folders::FolderNames;
+pub use folders::{folder_on_server, mutf7};
 
 /// One message seen in the inbox.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,7 +111,7 @@ impl ImapInbox {
     pub async fn connect(s: &ImapSettings) -> Result<ImapInbox> {
         let server = format!("{}:{}", s.host, s.port);
         for name in [&s.folder, &s.processed_folder, &s.quarantine_folder] {
-            check_folder_name(name)?;
+            check_folder_name(name).with_context(|| format!("imap {server}"))?;
         }
         let mut session = login(s).await?;
         let result = async {
@@ -112,22 +124,24 @@ impl ImapInbox {
                 caps.has_str("UIDPLUS"),
                 caps.has_str("IDLE"),
             );
-            for folder in [&s.processed_folder, &s.quarantine_folder] {
+            let names = FolderNames::ask(&mut session, s).await?;
+            for folder in [&names.processed, &names.quarantine] {
                 timeout(COMMAND_TIMEOUT, ensure_folder(&mut session, folder))
                     .await
                     .context("timed out")??;
             }
-            let mailbox = timeout(COMMAND_TIMEOUT, session.select(&s.folder))
+            let mailbox = timeout(COMMAND_TIMEOUT, session.select(&names.inbox))
                 .await
                 .context("timed out")?
-                .with_context(|| format!("select {:?}", s.folder))?;
-            let uid_validity = mailbox
-                .uid_validity
-                .ok_or_else(|| anyhow!("select {:?}: the server sent no UIDVALIDITY", s.folder))?;
-            Ok::<_, anyhow::Error>((has_move, has_uidplus, has_idle, uid_validity))
+                .map_err(|e| refused(e, FailureClass::Config))
+                .with_context(|| format!("select {:?}", names.inbox))?;
+            let uid_validity = mailbox.uid_validity.ok_or_else(|| {
+                anyhow!("select {:?}: the server sent no UIDVALIDITY", names.inbox)
+            })?;
+            Ok::<_, anyhow::Error>((has_move, has_uidplus, has_idle, uid_validity, names))
         }
         .await;
-        let (has_move, has_uidplus, has_idle, uid_validity) = match result {
+        let (has_move, has_uidplus, has_idle, uid_validity, names) = match result {
             Ok(v) => v,
             Err(e) => {
                 let _ = timeout(Duration::from_secs(2), session.logout()).await;
@@ -145,8 +159,8 @@ impl ImapInbox {
         Ok(ImapInbox {
             session,
             server,
-            processed_folder: s.processed_folder.clone(),
-            quarantine_folder: s.quarantine_folder.clone(),
+            processed_folder: names.processed,
+            quarantine_folder: names.quarantine,
             max_message_bytes: s.max_message_bytes,
             uid_validity,
             has_move,
@@ -489,21 +503,6 @@ impl ImapInbox {
     }
 }
 
-/// `secmail check --online`: connects, logs in, examines the inbox folder (read-only, no
-/// folders created), logs out.
-pub async fn check_login(s: &ImapSettings) -> Result<()> {
-    let server = format!("{}:{}", s.host, s.port);
-    check_folder_name(&s.folder)?;
-    let mut session = login(s).await?;
-    let examined = timeout(COMMAND_TIMEOUT, session.examine(&s.folder))
-        .await
-        .context("timed out")
-        .and_then(|r| r.with_context(|| format!("examine {:?}", s.folder)));
-    let _ = timeout(Duration::from_secs(5), session.logout()).await;
-    examined.with_context(|| format!("imap {server}"))?;
-    Ok(())
-}
-
 // Generic because async-imap does not export its `ResponseData` type by name.
 fn next_response<T>(resp: Option<std::io::Result<T>>) -> Result<T> {
     match resp {
@@ -568,10 +567,12 @@ async fn login(s: &ImapSettings) -> Result<Session<Stream>> {
     } else {
         client
     };
+    // RFC 3501 §6.2.3: a NO to LOGIN is "user name or password rejected": a configuration
+    // error, unless its code says the server is only unavailable for now (RFC 5530).
     let session = timeout(COMMAND_TIMEOUT, client.login(&s.user, &s.password))
         .await
         .with_context(|| format!("imap {server}: login timed out"))?
-        .map_err(|(e, _)| e)
+        .map_err(|(e, _)| refused(e, FailureClass::Config))
         .with_context(|| format!("imap {server}: login as {:?}", s.user))?;
     tracing::debug!(server = %server, user = %s.user, "imap logged in");
     Ok(session)
@@ -631,34 +632,53 @@ async fn tls_handshake(stream: Stream, host: &str, ca_file: Option<&Path>) -> Re
     Ok(Box::new(stream))
 }
 
-/// Folder names go on the wire as quoted strings; non-ASCII names would need modified UTF-7
-/// (RFC 3501 §5.1.3), which we do not do.
+/// Folder names go on the wire as quoted strings (non-ASCII in modified UTF-7): each level
+/// non-empty, without `"` `\\` `*` `%` or control characters. Checked before logging in, so
+/// that a bad name costs the server no login.
 fn check_folder_name(name: &str) -> Result<()> {
-    if name.is_empty()
-        || !name.is_ascii()
-        || name.contains(['"', '\\', '\r', '\n', '*', '%'])
-        || name.chars().any(|c| c.is_ascii_control())
+    if name.split('/').any(str::is_empty)
+        || name.contains(['"', '\\', '*', '%'])
+        || name.chars().any(char::is_control)
     {
-        bail!("imap folder name {name:?} must be non-empty printable ASCII without \" \\ * %");
+        return Err(anyhow!(
+            "imap folder name {name:?}: each level (between /) must be non-empty, without \" \\ * % or control characters"
+        )
+        .context(FailureClass::Config));
     }
     Ok(())
 }
 
-/// Creates `folder` unless the server already lists it.
-async fn ensure_folder(session: &mut Session<Stream>, folder: &str) -> Result<()> {
+/// An IMAP error with its class attached: a `NO` or `BAD` answer is `default` unless its
+/// response code says otherwise; anything else (connection lost, parse error) is
+/// `Unavailable`.
+fn refused(e: async_imap::error::Error, default: FailureClass) -> anyhow::Error {
+    let class = match &e {
+        async_imap::error::Error::No(text) | async_imap::error::Error::Bad(text) => {
+            imap_response_class(text).unwrap_or(default)
+        }
+        _ => FailureClass::Unavailable,
+    };
+    anyhow::Error::new(e).context(class)
+}
+
+/// Creates `folder` unless the server already lists it; whether it created it. A `NO` to
+/// CREATE (`[CANNOT]`: a name this server's layout does not allow) is a configuration error.
+async fn ensure_folder(session: &mut Session<Stream>, folder: &str) -> Result<bool> {
     let exists = folder_exists(session, folder).await?;
     if exists {
-        return Ok(());
+        return Ok(false);
     }
     if let Err(e) = session.create(folder).await {
         // Another client may have created it meanwhile (RFC 5530 ALREADYEXISTS).
         if !folder_exists(session, folder).await? {
-            return Err(e).with_context(|| format!("create folder {folder:?}"));
+            return Err(refused(e, FailureClass::Config))
+                .with_context(|| format!("create folder {folder:?}"));
         }
+        Ok(false)
     } else {
         tracing::info!(folder, "imap folder created");
+        Ok(true)
     }
-    Ok(())
 }
 
 async fn folder_exists(session: &mut Session<Stream>, folder: &str) -> Result<bool> {
@@ -698,27 +718,4 @@ fn uid_set(uids: &[u32]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uid_sets() {
-        let check = |uids: &[u32], want: &str| assert_eq!(uid_set(uids), want, "{uids:?}");
-        check(&[], "");
-        check(&[5], "5");
-        check(&[1, 2, 3], "1:3");
-        check(&[1, 2, 3, 7, 9, 10], "1:3,7,9:10");
-        check(&[4, 6, 8], "4,6,8");
-        check(&[u32::MAX - 1, u32::MAX], "4294967294:4294967295");
-    }
-
-    #[test]
-    fn folder_names() {
-        for ok in ["INBOX", "Processed", "secmail/quarantine", "Junk E-mail"] {
-            assert!(check_folder_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "Über", "a\"b", "a*", "x\r\ny"] {
-            assert!(check_folder_name(bad).is_err(), "{bad:?}");
-        }
-    }
-}
+mod tests;
