@@ -9,8 +9,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
-# mail servers and gpg (the reporter's side); systemd-analyze rates the unit file.
-PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd)
+# mail servers and gpg (the reporter's side); systemd-analyze rates the unit file; node runs
+# the BSI's CSAF validator.
+PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd nodejs)
 # shellcheck source=contrib/deps.sh
 source contrib/deps.sh
 install_missing
@@ -20,10 +21,26 @@ if [[ $(id -u) -eq 0 ]] && ! getent passwd vmail >/dev/null; then
         --shell /usr/sbin/nologin vmail
 fi
 
-# The advisory tests validate OSV and CSAF output with Python's jsonschema (tests/schemas/).
-if ! python3 -c 'import jsonschema' 2>/dev/null; then
-    echo "contrib/test.sh: installing python jsonschema (advisory schema tests)" >&2
-    python3 -m pip install --quiet jsonschema || echo "contrib/test.sh: could not install jsonschema" >&2
+# The advisory tests validate OSV and CSAF output with Python's jsonschema (tests/schemas/),
+# the CVE JSON 5 record against the schema the PyPI package cvelib ships, and CSAF with the
+# BSI's validator (@secvisogram/csaf-validator-lib, npm) under node. In CI a missing one fails
+# those tests (tests/it/consumers.rs), so a failed install here is said, not hidden.
+for module in jsonschema cvelib; do
+    if ! python3 -c "import $module" 2>/dev/null; then
+        echo "contrib/test.sh: installing python $module (advisory schema tests)" >&2
+        python3 -m pip install --quiet "$module" || echo "contrib/test.sh: could not install $module" >&2
+    fi
+done
+CSAF_VALIDATOR=target/csaf-validator
+if [[ ! -e $CSAF_VALIDATOR/node_modules/@secvisogram/csaf-validator-lib/basic.js ]]; then
+    # Debian packs npm apart from nodejs (NodeSource's nodejs carries it): only when missing.
+    command -v npm >/dev/null || apt-get install -y -qq --no-install-recommends npm >/dev/null \
+        || echo "contrib/test.sh: could not install npm" >&2
+    echo "contrib/test.sh: installing @secvisogram/csaf-validator-lib into $CSAF_VALIDATOR" >&2
+    mkdir -p "$CSAF_VALIDATOR"
+    npm install --prefix "$CSAF_VALIDATOR" --no-audit --no-fund --silent \
+        @secvisogram/csaf-validator-lib@2.0.10 \
+        || echo "contrib/test.sh: could not install the CSAF validator" >&2
 fi
 
 command -v cargo >/dev/null || { echo "contrib/test.sh: cargo not found (install Rust 1.95)" >&2; exit 1; }

@@ -131,13 +131,13 @@ pub enum Command {
     /// release one to be handled again. Needs the store: stop the daemon first.
     #[command(subcommand, after_help = "Example:\n  secmail quarantine list --json")]
     Quarantine(QuarantineCommand),
-    /// Write a case's advisory as OSV or CSAF 2.0 JSON (to stdout, or --output).
+    /// Write a case's advisory as OSV, CSAF 2.0 or CVE JSON 5 (to stdout, or --output).
     #[command(
         after_help = "Example:\n  secmail export SEC-2026-0001 --format osv --output SEC-2026-0001.osv.json"
     )]
     Export {
         id: String,
-        /// osv or csaf
+        /// osv, csaf or cve
         #[arg(long, default_value = "osv")]
         format: String,
         #[arg(long)]

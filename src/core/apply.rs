@@ -13,6 +13,7 @@
 //! only when both agree (`apply::consent`).
 mod commands;
 mod consent;
+mod credit;
 mod disclosure;
 mod reporter;
 mod team;
@@ -345,6 +346,9 @@ fn person(
         let (drafts, linked) = consent::reply(&mut case, &inc, opened, mem, config, now);
         out.drafts.extend(drafts);
         out.linked.extend(linked);
+        // How they want to be credited, answering the acknowledgement (issue 13.5).
+        let trusted = opened_case || rule == Rule::References.as_str() || signature == "good";
+        credit::reply(&mut case, &from.address, opened, trusted, now);
     }
 
     // The answer to the sender.

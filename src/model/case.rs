@@ -4,6 +4,7 @@
 //! and when.
 use super::embargo::{Disclosure, Embargo};
 use super::party::Reporter;
+use super::versions::VersionSpec;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -258,6 +259,11 @@ pub enum EventKind {
     ContactConsent {
         reporter: String,
     },
+    /// A reporter said how to be credited, answering the acknowledgement (issue 13.5).
+    CreditChosen {
+        reporter: String,
+        credit: super::party::Credit,
+    },
     /// Both reporters agreed and were introduced to each other.
     ContactMade {
         reporter: String,
@@ -301,10 +307,12 @@ pub struct Case {
     pub handler: Option<String>,
     pub severity: Option<Severity>,
     pub cvss: Option<String>,
+    /// Versions and ranges (`/affected`); cases stored before ranges read back as versions.
     #[serde(default)]
-    pub affected: Vec<String>,
+    pub affected: Vec<VersionSpec>,
+    /// The versions with the fix (`/fixed`).
     #[serde(default)]
-    pub fixed: Vec<String>,
+    pub fixed: Vec<VersionSpec>,
     pub cve: Option<String>,
     pub duplicate_of: Option<CaseId>,
     #[serde(default)]

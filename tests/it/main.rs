@@ -13,6 +13,8 @@ mod check_online;
 mod cli;
 /// Shared helpers: the demo configuration, a fixed clock, the pipeline run as the daemon runs it.
 mod common;
+/// Advisories downstream tools accept: OSV schema, the BSI's CSAF validator, the CVE schema.
+mod consumers;
 /// The running daemon serves the CLI: store commands, `status`, the metrics, over its socket.
 mod control;
 /// The real daemon killed with SIGKILL mid-batch against real servers: nothing lost or doubled.

@@ -278,6 +278,7 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
                 "state": "triage",
                 "handler": "alice@example.org",
                 "help": "Commands: /state, /assign, …",
+                "not_executed": ["/state fixed — below the quoted text's end"],
             }),
         ),
         Kind::CommandRefused => merge(
@@ -287,6 +288,7 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
                 "member_fingerprint": "D678A78DB66B90D400198BCA41A7F5D9754DD361",
                 "member_address": "alice@example.org",
                 "max_age": "7d",
+                "not_executed": ["/state fixed — below the quoted text's end"],
             }),
         ),
         Kind::Relay => merge(reporter.clone(), json!({ "text": "We have a fix." })),
@@ -295,7 +297,8 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
             reporter.clone(),
             json!({ "other_name": "Otto Other", "other_address": "otto@other.test" }),
         ),
-        Kind::Reminder | Kind::Escalation => merge(member.clone(), deadline),
+        Kind::Reminder => merge(member.clone(), deadline),
+        Kind::Escalation => merge(merge(member.clone(), deadline), json!({ "holder": true })),
         Kind::Progress => merge(
             reporter.clone(),
             json!({
