@@ -18,7 +18,7 @@ pub const SYSTEM_CONFIG: &str = "/etc/secmail/security.conf";
     name = "secmail",
     version,
     about = "Runs a project's security@ mailbox: decrypts reports, opens cases, answers reporters, copies the team",
-    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail status              how the running daemon is doing\n  secmail outbox list         mail waiting to be sent\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
+    after_help = "Examples:\n  secmail run --once          handle what is waiting, send, exit\n  secmail check               validate security.conf, keys and templates\n  secmail cases --state new   list new cases\n  secmail case SEC-2026-0001  show a case's timeline\n  secmail init /etc/secmail --name \"Example Project\" --address security@example.org\n  secmail backup store.pgp    encrypted backup of the whole store\n  secmail distributors list   the confidential distributor list\n  secmail status              how the running daemon is doing\n  secmail outbox list         mail waiting to be sent\n  secmail quarantine list     messages kept without a case\n  secmail export SEC-2026-0001 --format csaf\n  secmail security-txt --output .well-known/security.txt"
 )]
 pub struct Cli {
     /// The configuration file. Without it: $SECMAIL_CONFIG if set, else ./security.conf if it
@@ -179,6 +179,10 @@ pub enum Command {
         after_help = "Examples (the demo's test distributor key):\n  secmail distributors list\n  secmail distributors add --name Distro-A --address dana@distro-a.example --cert fixtures/keys/distributor-dana.asc --cap 14d\n  secmail distributors remove distro-a"
     )]
     Distributors(DistributorsCommand),
+    /// Messages kept in quarantine (no case): list them, show one's headers and reason, or
+    /// release one to be handled again. Needs the store: stop the daemon first.
+    #[command(subcommand, after_help = "Example:\n  secmail quarantine list --json")]
+    Quarantine(QuarantineCommand),
     /// Write a case's advisory as OSV, CSAF 2.0 or CVE JSON 5 (to stdout, or --output).
     #[command(
         after_help = "Example:\n  secmail export SEC-2026-0001 --format osv --output SEC-2026-0001.osv.json"
@@ -273,6 +277,33 @@ pub enum DistributorsCommand {
     /// Remove a distributor by id or address; it gets no further notices.
     #[command(after_help = "Example:\n  secmail distributors remove distro-a")]
     Remove { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum QuarantineCommand {
+    /// Every message kept in quarantine: id, when it came, its sender, size and the reason.
+    #[command(after_help = "Example:\n  secmail quarantine list")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One message's headers and why it is kept (never its text).
+    #[command(after_help = "Example:\n  secmail quarantine show 733a92138403")]
+    Show {
+        /// The id `list` shows (a unique prefix of the message's hash).
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Handle a kept message again (after an upgrade that fixed what kept it); a second
+    /// release changes nothing.
+    #[command(after_help = "Example:\n  secmail quarantine release 733a92138403")]
+    Release {
+        /// The id `list` shows (a unique prefix of the message's hash).
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[cfg(test)]

@@ -100,6 +100,7 @@ fn main() -> std::process::ExitCode {
                 commands::backup::restore(&config, file, store.as_deref())
             }
             Command::Distributors(c) => commands::distributors::run(&config, c),
+            Command::Quarantine(c) => commands::quarantine::run(&config, c),
             Command::Export { id, format, output } => {
                 commands::export::run(&config, id, format, output.as_deref())
             }

@@ -8,6 +8,7 @@ pub mod export;
 pub mod generate;
 pub mod import;
 pub mod init;
+pub mod quarantine;
 pub mod remote;
 pub mod run;
 pub mod status;

@@ -33,11 +33,13 @@ pub struct Deadline {
     pub met: bool,
 }
 
-/// The policy's deadlines for a case (none for closed or disclosed cases).
+/// The policy's deadlines for a case (none for closed or disclosed cases, nor for imported
+/// history no team member has acted on; once one has, they count from that moment).
 pub fn deadlines(case: &Case, policy: &Policy) -> Vec<Deadline> {
-    if !is_running(case) {
+    if !is_running(case) || case.is_history() {
         return Vec::new();
     }
+    let start = case.clock_start();
     let cal = &policy.calendar;
     let to_reporter = |kinds: &[&str]| {
         case.timeline.iter().any(|e| match &e.kind {
@@ -54,8 +56,8 @@ pub fn deadlines(case: &Case, policy: &Policy) -> Vec<Deadline> {
                 name,
                 promise: format!("{promise} (within {})", span.describe()),
                 how,
-                start: case.opened,
-                due: cal.add(case.opened, span),
+                start,
+                due: cal.add(start, span),
                 met,
             });
         }
@@ -162,7 +164,7 @@ fn coalesce_acks(cases: &[Case], config: &Settings, now: DateTime<Utc>, out: &mu
             .find(|c| c.id == case.id)
             .cloned()
             .unwrap_or_else(|| case.clone());
-        if !is_running(&current) || current.timer_fired("ack-coalesced") {
+        if !is_running(&current) || current.is_history() || current.timer_fired("ack-coalesced") {
             continue;
         }
         let held = current.timeline.iter().find_map(|e| match &e.kind {
@@ -421,9 +423,11 @@ fn progress(c: &mut Case, config: &Settings, now: DateTime<Utc>, drafts: &mut Ve
     let (Some(every), Some(last)) = (policy.update_every, c.last_reporter_update) else {
         return;
     };
-    if !is_running(c) || c.reporters.is_empty() {
+    // Imported history writes to nobody until the team takes it up, and then counts from then.
+    if !is_running(c) || c.reporters.is_empty() || c.is_history() {
         return;
     }
+    let last = last.max(c.clock_start());
     let due = policy.calendar.add(last, every);
     let name = format!("update:{}", due.format("%Y-%m-%dT%H:%MZ"));
     if now < due || c.timer_fired(&name) {

@@ -332,6 +332,18 @@ pub struct Case {
     /// Open offers to put the reporters of duplicate cases in touch.
     #[serde(default)]
     pub contact_offers: Vec<ContactOffer>,
+    /// Set on a case `secmail import` opened: history, with no policy timer until a team member
+    /// acts on it (issue 11.10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
+}
+
+/// When a case was imported, and when a team member first acted on it since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub acted: Option<DateTime<Utc>>,
 }
 
 impl Case {
@@ -356,6 +368,21 @@ impl Case {
             disclosure: Disclosure::default(),
             timeline: Vec::new(),
             contact_offers: Vec::new(),
+            imported: None,
+        }
+    }
+
+    /// Imported history no team member has acted on yet: no policy timer runs for it.
+    pub fn is_history(&self) -> bool {
+        self.imported.as_ref().is_some_and(|i| i.acted.is_none())
+    }
+
+    /// When the policy's clock starts for the case: its opening, or for an imported case the
+    /// moment a team member first acted on it (its old deadlines are not owed).
+    pub fn clock_start(&self) -> DateTime<Utc> {
+        match &self.imported {
+            Some(Imported { acted: Some(t), .. }) => (*t).max(self.opened),
+            _ => self.opened,
         }
     }
 

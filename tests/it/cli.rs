@@ -149,11 +149,17 @@ fn every_help_example_runs() {
             "`secmail {sub} --help` has no example:\n{text}"
         );
         // restore and import need a backup file or an old mailbox, outbox retry and drop an
-        // entry: their own tests run them (tests/it/service.rs, tests/it/import.rs,
-        // tests/it/control.rs); here only that the example is there.
+        // entry, quarantine show and release a kept message: their own tests run them
+        // (tests/it/service.rs, tests/it/import.rs, tests/it/control.rs,
+        // tests/it/quarantine.rs); here only that the example is there.
         if !matches!(
             sub.as_str(),
-            "restore" | "import" | "outbox retry" | "outbox drop"
+            "restore"
+                | "import"
+                | "outbox retry"
+                | "outbox drop"
+                | "quarantine show"
+                | "quarantine release"
         ) {
             examples.extend(ex);
         }

@@ -48,6 +48,10 @@ fn store_commands(local: &Deployment, backup: &Path) -> Vec<(String, Option<i32>
         vec!["export", "SEC-2026-0001", "--format", "osv"],
         vec!["export", "SEC-2026-0001", "--format", "csaf"],
         vec!["outbox", "list"],
+        vec!["quarantine", "list"],
+        vec!["quarantine", "list", "--json"],
+        vec!["quarantine", "show", "ffffffffffff"],
+        vec!["quarantine", "release", "ffffffffffff"],
         vec!["outbox", "retry", "999999"],
         vec!["backup", backup.to_str().unwrap()],
     ];

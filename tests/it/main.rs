@@ -47,6 +47,8 @@ mod interop_pipeline;
 mod package;
 /// Mail made by real OpenPGP and mail software (gpg, sq, rnp, OpenPGP.js…) to its expected outcome.
 mod producers;
+/// Nothing quarantined in silence: the team's alerts, and `secmail quarantine list|show|release`.
+mod quarantine;
 /// No report is lost: reports as real clients send them open a case and are answered.
 mod reporters;
 /// One scenario per policy preset on a moving clock: acks, reminders, escalations, digests.

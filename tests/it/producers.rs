@@ -209,8 +209,8 @@ fn outcome(dir: &Path, name: &str, producer: &str, raw: &[u8], text: &str) -> Ro
     Row {
         message: name.to_string(),
         producer: producer.to_string(),
-        encryption: r.record.encryption.clone(),
-        signature: r.record.signature.clone(),
+        encryption: r.record.encryption.to_string(),
+        signature: r.record.signature.to_string(),
         outcome: match (r.opened_case, quarantined) {
             (true, false) => "case".into(),
             (false, true) => "quarantine".into(),

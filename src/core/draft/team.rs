@@ -35,7 +35,13 @@ pub fn alert(
             vars: base_vars(
                 config,
                 None,
-                json!({ "member": m.name, "what": what, "text": text }),
+                json!({
+                    "member": m.name,
+                    "what": what,
+                    "text": text,
+                    "messages": [],
+                    "answering": null,
+                }),
             ),
             subject: format!("{}: secmail notice", config.project.name),
             inner_subject: Some(format!("secmail notice: {what}")),
