@@ -118,16 +118,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // anyhow's downcast sees context values at every level (`.context(ExitCode::…)`);
-            // the chain only sees errors.
-            let code = e
-                .downcast_ref::<ExitCode>()
-                .copied()
-                .or_else(|| {
-                    e.chain()
-                        .find_map(|c| c.downcast_ref::<ExitCode>().copied())
-                })
-                .unwrap_or(ExitCode::IoErr);
+            let code = ExitCode::of(&e);
             if cli.log_format == Some(LogFormat::Json) {
                 // A collector reading stderr gets the error as one more object.
                 tracing::error!(exit_code = code as u8, error = %format!("{e:#}"), "secmail failed");

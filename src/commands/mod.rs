@@ -60,6 +60,20 @@ pub fn server_failure(e: anyhow::Error) -> anyhow::Error {
     e.context(code)
 }
 
+impl ExitCode {
+    /// The exit code an error carries (`IoErr` when none): anyhow's downcast sees context
+    /// values at every level (`.context(ExitCode::…)`), the chain only sees errors.
+    pub fn of(e: &anyhow::Error) -> ExitCode {
+        e.downcast_ref::<ExitCode>()
+            .copied()
+            .or_else(|| {
+                e.chain()
+                    .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+            })
+            .unwrap_or(ExitCode::IoErr)
+    }
+}
+
 /// Loads the config, logging its warnings; a config error exits 78.
 pub fn load(path: &std::path::Path, clock: Clock) -> anyhow::Result<Config> {
     let config = Config::load(path, clock.now().into())
