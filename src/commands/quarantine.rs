@@ -253,13 +253,7 @@ pub fn describe(r: &Released) -> String {
 /// Every stored message record. The store has no scan of its messages of its own: its export
 /// (every record) is read and the `msg/` ones kept.
 fn records(store: &Store) -> Result<Vec<MessageRecord>> {
-    Ok(store
-        .export()
-        .context(ExitCode::IoErr)?
-        .into_iter()
-        .filter(|(tree, k, _)| tree.as_slice() == b"__sled__default" && k.starts_with(b"msg/"))
-        .filter_map(|(_, _, v)| serde_json::from_slice(&v).ok())
-        .collect())
+    Ok(store.messages().collect())
 }
 
 /// The record whose hash starts with `id` (at least six hex digits, one match only).

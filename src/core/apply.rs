@@ -31,7 +31,7 @@ use super::command::{Authority, CommandMail};
 use super::decrypt::{Crypt, Opened};
 use super::draft::{self, Draft, Kept};
 use super::keys::Cert;
-use super::parse::{Headers, Mailbox};
+use super::parse::{address_of, one_line, Headers, Mailbox};
 use super::thread::{Rule, Threaded};
 use crate::core::settings::Settings;
 use crate::model::{Case, CaseId, EventKind, Reporter};
@@ -585,21 +585,6 @@ fn received(
         signer,
         thread_rule: rule.to_string(),
     }
-}
-
-/// One short line: no control characters, at most 200 characters.
-fn one_line(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
-}
-
-/// `Name <a@b>` or `a@b` → `a@b`, lowercased.
-fn address_of(s: &str) -> String {
-    let s = s.trim();
-    let inner = match (s.rfind('<'), s.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &s[a + 1..b],
-        _ => s,
-    };
-    inner.trim().to_lowercase()
 }
 
 /// The first twelve hex digits of a message hash, as the operator sees it.

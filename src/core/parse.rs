@@ -172,6 +172,21 @@ pub fn cited_message_ids(raw: &[u8], max: usize) -> Vec<String> {
     out
 }
 
+/// One short line: no control characters, at most 200 characters.
+pub fn one_line(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// `Name <a@b>` or `a@b` → `a@b`, lowercased.
+pub fn address_of(s: &str) -> String {
+    let s = s.trim();
+    let inner = match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &s[a + 1..b],
+        _ => s,
+    };
+    inner.trim().to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -288,26 +288,7 @@ fn layers_point_down_only() {
     let order = ["model", "core", "config", "shell", "cli", "commands"];
     let mut checked = 0;
     for (rank, layer) in order.iter().enumerate() {
-        let mut dirs = vec![repo().join("src").join(layer)];
-        let mut files = Vec::new();
-        while let Some(d) = dirs.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for e in entries {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    dirs.push(p);
-                } else if p.extension().is_some_and(|x| x == "rs") {
-                    files.push(p);
-                }
-            }
-        }
-        let single = repo().join("src").join(format!("{layer}.rs"));
-        if single.exists() {
-            files.push(single);
-        }
-        for p in files {
+        for p in super::tidy::layer_files(layer) {
             let text = std::fs::read_to_string(&p).unwrap();
             for (n, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");

@@ -718,20 +718,18 @@ fn distributors_command_works_beside_the_daemon_and_names_a_lock_held_otherwise(
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("control socket ready")
-    {
-        if std::time::Instant::now() > deadline || daemon.try_wait().unwrap().is_some() {
-            let _ = daemon.kill();
-            panic!(
-                "the daemon did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut exited = None;
+    super::harness::wait_until(
+        "the daemon's control socket",
+        super::harness::WAIT,
+        || {
+            exited = daemon.try_wait().unwrap();
+            exited.is_some() || read_log().contains("control socket ready")
+        },
+        read_log,
+    );
+    assert!(exited.is_none(), "the daemon did not start: {}", read_log());
     let online = secmail(dir.path(), &["distributors", "list"]);
     daemon.kill().unwrap();
     daemon.wait().unwrap();

@@ -5,7 +5,8 @@
 //! Invariants: only for a case with a CVE id and with `[advisories] cve-org-id` (the CNA's
 //! organisation UUID, which the record names as assigner and provider); otherwise the reason.
 use super::{
-    advisory_id, coordinator, credits, details, is_semver, published, scored, self_url, summary, ts,
+    advisory_id, all_semver, coordinator, credits, details, published, scored, self_url, summary,
+    ts,
 };
 use crate::core::settings::Settings;
 use crate::model::{Case, VersionSpec};
@@ -26,17 +27,7 @@ pub fn cve(case: &Case, config: &Settings, now: DateTime<Utc>) -> Result<Value, 
         "a CVE record names the CNA that assigned the id: set [advisories] cve-org-id to its organisation UUID (CVE Services)",
     )?;
     let a = &config.advisories;
-    let all: Vec<&str> = case
-        .affected
-        .iter()
-        .chain(case.fixed.iter())
-        .flat_map(|v| v.versions())
-        .collect();
-    let version_type = if !all.is_empty() && all.iter().all(|v| is_semver(v)) {
-        "semver"
-    } else {
-        "custom"
-    };
+    let version_type = if all_semver(case) { "semver" } else { "custom" };
     let mut versions: Vec<Value> = case
         .affected
         .iter()

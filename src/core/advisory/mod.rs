@@ -113,8 +113,8 @@ fn summary(case: &Case, config: &Settings) -> String {
 }
 
 /// People credited, as they chose (DESIGN.md "Cases": name / handle / anonymous; issue 13.5:
-/// a reporter not asked yet is not named).
-fn credits(case: &Case) -> Vec<String> {
+/// a reporter not asked yet is not named). The announcement's credit line is these names too.
+pub fn credits(case: &Case) -> Vec<String> {
     case.reporters
         .iter()
         .filter_map(|r| match &r.credit {
@@ -158,6 +158,18 @@ fn self_url(case: &Case, config: &Settings) -> Option<String> {
         .url_base
         .as_deref()
         .map(|base| format!("{}/{}", base.trim_end_matches('/'), case.id))
+}
+
+/// True when the case names versions and every one, affected or fixed, is SemVer: the records'
+/// version type (OSV `SEMVER`, CVE `semver`), else the ecosystem's own.
+fn all_semver(case: &Case) -> bool {
+    let all: Vec<&str> = case
+        .affected
+        .iter()
+        .chain(case.fixed.iter())
+        .flat_map(|v| v.versions())
+        .collect();
+    !all.is_empty() && all.iter().all(|v| is_semver(v))
 }
 
 /// True when every version is SemVer 2.0 (`MAJOR.MINOR.PATCH[-pre][+build]`): OSV ranges are

@@ -3,7 +3,7 @@
 //! versions, SEMVER when every version is SemVer and ECOSYSTEM otherwise, the CVSS vector as
 //! the severity, and credits with their types (issue 13.8).
 use super::{
-    advisory_id, coordinator, credits, details, is_semver, published, scored, self_url,
+    advisory_id, all_semver, coordinator, credits, details, published, scored, self_url,
     severity_word, summary, ts,
 };
 use crate::core::settings::Settings;
@@ -103,13 +103,7 @@ fn ranges(case: &Case) -> Vec<Value> {
             .min_by(|a, b| compare(a, b))
             .copied()
     };
-    let all: Vec<&str> = case
-        .affected
-        .iter()
-        .chain(case.fixed.iter())
-        .flat_map(|v| v.versions())
-        .collect();
-    let kind = if !all.is_empty() && all.iter().all(|v| is_semver(v)) {
+    let kind = if all_semver(case) {
         "SEMVER"
     } else {
         "ECOSYSTEM"

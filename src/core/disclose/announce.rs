@@ -224,18 +224,7 @@ pub(super) fn to_reporters(
 /// the From display name is no consent). An address is never published: `name` without a
 /// display name is its local part.
 pub fn credit_line(case: &Case) -> Option<String> {
-    let names: Vec<String> =
-        case.reporters
-            .iter()
-            .filter_map(|r| match &r.credit {
-                Credit::Anonymous | Credit::Undecided => None,
-                Credit::Handle(h) => Some(h.clone()),
-                Credit::Name => Some(r.name.clone().unwrap_or_else(|| {
-                    r.address.split('@').next().unwrap_or_default().to_string()
-                })),
-            })
-            .filter(|n| !n.is_empty())
-            .collect();
+    let names = crate::core::advisory::credits(case);
     (!names.is_empty()).then(|| names.join(", "))
 }
 

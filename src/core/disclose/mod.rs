@@ -41,7 +41,7 @@ use super::decrypt::Attachment;
 use super::draft::{Draft, Kind};
 use super::keys::Cert;
 use crate::core::settings::Settings;
-use crate::model::{Case, Distributor, EventKind};
+use crate::model::{Case, Distributor};
 use chrono::{DateTime, Duration, LocalResult, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
@@ -204,17 +204,7 @@ pub fn stamp(t: DateTime<Utc>, zone: Tz) -> String {
 
 /// Records a draft as sent on the timeline (each delivery is recorded as it is decided).
 fn sent_event(case: &mut Case, d: &Draft, ctx: &Ctx) {
-    case.push(
-        ctx.now,
-        "secmail",
-        EventKind::Sent {
-            message_id: d.message_id.clone(),
-            kind: d.kind.as_str().into(),
-            to: d.to.address.clone(),
-            encrypted: d.encrypt_to.is_some(),
-        },
-    );
-    case.add_message_id(&d.message_id);
+    crate::core::draft::record_sent(case, d, ctx.now);
     if matches!(d.kind, Kind::DisclosureDate | Kind::EmbargoOver)
         && case.reporter(&d.to.address).is_some()
     {

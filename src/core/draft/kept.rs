@@ -9,8 +9,8 @@
 //! without control characters, since anyone can write them. [`Kept::of_raw`] reads the header
 //! with a bounded scan of its own, not the MIME parser, so that it is safe on a message the
 //! parser could not read or that stopped the daemon.
-use super::{base_vars, message_id, Draft, Kind};
-use crate::core::parse::{Headers, Mailbox};
+use super::Draft;
+use crate::core::parse::{address_of, one_line, Headers};
 use crate::core::settings::Settings;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -137,61 +137,19 @@ pub fn kept_alert(config: &Settings, kept: &[Kept]) -> Vec<Draft> {
         .collect::<Vec<_>>()
         .join(",");
     let messages: Vec<serde_json::Value> = kept.iter().map(Kept::vars).collect();
-    config
-        .team
-        .iter()
-        .map(|m| Draft {
-            kind: Kind::TeamAlert,
-            case_id: None,
-            to: Mailbox {
-                address: m.address.clone(),
-                name: Some(m.name.clone()),
-            },
-            encrypt_to: Some(m.cert.clone()),
-            vars: base_vars(
-                config,
-                None,
-                json!({
-                    "member": m.name,
-                    "what": "kept without a case",
-                    "text": text,
-                    "messages": messages,
-                    "answering": null,
-                }),
-            ),
-            subject: format!("{}: secmail notice", config.project.name),
-            inner_subject: Some(match kept {
-                [one] => format!("secmail notice: kept without a case ({})", one.reason),
-                _ => format!("secmail notice: {quarantined} messages kept without a case"),
-            }),
-            in_reply_to: None,
-            references: Vec::new(),
-            reply_to: None,
-            message_id: message_id(
-                Kind::TeamAlert,
-                None,
-                &format!("kept/{cause}"),
-                &m.address,
-                &config.project,
-            ),
-            attachments: Vec::new(),
-        })
-        .collect()
-}
-
-/// One short line: no control characters, at most 200 characters.
-fn one_line(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
-}
-
-/// `Name <a@b>` or `a@b` → `a@b`, lowercased.
-fn address_of(s: &str) -> String {
-    let s = s.trim();
-    let inner = match (s.rfind('<'), s.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &s[a + 1..b],
-        _ => s,
+    let inner = match kept {
+        [one] => format!("secmail notice: kept without a case ({})", one.reason),
+        _ => format!("secmail notice: {quarantined} messages kept without a case"),
     };
-    inner.trim().to_lowercase()
+    super::team::notice(
+        config,
+        None,
+        "kept without a case",
+        &text,
+        messages,
+        &inner,
+        &format!("kept/{cause}"),
+    )
 }
 
 #[cfg(test)]
