@@ -22,6 +22,7 @@ use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, InvalidDnsNameError, ServerName};
 
 /// The system's trust anchors, read once per process (a few hundred files).
@@ -47,7 +48,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig> {
     if let Some(path) = ca_file {
         let pem = std::fs::read(path).with_context(|| format!("reading ca-file {path:?}"))?;
         let mut added = 0;
-        for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        for cert in CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.with_context(|| format!("parsing ca-file {path:?}"))?;
             roots
                 .add(cert)
