@@ -56,25 +56,49 @@ pub fn answers(socket: &Path) -> bool {
     UnixStream::connect(socket).is_ok()
 }
 
-/// Root, our own user, or a member of our group (its primary group, or a supplementary one as
-/// `/proc/<pid>/status` lists them).
-pub fn peer_allowed(uid: u32, gid: u32, pid: Option<i32>) -> bool {
+/// Whether a peer may use the socket: root, the daemon's own user, or a member of the daemon's
+/// group, by its primary group or one of `groups`, its supplementary groups as the kernel gave
+/// them at connect ([`peer_groups`]). The groups come from the socket, not from `/proc/<pid>`:
+/// the unit's `ProtectProc=invisible` hides other users' processes, and under `PrivateUsers=yes`
+/// the kernel translates every id into the daemon's namespace, where the daemon's own group is
+/// mapped to itself and all others to nobody, so a member of group secmail is still recognised.
+pub fn peer_allowed(uid: u32, gid: u32, groups: &[u32]) -> bool {
     // SAFETY: geteuid and getegid cannot fail and touch no memory.
     let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
-    if uid == 0 || uid == me || gid == my_group {
-        return true;
+    uid == 0 || uid == me || gid == my_group || groups.contains(&my_group)
+}
+
+/// The supplementary groups of the process that connected to `fd` (`SO_PEERGROUPS`, Linux
+/// 4.13), as of its connect. An error (an older kernel) gives none: the peer is then judged by
+/// its uid and primary group alone, which refuses rather than allows.
+pub fn peer_groups(fd: std::os::fd::BorrowedFd<'_>) -> Vec<u32> {
+    use std::os::fd::AsRawFd;
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: the buffer is `len` bytes of writable gid_t, and `len` is updated by the
+        // kernel to the bytes written (or, with ERANGE, to the bytes needed).
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let n = len as usize / std::mem::size_of::<libc::gid_t>();
+        if rc == 0 {
+            groups.truncate(n);
+            return groups;
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ERANGE) && n > groups.len() && n <= 1 << 16 {
+            groups.resize(n, 0);
+            continue;
+        }
+        return Vec::new();
     }
-    let Some(pid) = pid else {
-        return false;
-    };
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Groups:"))
-                .map(|g| g.split_whitespace().any(|x| x.parse() == Ok(my_group)))
-        })
-        .unwrap_or(false)
 }
 
 /// A reply saying the request was refused, with the exit code the CLI should use.
@@ -90,24 +114,33 @@ mod tests {
     fn ourselves_and_root_are_allowed_a_stranger_is_not() {
         // SAFETY: as above.
         let (me, my_group) = unsafe { (libc::geteuid(), libc::getegid()) };
-        assert!(peer_allowed(me, 12345, None));
-        assert!(peer_allowed(0, 12345, None));
-        assert!(peer_allowed(54321, my_group, None));
-        // A uid and gid that are neither ours nor root's, and no process to read groups of.
+        assert!(peer_allowed(me, 12345, &[]));
+        assert!(peer_allowed(0, 12345, &[]));
+        assert!(peer_allowed(54321, my_group, &[]));
+        // A uid and gid that are neither ours nor root's.
         let stranger = if me == 54321 { 54322 } else { 54321 };
         let group = if my_group == 12345 { 12346 } else { 12345 };
-        assert!(!peer_allowed(stranger, group, None));
-        // Our own process is in our group: its groups are read from /proc.
-        assert!(
-            peer_allowed(stranger, group, Some(std::process::id() as i32)) || {
-                // Only when our group is not among our supplementary groups (possible for root).
-                let s = std::fs::read_to_string("/proc/self/status").unwrap();
-                !s.lines()
-                    .find_map(|l| l.strip_prefix("Groups:"))
-                    .unwrap_or("")
-                    .split_whitespace()
-                    .any(|x| x.parse() == Ok(my_group))
-            }
-        );
+        assert!(!peer_allowed(stranger, group, &[]));
+        assert!(!peer_allowed(stranger, group, &[group, 7]));
+        // A member of our group by a supplementary group (how `adduser alice secmail` works).
+        assert!(peer_allowed(stranger, group, &[7, my_group]));
+    }
+
+    #[test]
+    fn the_socket_tells_the_peer_s_supplementary_groups() {
+        use std::os::fd::AsFd;
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut got = peer_groups(a.as_fd());
+        got.sort_unstable();
+        // SAFETY: a null list with size 0 asks for the count; then a buffer of that many.
+        let mut want = unsafe {
+            let n = libc::getgroups(0, std::ptr::null_mut());
+            let mut v = vec![0; n as usize];
+            let n = libc::getgroups(n, v.as_mut_ptr());
+            v.truncate(n as usize);
+            v
+        };
+        want.sort_unstable();
+        assert_eq!(got, want);
     }
 }

@@ -68,8 +68,9 @@ impl Daemon {
         let cred = stream
             .peer_cred()
             .context("reading the peer's credentials")?;
+        let groups = control::peer_groups(std::os::fd::AsFd::as_fd(&stream));
         let (rd, mut wr) = stream.into_split();
-        let reply = if !control::peer_allowed(cred.uid(), cred.gid(), cred.pid()) {
+        let reply = if !control::peer_allowed(cred.uid(), cred.gid(), &groups) {
             tracing::warn!(
                 uid = cred.uid(),
                 gid = cred.gid(),
