@@ -8,9 +8,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
-# mail servers and gpg (the reporter's side); systemd-analyze rates the unit file.
-PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd)
+# Building needs OpenSSL (sequoia's default crypto backend; Nettle and Botan for the other
+# backend features, Cargo.toml) and libclang (bindings); the tests need real mail servers and
+# gpg (the reporter's side); systemd-analyze rates the unit file.
+PACKAGES=(libclang-dev libssl-dev nettle-dev libbotan-2-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd)
 # shellcheck source=contrib/deps.sh
 source contrib/deps.sh
 install_missing
