@@ -39,6 +39,8 @@ struct Args {
     only: Option<Vec<u32>>,
     /// The larger store of figure 5.
     growth_cases: usize,
+    /// JSON results of the same bench built with the other crypto backends (contrib/bench.sh).
+    compare: Vec<PathBuf>,
 }
 
 impl Args {
@@ -59,6 +61,7 @@ fn args() -> Args {
         out: "bench.json".into(),
         only: None,
         growth_cases: 100_000,
+        compare: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -84,6 +87,15 @@ fn args() -> Args {
                         .map(|f| f.trim().parse().expect("--only: figure numbers"))
                         .collect(),
                 )
+            }
+            "--compare" => {
+                a.compare = it
+                    .next()
+                    .expect("--compare A.json,B.json")
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
             }
             "--growth-cases" => {
                 a.growth_cases = it
@@ -801,8 +813,41 @@ fn main() {
             h / b * 100.0
         );
     }
+    if !a.compare.is_empty() {
+        backend_table(&result, &a.compare);
+    }
     println!("(JSON: {})", a.out.display());
     if a.keep {
         println!("(work directory kept: {})", work.keep().display());
+    }
+}
+
+/// The backend comparison: this run's figures 1 and 6 beside those of the runs in `others`
+/// (the same bench built with another backend, `--only 1,6`, the same corpus size).
+fn backend_table(this: &serde_json::Value, others: &[PathBuf]) {
+    let mut runs = vec![this.clone()];
+    for p in others {
+        match std::fs::read_to_string(p).map(|s| serde_json::from_str::<serde_json::Value>(&s)) {
+            Ok(Ok(v)) => runs.push(v),
+            _ => eprintln!("--compare: cannot read {}", p.display()),
+        }
+    }
+    println!();
+    println!("| backend | 1. end to end | 1. CPU per report | 6. floor | 6. CPU per report | 1. CPU / floor's | others' load (1 / 6) |");
+    println!("|---|---|---|---|---|---|---|");
+    let f = |v: &serde_json::Value, fig: &str, k: &str| v[fig][k].as_f64().unwrap_or(f64::NAN);
+    for v in &runs {
+        let backend = v["backend"].as_str().unwrap_or("?");
+        let backend = backend.split(" (").next().unwrap_or(backend);
+        println!(
+            "| {backend} | {:.0} reports/s | {:.2} ms | {:.0} reports/s | {:.2} ms | {:.2}× | {:.2} / {:.2} cores |",
+            f(v, "fig1_maildir_to_file", "per_s"),
+            f(v, "fig1_maildir_to_file", "cpu_ms_per"),
+            f(v, "fig6_floor", "per_s"),
+            f(v, "fig6_floor", "cpu_ms_per"),
+            f(v, "fig1_maildir_to_file", "cpu_ms_per") / f(v, "fig6_floor", "cpu_ms_per"),
+            f(v, "fig1_maildir_to_file", "others_cores"),
+            f(v, "fig6_floor", "others_cores"),
+        );
     }
 }
