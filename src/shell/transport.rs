@@ -145,8 +145,7 @@ impl Mailer {
     }
 
     /// Sends several messages, one result each in the same order: over SMTP one after the
-    /// other; as files all at once on the blocking pool (their fsyncs overlap), the directory
-    /// synced once for all of them.
+    /// other; as files by one blocking task, the directory synced once for all of them.
     pub async fn send_all(&self, messages: &[Outbound<'_>]) -> Vec<Result<(), SendError>> {
         match &self.inner {
             Inner::File { dir } if messages.len() > 1 => write_files(dir, messages).await,
@@ -683,45 +682,80 @@ fn write_file_now(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Several files into `dir` at once, each written and synced on the blocking pool (threads
-/// that stay, rather than one new thread per file), then the directory synced once: a file is
-/// reported written only after that sync, which makes every rename durable.
+/// Several files into `dir` at once, on one blocking task: every file written under its
+/// temporary name first, then each synced and renamed, then the directory synced once; a file
+/// is reported written only after that sync, which makes every rename durable. One writer, not
+/// one per file: creators in one directory contend for its lock (spinning, issue 14.2), and
+/// after the first file's sync the others' data has gone out with the same journal commit.
 async fn write_files(dir: &Path, messages: &[Outbound<'_>]) -> Vec<Result<(), SendError>> {
-    let all = |e: String| {
-        (0..messages.len())
-            .map(|_| Err(SendError::Transient(e.clone())))
-            .collect()
-    };
-    if let Err(e) = crate::shell::private::create_dir_private(dir) {
-        return all(format!("creating {dir:?}: {e}"));
-    }
-    let tasks = messages.iter().map(|m| {
-        let (dir, stem, raw) = (dir.to_path_buf(), m.file_stem.to_string(), m.raw.to_vec());
-        tokio::task::spawn_blocking(move || write_one(&dir, &stem, &raw))
-    });
-    let written = futures::future::join_all(tasks).await;
+    let owned: Vec<(String, Vec<u8>)> = messages
+        .iter()
+        .map(|m| (m.file_stem.to_string(), m.raw.to_vec()))
+        .collect();
+    let n = owned.len();
     let d = dir.to_path_buf();
-    match tokio::task::spawn_blocking(move || sync_dir(&d)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return all(format!("{e:#}")),
-        Err(e) => return all(format!("file writer task: {e}")),
+    let written = tokio::task::spawn_blocking(move || write_files_now(&d, &owned)).await;
+    match written {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| match r {
+                Ok(path) => {
+                    tracing::debug!(path = %path.display(), "message written");
+                    Ok(())
+                }
+                Err(e) => Err(SendError::Transient(format!("{e:#}"))),
+            })
+            .collect(),
+        Err(e) => (0..n)
+            .map(|_| Err(SendError::Transient(format!("file writer task: {e}"))))
+            .collect(),
     }
-    written
+}
+
+/// As [`write_files`], blocking: one result per file.
+fn write_files_now(dir: &Path, files: &[(String, Vec<u8>)]) -> Vec<Result<PathBuf>> {
+    if let Err(e) = crate::shell::private::create_dir_private(dir) {
+        return files
+            .iter()
+            .map(|_| Err(anyhow::anyhow!("creating {dir:?}: {e}")))
+            .collect();
+    }
+    let started: Vec<Result<(std::fs::File, PathBuf, PathBuf)>> = files
+        .iter()
+        .map(|(stem, raw)| start_one(dir, stem, raw))
+        .collect();
+    let placed: Vec<Result<PathBuf>> = started
         .into_iter()
-        .map(|r| match r {
-            Ok(Ok(path)) => {
-                tracing::debug!(path = %path.display(), "message written");
-                Ok(())
-            }
-            Ok(Err(e)) => Err(SendError::Transient(format!("{e:#}"))),
-            Err(e) => Err(SendError::Transient(format!("file writer task: {e}"))),
+        .map(|r| {
+            let (f, tmp, path) = r?;
+            f.sync_all().with_context(|| format!("writing {tmp:?}"))?;
+            drop(f);
+            std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
+            Ok(path)
         })
-        .collect()
+        .collect();
+    match sync_dir(dir) {
+        Ok(()) => placed,
+        Err(e) => placed
+            .into_iter()
+            .map(|_| Err(anyhow::anyhow!("{e:#}")))
+            .collect(),
+    }
 }
 
 /// One file written whole under a temporary name, synced, and renamed into place (the rename
 /// is durable once the directory is synced, [`sync_dir`]).
 fn write_one(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
+    let (f, tmp, path) = start_one(dir, stem, raw)?;
+    f.sync_all().with_context(|| format!("writing {tmp:?}"))?;
+    drop(f);
+    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
+    Ok(path)
+}
+
+/// The bytes written under a fresh temporary name beside the final one, not yet synced:
+/// (file, temporary path, final path).
+fn start_one(dir: &Path, stem: &str, raw: &[u8]) -> Result<(std::fs::File, PathBuf, PathBuf)> {
     use std::io::Write;
     static TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let name = if stem == ".secmail-check" {
@@ -735,11 +769,8 @@ fn write_one(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
     let mut f = crate::shell::private::create_file_private(&tmp)
         .with_context(|| format!("creating {tmp:?}"))?;
     f.write_all(raw)
-        .and_then(|()| f.sync_all())
         .with_context(|| format!("writing {tmp:?}"))?;
-    drop(f);
-    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
-    Ok(path)
+    Ok((f, tmp, path))
 }
 
 /// Makes the renames into `dir` survive a crash.
