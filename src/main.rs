@@ -38,7 +38,8 @@ fn main() -> std::process::ExitCode {
         | Command::Export { .. }
         | Command::SecurityTxt { .. }
         | Command::Status { .. }
-        | Command::Outbox(_) => "warn",
+        | Command::Outbox(_)
+        | Command::Generate(_) => "warn",
         _ => "info",
     };
     let daemon = matches!(cli.command, Command::Run { once: false });
@@ -53,26 +54,29 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(ExitCode::Unavailable as u8);
         }
     };
+    let config = cli.config_path();
     let result = rt.block_on(async {
         match &cli.command {
-            Command::Run { once } => commands::run::run(&cli.config, *once).await,
-            Command::Check { online } => commands::check::run(&cli.config, *online).await,
+            Command::Run { once } => commands::run::run(&config, *once).await,
+            Command::Check { online } => commands::check::run(&config, *online).await,
             Command::Cases { state, json } => {
-                commands::cases::list(&cli.config, state.as_deref(), *json)
+                commands::cases::list(&config, state.as_deref(), *json)
             }
-            Command::Case { id, json } => commands::cases::show(&cli.config, id, *json),
+            Command::Case { id, json } => commands::cases::show(&config, id, *json),
             Command::Init {
                 dir,
                 name,
                 address,
                 rsa,
                 store,
+                instance,
             } => commands::init::run(&commands::init::Options {
                 dir,
                 name,
                 address,
                 rsa: *rsa,
-                store,
+                store: store.as_deref(),
+                instance: instance.as_deref(),
             }),
             Command::Import {
                 mbox,
@@ -81,7 +85,7 @@ fn main() -> std::process::ExitCode {
                 team_copies,
             } => {
                 commands::import::run(
-                    &cli.config,
+                    &config,
                     &commands::import::Options {
                         mbox: mbox.as_deref(),
                         imap_folder: imap_folder.as_deref(),
@@ -91,19 +95,21 @@ fn main() -> std::process::ExitCode {
                 )
                 .await
             }
-            Command::Backup { file } => commands::backup::backup(&cli.config, file),
+            Command::Backup { file } => commands::backup::backup(&config, file),
             Command::Restore { file, store } => {
-                commands::backup::restore(&cli.config, file, store.as_deref())
+                commands::backup::restore(&config, file, store.as_deref())
             }
-            Command::Distributors(c) => commands::distributors::run(&cli.config, c),
+            Command::Distributors(c) => commands::distributors::run(&config, c),
+            Command::Quarantine(c) => commands::quarantine::run(&config, c),
             Command::Export { id, format, output } => {
-                commands::export::run(&cli.config, id, format, output.as_deref())
+                commands::export::run(&config, id, format, output.as_deref())
             }
             Command::SecurityTxt { output } => {
-                commands::export::security_txt(&cli.config, output.as_deref())
+                commands::export::security_txt(&config, output.as_deref())
             }
-            Command::Status { json } => commands::status::status(&cli.config, *json),
-            Command::Outbox(c) => commands::status::outbox(&cli.config, c),
+            Command::Status { json } => commands::status::status(&config, *json),
+            Command::Outbox(c) => commands::status::outbox(&config, c),
+            Command::Generate(what) => commands::generate::run(what),
         }
     });
     // A blocking task stuck in the store (sled hangs after a failed write) must not keep the
@@ -112,16 +118,7 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            // anyhow's downcast sees context values at every level (`.context(ExitCode::…)`);
-            // the chain only sees errors.
-            let code = e
-                .downcast_ref::<ExitCode>()
-                .copied()
-                .or_else(|| {
-                    e.chain()
-                        .find_map(|c| c.downcast_ref::<ExitCode>().copied())
-                })
-                .unwrap_or(ExitCode::IoErr);
+            let code = ExitCode::of(&e);
             if cli.log_format == Some(LogFormat::Json) {
                 // A collector reading stderr gets the error as one more object.
                 tracing::error!(exit_code = code as u8, error = %format!("{e:#}"), "secmail failed");

@@ -96,10 +96,10 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
         );
     }
     if !case.affected.is_empty() {
-        println!("affected {}", case.affected.join(", "));
+        println!("affected {}", crate::model::versions::join(&case.affected));
     }
     if !case.fixed.is_empty() {
-        println!("fixed {}", case.fixed.join(", "));
+        println!("fixed {}", crate::model::versions::join(&case.fixed));
     }
     if let Some(cve) = &case.cve {
         println!("cve {cve}");
@@ -121,7 +121,8 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 .unwrap_or_default()
         );
         match &r.credit {
-            crate::model::Credit::Name => {}
+            crate::model::Credit::Undecided => println!("  credit: not said yet (nobody named)"),
+            crate::model::Credit::Name => println!("  credit by name"),
             crate::model::Credit::Handle(h) => println!("  credit as {h}"),
             crate::model::Credit::Anonymous => println!("  credit: anonymous"),
         }
@@ -132,7 +133,10 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
             if e.public {
                 "lifted: the issue is public".to_string()
             } else {
-                format!("until {}", crate::core::disclose::human(e.until))
+                format!(
+                    "until {}",
+                    crate::core::disclose::human(e.until, config.policy.calendar.zone)
+                )
             },
             e.asked_by,
             if e.forced { ", forced" } else { "" },
@@ -152,6 +156,8 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
             n.at.format("%Y-%m-%d %H:%M UTC")
         );
     }
+    // Times in the policy's zone with the offset (issue 13.2).
+    let zone = config.policy.calendar.zone;
     println!("timeline:");
     for e in &case.timeline {
         let what = match &e.kind {
@@ -217,7 +223,7 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 } else {
                     format!(
                         "embargo until {}{}",
-                        until.format("%Y-%m-%d %H:%M UTC"),
+                        crate::core::disclose::human(*until, zone),
                         if *forced { " (forced)" } else { "" }
                     )
                 }
@@ -236,6 +242,15 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
                 reasons.join("; ")
             ),
             EventKind::Linked { case, relation } => format!("{relation} {case}"),
+            EventKind::CreditChosen { reporter, credit } => format!(
+                "{reporter} chose to be credited {}",
+                match credit {
+                    crate::model::Credit::Anonymous => "anonymously".to_string(),
+                    crate::model::Credit::Handle(h) => format!("as {h}"),
+                    crate::model::Credit::Name => "by name".to_string(),
+                    crate::model::Credit::Undecided => "later".to_string(),
+                }
+            ),
             EventKind::ContactConsent { reporter } => {
                 format!("{reporter} agreed to be put in touch")
             }
@@ -256,7 +271,7 @@ pub fn show(config_path: &Path, id: &str, as_json: bool) -> Result<()> {
         };
         println!(
             "  {}  {:<28} {what}",
-            e.at.format("%Y-%m-%d %H:%M:%S"),
+            crate::core::disclose::stamp(e.at, zone),
             e.actor
         );
     }

@@ -160,8 +160,9 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
     // RFC 9116 §2.5.5: a published security.txt past its Expires is to be treated as stale.
     if let Some(path) = &config.security_txt.path {
         match std::fs::read_to_string(path) {
-            Ok(text) => match security_txt::expiry_warning(
+            Ok(text) => match security_txt::published_warning(
                 &text,
+                &config.keys,
                 clock.now(),
                 chrono::Duration::days(30),
             ) {

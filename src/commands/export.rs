@@ -1,4 +1,4 @@
-//! `secmail export ID --format osv|csaf` and `secmail security-txt`: documents for the public,
+//! `secmail export ID --format osv|csaf|cve` and `secmail security-txt`: documents for the public,
 //! written from the store and the configuration (the advisories written at disclosure are
 //! `shell::advisories`').
 use super::ExitCode;
@@ -15,7 +15,7 @@ pub fn run(config_path: &Path, id: &str, format: &str, output: Option<&Path>) ->
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
     let format = Format::parse(format)
-        .ok_or_else(|| anyhow!("--format {format:?}: must be osv or csaf"))
+        .ok_or_else(|| anyhow!("--format {format:?}: must be osv, csaf or cve"))
         .context(ExitCode::Usage)?;
     let cid = CaseId::parse(&config.project.case_prefix, id)
         .ok_or_else(|| anyhow!("{id:?} is not a case id"))
@@ -25,7 +25,9 @@ pub fn run(config_path: &Path, id: &str, format: &str, output: Option<&Path>) ->
         .case(&cid)?
         .ok_or_else(|| anyhow!("no case {cid}"))
         .context(ExitCode::DataErr)?;
-    let doc = advisory::render(format, &case, &config, clock.now());
+    let doc = advisory::render(format, &case, &config, clock.now())
+        .map_err(|why| anyhow!("{why}"))
+        .context(ExitCode::DataErr)?;
     let text = serde_json::to_string_pretty(&doc)? + "\n";
     write_or_print(output, &text, true)
 }
@@ -33,7 +35,11 @@ pub fn run(config_path: &Path, id: &str, format: &str, output: Option<&Path>) ->
 pub fn security_txt(config_path: &Path, output: Option<&Path>) -> Result<()> {
     let clock = Clock::from_env();
     let config = super::load(config_path, clock)?;
-    write_or_print(output, &security_txt::render(&config, clock.now()), false)
+    // Signed with the project key (RFC 9116 §2.3; issue 13.11).
+    let text = security_txt::signed(&config, clock.now())
+        .map_err(|why| anyhow!("{why}"))
+        .context(ExitCode::Config)?;
+    write_or_print(output, &text, false)
 }
 
 /// An advisory (`private`: written before disclosure) is a 0600 file, its missing directories

@@ -4,19 +4,29 @@
 //! Decisions (issue 5 was silent): old reporters are not written to: acknowledgements and other
 //! answers to senders are dropped unless `--send-acks`, team copies unless `--team-copies`; a
 //! dropped message is recorded on its case as "not sent: imported", never as sent. Mail is
-//! read, never moved or flagged (IMAP `BODY.PEEK`). Running it twice changes nothing: the
-//! pipeline recognises a message by content hash and by sender + Message-ID. The time of a case
-//! event is the time of the import; the original Date stays in the stored raw message.
+//! read, never moved or flagged (IMAP `BODY.PEEK`). What becomes no case is told to the team
+//! in one alert for the whole import (with `--team-copies`) and is in `secmail quarantine
+//! list`. Running it twice changes nothing: the pipeline recognises a message by content hash
+//! and by sender + Message-ID. Imported cases
+//! are history (issue 11.10): they open at the mail's Date and no policy timer (progress
+//! updates, reminders, escalations, coalesced acks) runs for them until a team member acts on
+//! one; the other events of an import carry the time of the import.
 use super::ExitCode;
 use crate::config::{Config, Inbound};
-use crate::core::effect::Mark;
+use crate::core::compose;
+use crate::core::draft::{self, Kept};
+use crate::core::effect::{Changes, Mark};
+use crate::core::parse;
 use crate::core::pipeline::{self, Processed};
+use crate::core::thread::Lookup;
+use crate::model::case::Imported;
 use crate::model::EventKind;
 use crate::shell::clock::Clock;
 use crate::shell::imap::ImapInbox;
 use crate::shell::store::Store;
 use crate::shell::templates::load_templates;
 use anyhow::{anyhow, Context, Result};
+use chrono::{DateTime, Utc};
 use std::io::Write;
 use std::path::Path;
 
@@ -36,6 +46,8 @@ struct Tally {
     quarantined: usize,
     queued: usize,
     withheld: usize,
+    /// What became no case: told to the team in one alert at the end (`--team-copies`).
+    kept: Vec<Kept>,
 }
 
 pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
@@ -108,6 +120,15 @@ pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
             inbox.logout().await;
         }
     }
+    if o.team_copies && !tally.kept.is_empty() {
+        let mut changes = Changes {
+            drafts: draft::kept_alert(&config, &tally.kept),
+            ..Changes::default()
+        };
+        let now = clock.now();
+        changes.render(&compose::compose_with(&templates, &config, now), None, now);
+        tally.queued += store.commit(&changes, now).context(ExitCode::IoErr)?;
+    }
     store.flush().await.context(ExitCode::IoErr)?;
     if progress {
         eprintln!();
@@ -122,6 +143,9 @@ pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
         tally.withheld,
         if o.send_acks || o.team_copies { "" } else { "; --send-acks / --team-copies to send" }
     );
+    if tally.quarantined > 0 {
+        println!("`secmail quarantine list` shows the quarantined ones");
+    }
     if tally.queued > 0 {
         println!("queued mail goes out with the next `secmail run`");
     }
@@ -145,12 +169,59 @@ fn one(
         return Ok(());
     }
     tally.new += 1;
-    if p.record.disposition.starts_with("quarantine") {
+    if p.record.disposition.is_quarantine() {
         tally.quarantined += 1;
+    }
+    as_history(&mut p, raw, store, now);
+    if let Some(k) = p.kept.clone() {
+        // Told once for the whole import (below), not once per message.
+        p.changes.outbox.retain(|q| q.kind != "team-alert");
+        tally.kept.push(k);
     }
     tally.withheld += withhold(&mut p, o.send_acks, o.team_copies);
     tally.queued += store.commit(&p.changes, now).context(ExitCode::IoErr)?;
     Ok(())
+}
+
+/// Imported cases are history (issue 11.10): a case the message opened opens at the mail's
+/// Date (when it has one, earlier than now) and is marked imported, so that no policy timer
+/// runs for it until a team member acts on it; an imported mail is no team act, so a case still
+/// history stays so whatever the mail says. Its events of receipt take the mail's Date too.
+fn as_history(p: &mut Processed, raw: &[u8], store: &Store, now: DateTime<Utc>) {
+    let date = parse::headers(raw)
+        .ok()
+        .and_then(|h| h.date)
+        .and_then(|d| DateTime::parse_from_rfc3339(&d).ok())
+        .map(|d| d.with_timezone(&Utc))
+        .filter(|d| *d < now);
+    for case in p.changes.cases.iter_mut() {
+        let before = store.case(&case.id);
+        let known = before.as_ref().map_or(0, |c| c.timeline.len());
+        match &before {
+            None => {
+                case.imported = Some(Imported {
+                    at: now,
+                    acted: None,
+                });
+                if let Some(d) = date {
+                    case.opened = d;
+                }
+            }
+            Some(b) if b.is_history() => case.imported = b.imported.clone(),
+            // A live case, or history the team took up: the mail joins it as live mail would.
+            Some(_) => continue,
+        }
+        if let Some(d) = date {
+            for e in case.timeline.iter_mut().skip(known) {
+                if matches!(
+                    e.kind,
+                    EventKind::Opened { .. } | EventKind::Received { .. }
+                ) {
+                    e.at = d;
+                }
+            }
+        }
+    }
 }
 
 /// Drops the outgoing mail an import must not send, and says so on the case instead of

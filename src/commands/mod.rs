@@ -5,8 +5,10 @@ pub mod cases;
 pub mod check;
 pub mod distributors;
 pub mod export;
+pub mod generate;
 pub mod import;
 pub mod init;
+pub mod quarantine;
 pub mod remote;
 pub mod run;
 pub mod status;
@@ -56,6 +58,20 @@ pub fn server_failure(e: anyhow::Error) -> anyhow::Error {
         FailureClass::Unavailable => ExitCode::Unavailable,
     };
     e.context(code)
+}
+
+impl ExitCode {
+    /// The exit code an error carries (`IoErr` when none): anyhow's downcast sees context
+    /// values at every level (`.context(ExitCode::…)`), the chain only sees errors.
+    pub fn of(e: &anyhow::Error) -> ExitCode {
+        e.downcast_ref::<ExitCode>()
+            .copied()
+            .or_else(|| {
+                e.chain()
+                    .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+            })
+            .unwrap_or(ExitCode::IoErr)
+    }
 }
 
 /// Loads the config, logging its warnings; a config error exits 78.

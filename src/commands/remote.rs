@@ -6,6 +6,7 @@
 //! a backup, an advisory) stay on the caller's side.
 //!
 //! [`handler`] is the daemon's side: each request names one operation of [`Access`].
+use super::quarantine;
 use super::ExitCode;
 use crate::config::Config;
 use crate::core::disclose::ListChange;
@@ -16,6 +17,7 @@ use crate::shell::control::{self, Handler};
 use crate::shell::daemon::Runtime;
 use crate::shell::figures::{self, Figures};
 use crate::shell::store::{OutboxEntry, Record, Store, StoreLocked};
+use crate::shell::templates::load_templates;
 use anyhow::{anyhow, Context, Result};
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -149,6 +151,39 @@ impl Access {
         }
     }
 
+    pub fn quarantine_list(&self) -> Result<Vec<quarantine::Entry>> {
+        match self {
+            Access::Local(s) => quarantine::list(s),
+            Access::Daemon(p) => self.ask(p, json!({"op": "quarantine-list"})),
+        }
+    }
+
+    pub fn quarantine_show(&self, id: &str) -> Result<quarantine::Shown> {
+        match self {
+            Access::Local(s) => quarantine::show(s, id),
+            Access::Daemon(p) => self.ask(p, json!({"op": "quarantine-show", "id": id})),
+        }
+    }
+
+    /// Handles a kept message again: here with this config's templates and the store's id
+    /// secret, or by the daemon with its own.
+    pub fn quarantine_release(
+        &self,
+        config: &mut Config,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<quarantine::Released> {
+        match self {
+            Access::Local(s) => {
+                config.settings.project.id_secret = s.id_secret();
+                release_here(s, config, id, now)
+            }
+            Access::Daemon(p) => {
+                self.ask(p, json!({"op": "quarantine-release", "id": id, "now": now}))
+            }
+        }
+    }
+
     /// The figures of `secmail status`; with a daemon, its own runtime figures too.
     pub fn figures(&self, config: &Config, now: DateTime<Utc>) -> Result<Figures> {
         match self {
@@ -167,14 +202,31 @@ pub fn handler() -> Handler {
         ) {
             Ok(value) => json!({"ok": true, "value": value}),
             Err(e) => {
+                // As main does: a context value is seen by downcast, not in the chain.
                 let code = e
-                    .chain()
-                    .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+                    .downcast_ref::<ExitCode>()
+                    .copied()
+                    .or_else(|| {
+                        e.chain()
+                            .find_map(|c| c.downcast_ref::<ExitCode>().copied())
+                    })
                     .unwrap_or(ExitCode::IoErr);
                 control::refusal(code as u8, format!("{e:#}"))
             }
         },
     )
+}
+
+/// A release with `config`'s templates (its id secret the store's: set by the caller, or the
+/// daemon's own).
+fn release_here(
+    store: &Store,
+    config: &Config,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<quarantine::Released> {
+    let templates = load_templates(&config.templates_dir).context(ExitCode::Config)?;
+    quarantine::release(store, config, &templates, id, now)
 }
 
 fn field<T: DeserializeOwned>(req: &Value, name: &str) -> Result<T> {
@@ -210,6 +262,16 @@ fn serve(store: &Store, config: &Config, runtime: &Runtime, req: &Value) -> Resu
         "outbox-drop" => {
             serde_json::to_value(store.outbox_drop(field(req, "id")?, field(req, "now")?)?)?
         }
+        "quarantine-list" => serde_json::to_value(quarantine::list(store)?)?,
+        "quarantine-show" => {
+            serde_json::to_value(quarantine::show(store, &field::<String>(req, "id")?)?)?
+        }
+        "quarantine-release" => serde_json::to_value(release_here(
+            store,
+            config,
+            &field::<String>(req, "id")?,
+            field(req, "now")?,
+        )?)?,
         "figures" => serde_json::to_value(figures::figures(
             store,
             config,

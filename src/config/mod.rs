@@ -340,6 +340,41 @@ security = "plain"
         }
     }
 
+    /// The metrics are for this machine only: a listen address off loopback is refused, a
+    /// loopback one taken, and the control socket defaults to beside the store.
+    #[test]
+    fn metrics_listen_only_on_loopback() {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        let conf = dir.path().join("security.conf");
+        let write = |listen: &str| {
+            std::fs::write(
+                &conf,
+                format!(
+                    "[project]\nname = \"X\"\nsecurity-address = \"security@example.org\"\ndemo-keys = true\n[keys]\nsecret = [\"{key}\"]\n[inbound]\nkind = \"maildir\"\npath = \"maildir\"\n[outbound]\nkind = \"file\"\npath = \"outbox\"\n[metrics]\nlisten = \"{listen}\"\n",
+                    key = repo.join("keys/demo-project-secret.asc").display(),
+                ),
+            )
+            .unwrap();
+        };
+        for open in ["0.0.0.0:9187", "192.0.2.7:9187", "[::]:9187"] {
+            write(open);
+            let err = Config::load(&conf, SystemTime::now()).expect_err(open);
+            assert!(
+                err.problems.join("\n").contains("metrics.listen"),
+                "{open}: {:?}",
+                err.problems
+            );
+        }
+        write("127.0.0.1:9187");
+        let config = Config::load(&conf, SystemTime::now()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.metrics.listen,
+            Some("127.0.0.1:9187".parse().unwrap())
+        );
+        assert_eq!(config.control_socket, dir.path().join("var/store.sock"));
+    }
+
     /// A whole configuration over IMAP: its `Debug` keeps the password out, the core's part
     /// is reachable through `Deref`, and the size limit is the same on both sides.
     #[test]

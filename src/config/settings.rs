@@ -125,7 +125,32 @@ pub(super) fn read_advisories(
         vendor: s.str_or("vendor", &name, e),
         namespace: s.str_or("namespace", &format!("https://{domain}"), e),
         url_base: s.opt_str("url-base", e),
+        id_prefix: s.opt_str("id-prefix", e),
+        cve_org_id: s.opt_str("cve-org-id", e),
     };
+    if let Some(p) = a.id_prefix.as_deref().filter(|p| {
+        !p.starts_with(|c: char| c.is_ascii_uppercase())
+            || !p
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    }) {
+        e.add(
+            "advisories.id-prefix",
+            format!("{p:?} must be capital letters and digits, like EXAMPLE"),
+        );
+    }
+    if let Some(id) = a.cve_org_id.as_deref().filter(|id| {
+        let parts: Vec<&str> = id.split('-').collect();
+        parts.iter().map(|p| p.len()).collect::<Vec<_>>() != [8, 4, 4, 4, 12]
+            || !parts
+                .iter()
+                .all(|p| p.bytes().all(|b| b.is_ascii_hexdigit()))
+    }) {
+        e.add(
+            "advisories.cve-org-id",
+            format!("{id:?} is not a UUID like 8254265b-2729-46b6-b9e3-3dfca2d5bfca"),
+        );
+    }
     if !a.namespace.starts_with("https://") && !a.namespace.starts_with("http://") {
         e.add(
             "advisories.namespace",

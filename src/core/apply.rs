@@ -13,12 +13,13 @@
 //! only when both agree (`apply::consent`).
 mod commands;
 mod consent;
+mod credit;
 mod disclosure;
 mod reporter;
 mod team;
 mod words;
 
-pub use words::{encryption_word, signature_word};
+pub use words::{encryption_word, signature_word, Encryption, Signed};
 
 // The draft builders live in `core::draft`; these paths stay for the callers outside apply
 // (`core::disclose`, `core::schedule`, `core::pipeline`, `shell::daemon`).
@@ -28,9 +29,9 @@ pub(crate) use super::draft::{base_vars, member_message, record_sent, reporter_m
 use super::classify::Sender;
 use super::command::{Authority, CommandMail};
 use super::decrypt::{Crypt, Opened};
-use super::draft::{self, Draft};
+use super::draft::{self, Draft, Kept};
 use super::keys::Cert;
-use super::parse::{Headers, Mailbox};
+use super::parse::{address_of, one_line, Headers, Mailbox};
 use super::thread::{Rule, Threaded};
 use crate::core::settings::Settings;
 use crate::model::{Case, CaseId, EventKind, Reporter};
@@ -78,13 +79,68 @@ pub struct Memory {
     pub sender_cert: Option<Cert>,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+/// Where a message goes once handled. Stored as `processed` or `quarantine: <reason>`, the
+/// words records have always held.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Disposition {
     /// Handled: move to the processed folder.
     #[default]
     Processed,
     /// Kept apart: move to the quarantine folder, with the reason (never report text).
     Quarantine(String),
+}
+
+impl Disposition {
+    /// The reason it is kept apart; `None` when processed.
+    pub fn quarantine_reason(&self) -> Option<&str> {
+        match self {
+            Disposition::Processed => None,
+            Disposition::Quarantine(r) => Some(r),
+        }
+    }
+
+    pub fn is_quarantine(&self) -> bool {
+        matches!(self, Disposition::Quarantine(_))
+    }
+}
+
+impl std::fmt::Display for Disposition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Disposition::Processed => f.write_str("processed"),
+            Disposition::Quarantine(r) => write!(f, "quarantine: {r}"),
+        }
+    }
+}
+
+impl From<Disposition> for String {
+    fn from(d: Disposition) -> String {
+        d.to_string()
+    }
+}
+
+impl TryFrom<String> for Disposition {
+    type Error = String;
+    fn try_from(s: String) -> Result<Disposition, String> {
+        match s.as_str() {
+            "processed" => Ok(Disposition::Processed),
+            "quarantine" => Ok(Disposition::Quarantine(String::new())),
+            _ => s
+                .strip_prefix("quarantine: ")
+                .map(|r| Disposition::Quarantine(r.to_string()))
+                .ok_or_else(|| format!("unknown disposition {s:?}")),
+        }
+    }
+}
+
+impl PartialEq<&str> for Disposition {
+    fn eq(&self, other: &&str) -> bool {
+        match self {
+            Disposition::Processed => *other == "processed",
+            Disposition::Quarantine(r) => other.strip_prefix("quarantine: ") == Some(r.as_str()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -115,6 +171,9 @@ pub struct Outcome {
     /// Ids of the payloads decrypted from this message, new to the store: remembered with the
     /// case so that the same ciphertext sent again is known as a copy (SECURITY.md, oracle).
     pub payload_ids: Vec<String>,
+    /// The message becomes or joins no case: what the team's alert says of it (issue 11,
+    /// nothing quarantined in silence). The pipeline drafts the alert.
+    pub kept: Option<Kept>,
 }
 
 impl Outcome {
@@ -138,15 +197,31 @@ impl Outcome {
 pub fn message(inc: Incoming, mem: &Memory, config: &Settings, now: DateTime<Utc>) -> Outcome {
     let from = inc.headers.from.clone();
     match (inc.class, from) {
-        (_, None) => Outcome::quarantine("no From address"),
-        (Sender::OurLoop, _) => {
-            let mut out = Outcome::quarantine("our own message came back (mail loop)");
-            out.drafts = draft::alert(config, inc.hash, "loop", "One of secmail's own messages came back to the security address. It was not processed; check forwarding rules.", None);
-            out
-        }
+        (_, None) => kept(&inc, Outcome::quarantine("no From address"), None),
+        (Sender::OurLoop, _) => kept(
+            &inc,
+            Outcome::quarantine("our own message came back (mail loop)"),
+            Some("not processed; check the forwarding rules"),
+        ),
         (Sender::Bounce | Sender::Machine(_), Some(from)) => machine(inc, &from, now),
         (Sender::Person, Some(from)) => person(inc, &from, mem, config, now),
     }
+}
+
+/// `out` for a message that becomes or joins no case, with what the team is told of it: its
+/// quarantine reason (or summary) and `note`, what was done.
+fn kept(inc: &Incoming, mut out: Outcome, note: Option<&str>) -> Outcome {
+    let reason = out
+        .disposition
+        .quarantine_reason()
+        .unwrap_or(&out.summary)
+        .to_string();
+    let k = Kept::of_headers(inc.hash, inc.raw.len(), inc.headers, &reason);
+    out.kept = Some(match note {
+        Some(n) => k.noting(n),
+        None => k,
+    });
+    out
 }
 
 /// Machines are recorded on the case they thread into and never answered; a bounce of our own
@@ -175,7 +250,14 @@ fn machine(inc: Incoming, from: &Mailbox, now: DateTime<Utc>) -> Outcome {
     case.push(
         now,
         &from.address,
-        received(&inc, kind, "clear", "none", None, "references"),
+        received(
+            &inc,
+            kind,
+            Encryption::Clear,
+            Signed::None,
+            None,
+            "references",
+        ),
     );
     Outcome {
         summary: format!("{}: {what} recorded, not answered", case.id),
@@ -196,27 +278,28 @@ fn person(
     now: DateTime<Utc>,
 ) -> Outcome {
     let Some(opened) = inc.opened else {
-        return Outcome::quarantine("not opened");
+        return kept(&inc, Outcome::quarantine("not opened"), None);
     };
     let encryption = encryption_word(&opened.outcome);
     let (signature, signer) = signature_word(opened, &from.address);
     if let Some(out) = reporter::refused_ciphertext(&inc, from, opened, mem, config, now) {
         return out;
     }
-    let (title, reporter_title) = titles(&inc, opened, from, &signature);
+    let (title, reporter_title) = titles(&inc, opened, from, signature);
 
     // What the team copies say about this message (the same for a team note and a report).
     let about = About {
         from,
         title: &title,
         opened,
-        encryption: &encryption,
-        signature: &signature,
+        encryption,
+        signature,
         hash: inc.hash,
         text: &opened.text,
         commands: Vec::new(),
         relayed: false,
         warning: None,
+        unanswered: None,
     };
     if let Some(out) = team_commands(&inc, &about, mem, config, now) {
         return out;
@@ -236,8 +319,8 @@ fn person(
         received(
             &inc,
             sender_class,
-            &encryption,
-            &signature,
+            encryption,
+            signature,
             signer.clone(),
             rule,
         ),
@@ -246,9 +329,9 @@ fn person(
     // Only a reporter's own message, under one From, may teach us their cert.
     if sender_class == "reporter" && inc.headers.from_count <= 1 {
         let signer = signer.as_deref();
-        if let Some(refused) = reporter::learn_cert(
-            &mut case, opened, from, &signature, signer, mem, config, now,
-        ) {
+        if let Some(refused) =
+            reporter::learn_cert(&mut case, opened, from, signature, signer, mem, config, now)
+        {
             warning = Some(refused);
         }
     }
@@ -263,25 +346,33 @@ fn person(
         let (drafts, linked) = consent::reply(&mut case, &inc, opened, mem, config, now);
         out.drafts.extend(drafts);
         out.linked.extend(linked);
+        // How they want to be credited, answering the acknowledgement (issue 13.5).
+        let trusted = opened_case || rule == Rule::References.as_str() || signature == "good";
+        credit::reply(&mut case, &from.address, opened, trusted, now);
     }
 
     // The answer to the sender.
     let not_for_us = matches!(opened.outcome, Crypt::NotForUs { .. });
     let mut said = Vec::new();
+    let mut unanswered = None;
     match reporter::answer_kind(&inc, mem, opened_case, not_for_us) {
-        Some(kind) => said.push(reporter::answer(
-            kind,
-            &mut case,
-            &mut out,
-            &inc,
-            from,
-            reporter_cert,
-            &reporter_title,
-            signature == "good",
-            mem,
-            config,
-            now,
-        )),
+        Some(kind) => {
+            let (what, held) = reporter::answer(
+                kind,
+                &mut case,
+                &mut out,
+                &inc,
+                from,
+                reporter_cert,
+                &reporter_title,
+                proved_sender(opened, &from.address, mem, config),
+                mem,
+                config,
+                now,
+            );
+            said.push(what);
+            unanswered = held;
+        }
         None if not_for_us => reporter::suppressed(
             &mut case,
             draft::Kind::NotForUs,
@@ -292,6 +383,10 @@ fn person(
     }
 
     // The team's copies.
+    let about = About {
+        unanswered: unanswered.as_deref(),
+        ..about
+    };
     let copies = team::copy_message(&mut case, about, warning, inc.raw, config, now);
     said.push(format!(
         "{} team cop{}",
@@ -318,7 +413,7 @@ fn person(
 /// when the content confirms the sender — a good signature bound to From, or a protected From
 /// equal to the outer one. Anyone may re-send a captured ciphertext under their own From; they
 /// get the outer subject back, which they wrote themselves.
-fn titles(inc: &Incoming, opened: &Opened, from: &Mailbox, signature: &str) -> (String, String) {
+fn titles(inc: &Incoming, opened: &Opened, from: &Mailbox, signature: Signed) -> (String, String) {
     let title = opened
         .protected
         .subject
@@ -327,7 +422,7 @@ fn titles(inc: &Incoming, opened: &Opened, from: &Mailbox, signature: &str) -> (
         .unwrap_or_else(|| "(no subject)".into());
     // A title is for lists and the team's protected subject: keep it one short line.
     let title = one_line(&title);
-    let confirmed = signature == "good"
+    let confirmed = signature == Signed::Good
         || opened
             .protected
             .from
@@ -449,6 +544,18 @@ fn warning(
     warning
 }
 
+/// Whether the sender's From is proved for the backscatter limits: a good signature bound to
+/// From by a cert we knew before this message (learnt from an earlier one, or in keys-dir). A
+/// cert the message brings itself (Autocrypt header, attached key) proves nothing: anyone can
+/// make one with the victim's address (SECURITY.md, backscatter).
+fn proved_sender(opened: &Opened, from: &str, mem: &Memory, config: &Settings) -> bool {
+    let Some(fpr) = opened.verified_sender(from) else {
+        return false;
+    };
+    let known = |c: &Cert| super::keys::fingerprint(c) == fpr;
+    mem.sender_cert.as_ref().is_some_and(known) || config.known_certs.iter().any(known)
+}
+
 /// Whether one more automatic message may go to the sender. `verified`: its good signature
 /// is bound to its From (no per-address limit then, `core::limits::may_send`).
 fn may_auto_reply(
@@ -464,8 +571,8 @@ fn may_auto_reply(
 fn received(
     inc: &Incoming,
     class: &str,
-    encryption: &str,
-    signature: &str,
+    encryption: Encryption,
+    signature: Signed,
     signer: Option<String>,
     rule: &str,
 ) -> EventKind {
@@ -473,26 +580,11 @@ fn received(
         msg_hash: inc.hash.to_string(),
         message_id: inc.headers.message_id.clone(),
         sender_class: class.to_string(),
-        encryption: encryption.to_string(),
-        signature: signature.to_string(),
+        encryption: encryption.as_str().to_string(),
+        signature: signature.as_str().to_string(),
         signer,
         thread_rule: rule.to_string(),
     }
-}
-
-/// One short line: no control characters, at most 200 characters.
-fn one_line(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(200).collect()
-}
-
-/// `Name <a@b>` or `a@b` → `a@b`, lowercased.
-fn address_of(s: &str) -> String {
-    let s = s.trim();
-    let inner = match (s.rfind('<'), s.rfind('>')) {
-        (Some(a), Some(b)) if a < b => &s[a + 1..b],
-        _ => s,
-    };
-    inner.trim().to_lowercase()
 }
 
 /// The first twelve hex digits of a message hash, as the operator sees it.

@@ -3,23 +3,26 @@
 //! [`alert`], [`member_message`], [`team_copy`]), a reporter or the sender of a message
 //! (`draft::reporter`: [`reporter_message`], [`acknowledgement`], [`cannot_read`]) — so that
 //! subjects, threading, template variables and Message-IDs follow one set of rules whoever
-//! decided to send. Here: the type, its [`Kind`], the Message-ID, the variables every template
+//! decided to send; and the team's alert about messages kept without a case (`draft::kept`:
+//! [`Kept`], [`kept_alert`]). Here: the type, its [`Kind`], the Message-ID, the variables every template
 //! gets, and the timeline record of a draft sent.
 //!
 //! Invariants: a draft to a team member is always encrypted to that member's cert alone, and
 //! none is built for a cert that is not usable (DESIGN.md "OpenPGP": never a plaintext
 //! fallback); a clear subject is the case tag and a fixed phrase, the report's own subject only
 //! ever inside encryption; a Message-ID is derived from its cause ([`message_id`]).
+mod kept;
 mod reporter;
 mod team;
 
+pub use kept::{kept_alert, Kept};
 pub(crate) use reporter::{acknowledgement, cannot_read, reporter_message};
 pub use team::alert;
 pub(crate) use team::{member_message, team_copy};
 
 use super::decrypt::Attachment;
 use super::keys::Cert;
-use super::parse::Mailbox;
+use super::parse::{Headers, Mailbox};
 use super::settings::{Project, Settings};
 use crate::model::{Case, CaseId, EventKind};
 use chrono::{DateTime, Utc};
@@ -231,6 +234,32 @@ fn spaced(fpr: &str) -> String {
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `d` as an answer to the mail with header `h` (issue 11.8): threaded under it (RFC 5322
+/// §3.6.4: In-Reply-To its Message-ID, References its References and its Message-ID) and
+/// naming it in the `answering` variable — its date, and its `subject` only when given, which
+/// callers do only for a draft encrypted to the mail's sender (a clear answer quotes nothing a
+/// sender wrote: a forged From must not make us carry their words).
+pub(crate) fn answering(mut d: Draft, h: &Headers, subject: Option<&str>) -> Draft {
+    if let Some(id) = &h.message_id {
+        d.in_reply_to = Some(id.clone());
+        d.references = h.references.clone();
+        d.references.push(id.clone());
+    }
+    let mut named = Vec::new();
+    if let Some(s) = subject {
+        let s: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
+        named.push(format!("\"{s}\""));
+    }
+    if let Some(date) = &h.date {
+        named.push(format!("sent {date}"));
+    }
+    let named = (!named.is_empty()).then(|| named.join(", "));
+    if let Some(map) = d.vars.as_object_mut() {
+        map.insert("answering".into(), json!(named));
+    }
+    d
 }
 
 /// Records a queued draft on its case (the timeline has every message out).

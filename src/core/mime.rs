@@ -3,7 +3,9 @@
 //!
 //! Owns: splitting a message or part into header section and body, unfolding header fields,
 //! `Content-Type` parameters (RFC 2231 continuations and charsets joined), multipart bodies,
-//! and undoing the transfer encodings (tolerant base64, quoted-printable).
+//! undoing the transfer encodings (tolerant base64, quoted-printable), and the charset labels
+//! and mislabelled text that real producers write ([`charset_decoder`], [`relabel_words`],
+//! [`repair_jis`]).
 //!
 //! Invariants:
 //! - Every [`Part`] borrows the message: `raw` is the part's exact bytes, so that a signed part
@@ -450,9 +452,157 @@ pub fn qp_decode(b: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Decodes bytes of one charset into text.
+pub type CharsetDecoder = fn(&[u8]) -> String;
+
+/// The decoder for a charset label: mail-parser's table (the WHATWG and IANA labels), then the
+/// labels real producers write that the table lacks — Python's codec names (its email package
+/// labels Big5 header words `big5_tw`) and Microsoft's code page names — mapped to the charset
+/// they name.
+pub fn charset_decoder(label: &str) -> Option<CharsetDecoder> {
+    let label = label.trim().trim_matches('"');
+    mail_parser::decoders::charsets::map::charset_decoder(label.as_bytes()).or_else(|| {
+        alias(label)
+            .and_then(|a| mail_parser::decoders::charsets::map::charset_decoder(a.as_bytes()))
+    })
+}
+
+/// A label mail-parser does not know, as one it knows for the same bytes.
+fn alias(label: &str) -> Option<&'static str> {
+    let l = label.to_ascii_lowercase().replace('_', "-");
+    Some(match l.as_str() {
+        // Python's codec for Big5 (`big5_tw`), Microsoft's Big5 code page.
+        "big5-tw" | "cp950" | "ms950" => "big5",
+        // Microsoft's Shift_JIS (WHATWG Shift_JIS is windows-31j).
+        "cp932" => "windows-31j",
+        // Microsoft's extension of EUC-KR (WHATWG EUC-KR is windows-949).
+        "cp949" | "ms949" | "uhc" => "windows-949",
+        "euc-cn" => "gb2312",
+        "iso2022-jp" => "iso-2022-jp",
+        _ => return None,
+    })
+}
+
+/// The header section of `raw` with each RFC 2047 encoded word's charset label that
+/// mail-parser does not know, but [`alias`] does, rewritten to the known one; mail-parser would
+/// read the word as UTF-8 and lose its text. The body is left as it is.
+pub fn relabel_words(raw: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let (header, _) = split_header(raw);
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
+    let mut i = 0;
+    while i + 1 < header.len() {
+        if &header[i..i + 2] != b"=?" {
+            i += 1;
+            continue;
+        }
+        let start = i + 2;
+        let end = header[start..]
+            .iter()
+            .take(64)
+            .position(|&b| b == b'?' || b.is_ascii_whitespace())
+            .map(|e| start + e);
+        let Some(end) = end.filter(|&e| header[e] == b'?') else {
+            i += 2;
+            continue;
+        };
+        // RFC 2231 §5: `charset*language`.
+        let label = String::from_utf8_lossy(&header[start..end]);
+        let (cs, lang) = label.split_once('*').map_or((&*label, ""), |(c, l)| (c, l));
+        let known = mail_parser::decoders::charsets::map::charset_decoder(cs.as_bytes());
+        if let (None, Some(to)) = (known, alias(cs)) {
+            let o = out.get_or_insert_with(Vec::new);
+            o.extend_from_slice(&raw[copied..start]);
+            o.extend_from_slice(to.as_bytes());
+            if !lang.is_empty() {
+                o.push(b'*');
+                o.extend_from_slice(lang.as_bytes());
+            }
+            copied = end;
+        }
+        i = end;
+    }
+    match out {
+        Some(mut o) => {
+            o.extend_from_slice(&raw[copied..]);
+            std::borrow::Cow::Owned(o)
+        }
+        None => std::borrow::Cow::Borrowed(raw),
+    }
+}
+
+/// Text that carries ISO-2022-JP escape sequences although it was read as ASCII, with each
+/// such run decoded as ISO-2022-JP. s-nail labels its ISO-2022-JP header words `us-ascii`
+/// (the bytes are 7-bit), and old Japanese mailers put JIS in headers unencoded. A run starts
+/// at `ESC $` (a JIS X 0208 or 0212 set) and ends after `ESC ( B` (back to ASCII), at the first
+/// non-ASCII character, or at the end; text without such runs is returned as it is.
+pub fn repair_jis(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains("\x1b$") {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let Some(jis) = charset_decoder("iso-2022-jp") else {
+        return std::borrow::Cow::Borrowed(s);
+    };
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find("\x1b$") {
+        out.push_str(&rest[..at]);
+        let run = &rest[at..];
+        let ascii_end = run.find(|c: char| !c.is_ascii()).unwrap_or(run.len());
+        let end = run[..ascii_end]
+            .find("\x1b(B")
+            .map_or(ascii_end, |e| e + "\x1b(B".len());
+        out.push_str(&jis(&run.as_bytes()[..end]));
+        rest = &run[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_and_microsoft_charset_labels_decode() {
+        // Python's email package labels Big5 header words big5_tw (found by the interop suite).
+        let big5 = [0xBA, 0x7C, 0xAC, 0x7D, 0xB3, 0xF8, 0xA7, 0x69];
+        assert_eq!(
+            charset_decoder("big5_tw").map(|d| d(&big5)).as_deref(),
+            Some("漏洞報告")
+        );
+        assert_eq!(
+            charset_decoder("CP932")
+                .map(|d| d(&[0x82, 0xA0]))
+                .as_deref(),
+            Some("あ")
+        );
+        assert!(charset_decoder("no-such-charset").is_none());
+        let raw =
+            b"Subject: =?big5_tw?b?unysfbP4p2k=?=\r\nX: =?utf-8?q?ok?=\r\n\r\n=?big5_tw?q?body?=";
+        let fixed = relabel_words(raw);
+        assert_eq!(
+            &fixed[..],
+            &b"Subject: =?big5?b?unysfbP4p2k=?=\r\nX: =?utf-8?q?ok?=\r\n\r\n=?big5_tw?q?body?="[..]
+        );
+        assert!(matches!(
+            relabel_words(b"Subject: plain =? text\r\n\r\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn iso_2022_jp_read_as_ascii_is_repaired() {
+        // s-nail's Subject: =?us-ascii?B?GyRCQEg8ZUAtJE5Kczlw?= (found by the interop suite).
+        assert_eq!(repair_jis("\x1b$B@H<e@-$NJs9p"), "脆弱性の報告");
+        assert_eq!(
+            repair_jis("Re: \x1b$B@H<e@-\x1b(B (2) \x1b$B$NJs9p\x1b(B"),
+            "Re: 脆弱性 (2) の報告"
+        );
+        assert_eq!(repair_jis("ascii $B only"), "ascii $B only");
+        // Text already decoded stays as it is around a run.
+        assert_eq!(repair_jis("é \x1b$B$N\x1b(B é"), "é の é");
+    }
 
     #[test]
     fn transfer_encodings_and_params() {

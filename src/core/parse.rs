@@ -2,6 +2,7 @@
 //!
 //! Invariant: nothing here trusts an `X-Secmail-*` header except to compare the loop marker with
 //! our own instance (DESIGN.md "OpenPGP": strip headers that imitate ours before looking at mail).
+use crate::core::mime;
 use mail_parser::{HeaderValue, MessageParser};
 
 /// An address with its display name; the address is lowercased.
@@ -49,8 +50,10 @@ pub enum ParseError {
 /// Reads the headers. A message without a usable From address is an error: it can be neither
 /// answered nor attributed, so the caller quarantines it.
 pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
+    // Charset labels mail-parser lacks (Python's `big5_tw`…) made ones it knows first.
+    let raw = mime::relabel_words(raw);
     let msg = MessageParser::default()
-        .parse_headers(raw)
+        .parse_headers(&raw)
         .ok_or(ParseError::NotMail)?;
     if msg.headers().is_empty() {
         return Err(ParseError::NotMail);
@@ -72,7 +75,7 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
                 address,
                 name: a
                     .name()
-                    .map(|n| n.trim().to_string())
+                    .map(|n| mime::repair_jis(n.trim()).into_owned())
                     .filter(|n| !n.is_empty()),
             })
         });
@@ -102,7 +105,9 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
             _ => {}
         }
     }
-    h.subject = msg.subject().map(|s| s.trim().to_string());
+    h.subject = msg
+        .subject()
+        .map(|s| mime::repair_jis(s.trim()).into_owned());
     h.message_id = msg
         .message_id()
         .map(str::to_string)
@@ -167,6 +172,21 @@ pub fn cited_message_ids(raw: &[u8], max: usize) -> Vec<String> {
     out
 }
 
+/// One short line: no control characters, at most 200 characters.
+pub fn one_line(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(200).collect()
+}
+
+/// `Name <a@b>` or `a@b` → `a@b`, lowercased.
+pub fn address_of(s: &str) -> String {
+    let s = s.trim();
+    let inner = match (s.rfind('<'), s.rfind('>')) {
+        (Some(a), Some(b)) if a < b => &s[a + 1..b],
+        _ => s,
+    };
+    inner.trim().to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +221,20 @@ mod tests {
         assert_eq!(h.loop_marker.as_deref(), Some("inst"));
         assert_eq!(h.content_type, "multipart/report");
         assert_eq!(h.report_type.as_deref(), Some("delivery-status"));
+    }
+
+    #[test]
+    fn header_words_as_s_nail_and_python_write_them() {
+        // s-nail labels ISO-2022-JP words us-ascii; Python labels Big5 words big5_tw (both
+        // found by the interop suite, contrib/interop).
+        let raw = b"From: =?us-ascii?B?GyRCOzNFREJATzobKEI=?= <snail@reporter.example>\r\nSubject: =?us-ascii?B?GyRCQEg8ZUAtJE5Kczlw?=\r\n\r\n";
+        let h = headers(raw).unwrap();
+        assert_eq!(h.subject.as_deref(), Some("脆弱性の報告"));
+        assert_eq!(h.from.and_then(|m| m.name).as_deref(), Some("山田太郎"));
+        let raw = b"From: =?big5_tw?b?s6+kaqTl?= <python@reporter.example>\r\nSubject: =?big5_tw?b?unysfbP4p2k=?=\r\n\r\n";
+        let h = headers(raw).unwrap();
+        assert_eq!(h.subject.as_deref(), Some("漏洞報告"));
+        assert_eq!(h.from.and_then(|m| m.name).as_deref(), Some("陳大文"));
     }
 
     #[test]

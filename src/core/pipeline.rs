@@ -1,11 +1,12 @@
 //! The whole flow for one message, on one screen:
 //! parse → classify → decrypt → thread → apply → compose. Pure: what the store knows comes in
 //! through [`View`], the time through `now`; what to write and send goes out as [`Processed`], its [`Changes`] for the store.
-use super::apply::{self, Disposition, Incoming, Memory};
+use super::apply::{self, Disposition, Encryption, Incoming, Memory, Signed};
 use super::classify::{self, Sender};
 use super::command::{self, Authority, Command, CommandMail};
 use super::compose::{self, Templates};
 use super::decrypt::{self, Opened};
+use super::draft::{self, Kept};
 use super::effect::{After, Changes, Mark, Queued, Stored};
 use super::keys::Cert;
 use super::parse;
@@ -51,10 +52,10 @@ pub struct MessageRecord {
     pub case_id: Option<CaseId>,
     pub from: Option<String>,
     pub message_id: Option<String>,
-    /// processed, or quarantine: <reason>
-    pub disposition: String,
-    pub encryption: String,
-    pub signature: String,
+    /// processed, or quarantine: <reason> (as stored)
+    pub disposition: Disposition,
+    pub encryption: Encryption,
+    pub signature: Signed,
     pub text: String,
     pub unauthenticated: Vec<String>,
     /// (filename, content type, size); the bytes are kept beside the record.
@@ -75,6 +76,8 @@ pub struct Processed {
     pub case_id: Option<CaseId>,
     /// The message as stored (also in `changes.message`, unless a duplicate).
     pub record: MessageRecord,
+    /// The message became or joined no case: what the team's alert (in `changes`) says of it.
+    pub kept: Option<Kept>,
     pub changes: Changes,
 }
 
@@ -252,7 +255,7 @@ pub fn finish(
     } = opening;
     let headers = match headers {
         Ok(h) => h,
-        Err(e) => return quarantined(raw, now, &e),
+        Err(e) => return kept_in_quarantine(raw, &e, config, now, compose_all),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     // A duplicate is the same content: the same bytes, or the same From and Message-ID with
@@ -413,6 +416,37 @@ pub fn finish(
         repeated_message_id,
     };
     let mut outcome = apply::message(incoming, &mem, config, now);
+    // Nothing in silence (issue 11): a person's message that became or joined no case and that
+    // no team member hears of is named to the team, whatever path it took through apply.
+    if outcome.case.is_none()
+        && outcome.kept.is_none()
+        && class == Sender::Person
+        && !outcome
+            .drafts
+            .iter()
+            .any(|d| config.team_member(&d.to.address).is_some())
+    {
+        let reason = match outcome.disposition.quarantine_reason() {
+            Some(r) => r.to_string(),
+            None => outcome.summary.clone(),
+        };
+        outcome.kept = Some(Kept::of_headers(&hash, raw.len(), &headers, &reason));
+    }
+    if let Some(k) = &outcome.kept {
+        outcome
+            .drafts
+            .extend(draft::kept_alert(config, std::slice::from_ref(k)));
+    }
+    // A team member acting on imported history starts its policy clock (issue 11.10).
+    if let Some(member) = team_member.filter(|_| !replayed_team_signature) {
+        for case in outcome.case.iter_mut().chain(outcome.linked.iter_mut()) {
+            if case.is_history() && acted_on(case, view, member) {
+                if let Some(i) = case.imported.as_mut() {
+                    i.acted = Some(now);
+                }
+            }
+        }
+    }
     outcome.payload_ids = payload_ids
         .into_iter()
         .filter(|id| view.case_of_payload(id).is_none())
@@ -428,7 +462,7 @@ pub fn finish(
             apply::encryption_word(&o.outcome),
             apply::signature_word(o, &sender).0,
         ),
-        None => ("not-opened".to_string(), "none".to_string()),
+        None => (Encryption::NotOpened, Signed::None),
     };
     let (text, unauthenticated, attachments) = match opened {
         Some(o) => (
@@ -444,7 +478,7 @@ pub fn finish(
         case_id: outcome.case.as_ref().map(|c| c.id.clone()),
         from,
         message_id: headers.message_id.clone(),
-        disposition: disposition_word(&outcome.disposition),
+        disposition: outcome.disposition.clone(),
         encryption,
         signature,
         text,
@@ -492,6 +526,7 @@ fn changes_of(
         seen_signatures,
         stored_text: _,
         payload_ids,
+        kept,
     } = outcome;
     let case_id = case.as_ref().map(|c| c.id.clone());
     let mut changes = Changes {
@@ -547,6 +582,7 @@ fn changes_of(
         opened_case,
         case_id,
         record,
+        kept,
         changes,
     }
 }
@@ -583,28 +619,40 @@ pub fn poisoned(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Processed {
-    let hash = hash(raw);
-    let text = format!(
-        "A message ({} bytes, {}) stopped secmail {attempts} times while being handled: a crash or its time budget. It was not opened again and is in the quarantine folder; read it there by hand, and report the problem to the secmail developers if it is a bug.",
-        raw.len(),
-        &hash[..12]
-    );
-    let mut p = refused(
-        hash.clone(),
-        now,
+    let mut p = quarantined(
+        raw,
         "stopped the daemon while being handled (poison message)",
+        config,
+        templates,
+        now,
     );
     p.summary =
         format!("quarantined: stopped secmail {attempts} times while being handled; team told");
-    p.changes.message = Some(Stored {
-        record: p.record.clone(),
-        raw: raw.to_vec(),
-        attachments: Vec::new(),
-    });
-    p.changes.drafts = apply::alert(config, &hash, "poison message", &text, None);
+    if let Some(k) = p.kept.as_mut() {
+        k.note = Some(format!(
+            "stopped secmail {attempts} times (a crash or its time budget); not opened again. Report it to the secmail developers if it is a bug"
+        ));
+    }
+    p.changes.outbox.clear();
+    p.changes.drafts = draft::kept_alert(config, p.kept.as_slice());
     p.changes
         .render(&compose::compose_with(templates, config, now), None, now);
     p
+}
+
+/// Whether `member` acted on `case` in this step: a command done or a note of theirs among
+/// the events the store does not have yet.
+fn acted_on(case: &crate::model::Case, view: &dyn View, member: &str) -> bool {
+    use crate::model::EventKind;
+    let before = view.case(&case.id).map_or(0, |c| c.timeline.len());
+    case.timeline.iter().skip(before).any(|e| {
+        e.actor.eq_ignore_ascii_case(member)
+            && match &e.kind {
+                EventKind::Command { .. } => true,
+                EventKind::Received { sender_class, .. } => sender_class == "team",
+                _ => false,
+            }
+    })
 }
 
 /// The cases a message may change besides its own: the other side of its duplicate links and
@@ -631,13 +679,6 @@ fn related_cases(
     ids.iter().filter_map(|id| view.case(id)).collect()
 }
 
-fn disposition_word(d: &Disposition) -> String {
-    match d {
-        Disposition::Processed => "processed".into(),
-        Disposition::Quarantine(r) => format!("quarantine: {r}"),
-    }
-}
-
 /// A message kept in quarantine without being handled (unparseable, or a stage failed). The
 /// caller adds the raw bytes to `changes.message` ([`quarantined`] does).
 pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
@@ -648,9 +689,9 @@ pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
         case_id: None,
         from: None,
         message_id: None,
-        disposition: disposition_word(&outcome.disposition),
-        encryption: "not-opened".into(),
-        signature: "none".into(),
+        disposition: outcome.disposition.clone(),
+        encryption: Encryption::NotOpened,
+        signature: Signed::None,
         text: String::new(),
         unauthenticated: Vec::new(),
         attachments: Vec::new(),
@@ -672,17 +713,49 @@ pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
         disposition: outcome.disposition,
         opened_case: false,
         case_id: None,
+        kept: None,
     };
     // Nothing was sent: no send times to keep.
     p.changes.rate_window = std::time::Duration::ZERO;
     p
 }
 
-/// [`refused`] for a message in hand: its bytes are kept with the record.
-pub fn quarantined(raw: &[u8], now: DateTime<Utc>, reason: &str) -> Processed {
+/// [`refused`] for a message in hand: its bytes are kept with the record, and the team is told
+/// (sender, date, size and Message-ID read from the raw header, [`Kept::of_raw`]).
+pub fn quarantined(
+    raw: &[u8],
+    reason: &str,
+    config: &Settings,
+    templates: &Templates,
+    now: DateTime<Utc>,
+) -> Processed {
+    kept_in_quarantine(
+        raw,
+        reason,
+        config,
+        now,
+        &compose::compose_with(templates, config, now),
+    )
+}
+
+fn kept_in_quarantine(
+    raw: &[u8],
+    reason: &str,
+    config: &Settings,
+    now: DateTime<Utc>,
+    compose_all: &ComposeAll,
+) -> Processed {
     let mut p = refused(hash(raw), now, reason);
+    let kept = Kept::of_raw(raw, &p.hash, reason);
     if let Some(m) = p.changes.message.as_mut() {
         m.raw = raw.to_vec();
+        m.record.from = kept.sender.clone();
+        m.record.message_id = kept.message_id.clone();
+        p.record = m.record.clone();
     }
+    p.summary = format!("quarantined: {reason}; team told");
+    p.changes.drafts = draft::kept_alert(config, std::slice::from_ref(&kept));
+    p.kept = Some(kept);
+    p.changes.render(compose_all, None, now);
     p
 }

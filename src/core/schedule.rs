@@ -33,11 +33,13 @@ pub struct Deadline {
     pub met: bool,
 }
 
-/// The policy's deadlines for a case (none for closed or disclosed cases).
+/// The policy's deadlines for a case (none for closed or disclosed cases, nor for imported
+/// history no team member has acted on; once one has, they count from that moment).
 pub fn deadlines(case: &Case, policy: &Policy) -> Vec<Deadline> {
-    if !is_running(case) {
+    if !is_running(case) || case.is_history() {
         return Vec::new();
     }
+    let start = case.clock_start();
     let cal = &policy.calendar;
     let to_reporter = |kinds: &[&str]| {
         case.timeline.iter().any(|e| match &e.kind {
@@ -54,8 +56,8 @@ pub fn deadlines(case: &Case, policy: &Policy) -> Vec<Deadline> {
                 name,
                 promise: format!("{promise} (within {})", span.describe()),
                 how,
-                start: case.opened,
-                due: cal.add(case.opened, span),
+                start,
+                due: cal.add(start, span),
                 met,
             });
         }
@@ -162,7 +164,7 @@ fn coalesce_acks(cases: &[Case], config: &Settings, now: DateTime<Utc>, out: &mu
             .find(|c| c.id == case.id)
             .cloned()
             .unwrap_or_else(|| case.clone());
-        if !is_running(&current) || current.timer_fired("ack-coalesced") {
+        if !is_running(&current) || current.is_history() || current.timer_fired("ack-coalesced") {
             continue;
         }
         let held = current.timeline.iter().find_map(|e| match &e.kind {
@@ -251,7 +253,8 @@ fn digest_due(
     }
 }
 
-/// A reminder before the deadline; once missed, one escalation per step of the chain.
+/// A reminder before the deadline; once missed, one escalation per step of the chain, the
+/// first of them to the first step (the handler) as well.
 fn deadline_timers(
     c: &mut Case,
     d: &Deadline,
@@ -270,12 +273,24 @@ fn deadline_timers(
         let name = format!("reminder:{}", d.name);
         if now >= remind_at && !c.timer_fired(&name) {
             let to = recipients(c, chain.first().map(String::as_str), &config.team);
-            fire(c, &name, d, Kind::Reminder, 1, &to, config, now, drafts);
+            fire(
+                c,
+                &name,
+                d,
+                Kind::Reminder,
+                1,
+                (&to, &[]),
+                config,
+                now,
+                drafts,
+            );
         }
         return;
     }
     let mut at = d.due;
-    for (i, step) in chain.iter().enumerate().skip(1) {
+    // A chain of the handler alone still tells the handler of the miss (step 1 of none).
+    for i in 1..chain.len().max(2) {
+        let step = chain.get(i).map(String::as_str);
         if i > 1 {
             at = cal.add(at, policy.escalate_every);
         }
@@ -284,14 +299,24 @@ fn deadline_timers(
         }
         let name = format!("escalation:{}:{}", d.name, i);
         if !c.timer_fired(&name) {
-            let to = recipients(c, Some(step), &config.team);
+            let mut to = recipients(c, step, &config.team);
+            // At the miss the first step (the handler) is told too, not only the next one
+            // (issue 13.6): whoever holds the case learns that its deadline passed.
+            let first = if i == 1 {
+                recipients(c, chain.first().map(String::as_str), &config.team)
+            } else {
+                Vec::new()
+            };
+            to.retain(|m| !first.iter().any(|f| f.address == m.address));
+            let holders = first.clone();
+            to.splice(0..0, first);
             fire(
                 c,
                 &name,
                 d,
                 Kind::Escalation,
                 i + 1,
-                &to,
+                (&to, &holders),
                 config,
                 now,
                 drafts,
@@ -307,7 +332,7 @@ fn fire(
     d: &Deadline,
     kind: Kind,
     step: usize,
-    to: &[&TeamMember],
+    (to, holders): (&[&TeamMember], &[&TeamMember]),
     config: &Settings,
     now: DateTime<Utc>,
     drafts: &mut Vec<Draft>,
@@ -315,6 +340,8 @@ fn fire(
     let cal = &config.policy.calendar;
     let mut sent_to = Vec::new();
     for m in to {
+        // The first step of the chain, told of the miss beside the step it reached.
+        let holder = holders.iter().any(|h| h.address == m.address);
         let vars = json!({
             "promise": d.promise,
             "how": d.how,
@@ -324,6 +351,7 @@ fn fire(
             "handler": c.handler,
             "preset": config.policy.preset,
             "step": step,
+            "holder": holder,
         });
         let subject = match kind {
             Kind::Reminder => format!("Reminder: {} due", d.name),
@@ -395,9 +423,11 @@ fn progress(c: &mut Case, config: &Settings, now: DateTime<Utc>, drafts: &mut Ve
     let (Some(every), Some(last)) = (policy.update_every, c.last_reporter_update) else {
         return;
     };
-    if !is_running(c) || c.reporters.is_empty() {
+    // Imported history writes to nobody until the team takes it up, and then counts from then.
+    if !is_running(c) || c.reporters.is_empty() || c.is_history() {
         return;
     }
+    let last = last.max(c.clock_start());
     let due = policy.calendar.add(last, every);
     let name = format!("update:{}", due.format("%Y-%m-%dT%H:%MZ"));
     if now < due || c.timer_fired(&name) {
@@ -412,7 +442,7 @@ fn progress(c: &mut Case, config: &Settings, now: DateTime<Utc>, drafts: &mut Ve
             json!({
                 "state_text": state_text(c.state),
                 "every": every.describe(),
-                "fixed": c.fixed.join(", "),
+                "fixed": crate::model::versions::join(&c.fixed),
             }),
             format!("[{}] Progress on your security report", c.id),
             &format!("timer/{name}"),

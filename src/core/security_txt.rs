@@ -1,11 +1,18 @@
 //! security.txt: the RFC 9116 file that tells the world where to report, rendered from the
-//! configuration, and the `Expires` of a published copy read back for `secmail check`.
+//! configuration and signed with the project key as an OpenPGP cleartext signature (RFC 9116
+//! §2.3 recommends one; RFC 9580 §7), and a published copy checked for `secmail check`: its
+//! signature by a project key and its `Expires` (issue 13.11).
 //!
 //! Invariants: `Contact` and `Expires` are always present (RFC 9116 §2.5.3, §2.5.5: both
 //! REQUIRED); `Expires` is less than a year ahead (config validation refuses more); web URIs are
-//! https (§2.5). Pure: the time comes in.
+//! https (§2.5); the signature is made at `now` by the project's signing key, and a published
+//! copy counts as signed only when that signature verifies against a project cert. Pure: the
+//! time and the keys come in.
+use crate::core::keys::{ProjectKeys, POLICY};
 use crate::core::settings::Settings;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use sequoia_openpgp as openpgp;
+use std::io::{Read, Write};
 
 /// The file, CRLF-free (RFC 9116 §4 accepts LF; web servers serve it as text/plain).
 pub fn render(config: &Settings, now: DateTime<Utc>) -> String {
@@ -38,6 +45,100 @@ pub fn render(config: &Settings, now: DateTime<Utc>) -> String {
         out.push_str(&format!("Canonical: {c}\n"));
     }
     out
+}
+
+/// The file as published: [`render`] under a cleartext signature by the project's signing key
+/// (RFC 9116 §2.3), made at `now`.
+pub fn signed(config: &Settings, now: DateTime<Utc>) -> Result<String, String> {
+    use openpgp::serialize::stream::{Message, Signer};
+    let text = render(config, now);
+    let keypair = config.keys.signer(now.into())?;
+    let op = |e: anyhow::Error| format!("signing security.txt: {e}");
+    let mut sink = Vec::new();
+    {
+        let message = Message::new(&mut sink);
+        let mut signer = Signer::new(message, keypair)
+            .map_err(op)?
+            .hash_algo(openpgp::types::HashAlgorithm::SHA512)
+            .map_err(op)?
+            .creation_time(std::time::SystemTime::from(now))
+            .cleartext()
+            .build()
+            .map_err(op)?;
+        signer
+            .write_all(text.as_bytes())
+            .map_err(|e| op(e.into()))?;
+        signer.finalize().map_err(op)?;
+    }
+    String::from_utf8(sink).map_err(|e| format!("signing security.txt: {e}"))
+}
+
+/// Whether a published file carries a good signature by one of the project's certs: the
+/// signed text, or why not.
+pub fn verify(text: &str, keys: &ProjectKeys, now: DateTime<Utc>) -> Result<String, String> {
+    use openpgp::parse::stream::{
+        MessageLayer, MessageStructure, VerificationHelper, VerifierBuilder,
+    };
+    use openpgp::parse::Parse;
+    if !text.contains("-----BEGIN PGP SIGNED MESSAGE-----") {
+        return Err(
+            "is not signed (RFC 9116 §2.3 recommends an OpenPGP cleartext signature): write it with `secmail security-txt`".into(),
+        );
+    }
+    struct Helper(Vec<openpgp::Cert>);
+    impl VerificationHelper for Helper {
+        fn get_certs(&mut self, _: &[openpgp::KeyHandle]) -> openpgp::Result<Vec<openpgp::Cert>> {
+            Ok(self.0.clone())
+        }
+        fn check(&mut self, structure: MessageStructure) -> openpgp::Result<()> {
+            for layer in structure.into_iter() {
+                if let MessageLayer::SignatureGroup { results } = layer {
+                    if results.iter().any(|r| r.is_ok()) {
+                        return Ok(());
+                    }
+                    let why = results
+                        .into_iter()
+                        .find_map(|r| r.err())
+                        .map(|e| e.to_string())
+                        .unwrap_or_else(|| "no signature".into());
+                    return Err(anyhow::anyhow!(why));
+                }
+            }
+            Err(anyhow::anyhow!("no signature"))
+        }
+    }
+    let bad = |e: anyhow::Error| {
+        format!(
+            "has no good signature by the project key {} ({e}): write it anew with `secmail security-txt`",
+            keys.signing_fingerprint()
+        )
+    };
+    let mut verifier = VerifierBuilder::from_bytes(text.as_bytes())
+        .map_err(bad)?
+        .with_policy(POLICY, Some(now.into()), Helper(keys.public_certs()))
+        .map_err(bad)?;
+    let mut content = Vec::new();
+    verifier
+        .read_to_end(&mut content)
+        .map_err(|e| bad(e.into()))?;
+    String::from_utf8(content).map_err(|e| bad(e.into()))
+}
+
+/// What `secmail check` says about a published file: its signature, then its `Expires` (of
+/// the signed text when it is signed). `None` when all is well.
+pub fn published_warning(
+    text: &str,
+    keys: &ProjectKeys,
+    now: DateTime<Utc>,
+    warn_within: Duration,
+) -> Option<String> {
+    match verify(text, keys, now) {
+        Ok(signed) => expiry_warning(&signed, now, warn_within),
+        Err(why) => Some(match expiry_warning(text, now, warn_within) {
+            Some(expiry) => format!("{why}; it also {expiry}"),
+            None => why,
+        }),
+    }
 }
 
 /// The `Expires` field of a security.txt, if present and well formed. Field names are

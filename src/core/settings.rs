@@ -100,6 +100,12 @@ pub struct Advisories {
     pub namespace: String,
     /// Where the advisories are published; becomes a reference (`…/<CASE>`).
     pub url_base: Option<String>,
+    /// The prefix of the project's advisory ids (`EXAMPLE` → `EXAMPLE-2026-0001`, the OSV id;
+    /// default: the case prefix).
+    pub id_prefix: Option<String>,
+    /// The CVE Services organisation id (a UUID) of the CNA that assigns the project's CVEs:
+    /// `secmail export --format cve` writes it as the record's assigner.
+    pub cve_org_id: Option<String>,
 }
 
 /// `[security-txt]`: what `secmail security-txt` writes (RFC 9116).

@@ -4,6 +4,7 @@
 //! and when.
 use super::embargo::{Disclosure, Embargo};
 use super::party::Reporter;
+use super::versions::VersionSpec;
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -258,6 +259,11 @@ pub enum EventKind {
     ContactConsent {
         reporter: String,
     },
+    /// A reporter said how to be credited, answering the acknowledgement (issue 13.5).
+    CreditChosen {
+        reporter: String,
+        credit: super::party::Credit,
+    },
     /// Both reporters agreed and were introduced to each other.
     ContactMade {
         reporter: String,
@@ -301,10 +307,12 @@ pub struct Case {
     pub handler: Option<String>,
     pub severity: Option<Severity>,
     pub cvss: Option<String>,
+    /// Versions and ranges (`/affected`); cases stored before ranges read back as versions.
     #[serde(default)]
-    pub affected: Vec<String>,
+    pub affected: Vec<VersionSpec>,
+    /// The versions with the fix (`/fixed`).
     #[serde(default)]
-    pub fixed: Vec<String>,
+    pub fixed: Vec<VersionSpec>,
     pub cve: Option<String>,
     pub duplicate_of: Option<CaseId>,
     #[serde(default)]
@@ -324,6 +332,18 @@ pub struct Case {
     /// Open offers to put the reporters of duplicate cases in touch.
     #[serde(default)]
     pub contact_offers: Vec<ContactOffer>,
+    /// Set on a case `secmail import` opened: history, with no policy timer until a team member
+    /// acts on it (issue 11.10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<Imported>,
+}
+
+/// When a case was imported, and when a team member first acted on it since.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    pub at: DateTime<Utc>,
+    #[serde(default)]
+    pub acted: Option<DateTime<Utc>>,
 }
 
 impl Case {
@@ -348,6 +368,21 @@ impl Case {
             disclosure: Disclosure::default(),
             timeline: Vec::new(),
             contact_offers: Vec::new(),
+            imported: None,
+        }
+    }
+
+    /// Imported history no team member has acted on yet: no policy timer runs for it.
+    pub fn is_history(&self) -> bool {
+        self.imported.as_ref().is_some_and(|i| i.acted.is_none())
+    }
+
+    /// When the policy's clock starts for the case: its opening, or for an imported case the
+    /// moment a team member first acted on it (its old deadlines are not owed).
+    pub fn clock_start(&self) -> DateTime<Utc> {
+        match &self.imported {
+            Some(Imported { acted: Some(t), .. }) => (*t).max(self.opened),
+            _ => self.opened,
         }
     }
 

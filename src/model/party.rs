@@ -5,14 +5,18 @@
 //! core reads the cert without a conversion.
 use serde::{Deserialize, Serialize};
 
-/// How a reporter wants to be credited in an announcement (DESIGN.md "Cases").
+/// How a reporter wants to be credited in an announcement (DESIGN.md "Cases"). Asked, not
+/// assumed (issue 13.5): the acknowledgement asks, the reporter's `Credit: …` or `Anonymous`
+/// answers, and the team's `/credit` overrides both.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Credit {
-    /// By the display name of their address (the default).
+    /// Not said yet: nobody is named. Cases stored before credit was asked carry `name`.
     #[default]
+    Undecided,
+    /// By the display name of their address.
     Name,
-    /// By a handle of their choosing.
+    /// By a handle (or name) of their choosing.
     Handle(String),
     Anonymous,
 }

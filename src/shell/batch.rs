@@ -95,7 +95,13 @@ pub fn handle_all(
         let (processed, panicked) = match finished {
             Ok(p) => (p, false),
             Err(_) => (
-                pipeline::quarantined(raw, now, "internal error while handling it"),
+                pipeline::quarantined(
+                    raw,
+                    "internal error while handling it",
+                    config,
+                    templates,
+                    now,
+                ),
                 true,
             ),
         };

@@ -1,49 +1,22 @@
-//! Shared test helpers: the demo configuration with a store in a temp dir, a fixed clock, and
-//! the pipeline run the way the daemon runs it (process, then one batch into the store).
+//! Shared test helpers: the demo configuration with a store in a temp dir, a fixed clock, the
+//! pipeline run the way the daemon runs it (process, then one batch into the store), and the
+//! keys of the demo's people. The mail they send is built in `harness::mail` (re-exported here).
 use chrono::{DateTime, TimeZone, Utc};
 use secmail::config::Config;
 use secmail::core::compose::Templates;
+use secmail::core::decrypt;
 use secmail::core::effect::{Changes, Queued};
 use secmail::core::keys::{self, Cert, ProjectKeys};
 use secmail::core::pipeline::{self, Processed};
 use secmail::core::schedule;
-use secmail::core::{decrypt, seal};
 use secmail::model::{Case, CaseId};
 use secmail::shell::store::Store;
 use secmail::shell::templates::load_templates;
 use std::path::{Path, PathBuf};
 
-/// The `secmail` binary on `conf` with `args`, logging at info, inheriting none of the variables
-/// a test sets for one run only (the pinned clock, systemd's sockets and journal).
-pub fn secmail(conf: &std::path::Path, args: &[&str]) -> std::process::Command {
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_secmail"));
-    c.arg("--config")
-        .arg(conf)
-        .args(args)
-        .env("SECMAIL_LOG", "info")
-        .env_remove("SECMAIL_NOW")
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("JOURNAL_STREAM");
-    c
-}
-
-/// Starts `cmd` with `env` added, stdin closed, stdout and stderr into a new file at `log`.
-pub fn spawn_logged(
-    mut cmd: std::process::Command,
-    log: &Path,
-    env: &[(&str, &str)],
-) -> std::process::Child {
-    let file = std::fs::File::create(log).unwrap();
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.stdin(std::process::Stdio::null())
-        .stdout(file.try_clone().unwrap())
-        .stderr(file)
-        .spawn()
-        .unwrap()
-}
+/// The mail builders live in the harness; these are the names the tests know them by.
+pub use crate::harness::mail::{plain_mail, signed_encrypted, text_payload};
+use crate::harness::Deployment;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -62,13 +35,10 @@ pub fn shared() -> Option<PathBuf> {
     if p.join("interop/INDEX.json").exists() {
         return Some(p);
     }
-    if std::env::var_os("CI").is_some() {
-        panic!("{} is missing: CI must run the interop tests", p.display());
-    }
-    eprintln!(
-        "\n*** WARNING: {} not found: interop tests SKIPPED ***\n",
+    crate::harness::skip(&format!(
+        "{} not found: the interop tests (../shared/interop) did not run",
         p.display()
-    );
+    ));
     None
 }
 
@@ -116,49 +86,18 @@ impl Pipeline {
     /// `policy` as the `[policy]` section; Maildir in, file out, everything in a temp dir.
     pub fn with_policy(policy: &str) -> Pipeline {
         let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().display().to_string();
-        let r = repo().display().to_string();
-        std::fs::write(dir.path().join("carol.asc"), carol_cert()).unwrap();
-        let conf = dir.path().join("security.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"
-[project]
-name = "Example Project"
-security-address = "security@example.org"
-demo-keys = true
-[keys]
-secret = ["{r}/keys/demo-project-secret.asc"]
-[inbound]
-kind = "maildir"
-path = "{d}/maildir"
-[outbound]
-kind = "file"
-path = "{d}/outbox"
-[templates]
-dir = "{r}/templates"
-[[team]]
-name = "Alice Demo"
-address = "alice@example.org"
-cert = "{r}/keys/team-alice.asc"
-role = "handler"
-[[team]]
-name = "Bob Demo"
-address = "bob@example.org"
-cert = "{r}/keys/team-bob.asc"
-role = "coordinator"
-[[team]]
-name = "Carol Backup"
-address = "carol@example.org"
-cert = "{d}/carol.asc"
-role = "backup"
-[policy]
-{policy}
-"#
-            ),
-        )
-        .unwrap();
+        let carol = dir.path().join("carol.asc");
+        std::fs::write(&carol, carol_cert()).unwrap();
+        let conf = Deployment::local()
+            .member(
+                "Bob Demo",
+                "bob@example.org",
+                &repo().join("keys/team-bob.asc"),
+                Some("coordinator"),
+            )
+            .member("Carol Backup", "carol@example.org", &carol, Some("backup"))
+            .policy(policy)
+            .write(dir.path());
         Self::with_config_in(dir, &conf)
     }
 
@@ -225,61 +164,6 @@ fn carol_cert() -> Vec<u8> {
         .unwrap();
     let armored = cert.armored().to_vec().unwrap();
     armored
-}
-
-/// A PGP/MIME message signed by `signer` (at `signed_at`) and encrypted to the project, as a
-/// team member's mail client sends it. `headers` end with CRLF; `inner` is the MIME payload.
-pub fn signed_encrypted(
-    signer: &ProjectKeys,
-    headers: &str,
-    inner: &str,
-    signed_at: DateTime<Utc>,
-) -> (Vec<u8>, String) {
-    let inner = protect_subject(headers, inner);
-    let armored = seal::sign_and_encrypt(
-        signer,
-        &[&project_cert()],
-        inner.replace('\n', "\r\n").as_bytes(),
-        signed_at.into(),
-    )
-    .unwrap();
-    (super::gpg::pgp_mime(headers, &armored), armored)
-}
-
-/// The outer Subject copied into the payload as an RFC 9788 protected header, as Thunderbird
-/// and Delta Chat do: the signed content then names the case a reply is for (SECURITY.md,
-/// re-targeting). A payload that already has protected headers is left alone.
-fn protect_subject(headers: &str, inner: &str) -> String {
-    let subject = headers
-        .split("\r\n")
-        .find_map(|l| l.strip_prefix("Subject: "))
-        .filter(|_| !inner.contains("protected-headers") && inner.starts_with("Content-Type: "));
-    match (subject, inner.split_once('\n')) {
-        (Some(subject), Some((first, rest))) => {
-            format!("{first}; protected-headers=\"v1\"\nSubject: {subject}\n{rest}")
-        }
-        _ => inner.to_string(),
-    }
-}
-
-/// A plain text payload for [`signed_encrypted`].
-pub fn text_payload(body: &str) -> String {
-    format!("Content-Type: text/plain; charset=utf-8\n\n{body}")
-}
-
-/// A clear mail from a reporter.
-pub fn plain_mail(
-    from: &str,
-    to: &str,
-    subject: &str,
-    message_id: &str,
-    extra: &str,
-    body: &str,
-) -> Vec<u8> {
-    format!(
-        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\n{extra}Date: Thu, 24 Dec 2026 10:00:00 +0000\r\n\r\n{body}\r\n"
-    )
-    .into_bytes()
 }
 
 /// The text of a message we sent, opened with the recipient's key (or read when only signed).

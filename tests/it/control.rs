@@ -1,13 +1,14 @@
 //! The running daemon serves the CLI (issue 12): every store command beside a running daemon,
 //! through its control socket, with the same output and exit codes as on a stopped one; an
 //! online backup that restores; `status` and the metrics showing the daemon's own figures.
-use super::service::{plain_report, signal, Local, NotifySocket};
+use super::harness::mail::plain_report;
+use super::harness::{wait_until, Deployment, WAIT};
 use secmail::shell::control;
 use std::path::Path;
 use std::process::Output;
 
 /// The CLI at a pinned time, so that what it writes (a distributor's "added") compares.
-fn run(local: &Local, args: &[&str]) -> Output {
+fn run(local: &Deployment, args: &[&str]) -> Output {
     local
         .cmd(args)
         .env("SECMAIL_NOW", "2026-12-28T10:00:00Z")
@@ -20,7 +21,7 @@ fn text(o: &Output) -> String {
 }
 
 /// Every store command's output and exit code, in order.
-fn store_commands(local: &Local, backup: &Path) -> Vec<(String, Option<i32>, String)> {
+fn store_commands(local: &Deployment, backup: &Path) -> Vec<(String, Option<i32>, String)> {
     let cert = secmail_repo().join("fixtures/keys/distributor-dana.asc");
     let cert = cert.to_str().unwrap();
     let commands: Vec<Vec<&str>> = vec![
@@ -47,6 +48,10 @@ fn store_commands(local: &Local, backup: &Path) -> Vec<(String, Option<i32>, Str
         vec!["export", "SEC-2026-0001", "--format", "osv"],
         vec!["export", "SEC-2026-0001", "--format", "csaf"],
         vec!["outbox", "list"],
+        vec!["quarantine", "list"],
+        vec!["quarantine", "list", "--json"],
+        vec!["quarantine", "show", "ffffffffffff"],
+        vec!["quarantine", "release", "ffffffffffff"],
         vec!["outbox", "retry", "999999"],
         vec!["backup", backup.to_str().unwrap()],
     ];
@@ -69,24 +74,23 @@ fn secmail_repo() -> std::path::PathBuf {
 
 #[test]
 fn every_store_command_works_beside_a_running_daemon_with_the_same_output() {
-    let local = Local::new();
+    let local = Deployment::local().build();
     local.deliver(&plain_report(1, "rita@reporter.example"), "1.report");
     // The case and its mail, with the store free: `run --once`.
     assert!(run(&local, &["run", "--once"]).status.success());
-    let mut notify = NotifySocket::new(local.path());
-    let mut daemon = local.spawn(&[("NOTIFY_SOCKET", notify.path.to_str().unwrap())]);
-    notify.wait("READY=1", || local.log());
+    let mut daemon = local.start();
     let socket = local.path().join("store.sock");
-    super::service::wait_until(
+    wait_until(
         "the control socket",
+        WAIT,
         || control::answers(&socket),
         || local.log(),
     );
     // While it runs: every store command goes through the daemon.
     let online_backup = local.path().join("online.pgp");
     let online = store_commands(&local, &online_backup);
-    signal(&daemon, "TERM");
-    assert!(daemon.wait().unwrap().success(), "{}", local.log());
+    daemon.signal("TERM");
+    assert!(daemon.wait().success(), "{}", local.log());
     assert!(!socket.exists(), "the socket is removed at exit");
     // Stopped: the same commands open the store themselves.
     let offline_backup = local.path().join("offline.pgp");
@@ -128,7 +132,7 @@ fn every_store_command_works_beside_a_running_daemon_with_the_same_output() {
 
 #[test]
 fn status_shows_the_running_daemon_and_the_outbox() {
-    let local = Local::new();
+    let local = Deployment::local().build();
     // No daemon: the store's figures, said to be read directly.
     local.deliver(&plain_report(1, "rita@reporter.example"), "1.report");
     let o = run(&local, &["status"]);
@@ -139,13 +143,12 @@ fn status_shows_the_running_daemon_and_the_outbox() {
         text(&o)
     );
     // The daemon: its own figures.
-    let mut notify = NotifySocket::new(local.path());
-    let mut daemon = local.spawn(&[("NOTIFY_SOCKET", notify.path.to_str().unwrap())]);
-    notify.wait("READY=1", || local.log());
-    notify.wait("STATUS=watching maildir", || local.log());
+    let mut daemon = local.start();
+    daemon.notified("STATUS=watching maildir");
     let socket = local.path().join("store.sock");
-    super::service::wait_until(
+    wait_until(
         "the case",
+        WAIT,
         || {
             let o = run(&local, &["status", "--json"]);
             let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
@@ -162,8 +165,8 @@ fn status_shows_the_running_daemon_and_the_outbox() {
     assert!(t.contains("handled:     1 processed since start"), "{t}");
     assert!(t.contains("open cases:  1"), "{t}");
     assert!(t.contains("certs expiring within 30 days"), "{t}");
-    signal(&daemon, "TERM");
-    assert!(daemon.wait().unwrap().success(), "{}", local.log());
+    daemon.signal("TERM");
+    assert!(daemon.wait().success(), "{}", local.log());
 }
 
 /// GET of the metrics endpoint.
@@ -178,18 +181,18 @@ fn scrape(addr: &str) -> String {
     out
 }
 
-fn figures(live: &super::crash::Live) -> serde_json::Value {
+fn figures(live: &Deployment) -> serde_json::Value {
     let o = live.cmd(&["status", "--json"]).output().unwrap();
     serde_json::from_slice(&o.stdout).unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_and_metrics_show_an_imap_outage_and_a_stuck_outbox_while_they_happen() {
-    use super::crash::{report, Live, ALICE, REPORTERS, SECURITY};
+    use super::crash::{live, ALICE, REPORTERS, SECURITY};
     let Some(mut servers) = super::harness::servers_or_skip(&[SECURITY, ALICE, REPORTERS]) else {
         return;
     };
-    let mut live = Live::new(&servers, None);
+    let live = live(&servers).build();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -203,18 +206,16 @@ async fn status_and_metrics_show_an_imap_outage_and_a_stuck_outbox_while_they_ha
         textfile.display()
     ));
     std::fs::write(&live.conf, conf).unwrap();
-    let mut notify = NotifySocket::new(live.dir.path());
-    let daemon = live.spawn(&[("NOTIFY_SOCKET", notify.path.to_str().unwrap())]);
-    notify.wait("READY=1", || live.log());
-    notify.wait("STATUS=connected to imap", || live.log());
+    let daemon = live.start();
+    daemon.notified("STATUS=connected to imap");
     let m = scrape(&addr);
     assert!(m.contains("secmail_up 1"), "{m}");
     assert!(m.contains("secmail_inbound_ok 1"), "{m}");
-    super::service::wait_until("the textfile", || textfile.exists(), || live.log());
+    wait_until("the textfile", WAIT, || textfile.exists(), || live.log());
 
     // The IMAP server goes away: degraded, while it lasts.
     servers.stop_imap();
-    notify.wait("STATUS=waiting for the IMAP server", || live.log());
+    daemon.notified("STATUS=waiting for the IMAP server");
     let out = live.cmd(&["status"]).output().unwrap();
     let status = text(&out);
     eprintln!("--- secmail status during an IMAP outage ---\n{status}");
@@ -224,17 +225,25 @@ async fn status_and_metrics_show_an_imap_outage_and_a_stuck_outbox_while_they_ha
     eprintln!("--- metrics during an IMAP outage ---\n{m}");
     assert!(m.contains("secmail_inbound_ok 0"), "{m}");
     servers.start_imap().unwrap();
-    notify.wait("STATUS=connected to imap", || live.log());
+    // The reconnect backoff grows while the server is away (seconds, up to a minute on a
+    // loaded machine): a reload reconnects at once, so the wait is for the condition only.
+    daemon.signal("HUP");
+    daemon.notified("STATUS=connected to imap");
     assert!(scrape(&addr).contains("secmail_inbound_ok 1"));
 
     // The SMTP server goes away: the ack and the team copy wait, with their error.
     servers.stop_smtp();
     servers
-        .append_all(SECURITY, "INBOX", &[report(1)])
+        .append_all(
+            SECURITY,
+            "INBOX",
+            &[plain_report(1, "rep+1@reporter.example")],
+        )
         .await
         .unwrap();
-    super::service::wait_until(
+    wait_until(
         "a stuck outbox in `status --json`",
+        WAIT,
         || {
             let f = figures(&live);
             f["outbox"]["waiting"].as_u64().unwrap_or(0) >= 1
@@ -254,30 +263,27 @@ async fn status_and_metrics_show_an_imap_outage_and_a_stuck_outbox_while_they_ha
         "recipients are not named: {list}"
     );
     servers.start_smtp().unwrap();
-    super::service::wait_until(
+    wait_until(
         "the outbox drained",
+        WAIT,
         || figures(&live)["outbox"]["waiting"] == 0,
         || live.log(),
     );
     assert!(scrape(&addr).contains("secmail_outbox_waiting 0"));
-    live.stop(daemon);
+    daemon.stop();
 }
 
 #[test]
 fn a_wrong_imap_password_degrades_the_daemon_for_minutes_not_seconds() {
-    use super::crash::{Live, ALICE, SECURITY};
+    use super::crash::{live, ALICE, SECURITY};
     let Some(servers) = super::harness::servers_or_skip(&[SECURITY, ALICE]) else {
         return;
     };
-    let mut live = Live::new(&servers, None);
+    let live = live(&servers).build();
     std::fs::write(live.dir.path().join("imap-password"), "not-the-password").unwrap();
-    let mut notify = NotifySocket::new(live.dir.path());
-    let mut daemon = live.spawn(&[("NOTIFY_SOCKET", notify.path.to_str().unwrap())]);
     // Up at once (the store is open), degraded in STATUS: not a boot held by the server.
-    notify.wait("READY=1", || live.log());
-    let status = notify.wait("STATUS=the IMAP server refuses the configuration", || {
-        live.log()
-    });
+    let mut daemon = live.start();
+    let status = daemon.notified("STATUS=the IMAP server refuses the configuration");
     assert!(status.contains("retry in 300s"), "{status}");
     let out = text(&live.cmd(&["status"]).output().unwrap());
     assert!(out.contains("DEGRADED"), "{out}");
@@ -289,6 +295,6 @@ fn a_wrong_imap_password_degrades_the_daemon_for_minutes_not_seconds() {
         "{}",
         live.log()
     );
-    signal(&daemon, "TERM");
-    assert!(daemon.wait().unwrap().success(), "{}", live.log());
+    daemon.signal("TERM");
+    assert!(daemon.wait().success(), "{}", live.log());
 }

@@ -6,196 +6,60 @@
 //!
 //! CI size: 60 reports, 5 kills. `SECMAIL_KILL_MESSAGES` and `SECMAIL_KILLS` make it bigger
 //! (contrib/stress/kill-loop.sh runs 300 and 30 in release mode).
-use super::common::repo;
-use super::harness::{servers_or_skip, MailServers};
+use super::harness::mail::{header, plain_report};
+use super::harness::{servers_or_skip, wait_until_async, Deployment, MailServers, Setup};
 use rand::Rng;
 use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-pub const SECURITY: &str = "security@example.org";
-pub const ALICE: &str = "alice@example.org";
+/// The addresses by the names faults.rs and import.rs use.
+pub use super::harness::mail::{ALICE, SECURITY};
 /// Every reporter writes as `rep+N@reporter.example`; all land in this one mailbox.
 pub const REPORTERS: &str = "rep@reporter.example";
 pub const WAIT: Duration = Duration::from_secs(60);
 
-/// secmail against the test servers: config, store and logs in a temp dir.
-pub struct Live {
-    pub dir: tempfile::TempDir,
-    pub conf: PathBuf,
-    runs: usize,
-    pids: Vec<u32>,
+/// secmail against the test servers as the crash and fault tests run it: IMAP in, SMTP out
+/// retried after a second, Alice the one team member, the backscatter limits raised (one test
+/// mailbox receives every reporter's ack) and no poison messages (the kills are the test's).
+pub fn live(servers: &MailServers) -> Setup {
+    Deployment::imap(servers).retry_min("1s").extra(
+        "[limits]\n\
+         auto-replies-per-address = 10000\n\
+         auto-replies-per-domain = 10000\n\
+         auto-replies-overall = 10000\n\
+         poison-after = 1000",
+    )
 }
 
-impl Drop for Live {
-    /// A failed test must not leave its daemon running.
-    fn drop(&mut self) {
-        kill_leftovers(&self.pids, &self.conf);
-    }
-}
-
-/// SIGKILLs those of `pids` still running `secmail --config conf`.
-pub fn kill_leftovers(pids: &[u32], conf: &Path) {
-    for pid in pids {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if String::from_utf8_lossy(&cmdline).contains(&*conf.to_string_lossy()) {
-            let _ = Command::new("kill")
-                .arg("-KILL")
-                .arg(pid.to_string())
-                .status();
-        }
-    }
-}
+/// [`live`] by the name import.rs uses, with the store at `store` if given.
+pub struct Live;
 
 impl Live {
-    pub fn new(servers: &MailServers, store: Option<&Path>) -> Live {
-        let dir = tempfile::tempdir().unwrap();
-        let pw = dir.path().join("imap-password");
-        std::fs::write(&pw, MailServers::password(SECURITY)).unwrap();
-        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let r = repo();
-        let conf = dir.path().join("security.conf");
-        let store = store
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| dir.path().join("store"));
-        std::fs::write(
-            &conf,
-            format!(
-                r#"
-[project]
-name = "Example Project"
-security-address = "{SECURITY}"
-demo-keys = true
-[keys]
-secret = ["{r}/keys/demo-project-secret.asc"]
-[inbound]
-kind = "imap"
-host = "127.0.0.1"
-port = {imap}
-security = "plain"
-user = "{SECURITY}"
-password-file = "{pw}"
-idle-max = "20s"
-[outbound]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtp}
-security = "plain"
-retry-min = "1s"
-[store]
-path = "{store}"
-[templates]
-dir = "{r}/templates"
-# One test mailbox receives every reporter's ack: the backscatter limits are raised.
-[limits]
-auto-replies-per-address = 10000
-auto-replies-per-domain = 10000
-auto-replies-overall = 10000
-# The kills here are the test's, not the messages': none is a poison message.
-poison-after = 1000
-[[team]]
-name = "Alice Demo"
-address = "{ALICE}"
-cert = "{r}/keys/team-alice.asc"
-role = "handler"
-"#,
-                r = r.display(),
-                imap = servers.imap_port(),
-                smtp = servers.smtp_port(),
-                pw = pw.display(),
-                store = store.display(),
-            ),
-        )
-        .unwrap();
-        Live {
-            dir,
-            conf,
-            runs: 0,
-            pids: Vec::new(),
+    #[allow(clippy::new_ret_no_self)] // a preset of `Deployment`, not a type of its own
+    pub fn new(servers: &MailServers, store: Option<&Path>) -> Deployment {
+        match store {
+            Some(path) => live(servers).store(&path.display().to_string()),
+            None => live(servers),
         }
+        .build()
     }
-
-    pub fn cmd(&self, args: &[&str]) -> Command {
-        crate::common::secmail(&self.conf, args)
-    }
-
-    /// Starts the daemon; its log is `run-N.log`.
-    pub fn spawn(&mut self, env: &[(&str, &str)]) -> Child {
-        self.runs += 1;
-        let child = crate::common::spawn_logged(self.cmd(&["run"]), &self.log_path(), env);
-        self.pids.push(child.id());
-        child
-    }
-
-    pub fn log_path(&self) -> PathBuf {
-        self.dir.path().join(format!("run-{}.log", self.runs))
-    }
-
-    /// The log of the current run.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
-    }
-
-    pub fn wait_log(&self, what: &str) {
-        let deadline = Instant::now() + WAIT;
-        while !self.log().contains(what) {
-            assert!(
-                Instant::now() < deadline,
-                "no {what:?} in the daemon log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    pub fn stop(&self, mut child: Child) {
-        signal(&child, "TERM");
-        let status = child.wait().unwrap();
-        assert!(status.success(), "exit status {status}:\n{}", self.log());
-    }
-}
-
-pub fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(child.id().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} {}", child.id());
 }
 
 /// Reports 1 to n (or any range) submitted over SMTP, each from its own `rep+N@` address.
 pub async fn submit_reports(servers: &MailServers, range: std::ops::RangeInclusive<usize>) {
     for i in range {
+        let from = format!("rep+{i}@reporter.example");
         servers
-            .submit(
-                &format!("rep+{i}@reporter.example"),
-                &[SECURITY],
-                &report(i),
-            )
+            .submit(&from, &[SECURITY], &plain_report(i, &from))
             .await
             .unwrap();
     }
 }
 
-pub fn report(n: usize) -> Vec<u8> {
-    format!(
-        "From: Reporter {n} <rep+{n}@reporter.example>\r\nTo: {SECURITY}\r\nSubject: Issue {n}\r\n\
-         Message-ID: <report-{n}@reporter.example>\r\nDate: Sat, 28 Nov 2026 10:00:00 +0000\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\nDetails of issue {n}.\r\n"
-    )
-    .into_bytes()
-}
-
-pub fn header(raw: &[u8], name: &str) -> Option<String> {
-    let text = String::from_utf8_lossy(raw);
-    let head = text.split("\r\n\r\n").next()?;
-    head.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-        .map(str::to_string)
+/// The Message-ID of a raw message.
+fn message_id(raw: &[u8]) -> Option<String> {
+    header(&String::from_utf8_lossy(raw), "Message-ID").map(str::to_string)
 }
 
 /// Message-IDs of the messages in `user`'s INBOX whose Message-ID starts with `prefix`,
@@ -208,10 +72,12 @@ pub async fn delivered(
 ) -> BTreeMap<String, BTreeMap<String, usize>> {
     let mut out: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for m in servers.list(user, "INBOX").await.unwrap() {
-        let Some(id) = header(&m, "Message-ID").filter(|i| i.starts_with(prefix)) else {
+        let Some(id) = message_id(&m).filter(|i| i.starts_with(prefix)) else {
             continue;
         };
-        let key = header(&m, by).unwrap_or_default();
+        let key = header(&String::from_utf8_lossy(&m), by)
+            .unwrap_or_default()
+            .to_string();
         *out.entry(key).or_default().entry(id).or_default() += 1;
     }
     out
@@ -223,33 +89,33 @@ pub async fn wait_delivered(
     user: &str,
     prefix: &str,
     n: usize,
-    live: &Live,
+    live: &Deployment,
 ) {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let got: BTreeSet<String> = servers
-            .list(user, "INBOX")
-            .await
-            .unwrap()
-            .iter()
-            .filter_map(|m| header(m, "Message-ID"))
-            .filter(|i| i.starts_with(prefix))
-            .collect();
-        if got.len() >= n {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{user}: {} of {n} {prefix}… delivered\n{}",
-            got.len(),
-            live.log()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let got = std::cell::Cell::new(0);
+    wait_until_async(
+        &format!("{n} {prefix}… delivered to {user}"),
+        WAIT,
+        async || {
+            got.set(
+                servers
+                    .list(user, "INBOX")
+                    .await
+                    .unwrap()
+                    .iter()
+                    .filter_map(|m| message_id(m))
+                    .filter(|i| i.starts_with(prefix))
+                    .collect::<BTreeSet<String>>()
+                    .len(),
+            );
+            got.get() >= n
+        },
+        || format!("{user}: {} of {n} delivered\n{}", got.get(), live.log()),
+    )
+    .await;
 }
 
 /// Everything the end state must satisfy after `n` reports and `kills` SIGKILLs.
-pub async fn check_nothing_lost(servers: &MailServers, live: &Live, n: usize, kills: usize) {
+pub async fn check_nothing_lost(servers: &MailServers, live: &Deployment, n: usize, kills: usize) {
     assert!(servers.list(SECURITY, "INBOX").await.unwrap().is_empty());
     assert_eq!(
         servers
@@ -316,7 +182,7 @@ async fn kill_9_at_random_points_loses_nothing() {
     };
     let n = env_or("SECMAIL_KILL_MESSAGES", 60);
     let kills = env_or("SECMAIL_KILLS", 5);
-    let mut live = Live::new(&servers, None);
+    let live = live(&servers).build();
     submit_reports(&servers, 1..=n).await;
     let seed: u64 = rand::thread_rng().gen();
     eprintln!("kill loop seed {seed}");
@@ -324,19 +190,21 @@ async fn kill_9_at_random_points_loses_nothing() {
     let started = Instant::now();
     let mut handled_at_kill = Vec::new();
     for _ in 0..kills {
-        let mut child = live.spawn(&[]);
-        // A random point: after the start-up, somewhere in the work.
+        let mut daemon = live.spawn(&[]);
+        // A random point: after the start-up, somewhere in the work. (The sleep is the point
+        // in time chosen, not a wait for a condition.)
         let after = Duration::from_millis(rng.gen_range(150..1200));
         std::thread::sleep(after);
-        signal(&child, "KILL");
-        child.wait().unwrap();
-        handled_at_kill.push(live.log().matches("message handled").count());
+        daemon.kill();
+        handled_at_kill.push(daemon.log().matches("message handled").count());
     }
     eprintln!("messages handled per run before its SIGKILL: {handled_at_kill:?}");
-    let child = live.spawn(&[]);
+    // Started (READY=1), not spawned: when the killed runs sent everything, the deliveries
+    // below are there at once, and the SIGTERM would land in the middle of the start-up.
+    let daemon = live.start();
     wait_delivered(&servers, REPORTERS, "<ack.", n, &live).await;
     wait_delivered(&servers, ALICE, "<team-copy.", n, &live).await;
-    live.stop(child);
+    daemon.stop();
     eprintln!(
         "kill loop: {n} reports, {kills} kills, done in {:?}",
         started.elapsed()

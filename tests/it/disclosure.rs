@@ -625,16 +625,12 @@ fn advisories_validate_against_the_official_schemas() {
     bare.fixed.clear();
     bare.reporters[0].credit = Credit::Anonymous;
     for (pl, c) in [(&p, &disclosed), (&config_eco, &disclosed), (&p, &bare)] {
-        let osv = advisory::render(Format::Osv, c, &pl.config, day);
-        let kind = if c.cve.is_some() {
-            "osv"
-        } else {
-            "osv-any-prefix"
-        };
-        if let Some(errors) = validate(kind, &osv) {
+        let osv = advisory::render(Format::Osv, c, &pl.config, day).unwrap();
+        // The id is the project's own (issue 13.8), not a registered home database's prefix.
+        if let Some(errors) = validate("osv-any-prefix", &osv) {
             assert!(errors.is_empty(), "OSV invalid:\n{errors}\n{}", show(&osv));
         }
-        let csaf = advisory::render(Format::Csaf, c, &pl.config, day);
+        let csaf = advisory::render(Format::Csaf, c, &pl.config, day).unwrap();
         if let Some(errors) = validate("csaf", &csaf) {
             assert!(
                 errors.is_empty(),
@@ -644,7 +640,8 @@ fn advisories_validate_against_the_official_schemas() {
         }
     }
     let osv = advisory::osv(&disclosed, &config_eco.config, day);
-    assert_eq!(osv["id"], "CVE-2026-12345");
+    assert_eq!(osv["id"], "SEC-2026-0001");
+    assert_eq!(osv["aliases"][0], "CVE-2026-12345");
     assert_eq!(osv["credits"][0]["name"], "Rita Reporter");
     assert_eq!(osv["affected"][0]["package"]["ecosystem"], "PyPI");
     assert_eq!(osv["severity"][0]["type"], "CVSS_V3");
@@ -721,20 +718,18 @@ fn distributors_command_works_beside_the_daemon_and_names_a_lock_held_otherwise(
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !std::fs::read_to_string(&log)
-        .unwrap_or_default()
-        .contains("control socket ready")
-    {
-        if std::time::Instant::now() > deadline || daemon.try_wait().unwrap().is_some() {
-            let _ = daemon.kill();
-            panic!(
-                "the daemon did not start: {}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut exited = None;
+    super::harness::wait_until(
+        "the daemon's control socket",
+        super::harness::WAIT,
+        || {
+            exited = daemon.try_wait().unwrap();
+            exited.is_some() || read_log().contains("control socket ready")
+        },
+        read_log,
+    );
+    assert!(exited.is_none(), "the daemon did not start: {}", read_log());
     let online = secmail(dir.path(), &["distributors", "list"]);
     daemon.kill().unwrap();
     daemon.wait().unwrap();
@@ -1112,4 +1107,102 @@ fn the_daemon_sends_the_advance_notice_at_the_lead_time() {
     let case = secmail(dir.path(), &["case", "SEC-2026-0001", "--json"]);
     let case: serde_json::Value = serde_json::from_slice(&case.stdout).unwrap();
     assert_eq!(case["state"], "pre-notified");
+}
+
+/// Issue 13.11: security.txt is signed with the project key (RFC 9116 §2.3: an OpenPGP
+/// cleartext signature), gpg verifies it, and `check` verifies the published copy's signature
+/// as well as its Expires.
+#[test]
+fn security_txt_is_signed_and_check_verifies_the_signature() {
+    use super::cli::{demo_tree, secmail};
+    let dir = demo_tree();
+    let conf = dir.path().join("security.conf");
+    let base = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{base}\n[security-txt]\nexpires-in = \"180d\"\npath = \"var/security.txt\"\n"),
+    )
+    .unwrap();
+    let out = secmail(
+        dir.path(),
+        &["security-txt", "--output", "var/security.txt"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = dir.path().join("var/security.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\n"),
+        "{text}"
+    );
+    assert!(text.contains("-----BEGIN PGP SIGNATURE-----"), "{text}");
+    assert!(
+        text.contains("\nContact: mailto:security@example.org\n"),
+        "{text}"
+    );
+    // GnuPG, as a reader of the file would check it.
+    let gpg = super::gpg::Gpg::with_keys(&[&repo().join("keys/demo-project.asc")]);
+    let checked = gpg.decrypt(text.as_bytes());
+    assert!(
+        checked.ok && checked.status.contains("GOODSIG"),
+        "{}",
+        checked.status
+    );
+    let check = |dir: &Path| String::from_utf8_lossy(&secmail(dir, &["check"]).stdout).into_owned();
+    let stdout = check(dir.path());
+    assert!(stdout.contains("var/security.txt: ok"), "{stdout}");
+    // Altered after signing: check says so.
+    std::fs::write(&file, text.replace("mailto:security@", "mailto:evil@")).unwrap();
+    let stdout = check(dir.path());
+    assert!(
+        stdout.contains("warning: security.txt") && stdout.contains("no good signature"),
+        "{stdout}"
+    );
+    // Not signed at all: said, with the Expires checked all the same.
+    std::fs::write(
+        &file,
+        "Contact: mailto:security@example.org\nExpires: 2020-01-01T00:00:00Z\n",
+    )
+    .unwrap();
+    let stdout = check(dir.path());
+    assert!(
+        stdout.contains("is not signed") && stdout.contains("EXPIRED"),
+        "{stdout}"
+    );
+}
+
+/// Issue 13.2: `secmail case` shows the timeline in the policy's time zone with its offset.
+#[test]
+fn case_timelines_show_the_policy_zone_and_offset() {
+    use super::cli::{demo_tree, secmail};
+    let dir = demo_tree();
+    let conf = dir.path().join("security.conf");
+    let base = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(
+        &conf,
+        format!("{base}\n[policy]\ntime-zone = \"Asia/Kolkata\"\n"),
+    )
+    .unwrap();
+    let run = secmail(dir.path(), &["run", "--once"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let out = secmail(dir.path(), &["case", "SEC-2026-0001"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let timeline: Vec<&str> = text
+        .lines()
+        .skip_while(|l| *l != "timeline:")
+        .skip(1)
+        .filter(|l| l.starts_with("  2"))
+        .collect();
+    assert!(!timeline.is_empty(), "{text}");
+    // India is +05:30 all year: no daylight saving to make the test depend on the date.
+    for line in timeline {
+        assert!(line.contains(" +05:30 "), "{line}");
+    }
 }

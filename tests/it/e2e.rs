@@ -6,157 +6,32 @@
 //! write and the move on the server.
 use super::common::repo;
 use super::gpg::{pgp_mime, pgp_mime_payload, Gpg};
-use super::harness::{servers_or_skip, MailServers};
+use super::harness::{servers_or_skip, wait_until_async, MailServers};
 use chrono::Datelike;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::{Child, Command};
 use std::time::Duration;
 
-pub(super) const SECURITY: &str = "security@example.org";
-pub(super) const RITA: &str = "rita@reporter.example";
-pub(super) const ALICE: &str = "alice@example.org";
-pub(super) const BOB: &str = "bob@example.org";
+/// The addresses, the one Deployment, Rita's gpg report and the header reader by the names
+/// e2e_disclosure.rs knows them by.
+pub(super) use super::harness::mail::{gpg_report as report, header, ALICE, BOB, RITA, SECURITY};
+pub(super) use super::harness::Deployment;
 pub(super) const WAIT: Duration = Duration::from_secs(30);
 
-/// A deployment of secmail against the test servers: its config, store and logs in a temp dir.
-pub(super) struct Deployment {
-    pub(super) dir: tempfile::TempDir,
-    conf: PathBuf,
-}
-
 impl Deployment {
-    fn new(servers: &MailServers) -> Deployment {
-        Self::with(servers, "", "")
-    }
-
-    /// The deployment with `project_extra` lines in `[project]` and `sections` appended.
+    /// The end-to-end deployment: IMAP and SMTP on the harness's servers, Alice (handler) and
+    /// Bob in the team, `project_extra` lines in `[project]` and `sections` appended.
     pub(super) fn with(servers: &MailServers, project_extra: &str, sections: &str) -> Deployment {
-        let dir = tempfile::tempdir().unwrap();
-        let pw = dir.path().join("imap-password");
-        std::fs::write(&pw, MailServers::password(SECURITY)).unwrap();
-        std::fs::set_permissions(&pw, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let r = repo();
-        let conf = dir.path().join("security.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                r#"
-[project]
-name = "Example Project"
-security-address = "{SECURITY}"
-demo-keys = true
-{project_extra}
-[keys]
-secret = ["{r}/keys/demo-project-secret.asc"]
-[inbound]
-kind = "imap"
-host = "127.0.0.1"
-port = {imap}
-security = "plain"
-user = "{SECURITY}"
-password-file = "{pw}"
-idle-max = "20s"
-[outbound]
-kind = "smtp"
-host = "127.0.0.1"
-port = {smtp}
-security = "plain"
-[store]
-path = "store"
-[templates]
-dir = "{r}/templates"
-[[team]]
-name = "Alice Demo"
-address = "{ALICE}"
-cert = "{r}/keys/team-alice.asc"
-role = "handler"
-[[team]]
-name = "Bob Demo"
-address = "{BOB}"
-cert = "{r}/keys/team-bob.asc"
-{sections}
-"#,
-                r = r.display(),
-                imap = servers.imap_port(),
-                smtp = servers.smtp_port(),
-                pw = pw.display(),
-            ),
-        )
-        .unwrap();
-        Deployment { dir, conf }
-    }
-
-    pub(super) fn cmd(&self, args: &[&str]) -> Command {
-        crate::common::secmail(&self.conf, args)
-    }
-
-    pub(super) fn once(&self, extra_env: &[(&str, &str)]) -> std::process::Output {
-        let mut c = self.cmd(&["run", "--once"]);
-        for (k, v) in extra_env {
-            c.env(k, v);
-        }
-        c.output().unwrap()
-    }
-
-    pub(super) fn spawn(&self) -> Child {
-        crate::common::spawn_logged(self.cmd(&["run"]), &self.dir.path().join("daemon.log"), &[])
-    }
-
-    /// Waits until the daemon's log has a line containing `what`.
-    pub(super) async fn wait_log(&self, what: &str) {
-        let path = self.dir.path().join("daemon.log");
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            if std::fs::read_to_string(&path)
-                .unwrap_or_default()
-                .contains(what)
-            {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no {what:?} in the daemon log:\n{}",
-                std::fs::read_to_string(&path).unwrap_or_default()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub(super) fn case_json(&self, id: &str) -> serde_json::Value {
-        let out = self.cmd(&["case", id, "--json"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "secmail case: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
-    pub(super) fn cases_json(&self) -> Vec<serde_json::Value> {
-        let out = self.cmd(&["cases", "--json"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "secmail cases: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
+        Deployment::imap(servers)
+            .project(project_extra)
+            .member("Bob Demo", BOB, &repo().join("keys/team-bob.asc"), None)
+            .extra(sections)
+            .build()
     }
 }
 
-fn stop(mut child: Child) {
-    // SIGTERM: finish the message in hand, flush, exit 0.
-    unsafe_kill(child.id());
-    let status = child.wait().unwrap();
-    assert!(status.success(), "daemon exit status {status}");
-}
-
-fn unsafe_kill(pid: u32) {
-    Command::new("kill")
-        .arg("-TERM")
-        .arg(pid.to_string())
-        .status()
-        .unwrap();
+/// The end-to-end deployment with nothing added.
+fn deployment(servers: &MailServers) -> Deployment {
+    Deployment::with(servers, "", "")
 }
 
 pub(super) fn keys(name: &str) -> PathBuf {
@@ -165,25 +40,6 @@ pub(super) fn keys(name: &str) -> PathBuf {
 
 pub(super) fn project_cert() -> PathBuf {
     repo().join("keys/demo-project.asc")
-}
-
-/// Rita's report as gpg and a careful client make it: PGP/MIME, signed and encrypted, her cert
-/// attached, the real subject protected.
-pub(super) fn report(
-    gpg: &Gpg,
-    message_id: &str,
-    subject: &str,
-    extra_headers: &str,
-    body: &str,
-) -> Vec<u8> {
-    let cert = std::fs::read_to_string(keys("reporter-rita.asc")).unwrap();
-    let inner = format!(
-        "Content-Type: multipart/mixed; boundary=\"i1\"; protected-headers=\"v1\"\r\nSubject: {subject}\r\n\r\n--i1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n--i1\r\nContent-Type: application/pgp-keys; name=\"rita.asc\"\r\nContent-Disposition: attachment; filename=\"rita.asc\"\r\n\r\n{}\r\n--i1--\r\n",
-        cert.replace('\n', "\r\n")
-    );
-    let armored = gpg.sign_encrypt(RITA, SECURITY, inner.as_bytes());
-    let headers = format!("From: Rita Reporter <{RITA}>\r\nTo: {SECURITY}\r\nSubject: ...\r\nMessage-ID: <{message_id}>\r\n{extra_headers}");
-    pgp_mime(&headers, &armored)
 }
 
 /// Rita submits `raw` to security@; returns once it is in the security INBOX.
@@ -206,19 +62,12 @@ async fn acks(servers: &MailServers, user: &str) -> usize {
         .count()
 }
 
-pub(super) fn header<'a>(raw: &'a str, name: &str) -> Option<&'a str> {
-    raw.split("\r\n\r\n")
-        .next()?
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}: ")))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn encrypted_report_over_imap_and_smtp_with_once() {
     let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
         return;
     };
-    let d = Deployment::new(&servers);
+    let d = deployment(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
     let year = chrono::Utc::now().year();
     let case_id = format!("SEC-{year}-0001");
@@ -368,10 +217,10 @@ async fn daemon_on_idle_answers_within_seconds() {
     let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
         return;
     };
-    let d = Deployment::new(&servers);
+    let d = deployment(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
-    let daemon = d.spawn();
-    d.wait_log("connected to the IMAP server").await;
+    let daemon = d.start();
+    daemon.notified("STATUS=connected to imap");
     let sent = std::time::Instant::now();
     let raw = report(
         &rita,
@@ -388,17 +237,12 @@ async fn daemon_on_idle_answers_within_seconds() {
         })
         .await;
     let latency = sent.elapsed();
-    stop(daemon);
-    let ack = ack.unwrap_or_else(|e| {
-        panic!(
-            "{e:#}\n{}",
-            std::fs::read_to_string(d.dir.path().join("daemon.log")).unwrap_or_default()
-        )
-    });
+    daemon.stop();
+    let ack = ack.unwrap_or_else(|e| panic!("{e:#}\n{}", d.log()));
     assert!(rita.decrypt(&pgp_mime_payload(&ack)).ok);
     eprintln!("IDLE: SMTP submission to acknowledgement in the reporter's inbox: {latency:?}");
     // A second report while the daemon runs again: the restart resumes without doubling.
-    let daemon = d.spawn();
+    let daemon = d.spawn(&[]);
     servers
         .submit(
             RITA,
@@ -419,7 +263,7 @@ async fn daemon_on_idle_answers_within_seconds() {
                 && String::from_utf8_lossy(m).contains("-0002]")
         })
         .await;
-    stop(daemon);
+    daemon.stop();
     second.unwrap();
     assert_eq!(d.cases_json().len(), 2);
     let acks = acks(&servers, RITA).await;
@@ -431,7 +275,7 @@ async fn nothing_lost_or_doubled_when_stopped_between_store_and_move() {
     let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
         return;
     };
-    let d = Deployment::new(&servers);
+    let d = deployment(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
     let raw = report(
         &rita,
@@ -494,7 +338,7 @@ async fn smtp_down_the_outbox_keeps_the_mail_and_sends_it_later() {
     let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
         return;
     };
-    let d = Deployment::new(&servers);
+    let d = deployment(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
     deliver_report(
         &servers,
@@ -554,7 +398,7 @@ async fn check_online_logs_in_to_both_servers() {
     let Some(mut servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
         return;
     };
-    let d = Deployment::new(&servers);
+    let d = deployment(&servers);
     let out = d.cmd(&["check", "--online"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -579,22 +423,23 @@ async fn check_online_logs_in_to_both_servers() {
 
 /// Waits until `folder` of `user` holds at least `n` messages.
 async fn wait_count(servers: &MailServers, user: &str, folder: &str, n: usize) {
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let have = servers
-            .list(user, folder)
-            .await
-            .map(|l| l.len())
-            .unwrap_or(0);
-        if have >= n {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{user} {folder}: {have} of {n} messages"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let have = std::cell::Cell::new(0);
+    wait_until_async(
+        &format!("{n} messages in {user} {folder}"),
+        WAIT,
+        async || {
+            have.set(
+                servers
+                    .list(user, folder)
+                    .await
+                    .map(|l| l.len())
+                    .unwrap_or(0),
+            );
+            have.get() >= n
+        },
+        || format!("{user} {folder}: {} of {n} messages", have.get()),
+    )
+    .await;
 }
 
 /// A team member answers from a gpg mail client: a signed and encrypted PGP/MIME reply to her
@@ -606,7 +451,7 @@ async fn signed_team_command_round_trip() {
     let Some(servers) = servers_or_skip(&[SECURITY, RITA, ALICE, BOB]) else {
         return;
     };
-    let d = Deployment::new(&servers);
+    let d = deployment(&servers);
     let rita = Gpg::with_keys(&[&keys("reporter-rita-secret.asc"), &project_cert()]);
     let alice = Gpg::with_keys(&[&keys("team-alice-secret.asc"), &project_cert()]);
     let year = chrono::Utc::now().year();

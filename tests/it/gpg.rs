@@ -4,6 +4,10 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// The PGP/MIME builder and reader live with the other mail builders; these are the names the
+/// tests know them by.
+pub use crate::harness::mail::{pgp_mime, pgp_mime_payload};
+
 pub struct Gpg {
     pub home: tempfile::TempDir,
 }
@@ -90,26 +94,4 @@ impl Gpg {
             status,
         }
     }
-}
-
-/// The armored OpenPGP message inside a PGP/MIME encrypted mail.
-pub fn pgp_mime_payload(raw: &[u8]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(raw);
-    let start = text
-        .find("-----BEGIN PGP MESSAGE-----")
-        .expect("no PGP message in the mail");
-    let end = text
-        .find("-----END PGP MESSAGE-----")
-        .expect("unterminated PGP message")
-        + "-----END PGP MESSAGE-----".len();
-    text[start..end].as_bytes().to_vec()
-}
-
-/// A PGP/MIME encrypted mail (RFC 3156 §4) around an armored message.
-pub fn pgp_mime(headers: &str, armored: &str) -> Vec<u8> {
-    format!(
-        "{headers}MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--b1\r\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n{}\r\n--b1--\r\n",
-        armored.replace("\r\n", "\n").replace('\n', "\r\n")
-    )
-    .into_bytes()
 }

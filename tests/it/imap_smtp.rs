@@ -3,13 +3,13 @@
 //! quarantine folders, the size limit, folder creation, reconnecting after a server restart,
 //! SMTP delivery and the transient/permanent split of its failures, the file transport.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use secmail::shell::imap::{check_login, ImapInbox, Security, Wake};
 use secmail::shell::transport::{Mailer, SendError, Transport};
 
-use crate::harness::{servers_or_skip, MailServers};
+use crate::harness::mail::numbered_mail;
+use crate::harness::{servers_or_skip, wait_until_async, MailServers};
 
 const SECURITY: &str = "security@example.org";
 const REPORTER: &str = "reporter@reporter.test";
@@ -19,33 +19,24 @@ const USERS: &[&str] = &[SECURITY, REPORTER, ALICE, BOB];
 /// Deadline for conditions that normally hold within milliseconds (Dovecot's IDLE: ~0.5 s).
 const WITHIN: Duration = Duration::from_secs(20);
 
-/// A small message with a unique Message-ID and the given subject.
-fn mail(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    format!(
-        "From: <{from}>\r\nTo: <{to}>\r\nSubject: {subject}\r\n\
-         Message-ID: <it-{n}-{}@reporter.test>\r\nDate: Mon, 02 Mar 2026 10:00:00 +0000\r\n\
-         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n",
-        std::process::id()
-    )
-    .into_bytes()
-}
-
 fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// Polls `fetch_new` until `n` messages are there (the way a poller sees them).
 async fn fetch_until(inbox: &mut ImapInbox, n: usize) -> Vec<secmail::shell::imap::Fetched> {
-    let deadline = Instant::now() + WITHIN;
-    loop {
-        let got = inbox.fetch_new(0, 100).await.unwrap();
-        if got.len() >= n || Instant::now() >= deadline {
-            return got;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let mut got = Vec::new();
+    wait_until_async(
+        &format!("{n} messages fetched by polling"),
+        WITHIN,
+        async || {
+            got = inbox.fetch_new(0, 100).await.unwrap();
+            got.len() >= n
+        },
+        String::new,
+    )
+    .await;
+    got
 }
 
 #[tokio::test]
@@ -64,7 +55,7 @@ async fn idle_wakes_on_new_mail_and_fetch_returns_it() {
     assert!(inbox.uid_validity() > 0);
     assert!(inbox.fetch_new(0, 100).await.unwrap().is_empty());
 
-    let raw = mail(REPORTER, SECURITY, "idle report", "hello over idle");
+    let raw = numbered_mail(REPORTER, SECURITY, "idle report", "hello over idle");
     let mut submitted = None;
     let (wake, ()) = tokio::join!(inbox.wait(WITHIN), async {
         servers.submit(REPORTER, &[SECURITY], &raw).await.unwrap();
@@ -112,7 +103,7 @@ async fn polling_fetches_case_address_mail_in_uid_order_with_limit() {
     // recipient_delimiter "+": the case address lands in security@'s INBOX.
     let case_addr = "security+SEC-2026-0001@example.org";
     for i in 0..3 {
-        let raw = mail(
+        let raw = numbered_mail(
             REPORTER,
             case_addr,
             &format!("follow-up {i}"),
@@ -157,7 +148,11 @@ async fn moves_to_processed_and_quarantine() {
         .unwrap();
     for s in ["goes to processed", "goes to quarantine"] {
         servers
-            .submit(REPORTER, &[SECURITY], &mail(REPORTER, SECURITY, s, s))
+            .submit(
+                REPORTER,
+                &[SECURITY],
+                &numbered_mail(REPORTER, SECURITY, s, s),
+            )
             .await
             .unwrap();
     }
@@ -194,8 +189,8 @@ async fn oversize_message_is_not_fetched_whole() {
     let mut settings = servers.imap_settings(SECURITY);
     settings.max_message_bytes = 4000;
     let mut inbox = ImapInbox::connect(&settings).await.unwrap();
-    let small = mail(REPORTER, SECURITY, "small", "short");
-    let big = mail(REPORTER, SECURITY, "big", &"x".repeat(70).repeat(200));
+    let small = numbered_mail(REPORTER, SECURITY, "small", "short");
+    let big = numbered_mail(REPORTER, SECURITY, "big", &"x".repeat(70).repeat(200));
     servers.submit(REPORTER, &[SECURITY], &small).await.unwrap();
     servers.submit(REPORTER, &[SECURITY], &big).await.unwrap();
     let got = fetch_until(&mut inbox, 2).await;
@@ -292,7 +287,7 @@ async fn reconnects_after_imap_restart_and_queued_mail_arrives() {
         "{e}"
     );
     // Postfix accepts and queues while LMTP is down, and delivers once it is back.
-    let raw = mail(
+    let raw = numbered_mail(
         REPORTER,
         SECURITY,
         "while down",
@@ -330,7 +325,7 @@ async fn sender_delivers_over_smtp_and_reuses_its_connection() {
     let sender = Mailer::new(&servers.smtp_transport()).unwrap();
     sender.check().await.unwrap();
     for (i, to) in [ALICE, BOB, ALICE].iter().enumerate() {
-        let raw = mail(
+        let raw = numbered_mail(
             SECURITY,
             to,
             "[SEC-2026-0001] copy",
@@ -349,7 +344,7 @@ async fn sender_delivers_over_smtp_and_reuses_its_connection() {
             .unwrap();
     }
     // 8-bit bytes pass unchanged.
-    let raw = mail(SECURITY, REPORTER, "ack", "Grüße, ça va — 8bit");
+    let raw = numbered_mail(SECURITY, REPORTER, "ack", "Grüße, ça va — 8bit");
     sender
         .send(SECURITY, &[REPORTER.to_string()], &raw, "unused")
         .await
@@ -367,13 +362,13 @@ async fn smtp_down_is_transient_and_recovers() {
         return;
     };
     let sender = Mailer::new(&servers.smtp_transport()).unwrap();
-    let raw = mail(SECURITY, ALICE, "x", "before");
+    let raw = numbered_mail(SECURITY, ALICE, "x", "before");
     sender
         .send(SECURITY, &[ALICE.to_string()], &raw, "x")
         .await
         .unwrap();
     tokio::task::block_in_place(|| servers.stop_smtp());
-    let raw = mail(SECURITY, ALICE, "x", "after restart");
+    let raw = numbered_mail(SECURITY, ALICE, "x", "after restart");
     let e = sender
         .send(SECURITY, &[ALICE.to_string()], &raw, "x")
         .await
@@ -398,7 +393,7 @@ async fn refused_recipients_are_permanent() {
         return;
     };
     let sender = Mailer::new(&servers.smtp_transport()).unwrap();
-    let raw = mail(SECURITY, "nobody@example.org", "x", "x");
+    let raw = numbered_mail(SECURITY, "nobody@example.org", "x", "x");
     for rcpt in ["nobody@example.org", "someone@elsewhere.test"] {
         let e = sender
             .send(SECURITY, &[rcpt.to_string()], &raw, "x")
@@ -414,7 +409,7 @@ async fn refused_recipients_are_permanent() {
         .send(
             SECURITY,
             &[BOB.to_string()],
-            &mail(SECURITY, BOB, "y", "fine"),
+            &numbered_mail(SECURITY, BOB, "y", "fine"),
             "y",
         )
         .await
@@ -430,7 +425,7 @@ async fn imap_over_tls_and_starttls_trusts_the_ca_file_only() {
         .submit(
             REPORTER,
             &[SECURITY],
-            &mail(REPORTER, SECURITY, "tls", "over tls"),
+            &numbered_mail(REPORTER, SECURITY, "tls", "over tls"),
         )
         .await
         .unwrap();
@@ -481,7 +476,7 @@ async fn smtp_over_starttls_and_tls_trusts_the_ca_file_only() {
             .send(
                 SECURITY,
                 &[ALICE.to_string()],
-                &mail(SECURITY, ALICE, name, &want),
+                &numbered_mail(SECURITY, ALICE, name, &want),
                 "x",
             )
             .await
@@ -498,7 +493,7 @@ async fn smtp_over_starttls_and_tls_trusts_the_ca_file_only() {
             .send(
                 SECURITY,
                 &[ALICE.to_string()],
-                &mail(SECURITY, ALICE, "n", "n"),
+                &numbered_mail(SECURITY, ALICE, "n", "n"),
                 "x",
             )
             .await
@@ -512,7 +507,7 @@ async fn file_transport_writes_the_eml() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("outbox");
     let sender = Mailer::new(&Transport::File { dir: out.clone() }).unwrap();
-    let raw = mail(SECURITY, REPORTER, "ack", "acknowledged");
+    let raw = numbered_mail(SECURITY, REPORTER, "ack", "acknowledged");
     sender
         .send(SECURITY, &[REPORTER.to_string()], &raw, "SEC-2026-0001.ack")
         .await

@@ -102,3 +102,104 @@ async fn import_imap_folder_reads_without_moving() {
     assert_eq!(store.cases().len(), 5);
     assert_eq!(store.outbox_len(), 0);
 }
+
+#[test]
+fn imported_cases_are_history_until_a_team_member_acts() {
+    // Issue 11.10: after an import, the timers wrote to old reporters (progress updates) and
+    // escalated deadlines long missed; and a case opened at the import time.
+    let local = super::harness::Deployment::local()
+        .policy("preset = \"enarx\"")
+        .build();
+    let old = b"From: Old Reporter <old@reporter.example>\r\nTo: security@example.org\r\nSubject: An old overflow\r\nMessage-ID: <old-1@reporter.example>\r\nDate: Mon, 02 Mar 2020 10:00:00 +0000\r\n\r\nThe parser overflowed, back in 2020.\r\n".to_vec();
+    let mbox = local.path().join("old.mbox");
+    std::fs::write(&mbox, mbox_of(&[old])).unwrap();
+    let at = |t: &str, args: &[&str]| {
+        let out = local.cmd(args).env("SECMAIL_NOW", t).output().unwrap();
+        super::service::assert_ok(&out, args);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    at(
+        "2026-11-30T09:00:00Z",
+        &["import", "--mbox", mbox.to_str().unwrap()],
+    );
+    let cases: Vec<serde_json::Value> =
+        serde_json::from_str(&local.ok(&["cases", "--json"])).unwrap();
+    assert_eq!(cases.len(), 1, "{cases:?}");
+    assert_eq!(
+        cases[0]["opened"], "2020-03-02T10:00:00Z",
+        "an imported case opens at its mail's Date"
+    );
+    // A month of timer passes later: nothing to the reporter, no reminder, no escalation.
+    for day in [
+        "2026-12-02T10:00:00Z",
+        "2026-12-09T10:00:00Z",
+        "2026-12-30T10:00:00Z",
+    ] {
+        at(day, &["run", "--once"]);
+    }
+    let sent: Vec<String> = local
+        .outbox_files()
+        .into_iter()
+        .filter(|f| !f.starts_with("digest."))
+        .collect();
+    assert!(sent.is_empty(), "imported history wrote: {sent:?}");
+
+    // A member takes it up: from then on the policy's clock runs for it, from that moment.
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().to_utc();
+    let id = cases[0]["id"].as_str().unwrap();
+    let (command, _) = super::common::signed_encrypted(
+        &super::common::secret("team-alice-secret.asc"),
+        &format!("From: Alice Demo <alice@example.org>\r\nTo: security@example.org\r\nSubject: Re: [{id}] An old overflow\r\nMessage-ID: <take-up@example.org>\r\n"),
+        &super::common::text_payload(&format!("/case {id}\n/assign me\n")),
+        t("2027-01-05T10:00:00Z"),
+    );
+    local.deliver(&command, "take-up.eml");
+    let out = at("2027-01-05T10:00:00Z", &["run", "--once"]);
+    assert!(out.contains("team command"), "{out}");
+    at("2027-01-12T10:00:00Z", &["run", "--once"]);
+    let timers: Vec<String> = local
+        .outbox_files()
+        .into_iter()
+        .filter(|f| {
+            ["reminder.", "escalation.", "progress."]
+                .iter()
+                .any(|k| f.starts_with(k))
+        })
+        .collect();
+    assert!(
+        !timers.is_empty(),
+        "the clock did not start once a member acted: {:?}",
+        local.outbox_files()
+    );
+    let case: serde_json::Value = serde_json::from_str(&local.ok(&["case", id, "--json"])).unwrap();
+    assert_eq!(case["opened"], "2020-03-02T10:00:00Z");
+}
+
+#[test]
+fn an_import_tells_the_team_of_what_it_kept_in_one_alert() {
+    // With --team-copies the team hears of imported mail; what became no case is one batched
+    // alert for the whole import, not one per message (issue 11).
+    let local = Local::new();
+    let kept: Vec<Vec<u8>> = (0..3)
+        .map(|n| format!("To: security@example.org\r\nSubject: no sender {n}\r\nMessage-ID: <nofrom-{n}@example.net>\r\n\r\nwho am I\r\n").into_bytes())
+        .collect();
+    let mbox = local.path().join("old.mbox");
+    std::fs::write(&mbox, mbox_of(&kept)).unwrap();
+    let out = local.ok(&["import", "--mbox", mbox.to_str().unwrap(), "--team-copies"]);
+    assert!(out.contains("3 quarantined"), "{out}");
+    local.ok(&["run", "--once"]);
+    let alerts: Vec<String> = local
+        .outbox_files()
+        .into_iter()
+        .filter(|f| f.starts_with("team-alert."))
+        .collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    let alice = super::common::secret("team-alice-secret.asc");
+    let text = super::common::open_sent(
+        &std::fs::read(local.outbox().join(&alerts[0])).unwrap(),
+        &alice,
+    );
+    for n in 0..3 {
+        assert!(text.contains(&format!("nofrom-{n}@example.net")), "{text}");
+    }
+}

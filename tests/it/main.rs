@@ -13,6 +13,8 @@ mod check_online;
 mod cli;
 /// Shared helpers: the demo configuration, a fixed clock, the pipeline run as the daemon runs it.
 mod common;
+/// Advisories downstream tools accept: OSV schema, the BSI's CSAF validator, the CVE schema.
+mod consumers;
 /// The running daemon serves the CLI: store commands, `status`, the metrics, over its socket.
 mod control;
 /// The real daemon killed with SIGKILL mid-batch against real servers: nothing lost or doubled.
@@ -31,7 +33,7 @@ mod flood;
 mod golden;
 /// GnuPG as a reporter or team member uses it (independent of secmail's OpenPGP code).
 mod gpg;
-/// Shared fixtures of the integration tests: real Dovecot and Postfix on loopback.
+/// The toolkit: real Dovecot and Postfix, one Deployment, one wait_until, mail builders, skip.
 mod harness;
 /// The hostile corpus: every message handled within bounds, none crashes the pipeline.
 mod hostile;
@@ -41,6 +43,12 @@ mod imap_smtp;
 mod import;
 /// Every message of ../shared/interop (Thunderbird, Delta Chat, notmuch…) with its outcome.
 mod interop_pipeline;
+/// The .deb as Debian operators get it, `init` agreeing with its units, where the config is read.
+mod package;
+/// Mail made by real OpenPGP and mail software (gpg, sq, rnp, OpenPGP.js…) to its expected outcome.
+mod producers;
+/// Nothing quarantined in silence: the team's alerts, and `secmail quarantine list|show|release`.
+mod quarantine;
 /// No report is lost: reports as real clients send them open a case and are answered.
 mod reporters;
 /// One scenario per policy preset on a moving clock: acks, reminders, escalations, digests.

@@ -330,3 +330,115 @@ fn an_answer_to_a_command_mail_threads_under_it_and_names_it() {
     );
     assert!(text.contains("2026-12-24"), "{text}");
 }
+
+/// The answer of `kind` in `r`, with its raw head and its text as `key` reads it.
+fn answer(r: &secmail::core::pipeline::Processed, kind: &str, key: &str) -> (String, String) {
+    let q = r
+        .outgoing()
+        .iter()
+        .find(|q| q.kind == kind)
+        .unwrap_or_else(|| panic!("no {kind}: {}", r.summary));
+    let raw = String::from_utf8_lossy(&q.mail.raw);
+    let head = raw.split("\r\n\r\n").next().unwrap_or("").to_string();
+    (
+        head,
+        super::common::open_sent(&q.mail.raw, &super::common::secret(key)),
+    )
+}
+
+#[test]
+fn every_answer_threads_under_the_mail_it_answers_and_names_it() {
+    // Issue 11.8: "could not read", "encrypt to this key", acknowledgements and a member's note
+    // that matched no case thread under the mail they answer (RFC 5322 §3.6.4) and name it:
+    // its date always, its subject only inside encryption.
+    let fixture = |p: &str| std::fs::read(super::common::repo().join(p)).unwrap();
+    let rita = Actor::rita();
+    let signed_report = rita.pgp_mime(
+        &format!(
+            "From: Rita Reporter <rita@reporter.example>\r\nTo: security@example.org\r\nSubject: ...\r\nMessage-ID: <enc@reporter.example>\r\nDate: Wed, 23 Dec 2026 09:30:00 +0000\r\n{}",
+            rita.autocrypt("rita@reporter.example")
+        ),
+        // The protected From confirms the sender: only then is their subject repeated to them.
+        "Content-Type: text/plain; protected-headers=\"v1\"\nFrom: Rita Reporter <rita@reporter.example>\nSubject: Heap overflow in the parser\n\nDetails.\n",
+    );
+    let (note, _) = super::common::signed_encrypted(
+        &super::common::secret("team-alice-secret.asc"),
+        "From: Alice Demo <alice@example.org>\r\nTo: security@example.org\r\nSubject: Note on nothing\r\nMessage-ID: <note@example.org>\r\nDate: Tue, 22 Dec 2026 08:00:00 +0000\r\n",
+        &super::common::text_payload("Just a note.\n"),
+        super::common::now(),
+    );
+    // (mail, answer kind, reader's key, its Message-ID, date named, subject named or None)
+    type Row<'a> = (Vec<u8>, &'a str, &'a str, &'a str, &'a str, Option<&'a str>);
+    let rows: [Row; 5] = [
+        (
+            fixture("fixtures/mail/hostile/02-no-integrity.eml"),
+            "no-integrity",
+            "reporter-rita-secret.asc",
+            "02-no-integrity@hostile.example",
+            "2026-11-28",
+            None,
+        ),
+        (
+            fixture("fixtures/demo/maildir/new/0006.report-wrong-key.eml"),
+            "not-for-us",
+            "reporter-rita-secret.asc",
+            "report-6@oldkey.example",
+            "2026-11-27",
+            None,
+        ),
+        (
+            super::common::plain_mail(
+                "Sam <sam@reporter.example>",
+                "security@example.org",
+                "Clear overflow",
+                "clear@reporter.example",
+                "",
+                "A clear report.",
+            ),
+            "ack",
+            "reporter-rita-secret.asc",
+            "clear@reporter.example",
+            "2026-12-24",
+            None,
+        ),
+        (
+            signed_report,
+            "ack",
+            "reporter-rita-secret.asc",
+            "enc@reporter.example",
+            "2026-12-23",
+            Some("Heap overflow in the parser"),
+        ),
+        (
+            note,
+            "team-alert",
+            "team-alice-secret.asc",
+            "note@example.org",
+            "2026-12-22",
+            Some("Note on nothing"),
+        ),
+    ];
+    for (raw, kind, key, id, date, subject) in rows {
+        let p = pipeline();
+        let r = p.process(&raw);
+        let (head, text) = answer(&r, kind, key);
+        assert!(
+            head.contains(&format!("In-Reply-To: <{id}>")),
+            "{kind} for {id} does not thread:\n{head}"
+        );
+        assert!(
+            head.contains("References:") && head.contains(&format!("<{id}>")),
+            "{kind} for {id}: no References:\n{head}"
+        );
+        assert!(
+            text.contains(date),
+            "{kind} for {id} does not name its date {date}:\n{text}"
+        );
+        if let Some(s) = subject {
+            assert!(
+                text.contains(s),
+                "{kind} for {id} does not name its subject:\n{text}"
+            );
+        }
+    }
+}

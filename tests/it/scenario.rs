@@ -7,7 +7,7 @@ use super::common::{
 };
 use chrono::{DateTime, Utc};
 use secmail::core::calendar::Span;
-use secmail::model::{Credit, EventKind, State};
+use secmail::model::{versions, Credit, EventKind, State};
 
 const HOLIDAYS: &str = r#"holidays = ["2026-12-25", "2027-01-01"]"#;
 const RITA: &str = "Rita Reporter <rita@reporter.example>";
@@ -99,7 +99,8 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
     // Christmas is a holiday: no digest; nothing is due yet.
     assert_eq!(tick(&mut p, "2026-12-25T09:30:00Z"), vec![]);
     // Verify is due Sunday 10:00 (3 days, wall clock); the handler is reminded when three
-    // quarters of the time are gone, the coordinator told when it is missed.
+    // quarters of the time are gone; when it is missed the handler and the coordinator are
+    // told (issue 13.6: not the coordinator alone).
     assert_eq!(tick(&mut p, "2026-12-26T15:59:00Z"), vec![]);
     assert_eq!(
         tick(&mut p, "2026-12-26T16:00:00Z"),
@@ -108,7 +109,10 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
     assert_eq!(tick(&mut p, "2026-12-26T17:00:00Z"), vec![], "fires once");
     assert_eq!(
         tick(&mut p, "2026-12-27T10:00:00Z"),
-        v(&[("escalation", "bob@example.org")])
+        v(&[
+            ("escalation", "alice@example.org"),
+            ("escalation", "bob@example.org")
+        ])
     );
     // Monday is the next working day: the digest, with the breach in it.
     p.at(t("2026-12-28T09:00:00Z"));
@@ -136,7 +140,10 @@ fn ntpsec_ack_verify_fix_and_duplicates_meet() {
         tick(&mut p, "2026-12-29T16:00:00Z"),
         v(&[("reminder", "alice@example.org")])
     );
-    let mut expected = v(&[("escalation", "bob@example.org")]);
+    let mut expected = v(&[
+        ("escalation", "alice@example.org"),
+        ("escalation", "bob@example.org"),
+    ]);
     expected.extend(digests());
     assert_eq!(tick(&mut p, "2026-12-31T10:00:00Z"), expected);
     alice(
@@ -251,7 +258,10 @@ fn enarx_response_escalation_chain_and_progress_updates() {
     );
     assert_eq!(
         tick(&mut p, "2026-12-27T10:00:00Z"),
-        v(&[("escalation", "bob@example.org")])
+        v(&[
+            ("escalation", "alice@example.org"),
+            ("escalation", "bob@example.org")
+        ])
     );
     // The next step a working day later: Monday is the first, so the end of Monday.
     assert_eq!(tick(&mut p, "2026-12-28T23:59:00Z"), vec![]);
@@ -367,8 +377,8 @@ fn pyca_acknowledgement_promise_holds_when_the_automatic_one_cannot_go() {
     );
     let c = p.case("SEC-2026-0006");
     assert_eq!(
-        (c.affected.clone(), c.fixed.clone()),
-        (vec!["<46.0.2".to_string()], vec!["46.0.2".to_string()])
+        (versions::join(&c.affected), versions::join(&c.fixed)),
+        ("<46.0.2".to_string(), "46.0.2".to_string())
     );
     assert_eq!(c.reporters[0].credit, Credit::Handle("Rita R.".into()));
     assert_eq!(tick(&mut p, "2026-12-22T17:05:00Z"), vec![]);

@@ -26,6 +26,17 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The source files of a layer: `src/<layer>/**.rs` and `src/<layer>.rs`.
+pub(crate) fn layer_files(layer: &str) -> Vec<PathBuf> {
+    let src = repo().join("src");
+    let mut files = rust_files(&src.join(layer));
+    let single = src.join(format!("{layer}.rs"));
+    if single.exists() {
+        files.push(single);
+    }
+    files
+}
+
 /// The code of a file without comments (line comments and `/* */`) and string literals, so that
 /// a doc line naming `crate::shell` is not an import.
 fn code_only(text: &str) -> String {
@@ -144,12 +155,7 @@ fn layers_point_down_only_grouped_imports_too() {
     let mut checked = 0;
     let mut wrong = Vec::new();
     for (rank, layer) in order.iter().enumerate() {
-        let mut files = rust_files(&src.join(layer));
-        let single = src.join(format!("{layer}.rs"));
-        if single.exists() {
-            files.push(single);
-        }
-        for p in files {
+        for p in layer_files(layer) {
             let code = code_only(&std::fs::read_to_string(&p).unwrap());
             for named in named_layers(&code, depth(&src, &p)) {
                 if order[rank + 1..].contains(&named.as_str()) {

@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Validate a JSON document against a vendored official schema (see README.md here).
 
-usage: validate.py osv|osv-any-prefix|csaf FILE
-exit 0 valid, 1 invalid (errors on stdout), 2 no jsonschema.
-osv-any-prefix: the OSV schema with only its registered-id-prefix rule relaxed (a case id).
+usage: validate.py osv|osv-any-prefix|csaf|cve FILE
+exit 0 valid, 1 invalid (errors on stdout), 2 no jsonschema (or, for cve, no cvelib).
+osv-any-prefix: the OSV schema with only its registered-id-prefix rule relaxed (a project's
+own prefix, e.g. EXAMPLE-2026-0001, is not one of the registered home databases).
+cve: the CVE JSON 5 record schema as the PyPI package cvelib ships it (CVE_JSON_bundled_5.1.1),
+used from the installed package, not copied here.
 """
 import json
 import pathlib
@@ -24,7 +27,19 @@ def load(name):
     return json.loads((HERE / name).read_text())
 
 
+def cve_schema():
+    try:
+        import cvelib
+    except ImportError as e:  # pragma: no cover
+        print(f"python cvelib is missing ({e}): pip install cvelib", file=sys.stderr)
+        sys.exit(2)
+    path = pathlib.Path(cvelib.__file__).parent / "schemas" / "CVE_JSON_bundled_5.1.1.json"
+    return json.loads(path.read_text())
+
+
 def validator(kind):
+    if kind == "cve":
+        return jsonschema.Draft7Validator(cve_schema(), format_checker=jsonschema.FormatChecker())
     if kind.startswith("osv"):
         schema = load("osv.schema.json")
         if kind == "osv-any-prefix":
@@ -43,7 +58,7 @@ def validator(kind):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("osv", "osv-any-prefix", "csaf"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("osv", "osv-any-prefix", "csaf", "cve"):
         print(__doc__, file=sys.stderr)
         return 64
     doc = json.loads(pathlib.Path(sys.argv[2]).read_text())

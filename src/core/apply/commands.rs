@@ -13,6 +13,7 @@ use crate::core::command::{self, Command, Parsed, HELP};
 use crate::core::draft::{member_message, record_sent, reporter_message, Draft, Kind};
 use crate::core::settings::Settings;
 use crate::core::thread::{self, Threaded};
+use crate::model::versions;
 use crate::model::{Case, CaseId, ContactOffer, EventKind, State, TeamMember};
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -61,6 +62,7 @@ pub(super) fn refused(
                 m,
                 json!({
                     "reasons": reasons,
+                    "not_executed": parsed.not_executed,
                     "member_fingerprint": m.fingerprint,
                     "member_address": m.address,
                     "max_age": max_age,
@@ -114,9 +116,13 @@ pub(super) fn accepted(
     };
     let mut case = (**case).clone();
     // A signed command mail acts only on the case its signed content names (SECURITY.md,
-    // re-targeting): the headers that threaded it are not signed.
-    if let Err(why) = signed_target(parsed, about, &case.id, &config.project.case_prefix) {
-        return refuse(vec![why]);
+    // re-targeting): the headers that threaded it are not signed. A note whose command lines
+    // all stand outside the block acts on nothing: it needs no target.
+    let note = parsed.commands.is_empty();
+    if !note {
+        if let Err(why) = signed_target(parsed, about, &case.id, &config.project.case_prefix) {
+            return refuse(vec![why]);
+        }
     }
 
     let mut related = mem.related.clone();
@@ -170,21 +176,36 @@ pub(super) fn accepted(
             Command::Severity(sev, cvss) => {
                 case.severity = Some(*sev);
                 case.cvss = cvss.clone();
+                // The score, and a warning when it disagrees with the level (issue 13.4).
+                let scored = cvss
+                    .as_deref()
+                    .and_then(|v| crate::core::advisory::cvss::score(v).ok());
                 Ok(format!(
-                    "severity {}{}",
+                    "severity {}{}{}",
                     sev.as_str(),
-                    cvss.as_deref()
-                        .map(|v| format!(" ({v})"))
+                    scored
+                        .as_ref()
+                        .map(|s| format!(" ({}, score {})", s.vector, s.describe()))
+                        .unwrap_or_default(),
+                    scored
+                        .as_ref()
+                        .and_then(|s| crate::core::advisory::cvss::disagreement(*sev, s))
+                        .map(|w| format!(" — {w}"))
                         .unwrap_or_default()
                 ))
             }
+            // Shown back as understood, in words and as ranges (issue 13.3).
             Command::Affected(v) => {
                 case.affected = v.clone();
-                Ok(format!("affected versions: {}", v.join(", ")))
+                Ok(format!(
+                    "affected versions: {} ({})",
+                    versions::describe(v),
+                    versions::join(v)
+                ))
             }
             Command::Fixed(v) => {
                 case.fixed = v.clone();
-                Ok(format!("fixed versions: {}", v.join(", ")))
+                Ok(format!("fixed versions: {}", versions::join(v)))
             }
             Command::Cve(id) => {
                 case.cve = Some(id.clone());
@@ -208,6 +229,7 @@ pub(super) fn accepted(
                         r.address,
                         match credit {
                             crate::model::Credit::Anonymous => "anonymously".to_string(),
+                            crate::model::Credit::Undecided => "not yet".to_string(),
                             crate::model::Credit::Name => "by name".to_string(),
                             crate::model::Credit::Handle(h) => format!("as {h}"),
                         }
@@ -297,11 +319,16 @@ pub(super) fn accepted(
         member,
         json!({
             "done": lines,
+            "not_executed": parsed.not_executed,
             "state": case.state.as_str(),
             "handler": case.handler,
             "help": if parsed.has("help") { HELP } else { "" },
         }),
-        "Commands done".into(),
+        if note {
+            "Commands not executed".into()
+        } else {
+            "Commands done".into()
+        },
         inc.hash,
         config,
         now,
@@ -315,17 +342,32 @@ pub(super) fn accepted(
         relayed: relay,
         ..*about
     };
-    let copies = team_copies(
-        &mut case,
-        config,
-        Some(&member.address),
-        &about,
-        about.opened.attachments.clone(),
-        now,
-    );
+    // `/help` is for its sender: the rest of the team is not sent a copy (issue 13.6).
+    let help_only = parsed.has("help")
+        && parsed
+            .commands
+            .iter()
+            .all(|(_, c)| matches!(c, Command::Help | Command::Case(_)));
+    let copies = if help_only {
+        Vec::new()
+    } else {
+        team_copies(
+            &mut case,
+            config,
+            Some(&member.address),
+            &about,
+            about.opened.attachments.clone(),
+            now,
+        )
+    };
     let names: Vec<&str> = parsed.commands.iter().map(|(_, c)| c.name()).collect();
+    let not_executed = match parsed.not_executed.len() {
+        0 => String::new(),
+        1 => ", 1 line not executed".to_string(),
+        n => format!(", {n} lines not executed"),
+    };
     let summary = format!(
-        "{}: {} team command{} ({}) → {}{} confirmation, {} team cop{}",
+        "{}: {} team command{} ({}){not_executed} → {}{} confirmation, {} team cop{}",
         case.id,
         names.len(),
         if names.len() == 1 { "" } else { "s" },

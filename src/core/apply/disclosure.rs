@@ -89,7 +89,7 @@ impl Disclosing {
         };
         let text = text.trim();
         let body = (!text.is_empty()).then_some(text);
-        let applied = disclose::run(case, cmd, body, &certs, &ctx).map_err(|r| r.0)?;
+        let applied = disclose::carry_out(case, cmd, body, &certs, &ctx).map_err(|r| r.0)?;
         if *cmd == DisclosureCommand::NotifyDistributors {
             // Kept (the bytes are stored with the message) for the notices the timers send
             // later: a distributor whose cap opens later, one added later, a moved date.

@@ -7,10 +7,11 @@
 //! addresses; the sender of unreadable ciphertext gets one plain reason, never which decryption
 //! step failed (SECURITY.md, smaller ones); a reporter's known cert is replaced only by the
 //! operator's keys-dir or by a mail the known cert signed (SECURITY.md, key substitution).
-use super::{may_auto_reply, short, Incoming, Memory, Outcome};
+use super::{may_auto_reply, Incoming, Memory, Outcome, Signed};
 use crate::core::decrypt::{CertSource, Crypt, Opened};
-use crate::core::draft::{self, Kind};
+use crate::core::draft::{self, Kept, Kind};
 use crate::core::keys::{self, Cert};
+use crate::core::limits::Held;
 use crate::core::parse::Mailbox;
 use crate::core::settings::Settings;
 use crate::model::{Case, EventKind};
@@ -44,11 +45,6 @@ pub(super) fn refused_ciphertext(
         _ => "the encrypted message could not be decrypted; it may have been damaged on the way"
             .to_string(),
     };
-    let detail = format!(
-        "A message from {} could not be read ({reason}). It is in the quarantine folder, message {}.",
-        from.address,
-        short(inc.hash)
-    );
     if may_auto_reply(mem, config, false, now).is_ok() && inc.headers.from_count <= 1 {
         out.drafts.push(draft::cannot_read(
             kind,
@@ -61,17 +57,11 @@ pub(super) fn refused_ciphertext(
         out.auto_replied.push(from.address.clone());
     }
     let told = if out.auto_replied.is_empty() {
-        " The sender was not answered (rate limit or several From addresses)."
+        "the sender was not answered (rate limit or several From addresses)"
     } else {
-        " The sender was asked to send it again."
+        "the sender was asked to send it again"
     };
-    out.drafts.extend(draft::alert(
-        config,
-        inc.hash,
-        "unreadable message",
-        &format!("{detail}{told}"),
-        None,
-    ));
+    out.kept = Some(Kept::of_headers(inc.hash, inc.raw.len(), inc.headers, &reason).noting(told));
     Some(out)
 }
 
@@ -85,7 +75,7 @@ pub(super) fn learn_cert(
     case: &mut Case,
     opened: &Opened,
     from: &Mailbox,
-    signature: &str,
+    signature: Signed,
     signer: Option<&str>,
     mem: &Memory,
     config: &Settings,
@@ -106,7 +96,7 @@ pub(super) fn learn_cert(
     let known = r.cert_fingerprint.clone();
     let proven = source == "keys-dir"
         || known.is_none()
-        || (signer.is_some() && signer == known.as_deref() && signature == "good");
+        || (signer.is_some() && signer == known.as_deref() && signature == Signed::Good);
     if known.as_deref() == Some(fpr.as_str()) {
         None
     } else if proven {
@@ -193,7 +183,9 @@ pub(super) fn answer_kind(
 /// Sends the sender the answer `kind` when the rate limit allows — a good signature bound to
 /// From (`verified`) is not limited per address (issue 11.5) — and records it on the case; a
 /// held answer is recorded as suppressed. Encrypted to `cert` when there is one. Returns what
-/// was said, for the summary.
+/// was said, for the summary, and for a held answer what the team's copies must say of it (a
+/// suppression is never silent: held per address, a coalesced answer follows; held per domain
+/// or overall, only the team can answer).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn answer(
     kind: Kind,
@@ -207,10 +199,25 @@ pub(super) fn answer(
     mem: &Memory,
     config: &Settings,
     now: DateTime<Utc>,
-) -> String {
+) -> (String, Option<String>) {
     if let Err(held) = may_auto_reply(mem, config, verified, now) {
         suppressed(case, kind, held.reason(), now);
-        return format!("{} suppressed ({})", kind.as_str(), held.reason());
+        let next = match held {
+            Held::Address => {
+                "one content-free acknowledgement naming the case follows once the window has room"
+            }
+            Held::Domain | Held::Overall => {
+                "it will not be sent later: answer the reporter with a signed /reply"
+            }
+        };
+        return (
+            format!("{} suppressed ({})", kind.as_str(), held.reason()),
+            Some(format!(
+                "the {} to the sender was held back ({}); {next}.",
+                kind.as_str(),
+                held.reason()
+            )),
+        );
     }
     let d = draft::acknowledgement(kind, case, from, cert, title, inc.hash, inc.headers, config);
     draft::record_sent(case, &d, now);
@@ -227,7 +234,7 @@ pub(super) fn answer(
     out.drafts.push(d);
     out.auto_replied.push(from.address.clone());
     out.told_fingerprint = kind == Kind::NotForUs;
-    said
+    (said, None)
 }
 
 /// Records on the case that an automatic answer of `kind` was not sent, and why.

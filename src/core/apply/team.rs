@@ -6,9 +6,9 @@
 //! and a member without a usable cert gets nothing (the case records it and the copies to the
 //! others say so); a member's note is copied to the rest of the team once, a replay of its
 //! signature not at all (SECURITY.md, replay).
-use super::{received, Incoming, Outcome};
+use super::{received, Encryption, Incoming, Outcome, Signed};
 use crate::core::decrypt::{Attachment, Crypt, Opened};
-use crate::core::draft::{self, Draft, Kind};
+use crate::core::draft::{self, Draft, Kept, Kind};
 use crate::core::keys;
 use crate::core::parse::Mailbox;
 use crate::core::settings::Settings;
@@ -23,8 +23,8 @@ pub(super) struct About<'a> {
     pub from: &'a Mailbox,
     pub title: &'a str,
     pub opened: &'a Opened,
-    pub encryption: &'a str,
-    pub signature: &'a str,
+    pub encryption: Encryption,
+    pub signature: Signed,
     pub hash: &'a str,
     /// The text to show: the opened text, without command lines for a command mail.
     pub text: &'a str,
@@ -34,6 +34,9 @@ pub(super) struct About<'a> {
     pub relayed: bool,
     /// Something the team must know about this message (a refused cert change).
     pub warning: Option<&'a str>,
+    /// The automatic answer the sender was owed and did not get, and what follows (issue 11:
+    /// no suppression in silence).
+    pub unanswered: Option<&'a str>,
 }
 
 /// A team member's signed message: internal, recorded on its case and copied to the rest of
@@ -51,7 +54,11 @@ pub(super) fn note(
     let mut out = Outcome::processed(String::new());
     let Threaded::Existing { case, rule } = inc.threaded.clone() else {
         out.summary = "team message matching no case: kept, sender told".into();
-        out.drafts = draft::alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member));
+        // Encrypted to the member who wrote it: it names their subject (issue 11.8).
+        out.drafts = draft::alert(config, inc.hash, "no-case", "Your signed message to the security address matched no case (no known Message-ID, case address or [case tag]). Nothing was changed.", Some(member))
+            .into_iter()
+            .map(|d| draft::answering(d, inc.headers, Some(about.title)))
+            .collect();
         return out;
     };
     let mut case = *case;
@@ -95,6 +102,15 @@ fn replayed_note(inc: &Incoming, member: &str, now: DateTime<Utc>) -> Outcome {
     let Threaded::Existing { case, .. } = inc.threaded.clone() else {
         out.summary =
             "replay of a team signature already seen, matching no case: not copied".into();
+        out.kept = Some(
+            Kept::of_headers(
+                inc.hash,
+                inc.raw.len(),
+                inc.headers,
+                "a team member's signed message seen before (a replay), matching no case",
+            )
+            .noting(format!("not copied; signed by {member}")),
+        );
         return out;
     };
     let mut case = *case;
@@ -157,12 +173,13 @@ pub(super) fn team_copies(
         "from_name": about.from.name,
         "title": about.title,
         "state": case.state.as_str(),
-        "encryption": about.encryption,
-        "signature": about.signature,
+        "encryption": about.encryption.as_str(),
+        "signature": about.signature.as_str(),
         "text": about.text,
         "commands": about.commands,
         "relayed": about.relayed,
         "warning": about.warning,
+        "unanswered": about.unanswered,
         "unauthenticated": unauthenticated,
         "withheld": withheld_lines,
         "attachments": attachments.iter().map(|a| a.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),

@@ -40,6 +40,10 @@ pub struct CommandMail<'a> {
 /// Decides whether the command block of a message may act (DESIGN.md "Team commands": a
 /// valid signature by a team member's key; `From:` alone proves nothing; once per signature;
 /// only while it is fresh). `seen` tells whether a signature digest was used before.
+///
+/// A message with no command block but with command lines elsewhere
+/// ([`Parsed::not_executed`]) is a member's note: `Member` when its signature would authorize
+/// commands (the note is then answered "not executed"), else `NotCommands` as before.
 pub fn authorize<'a>(
     parsed: &Parsed,
     opened: &Opened,
@@ -50,8 +54,26 @@ pub fn authorize<'a>(
     seen: &dyn Fn(&str) -> bool,
 ) -> Authority<'a> {
     if !parsed.has_commands() {
-        return Authority::NotCommands;
+        if parsed.not_executed.is_empty() {
+            return Authority::NotCommands;
+        }
+        return match gate(parsed, opened, from, team, max_age, now, seen) {
+            a @ Authority::Member { .. } => a,
+            _ => Authority::NotCommands,
+        };
     }
+    gate(parsed, opened, from, team, max_age, now, seen)
+}
+
+fn gate<'a>(
+    parsed: &Parsed,
+    opened: &Opened,
+    from: &str,
+    team: &'a [TeamMember],
+    max_age: Duration,
+    now: DateTime<Utc>,
+    seen: &dyn Fn(&str) -> bool,
+) -> Authority<'a> {
     let by_fpr = |f: Option<&str>| team.iter().find(|m| Some(m.fingerprint.as_str()) == f);
     let from_member = team.iter().find(|m| m.address.eq_ignore_ascii_case(from));
     let refuse = |to: Option<&'a TeamMember>, why: String| Authority::Refused {

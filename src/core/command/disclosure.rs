@@ -5,7 +5,8 @@
 //! Invariants: pure and total; a line is checked for form only (a date that parses, an address
 //! that looks like one), never against the case or the policy: that is `core::disclose`'s.
 use crate::model::NoticeKind;
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
 /// A disclosure command from a signed team mail (DESIGN.md "Team commands").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,7 +45,10 @@ impl DisclosureCommand {
 pub enum When {
     /// A day: the policy's time applies.
     Day(NaiveDate),
+    /// A moment fixed by what was written: an offset, `Z`, `UTC` or an IANA zone.
     At(DateTime<Utc>),
+    /// A wall-clock time without a zone: read in the policy's time zone (issue 13.2).
+    Local(NaiveDateTime),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +105,8 @@ pub fn parse_args(name: &str, args: &str) -> Option<Result<DisclosureCommand, St
 
 /// Lines for the team's `/help`.
 pub const HELP: &str = "\
-  /embargo DATE [HH:MM] [force] [ADDRESS…]  disclosure date (default 16:00 UTC;
+  /embargo DATE [HH:MM [ZONE]] [force] [ADDRESS…]  disclosure date (default 16:00 UTC;
+                         a bare HH:MM is in the policy's time zone; 2026-12-08T14:00Z too;
                          Friday to Sunday and dates past the policy's maximum need force);
                          addresses: who outside the team may know before (need to know)
   /embargo public        the issue leaked: reporter and team told, disclose now
@@ -112,32 +117,40 @@ pub const HELP: &str = "\
                          (attach their cert) | remove ID|ADDRESS";
 
 fn parse_embargo(words: &[String]) -> Result<DisclosureCommand, String> {
-    let usage =
-        "usage: /embargo YYYY-MM-DD [HH:MM] [force] [need-to-know ADDRESS…] | /embargo public";
     if words.len() == 1 && words[0].eq_ignore_ascii_case("public") {
         return Ok(DisclosureCommand::EmbargoPublic);
     }
-    let (mut date, mut time, mut force, mut need_to_know) = (None, None, false, Vec::new());
+    let (mut when, mut force, mut need_to_know) = (Vec::new(), false, Vec::new());
     for w in words {
         if w.eq_ignore_ascii_case("force") {
             force = true;
         } else if w.contains('@') {
             let a = w.trim_matches(['<', '>', ',']).to_ascii_lowercase();
             if !is_address(&a) {
-                return Err(format!("{w:?} is not an address; {usage}"));
+                return Err(format!("{w:?} is not an address; {}", usage(words)));
             }
             need_to_know.push(a);
-        } else if date.is_none() {
-            date = Some(w.as_str());
-        } else if time.is_none() {
-            time = Some(w.as_str());
         } else {
-            return Err(format!("{w:?}: {usage}"));
+            when.push(w.as_str());
         }
     }
-    let date = date
-        .and_then(|d| parse_when(d, time))
-        .ok_or_else(|| format!("{}: {usage}", words.join(" ")))?;
+    let date = match when.as_slice() {
+        [d] => parse_when(d, None),
+        [d, t] => parse_when(d, Some(t)),
+        [d, t, z] => parse_when(d, Some(&format!("{t} {z}"))),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        if when.is_empty() {
+            format!("missing DATE; {}", usage(words))
+        } else {
+            format!(
+                "{} is not a date and time of these forms; {}",
+                when.join(" "),
+                usage(words)
+            )
+        }
+    })?;
     Ok(DisclosureCommand::Embargo {
         date,
         force,
@@ -145,20 +158,108 @@ fn parse_embargo(words: &[String]) -> Result<DisclosureCommand, String> {
     })
 }
 
-/// `2026-12-08`, `2026-12-08 14:00` (UTC), `2026-12-08T14:00:00Z` or any RFC 3339 time.
+/// The accepted forms, with the date (and time) the member wrote filled in, so that a retry is
+/// one edit (issue 13.7).
+fn usage(words: &[String]) -> String {
+    let date = words
+        .iter()
+        .find_map(|w| {
+            let head = w.get(..10)?;
+            NaiveDate::parse_from_str(head, "%Y-%m-%d").ok()?;
+            Some(head.to_string())
+        })
+        .unwrap_or_else(|| "YYYY-MM-DD".into());
+    let time = words
+        .iter()
+        .find_map(|w| {
+            let i = w.find(':')?;
+            let hm = w.get(i.checked_sub(2)?..i + 3)?;
+            NaiveTime::parse_from_str(hm, "%H:%M").ok()?;
+            Some(hm.to_string())
+        })
+        .unwrap_or_else(|| "14:00".into());
+    format!(
+        "write one of: /embargo {date} (at 16:00 UTC) | /embargo {date} {time} (in the policy's time zone) | /embargo {date} {time} UTC | /embargo {date} {time} Europe/Berlin (an IANA zone) | /embargo {date}T{time}Z | /embargo {date}T{time}+01:00 | /embargo public; then [force] [need-to-know ADDRESS…]"
+    )
+}
+
+/// A date, and optionally a time: `2026-12-08` (the policy's time of day),
+/// `2026-12-08 14:00` (in the policy's zone), `2026-12-08 14:00 UTC`, `2026-12-08 14:00
+/// Europe/Berlin`, `2026-12-08 14:00Z`, `2026-12-08 14:00+01:00`, and ISO 8601 / RFC 3339 in
+/// one word: `2026-12-08T14:00Z`, `2026-12-08T14:00:00+01:00`, `2026-12-08T14:00` (policy
+/// zone). A local time that does not exist in the zone named (the clocks went forward) is not
+/// a date.
 pub fn parse_when(date: &str, time: Option<&str>) -> Option<When> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(date) {
-        return time.is_none().then(|| When::At(t.with_timezone(&Utc)));
+    if let Some((d, t)) = date.split_once(['T', 't']) {
+        if time.is_some() {
+            return None;
+        }
+        let day = NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()?;
+        return at(day, t);
     }
     let day = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
     match time {
         None => Some(When::Day(day)),
-        Some(t) => {
-            let t = t.trim_end_matches("UTC").trim_end_matches('Z');
-            let t = NaiveTime::parse_from_str(t, "%H:%M").ok()?;
-            Some(When::At(Utc.from_utc_datetime(&day.and_time(t))))
-        }
+        Some(t) => at(day, t),
     }
+}
+
+/// `HH:MM[:SS]` with an optional zone (`Z`, `+01:00`, `+0100`, `+01`, ` UTC`, ` GMT`, ` Zone/Name`).
+fn at(day: NaiveDate, t: &str) -> Option<When> {
+    let t = t.trim();
+    let (clock, zone) = match t.split_once(char::is_whitespace) {
+        Some((c, z)) => (c, Some(z.trim())),
+        None => {
+            let cut = t.find(['Z', 'z', '+', '-']).unwrap_or(t.len());
+            let (c, z) = t.split_at(cut);
+            (c, (!z.is_empty()).then_some(z))
+        }
+    };
+    let clock = NaiveTime::parse_from_str(clock, "%H:%M:%S")
+        .or_else(|_| NaiveTime::parse_from_str(clock, "%H:%M"))
+        .ok()?;
+    let local = day.and_time(clock);
+    let Some(zone) = zone else {
+        return Some(When::Local(local));
+    };
+    if let Some(offset) = offset(zone) {
+        return offset
+            .from_local_datetime(&local)
+            .single()
+            .map(|t| When::At(t.with_timezone(&Utc)));
+    }
+    let tz: Tz = match zone.to_ascii_uppercase().as_str() {
+        "UTC" | "GMT" | "Z" => Tz::UTC,
+        _ => zone.parse().ok()?,
+    };
+    tz.from_local_datetime(&local)
+        .single()
+        .map(|t| When::At(t.with_timezone(&Utc)))
+}
+
+/// `Z`, `+01:00`, `-0500`, `+01` as an offset.
+fn offset(z: &str) -> Option<FixedOffset> {
+    if z.eq_ignore_ascii_case("z") {
+        return FixedOffset::east_opt(0);
+    }
+    let sign = match z.chars().next()? {
+        '+' => 1,
+        '-' => -1,
+        _ => return None,
+    };
+    let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
+    if !digits.bytes().all(|b| b.is_ascii_digit()) || !matches!(digits.len(), 2 | 4) {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = match &digits[2..] {
+        "" => 0,
+        mm => mm.parse().ok()?,
+    };
+    if h > 23 || m > 59 {
+        return None;
+    }
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
 fn parse_list_command(words: &[String]) -> Result<ListCommand, String> {
@@ -276,14 +377,68 @@ mod tests {
                 need_to_know: vec![],
             })),
         );
-        check(
-            "/embargo 2026-12-08 14:30",
+        let local =
+            |s: &str| When::Local(NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap());
+        let embargo = |date| {
             Some(Ok(DisclosureCommand::Embargo {
-                date: at("2026-12-08T14:30:00Z"),
+                date,
                 force: false,
                 need_to_know: vec![],
-            })),
+            }))
+        };
+        // Issue 13.2: a bare time is the policy's; an offset, Z, UTC or an IANA zone fixes it.
+        check(
+            "/embargo 2026-12-08 14:30",
+            embargo(local("2026-12-08 14:30")),
         );
+        check(
+            "/embargo 2026-12-08T14:30",
+            embargo(local("2026-12-08 14:30")),
+        );
+        check(
+            "/embargo 2026-12-15T14:00Z",
+            embargo(at("2026-12-15T14:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15t14:00z",
+            embargo(at("2026-12-15T14:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15 14:00 UTC",
+            embargo(at("2026-12-15T14:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15 14:00Z",
+            embargo(at("2026-12-15T14:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15 14:00 utc",
+            embargo(at("2026-12-15T14:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15 14:00 Europe/Berlin",
+            embargo(at("2026-12-15T13:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15 14:00 America/New_York",
+            embargo(at("2026-12-15T19:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15T14:00-0500",
+            embargo(at("2026-12-15T19:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15 14:00+01",
+            embargo(at("2026-12-15T13:00:00Z")),
+        );
+        check(
+            "/embargo 2026-12-15T14:00:30+01:00",
+            embargo(at("2026-12-15T13:00:30Z")),
+        );
+        // The clocks go forward at 02:00 in Berlin on 2027-03-28: 02:30 is no time there.
+        check("/embargo 2027-03-28 02:30 Europe/Berlin", Some(Err(())));
+        check("/embargo 2026-12-15 14:00 Mars/Olympus", Some(Err(())));
+        check("/embargo 2026-12-15 25:00", Some(Err(())));
         check(
             "/embargo 2026-12-08T14:30:00+01:00",
             Some(Ok(DisclosureCommand::Embargo {
@@ -339,5 +494,28 @@ mod tests {
         check("/distributors add a@b.example --name \"open", Some(Err(())));
         check("/reply", None);
         check("not a command", None);
+    }
+
+    /// Issue 13.7: a form that is refused gets the accepted forms back with its own date and
+    /// time filled in, so that a retry is one edit.
+    #[test]
+    fn a_refused_form_gets_the_forms_with_its_date() {
+        let why = |line: &str| match parse(line) {
+            Some(Err(e)) => e,
+            other => panic!("{line}: {other:?}"),
+        };
+        let e = why("/embargo 2026-03-15T14h");
+        for form in [
+            "/embargo 2026-03-15 (at 16:00 UTC)",
+            "/embargo 2026-03-15 14:00 UTC",
+            "/embargo 2026-03-15T14:00Z",
+            "/embargo 2026-03-15T14:00+01:00",
+        ] {
+            assert!(e.contains(form), "{form:?} missing in {e}");
+        }
+        let e = why("/embargo 2026-03-16 09:30 o'clock");
+        assert!(e.contains("/embargo 2026-03-16T09:30Z"), "{e}");
+        let e = why("/embargo soon");
+        assert!(e.contains("/embargo YYYY-MM-DD 14:00 UTC"), "{e}");
     }
 }

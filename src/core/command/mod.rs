@@ -7,14 +7,18 @@
 //! `/reply` hands to the reporter. What the commands do to a case is `core::apply`'s (and
 //! `core::disclose`'s for the disclosure commands).
 //!
-//! Invariants: pure and total; a command line is `/name args` with `name` of lowercase letters
-//! and dashes, and the block ends at the first other line (a blank line too), so "/usr/bin is
-//! broken" in prose is text, not a command. A message whose block has any bad line is refused
-//! whole (all or nothing), each bad line with its reason.
+//! Invariants: pure and total; a command line is `/name args` with `name` of letters and
+//! dashes, in any case (`/State Confirmed` is `/state confirmed`); the block stands at the top
+//! of the body or right below the attribution line and quoted lines a reply starts with
+//! (`block`), and ends at the first other line (a blank line too), so "/usr/bin is broken" in
+//! prose is text, not a command. A line naming a command anywhere else is not executed and
+//! listed in [`Parsed::not_executed`] with why, for the sender's answer. A message whose block
+//! has any bad line is refused whole (all or nothing), each bad line with its reason.
 //!
 //! Extension point: a new command is a [`Command`] variant, a row in [`parse_line`] and in
 //! [`HELP`], and its effect in `apply::commands`.
 mod authority;
+mod block;
 pub mod disclosure;
 mod relay;
 
@@ -22,6 +26,7 @@ pub use authority::{authorize, Authority, CommandMail};
 pub use disclosure::{DisclosureCommand, ListCommand, When};
 pub use relay::{internal_marker, relay_text};
 
+use crate::model::versions::{self, VersionSpec};
 use crate::model::{CaseId, Credit, Severity, State};
 
 /// One command, its arguments checked for form (not yet against the case).
@@ -33,8 +38,9 @@ pub enum Command {
     Assign(String),
     State(State),
     Severity(Severity, Option<String>),
-    Affected(Vec<String>),
-    Fixed(Vec<String>),
+    Affected(Vec<VersionSpec>),
+    /// Versions only: a fix is in a release, not in a range.
+    Fixed(Vec<VersionSpec>),
     Cve(String),
     /// `reporter`: which reporter, when the case has more than one.
     Credit {
@@ -80,6 +86,9 @@ pub struct Parsed {
     pub errors: Vec<String>,
     /// The body without the command block: what is stored and, with `/reply`, relayed.
     pub text: String,
+    /// Command lines outside the block ("LINE: why"): not executed, and the sender is told
+    /// (issue 13.1: nothing a member wrote as a command is dropped silently).
+    pub not_executed: Vec<String>,
 }
 
 impl Parsed {
@@ -95,23 +104,30 @@ impl Parsed {
 
 /// What `/help` answers.
 pub const HELP: &str = "\
-Commands go at the top of a signed reply, one per line; the first other line ends them.
-The signed text must name the case: reply quoting the team copy (its Case: line), keep
-the [case] tag in the subject of a client that protects it, or add a /case line.
+Commands go in one block of a signed reply, one per line, in any case (/State = /state):
+at the top, or right below the quoted text (\"... wrote:\" and the > lines). The first
+other line, a blank one too, ends the block; command lines elsewhere are not executed,
+and you are told which. The signed text must name the case: reply quoting the team
+copy (its Case: line), keep the [case] tag in the subject of a client that protects
+it, or add a /case line.
   /case CASE             the case these commands are for
   /reply                 send the rest of this message to the reporter(s)
   /assign ADDRESS|me     make a team member the case's handler
   /state STATE           new, triage, confirmed, fixing, fix-ready, pre-notified,
                          disclosed, closed, rejected
-  /severity LEVEL [CVSS] low, medium, high or critical, optionally a CVSS vector
-  /affected VERSIONS     affected versions, e.g. \"<2.4.2, 3.0.0\"
-  /fixed VERSIONS        fixed versions
+  /severity LEVEL [CVSS] low, medium, high or critical, optionally a CVSS v3.1 or v4.0
+                         vector (scored; a level the score disagrees with is warned of)
+  /affected VERSIONS     affected versions and ranges: 2.4.0, 2.4.1 | >=2.0, <2.3.2 |
+                         2.0 - 2.3.1 (2.3.1 included) | < 3.1
+  /fixed VERSIONS        the versions with the fix, e.g. 2.3.2
   /cve ID                e.g. CVE-2026-12345
   /credit NAME|anonymous how to credit the reporter ([ADDRESS] first with several)
   /duplicate CASE        this case duplicates CASE; the reporters are offered contact
-  /embargo DATE [HH:MM] [force] [ADDRESS…]
-                         disclosure date (default 16:00 UTC; Friday to Sunday and dates
-                         past the policy's maximum need force); addresses: need to know
+  /embargo DATE [HH:MM [ZONE]] [force] [ADDRESS…]
+                         disclosure date: 2026-12-08 (16:00 UTC), 2026-12-08 14:00 (the
+                         policy's time zone), 2026-12-08 14:00 UTC or Europe/Berlin,
+                         2026-12-08T14:00Z, 2026-12-08T14:00+01:00. Friday to Sunday and
+                         dates past the policy's maximum need force; addresses: need to know
   /embargo public        the issue leaked: reporter and team told, disclose now
   /notify-distributors   advance notice to each distributor (the text below the commands:
                          description and remedy; attachments: the patches); the reporter
@@ -127,51 +143,52 @@ nothing: one bad line refuses the whole message.";
 /// The most command lines one message may carry.
 const MAX_COMMANDS: usize = 50;
 
-/// Splits `body` into its command block and the rest, and parses each command line.
+/// Splits `body` into its command block and the rest (`block`: at the top, or below the
+/// quote a reply starts with), and parses each command line. Command lines elsewhere are
+/// [`Parsed::not_executed`], each with why.
 pub fn parse(body: &str, case_prefix: &str) -> Parsed {
     let mut out = Parsed::default();
-    let mut lines = body.lines().peekable();
-    while lines.peek().is_some_and(|l| l.trim().is_empty()) {
-        lines.next();
-    }
-    let mut rest = Vec::new();
-    let mut in_block = true;
-    for line in lines {
-        if in_block {
-            if let Some((name, args)) = command_line(line) {
-                let written = line.trim().to_string();
-                if out.commands.len() + out.errors.len() >= MAX_COMMANDS {
-                    out.errors
-                        .push(format!("more than {MAX_COMMANDS} command lines"));
-                    continue;
-                }
-                match parse_line(name, args, case_prefix) {
-                    Ok(c) => out.commands.push((written, c)),
-                    Err(why) => out.errors.push(format!("{written}: {why}")),
-                }
-                continue;
-            }
-            in_block = false;
+    let known = |n: &str| NAMES.contains(&n) || disclosure::NAMES.contains(&n);
+    let split = block::split(body, &known);
+    for line in &split.block {
+        let Some((name, args)) = block::command_line(line) else {
+            continue;
+        };
+        let written = line.trim().to_string();
+        if out.commands.len() + out.errors.len() >= MAX_COMMANDS {
+            out.errors
+                .push(format!("more than {MAX_COMMANDS} command lines"));
+            continue;
         }
-        rest.push(line);
+        match parse_line(&name, args, case_prefix) {
+            Ok(c) => out.commands.push((written, c)),
+            Err(why) => out.errors.push(format!("{written}: {why}")),
+        }
     }
-    while rest.first().is_some_and(|l| l.trim().is_empty()) {
-        rest.remove(0);
-    }
-    out.text = rest.join("\n");
+    out.not_executed = split
+        .stray
+        .iter()
+        .take(MAX_COMMANDS)
+        .map(|(line, why)| format!("{line}: {why}"))
+        .collect();
+    out.text = split.text.join("\n");
     out
 }
 
-/// `/name args` → (name, args), when `name` is a command word.
-fn command_line(line: &str) -> Option<(&str, &str)> {
-    let t = line.trim();
-    let body = t.strip_prefix('/')?;
-    let (name, args) = body.split_once(char::is_whitespace).unwrap_or((body, ""));
-    let word = !name.is_empty()
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c == '-');
-    word.then(|| (name, args.trim()))
-}
+/// The command names of [`parse_line`] besides the disclosure ones.
+const NAMES: &[&str] = &[
+    "reply",
+    "help",
+    "assign",
+    "state",
+    "severity",
+    "affected",
+    "fixed",
+    "cve",
+    "credit",
+    "case",
+    "duplicate",
+];
 
 fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, String> {
     let none = |c: Command| {
@@ -211,17 +228,27 @@ fn parse_line(name: &str, args: &str, case_prefix: &str) -> Result<Command, Stri
                 .ok_or("missing LEVEL (low, medium, high, critical)")?;
             let sev = Severity::parse(level)
                 .ok_or_else(|| format!("unknown level {level:?}; low, medium, high or critical"))?;
-            let cvss = words.next().map(str::to_string);
+            // Parsed and scored by RustSec's cvss crate (issue 13.4); kept in its canonical
+            // form. A level the score disagrees with is accepted with a warning (apply).
+            let cvss = match words.next() {
+                Some(v) => Some(crate::core::advisory::cvss::score(v)?.vector),
+                None => None,
+            };
             if words.next().is_some() {
                 return Err("too many arguments: LEVEL [CVSS]".into());
             }
-            if let Some(v) = &cvss {
-                check_cvss(v)?;
-            }
             Ok(Command::Severity(sev, cvss))
         }
-        "affected" => versions(args).map(Command::Affected),
-        "fixed" => versions(args).map(Command::Fixed),
+        "affected" => versions::parse_list(args).map(Command::Affected),
+        "fixed" => {
+            let v = versions::parse_list(args)?;
+            match v.iter().find(|v| matches!(v, VersionSpec::Range(_))) {
+                Some(r) => Err(format!(
+                    "{r} is a range; /fixed names the versions that have the fix, e.g. /fixed 2.3.2"
+                )),
+                None => Ok(Command::Fixed(v)),
+            }
+        }
         "cve" => {
             let id = one_arg(args, "ID")?.to_ascii_uppercase();
             if is_cve(&id) {
@@ -299,47 +326,6 @@ fn is_cve(s: &str) -> bool {
             && (4..=9).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// A CVSS v3.x or v4.0 vector: `CVSS:3.1/AV:N/AC:L/...`, metric:value pairs.
-fn check_cvss(v: &str) -> Result<(), String> {
-    let mut parts = v.split('/');
-    let head = parts.next().unwrap_or("");
-    let ok_head = matches!(head, "CVSS:3.0" | "CVSS:3.1" | "CVSS:4.0");
-    let metrics: Vec<&str> = parts.collect();
-    let ok_metrics = !metrics.is_empty()
-        && metrics.iter().all(|m| {
-            m.split_once(':').is_some_and(|(k, val)| {
-                !k.is_empty()
-                    && !val.is_empty()
-                    && k.chars().all(|c| c.is_ascii_alphabetic())
-                    && val.chars().all(|c| c.is_ascii_alphanumeric())
-            })
-        });
-    if ok_head && ok_metrics && v.len() <= 200 {
-        Ok(())
-    } else {
-        Err(format!(
-            "{v:?} is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
-        ))
-    }
-}
-
-/// "1.0, <2.4.2 3.x" → ["1.0", "<2.4.2", "3.x"]: comma or space separated.
-fn versions(args: &str) -> Result<Vec<String>, String> {
-    let v: Vec<String> = args
-        .split([',', ' ', '\t'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    if v.is_empty() {
-        return Err("missing VERSIONS".into());
-    }
-    if v.len() > 100 || v.iter().any(|s| s.len() > 64) {
-        return Err("too many or too long versions".into());
-    }
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,7 +369,7 @@ mod tests {
                     Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
                 ),
                 Command::Cve("CVE-2026-1234".into()),
-                Command::Affected(vec!["<2.4.2".into(), "3.0.0".into()]),
+                Command::Affected(versions::parse_list("<2.4.2, 3.0.0").unwrap()),
                 Command::Fixed(vec!["2.4.2".into()]),
             ],
             &[],
@@ -408,6 +394,42 @@ mod tests {
     }
 
     #[test]
+    fn names_are_case_insensitive_and_blocks_may_follow_a_quote() {
+        check(
+            "/State Confirmed\n/ASSIGN me",
+            &[
+                Command::State(State::Confirmed),
+                Command::Assign("me".into()),
+            ],
+            &[],
+            "",
+        );
+        check(
+            "On Tue, 1 Dec 2026 at 10:00, secmail wrote:\n> Case: SEC-2026-0001\n>\n> parse_packet overflows\n\n/state confirmed\n\nThanks.",
+            &[Command::State(State::Confirmed)],
+            &[],
+            "On Tue, 1 Dec 2026 at 10:00, secmail wrote:\n> Case: SEC-2026-0001\n>\n> parse_packet overflows\n\nThanks.",
+        );
+        let p = parse(
+            "Looking into it.\n/State triage\n/embargo 2026-12-08",
+            "SEC",
+        );
+        assert!(p.commands.is_empty() && p.errors.is_empty());
+        assert_eq!(
+            p.not_executed,
+            [
+                format!("/State triage: {}", block::AFTER_TEXT),
+                format!("/embargo 2026-12-08: {}", block::AFTER_TEXT),
+            ]
+        );
+        let p = parse("/help\n\n/state closed", "SEC");
+        assert_eq!(
+            p.not_executed,
+            [format!("/state closed: {}", block::AFTER_BLOCK)]
+        );
+    }
+
+    #[test]
     fn bad_lines_each_give_a_reason() {
         check(
             "/state bogus\n/severity huge\n/cve 1234\n/assign nobody\n/frobnicate\n/reply now\n/duplicate CVE-2026-0001\n/state duplicate\n/embargo next week\n/severity low CVSS:9",
@@ -421,8 +443,8 @@ mod tests {
                 "/reply now: /reply takes no argument",
                 "/duplicate CVE-2026-0001: \"CVE-2026-0001\" is not a case id like SEC-2026-0001",
                 "/state duplicate: use /duplicate CASE to mark a duplicate",
-                "/embargo next week: next week: usage: /embargo YYYY-MM-DD [HH:MM] [force] [need-to-know ADDRESS…] | /embargo public",
-                "/severity low CVSS:9: \"CVSS:9\" is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "/embargo next week: next week is not a date and time of these forms; write one of: /embargo YYYY-MM-DD (at 16:00 UTC) | /embargo YYYY-MM-DD 14:00 (in the policy's time zone) | /embargo YYYY-MM-DD 14:00 UTC | /embargo YYYY-MM-DD 14:00 Europe/Berlin (an IANA zone) | /embargo YYYY-MM-DDT14:00Z | /embargo YYYY-MM-DDT14:00+01:00 | /embargo public; then [force] [need-to-know ADDRESS…]",
+                "/severity low CVSS:9: \"CVSS:9\" is not a CVSS vector like CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H (invalid CVSS metric group component: `CVSS:9`)",
             ],
             "",
         );

@@ -35,7 +35,7 @@ pub fn relay_text(rest: &str) -> String {
 }
 
 /// An unquoted copy of an earlier message begins here (Outlook, Gmail, Apple Mail styles).
-fn starts_forwarded_quote(lines: &[&str]) -> bool {
+pub(super) fn starts_forwarded_quote(lines: &[&str]) -> bool {
     let first = lines.first().map(|l| l.trim()).unwrap_or("");
     let lower = first.to_ascii_lowercase();
     if lower.starts_with("-----original message-----")

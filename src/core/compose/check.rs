@@ -196,12 +196,15 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
         "step": 1,
     });
     let extra = match kind {
-        Kind::Ack | Kind::NotForUs => json!({
-            "reporter_name": "Rita Reporter",
-            "encrypted": true,
-            "ask_for": ["the affected versions"],
-            "their_subject": "Heap overflow in the parser",
-        }),
+        Kind::Ack | Kind::NotForUs => merge(
+            answering.clone(),
+            json!({
+                "reporter_name": "Rita Reporter",
+                "encrypted": true,
+                "ask_for": ["the affected versions"],
+                "their_subject": "Heap overflow in the parser",
+            }),
+        ),
         Kind::TeamCopy => json!({
             "member": "Alice Demo",
             "from": "reporter@reporter.test",
@@ -214,22 +217,38 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
             "commands": ["/state triage"],
             "relayed": true,
             "warning": "the signature is not by the sender",
+            "unanswered": "the ack to the sender was held back (rate limit per domain)",
             "unauthenticated": "clear text beside the encrypted part",
             "withheld": ["bob@example.org (cert expired)"],
             "attachments": ["poc.txt"],
         }),
-        Kind::NoIntegrity | Kind::Unreadable => json!({
-            "reason": "no integrity protection",
-            "case_id": null,
-            "case_address": null,
-        }),
-        Kind::TeamAlert => json!({
-            "member": "Alice Demo",
-            "what": "mail loop",
-            "text": "A message came back to us.",
-            "case_id": null,
-            "case_address": null,
-        }),
+        Kind::NoIntegrity | Kind::Unreadable => merge(
+            answering.clone(),
+            json!({
+                "reason": "no integrity protection",
+                "case_id": null,
+                "case_address": null,
+            }),
+        ),
+        Kind::TeamAlert => merge(
+            answering.clone(),
+            json!({
+                "member": "Alice Demo",
+                "what": "mail loop",
+                "text": "A message came back to us.",
+                "case_id": null,
+                "case_address": null,
+                "messages": [{
+                    "id": "733a92138403",
+                    "sender": "w2@hostile.example",
+                    "date": "2026-11-28T10:00:00Z",
+                    "size": 697,
+                    "message_id": "02-no-integrity@hostile.example",
+                    "reason": "encrypted without integrity protection",
+                    "note": "the sender was asked to send it again",
+                }],
+            }),
+        ),
         Kind::AdvanceNotice | Kind::FinalNotice => notice,
         // To a distributor (`notice`) or to a reporter (`to_reporters`).
         Kind::EmbargoOver => {
@@ -259,6 +278,7 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
                 "state": "triage",
                 "handler": "alice@example.org",
                 "help": "Commands: /state, /assign, …",
+                "not_executed": ["/state fixed — below the quoted text's end"],
             }),
         ),
         Kind::CommandRefused => merge(
@@ -268,6 +288,7 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
                 "member_fingerprint": "D678A78DB66B90D400198BCA41A7F5D9754DD361",
                 "member_address": "alice@example.org",
                 "max_age": "7d",
+                "not_executed": ["/state fixed — below the quoted text's end"],
             }),
         ),
         Kind::Relay => merge(reporter.clone(), json!({ "text": "We have a fix." })),
@@ -276,7 +297,8 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
             reporter.clone(),
             json!({ "other_name": "Otto Other", "other_address": "otto@other.test" }),
         ),
-        Kind::Reminder | Kind::Escalation => merge(member.clone(), deadline),
+        Kind::Reminder => merge(member.clone(), deadline),
+        Kind::Escalation => merge(merge(member.clone(), deadline), json!({ "holder": true })),
         Kind::Progress => merge(
             reporter.clone(),
             json!({

@@ -273,8 +273,11 @@ pub(super) fn text_bytes(part: &mime::Part) -> (Vec<u8>, String) {
 
 pub(super) fn decode_charset(b: &[u8], charset: &str) -> String {
     match charset {
-        "" | "utf-8" | "utf8" | "us-ascii" | "ascii" => String::from_utf8_lossy(b).into_owned(),
-        cs => match mail_parser::decoders::charsets::map::charset_decoder(cs.as_bytes()) {
+        // ASCII-labelled text may be JIS that its mailer did not label (mime::repair_jis).
+        "" | "utf-8" | "utf8" | "us-ascii" | "ascii" => {
+            mime::repair_jis(&String::from_utf8_lossy(b)).into_owned()
+        }
+        cs => match mime::charset_decoder(cs) {
             Some(dec) => dec(b),
             None => String::from_utf8_lossy(b).into_owned(),
         },
@@ -372,6 +375,16 @@ fn decode_entities(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bodies_in_mislabelled_or_python_labelled_charsets() {
+        // JIS sent as us-ascii (or unlabelled), and Python's codec name for Big5.
+        assert_eq!(
+            decode_charset(b"\x1b$B@H<e@-\x1b(B report", "us-ascii"),
+            "脆弱性 report"
+        );
+        assert_eq!(decode_charset(&[0xBA, 0x7C, 0xAC, 0x7D], "big5_tw"), "漏洞");
+    }
 
     #[test]
     fn html_reduced_to_text() {

@@ -259,11 +259,22 @@ fn bare_address(s: &str) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 
 /// Opens `raw` (a whole RFC 5322 message): decrypts with `keys`, verifies signatures with
-/// `known` certs plus certs attached to the authenticated content. Never panics, never errors.
+/// `known` certs plus the message's own: certs attached to the authenticated content and the
+/// cert of its Autocrypt header (as Thunderbird, Delta Chat and K-9 send it; a signature it
+/// makes counts as one by an attached cert does). Never panics, never errors.
 pub fn message(raw: &[u8], keys: &ProjectKeys, known: &[Cert], now: SystemTime) -> Opened {
-    let ctx = Ctx { keys, known, now };
     let mut budget = MAX_PARTS;
     let root = mime::parse(skip_mbox_line(raw), 0, &mut budget);
+    let autocrypt = autocrypt(&root);
+    let with_autocrypt: Vec<Cert>;
+    let known = match &autocrypt {
+        Some(cert) => {
+            with_autocrypt = known.iter().chain([cert]).cloned().collect();
+            &with_autocrypt[..]
+        }
+        None => known,
+    };
+    let ctx = Ctx { keys, known, now };
     let mut opened = Opened::new();
     let mut found = Found::default();
     open_root(&root, &ctx, &mut opened, &mut found);
@@ -275,7 +286,7 @@ pub fn message(raw: &[u8], keys: &ProjectKeys, known: &[Cert], now: SystemTime) 
         opened.protected = ProtectedHeaders::default();
     }
     finish_certs(&mut opened, found.keys);
-    if let Some(cert) = autocrypt(&root) {
+    if let Some(cert) = autocrypt {
         opened.certs.push(LearntCert {
             cert: cert.clone(),
             source: CertSource::Autocrypt,
@@ -449,6 +460,54 @@ mod tests {
             assert_eq!(o.signatures[0].status, SigStatus::UnknownKey);
             assert_eq!(o.verified_sender("rep@example.net"), None);
         }
+    }
+
+    #[test]
+    fn a_signature_by_the_autocrypt_cert_is_good() {
+        // Thunderbird, Delta Chat, K-9 send the signer's cert in the Autocrypt header only
+        // (found by the interop suite: it read "unknown key" for every one of them).
+        use base64::Engine;
+        let us = gen(
+            "Sec <security@example.org>",
+            CipherSuite::Cv25519,
+            NOW - 86_400,
+            None,
+        );
+        let rep = gen(
+            "Rep <rep@example.net>",
+            CipherSuite::Cv25519,
+            NOW - 86_400,
+            None,
+        );
+        let sealed = seal::sign_and_encrypt(
+            &project(&rep),
+            &[&us.clone().strip_secret_key_material()],
+            BODY.as_bytes(),
+            t(NOW),
+        )
+        .expect("seal");
+        let mut cert = Vec::new();
+        rep.clone()
+            .strip_secret_key_material()
+            .serialize(&mut cert)
+            .expect("cert");
+        let keydata = base64::engine::general_purpose::STANDARD.encode(cert);
+        let with = |addr: &str| {
+            let mut raw = format!("Autocrypt: addr={addr}; keydata={keydata}\r\n").into_bytes();
+            raw.extend(pgp_mime(&sealed));
+            message(&raw, &project(&us), &[], t(NOW))
+        };
+        let o = with("rep@example.net");
+        assert_eq!(o.signatures[0].status, SigStatus::Good);
+        assert_eq!(
+            o.verified_sender("rep@example.net"),
+            Some(keys::fingerprint(&rep))
+        );
+        assert!(o.autocrypt.is_some());
+        // An Autocrypt header for another address is no header at all.
+        let o = with("other@example.net");
+        assert_eq!(o.signatures[0].status, SigStatus::UnknownKey);
+        assert!(o.autocrypt.is_none());
     }
 
     #[test]

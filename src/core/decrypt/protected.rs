@@ -29,7 +29,7 @@ pub(super) fn protected_headers(part: &mime::Part) -> ProtectedHeaders {
 
 /// Reads the header fields of `part` (RFC 2047 decoded; addresses as `Name <addr>`).
 pub(super) fn headers_of(part: &mime::Part) -> ProtectedHeaders {
-    let mut block = part.header_block.to_vec();
+    let mut block = mime::relabel_words(part.header_block).into_owned();
     block.extend_from_slice(b"\r\n\r\n");
     let parser = mail_parser::MessageParser::default();
     let Some(msg) = parser.parse_headers(&block) else {
@@ -42,7 +42,7 @@ pub(super) fn headers_of(part: &mime::Part) -> ProtectedHeaders {
             .filter_map(|x| {
                 let addr = x.address()?;
                 Some(match x.name() {
-                    Some(n) if !n.is_empty() => format!("{n} <{addr}>"),
+                    Some(n) if !n.is_empty() => format!("{} <{addr}>", mime::repair_jis(n)),
                     _ => addr.to_string(),
                 })
             })
@@ -51,7 +51,7 @@ pub(super) fn headers_of(part: &mime::Part) -> ProtectedHeaders {
     };
     let raw = |name: &str| part.header(name).map(|v| v.trim().to_string());
     ProtectedHeaders {
-        subject: msg.subject().map(str::to_string),
+        subject: msg.subject().map(|s| mime::repair_jis(s).into_owned()),
         from: addrs(msg.from()),
         to: addrs(msg.to()),
         cc: addrs(msg.cc()),

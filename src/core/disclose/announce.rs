@@ -6,7 +6,7 @@
 //! chose; a reporter's message quotes nothing of the report and names no distributor; each
 //! distributor hears the end of the embargo encrypted to its cert alone.
 use super::notice::{notice, usable_cert};
-use super::{human, refuse, sent_event, Ctx, Effects, Refusal};
+use super::{refuse, sent_event, Ctx, Effects, Refusal};
 use crate::core::apply::base_vars;
 use crate::core::draft::{self, Draft, Kind};
 use crate::core::keys;
@@ -35,7 +35,7 @@ pub fn disclose(
         if !e.public && e.until > ctx.now && !force {
             return refuse(format!(
                 "the embargo runs until {}: distributors were promised that date; wait, or /disclose force",
-                human(e.until)
+                ctx.policy.human(e.until)
             ));
         }
     }
@@ -60,8 +60,8 @@ pub fn disclose(
         json!({
             "text": body,
             "credit": credit,
-            "affected": case.affected.join(", "),
-            "fixed": case.fixed.join(", "),
+            "affected": crate::model::versions::join(&case.affected),
+            "fixed": crate::model::versions::join(&case.fixed),
             "cve": case.cve,
             "severity": case.severity.map(|s| format!("{s:?}").to_lowercase()),
         }),
@@ -93,6 +93,24 @@ pub fn disclose(
     );
     fx.drafts.push(announcement);
     fx.said.push(format!("announcement sent to {announce}"));
+    // Credit is asked, not assumed (issue 13.5): say whom the announcement names, and who
+    // was not named because they never said how.
+    fx.said.push(match &credit {
+        Some(c) => format!("credited: {c}"),
+        None => "nobody credited".into(),
+    });
+    let undecided: Vec<&str> = case
+        .reporters
+        .iter()
+        .filter(|r| r.credit == Credit::Undecided)
+        .map(|r| r.address.as_str())
+        .collect();
+    if !undecided.is_empty() {
+        fx.said.push(format!(
+            "not credited, as they did not say how: {} (/credit ADDRESS NAME before /disclose names them)",
+            undecided.join(", ")
+        ));
+    }
     let text = "The issue you reported has now been disclosed; the embargo is over.\nThank you for reporting it to us and for keeping it confidential\nuntil now.";
     let told = to_reporters(case, Kind::EmbargoOver, "disclosed", text, ctx);
     for d in &told {
@@ -176,7 +194,7 @@ pub(super) fn to_reporters(
                     json!({
                         "reporter_name": r.name,
                         "text": text,
-                        "date": case.embargo.as_ref().map(|e| human(e.until)),
+                        "date": case.embargo.as_ref().map(|e| ctx.policy.human(e.until)),
                         "encrypted": cert.is_some(),
                         "distributor": null,
                         "leaked": case.embargo.as_ref().is_some_and(|e| e.public),
@@ -202,17 +220,11 @@ pub(super) fn to_reporters(
 }
 
 /// How the announcement credits the reporters (DESIGN.md "Cases": name / handle / anonymous).
-/// `None` when every reporter chose to stay anonymous.
+/// `None` when nobody is to be named: every reporter anonymous or not asked yet (issue 13.5:
+/// the From display name is no consent). An address is never published: `name` without a
+/// display name is its local part.
 pub fn credit_line(case: &Case) -> Option<String> {
-    let names: Vec<String> = case
-        .reporters
-        .iter()
-        .filter_map(|r| match &r.credit {
-            Credit::Anonymous => None,
-            Credit::Handle(h) => Some(h.clone()),
-            Credit::Name => Some(r.name.clone().unwrap_or_else(|| r.address.clone())),
-        })
-        .collect();
+    let names = crate::core::advisory::credits(case);
     (!names.is_empty()).then(|| names.join(", "))
 }
 

@@ -6,7 +6,7 @@
 //! past, not Friday to Sunday, not past the maximum, unless forced); a closed or disclosed case
 //! has no embargo to change.
 use super::announce::{embargo_over, to_reporters};
-use super::{human, refuse, resolve, Ctx, Effects, Refusal, Rules};
+use super::{refuse, resolve, Ctx, Effects, Refusal, Rules};
 use crate::core::apply::alert;
 use crate::core::command::When;
 use crate::core::draft::Kind;
@@ -24,7 +24,7 @@ pub fn check_date(
     if until <= now {
         return refuse(format!(
             "{} is in the past; for a leaked issue use /embargo public",
-            human(until)
+            policy.human(until)
         ));
     }
     if force {
@@ -35,7 +35,7 @@ pub fn check_date(
     {
         return refuse(format!(
             "{} is a {}: disclosures avoid Friday to Sunday, when few people can patch; choose Monday to Thursday, or add `force`",
-            human(until),
+            policy.human(until),
             local.format("%A")
         ));
     }
@@ -43,9 +43,9 @@ pub fn check_date(
         if until > latest {
             return refuse(format!(
                 "{} is past the policy's maximum embargo of {} (latest {}); add `force` to go beyond it",
-                human(until),
+                policy.human(until),
                 policy.max_embargo.map(|m| m.describe()).unwrap_or_default(),
-                human(latest)
+                policy.human(latest)
             ));
         }
     }
@@ -63,7 +63,7 @@ pub fn set_embargo(
     ctx: &Ctx,
 ) -> Result<Effects, Refusal> {
     closed_check(case)?;
-    let until = resolve(when, ctx.policy);
+    let until = resolve(when, ctx.policy)?;
     check_date(until, force, ctx.policy, ctx.now)?;
     // Given: the new list; not given: the list stays.
     let need_to_know = if need_to_know.is_empty() {
@@ -100,12 +100,16 @@ pub fn set_embargo(
     );
     let mut fx = Effects::default();
     fx.said.push(match moved {
-        Some(old) => format!("embargo moved from {} to {}", human(old), human(until)),
-        None => format!("embargo set: disclosure {}", human(until)),
+        Some(old) => format!(
+            "embargo moved from {} to {}",
+            ctx.policy.human(old),
+            ctx.policy.human(until)
+        ),
+        None => format!("embargo set: disclosure {}", ctx.policy.human(until)),
     });
     fx.said.push(format!(
         "advance notice due {} (when the case is fix-ready)",
-        human(ctx.policy.notice_at(until))
+        ctx.policy.human(ctx.policy.notice_at(until))
     ));
     if let Some(e) = &case.embargo {
         if !e.need_to_know.is_empty() {
@@ -252,8 +256,47 @@ mod tests {
         check("2027-03-15T16:00:00Z", false, false); // over 90 days
         check("2027-03-15T16:00:00Z", true, true);
         assert_eq!(
-            resolve(parse_when("2026-12-08", None).unwrap(), &policy),
+            resolve(parse_when("2026-12-08", None).unwrap(), &policy).unwrap(),
             Utc.with_ymd_and_hms(2026, 12, 8, 16, 0, 0).unwrap()
+        );
+    }
+
+    /// Issue 13.2: a bare time is read in the policy's zone, and said in that zone and in UTC.
+    #[test]
+    fn a_bare_time_is_the_policys_and_said_in_both_zones() {
+        let mut policy = Rules::default();
+        policy.calendar.zone = chrono_tz::Europe::Berlin;
+        let t = |d: &str, time: &str| resolve(parse_when(d, Some(time)).unwrap(), &policy);
+        let winter = t("2026-12-16", "14:00").unwrap();
+        assert_eq!(
+            winter,
+            Utc.with_ymd_and_hms(2026, 12, 16, 13, 0, 0).unwrap()
+        );
+        assert_eq!(
+            policy.human(winter),
+            "Wednesday 2026-12-16 14:00 Europe/Berlin (13:00 UTC)"
+        );
+        let summer = t("2027-06-16", "14:00").unwrap();
+        assert_eq!(summer, Utc.with_ymd_and_hms(2027, 6, 16, 12, 0, 0).unwrap());
+        let late = Utc.with_ymd_and_hms(2026, 12, 16, 23, 30, 0).unwrap();
+        assert_eq!(
+            policy.human(late),
+            "Thursday 2026-12-17 00:30 Europe/Berlin (2026-12-16 23:30 UTC)"
+        );
+        assert_eq!(
+            super::super::stamp(winter, policy.calendar.zone),
+            "2026-12-16 14:00:00 +01:00"
+        );
+        // The clocks go back at 03:00 on 2026-10-25: 02:30 happens twice; refused, not guessed.
+        let twice = t("2026-10-25", "02:30").unwrap_err().0;
+        assert!(
+            twice.contains("+02:00") && twice.contains("+01:00"),
+            "{twice}"
+        );
+        assert!(t("2027-03-28", "02:30").is_err());
+        assert_eq!(
+            Rules::default().human(winter),
+            "Wednesday 2026-12-16 13:00 UTC"
         );
     }
 }

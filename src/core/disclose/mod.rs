@@ -11,11 +11,12 @@
 //! - A notice that would go out earlier than a distributor's cap allows is refused with the
 //!   reason; the timers send it once the cap allows.
 //! - Every function validates before it changes the case: a refusal leaves it untouched.
-//! - Times are UTC. A date without a time means [`Rules::time`] (16:00 UTC); a date from Friday
-//!   to Sunday is refused unless forced.
+//! - Times are kept in UTC and written to people in the policy's zone and in UTC ([`human`]). A
+//!   date without a time means [`Rules::time`] (16:00 UTC); a bare time is in the policy's zone;
+//!   a date from Friday to Sunday (in that zone) is refused unless forced.
 //!
 //! Rooms: this file owns what every step shares ([`Rules`], [`Ctx`], [`Effects`], [`Refusal`])
-//! and [`run`], the entry point of the disclosure commands; `embargo` sets, lifts and merges
+//! and [`carry_out`], the entry point of the disclosure commands; `embargo` sets, lifts and merges
 //! the date; `notice` sends the advance and final notices to distributors; `announce` is the
 //! announcement and what reporters and distributors are told when the embargo ends; `timers`
 //! decides which of these are due; `list` changes the distributor list. The commands'
@@ -40,8 +41,9 @@ use super::decrypt::Attachment;
 use super::draft::{Draft, Kind};
 use super::keys::Cert;
 use crate::core::settings::Settings;
-use crate::model::{Case, Distributor, EventKind};
-use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
+use crate::model::{Case, Distributor};
+use chrono::{DateTime, Duration, LocalResult, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
 
 /// The rules every disclosure step applies: the disclosure side of the project's published
 /// [`Policy`](crate::core::settings::Policy) (DESIGN.md "Policies and timers"), read from its
@@ -65,6 +67,11 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// A moment as written to people, in the policy's zone and UTC ([`human`]).
+    pub fn human(&self, t: DateTime<Utc>) -> String {
+        human(t, self.calendar.zone)
+    }
+
     /// When the advance notice for a disclosure at `until` is due.
     pub fn notice_at(&self, until: DateTime<Utc>) -> DateTime<Utc> {
         self.calendar.sub(until, self.advance_notice)
@@ -111,11 +118,27 @@ pub fn policy_of(config: &Settings) -> Rules {
     }
 }
 
-/// The moment a [`When`] names, under the policy's default time.
-pub fn resolve(when: When, policy: &Rules) -> DateTime<Utc> {
+/// The moment a [`When`] names: a day at the policy's default time (UTC), a wall-clock time
+/// in the policy's time zone (issue 13.2). A local time the zone skips (the clocks go forward)
+/// or passes twice (they go back) is refused with the two readings, never guessed.
+pub fn resolve(when: When, policy: &Rules) -> Result<DateTime<Utc>, Refusal> {
+    let zone = policy.calendar.zone;
     match when {
-        When::Day(d) => Utc.from_utc_datetime(&d.and_time(policy.time)),
-        When::At(t) => t,
+        When::Day(d) => Ok(Utc.from_utc_datetime(&d.and_time(policy.time))),
+        When::At(t) => Ok(t),
+        When::Local(local) => match zone.from_local_datetime(&local) {
+            LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+            LocalResult::Ambiguous(a, b) => refuse(format!(
+                "{} happens twice in {zone} (the clocks go back): write the offset, {} or {}",
+                local.format("%Y-%m-%d %H:%M"),
+                a.format("%Y-%m-%dT%H:%M%:z"),
+                b.format("%Y-%m-%dT%H:%M%:z")
+            )),
+            LocalResult::None => refuse(format!(
+                "{} does not exist in {zone} (the clocks go forward): choose another time",
+                local.format("%Y-%m-%d %H:%M")
+            )),
+        },
     }
 }
 
@@ -154,24 +177,34 @@ pub struct Ctx<'a> {
     pub now: DateTime<Utc>,
 }
 
-/// `Tuesday 2026-12-08 16:00 UTC`: how dates are written to people.
-pub fn human(t: DateTime<Utc>) -> String {
-    t.format("%A %Y-%m-%d %H:%M UTC").to_string()
+/// How a moment is written to people: in the policy's zone and in UTC (issue 13.2; the CERT/CC
+/// VINCE tracker's complaints of times without a zone): `Wednesday 2026-12-16 14:00
+/// Europe/Berlin (13:00 UTC)`, the UTC date too when it is another day; `Tuesday 2026-12-08
+/// 16:00 UTC` when the zone is UTC.
+pub fn human(t: DateTime<Utc>, zone: Tz) -> String {
+    if zone == Tz::UTC {
+        return t.format("%A %Y-%m-%d %H:%M UTC").to_string();
+    }
+    let local = t.with_timezone(&zone);
+    let utc = if local.date_naive() == t.date_naive() {
+        t.format("%H:%M UTC")
+    } else {
+        t.format("%Y-%m-%d %H:%M UTC")
+    };
+    format!("{} {zone} ({utc})", local.format("%A %Y-%m-%d %H:%M"))
+}
+
+/// A timeline stamp: the time in the policy's zone with its offset, `2026-12-16 14:00:00
+/// +01:00` (issue 13.2).
+pub fn stamp(t: DateTime<Utc>, zone: Tz) -> String {
+    t.with_timezone(&zone)
+        .format("%Y-%m-%d %H:%M:%S %:z")
+        .to_string()
 }
 
 /// Records a draft as sent on the timeline (each delivery is recorded as it is decided).
 fn sent_event(case: &mut Case, d: &Draft, ctx: &Ctx) {
-    case.push(
-        ctx.now,
-        "secmail",
-        EventKind::Sent {
-            message_id: d.message_id.clone(),
-            kind: d.kind.as_str().into(),
-            to: d.to.address.clone(),
-            encrypted: d.encrypt_to.is_some(),
-        },
-    );
-    case.add_message_id(&d.message_id);
+    crate::core::draft::record_sent(case, d, ctx.now);
     if matches!(d.kind, Kind::DisclosureDate | Kind::EmbargoOver)
         && case.reporter(&d.to.address).is_some()
     {
@@ -190,7 +223,7 @@ pub struct Applied {
 /// Carries out one parsed command on `case` (the command framework's entry point). `text`: the
 /// body below the command lines (description and remedy, or announcement text); `certs`: certs
 /// attached to the command mail. A refusal changes nothing.
-pub fn run(
+pub fn carry_out(
     case: &mut Case,
     cmd: &DisclosureCommand,
     text: Option<&str>,

@@ -5,7 +5,7 @@
 //! distributor; one without a usable cert gets nothing and the team is told; a notice earlier
 //! than a distributor's cap allows is refused with the reason, and the timers send it later.
 use super::announce::to_reporters;
-use super::{human, refuse, sent_event, Ctx, Effects, Refusal};
+use super::{refuse, sent_event, Ctx, Effects, Refusal};
 use crate::core::apply::{alert, base_vars};
 use crate::core::decrypt::Attachment;
 use crate::core::draft::{self, Draft, Kind};
@@ -19,7 +19,8 @@ use serde_json::json;
 use std::time::SystemTime;
 
 /// Which notice a distributor is owed, and whether it may go now.
-fn cap_allows(d: &Distributor, until: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), String> {
+fn cap_allows(d: &Distributor, until: DateTime<Utc>, ctx: &Ctx) -> Result<(), String> {
+    let now = ctx.now;
     match d.cap() {
         Some(cap) if until - now > cap => Err(format!(
             "the date is {} days away and this list accepts at most {} days of embargo: its notice goes out from {}",
@@ -27,7 +28,7 @@ fn cap_allows(d: &Distributor, until: DateTime<Utc>, now: DateTime<Utc>) -> Resu
             cap.num_days(),
             until
                 .checked_sub_signed(cap)
-                .map(human)
+                .map(|t| ctx.policy.human(t))
                 .unwrap_or_else(|| "a later date".into())
         )),
         _ => Ok(()),
@@ -68,7 +69,7 @@ pub fn advance_notice(
     if embargo.until <= ctx.now {
         return refuse(format!(
             "the disclosure date {} has passed: set a new one or /disclose",
-            human(embargo.until)
+            ctx.policy.human(embargo.until)
         ));
     }
     if let Some(t) = text.map(str::trim).filter(|t| !t.is_empty()) {
@@ -91,7 +92,7 @@ pub fn advance_notice(
         {
             continue;
         }
-        if let Err(why) = cap_allows(d, embargo.until, ctx.now) {
+        if let Err(why) = cap_allows(d, embargo.until, ctx) {
             if !only_due {
                 refused(case, d, NoticeKind::Advance, &why, ctx);
                 fx.said
@@ -136,7 +137,7 @@ pub fn advance_notice(
     // The reporter hears the date at the same time (pyca policy), once per date.
     let date_text = format!(
         "We plan to disclose the issue you reported on\n  {}.\nUntil then please keep it confidential, and tell us if the date\ndoes not work for you.",
-        human(embargo.until)
+        ctx.policy.human(embargo.until)
     );
     let told = to_reporters(
         case,
@@ -153,8 +154,10 @@ pub fn advance_notice(
         sent_event(case, d, ctx);
     }
     if !told.is_empty() {
-        fx.said
-            .push(format!("reporter told the date ({})", human(embargo.until)));
+        fx.said.push(format!(
+            "reporter told the date ({})",
+            ctx.policy.human(embargo.until)
+        ));
     }
     fx.drafts.extend(told);
     if sent > 0 || !only_due {
@@ -227,9 +230,9 @@ pub(super) fn notice(
         json!({
             "distributor": d.name,
             "text": case.disclosure.text.clone().unwrap_or_default(),
-            "date": human(embargo.until),
-            "affected": case.affected.join(", "),
-            "fixed": case.fixed.join(", "),
+            "date": ctx.policy.human(embargo.until),
+            "affected": crate::model::versions::join(&case.affected),
+            "fixed": crate::model::versions::join(&case.fixed),
             "cve": case.cve,
             "severity": case.severity.map(|s| format!("{s:?}").to_lowercase()),
             "patches": patches.iter().map(|p| p.filename.clone().unwrap_or_else(|| "(unnamed)".into())).collect::<Vec<_>>(),

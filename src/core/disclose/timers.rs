@@ -7,7 +7,7 @@
 //! remembers it); a distributor refused for want of a cert is not retried by the timer.
 use super::announce::to_reporters;
 use super::notice::{advance_notice, final_notice, refused_before};
-use super::{human, sent_event, Ctx, Effects, Rules};
+use super::{sent_event, Ctx, Effects, Rules};
 use crate::core::apply::alert;
 use crate::core::draft::Kind;
 use crate::model::{Case, Distributor, EventKind, NoticeKind, State};
@@ -105,7 +105,7 @@ pub fn on_timer(case: &mut Case, timer: Timer, ctx: &Ctx) -> Effects {
             let until = case
                 .embargo
                 .as_ref()
-                .map(|e| human(e.until))
+                .map(|e| ctx.policy.human(e.until))
                 .unwrap_or_default();
             let why = if matches!(case.state, State::FixReady | State::PreNotified) {
                 "there is no description for it yet".to_string()
@@ -141,7 +141,7 @@ pub fn on_timer(case: &mut Case, timer: Timer, ctx: &Ctx) -> Effects {
             let what = format!(
                 "{}: the embargo ended {} and the case is not disclosed. Publish with /disclose (the announcement goes to the announce list).",
                 case.id,
-                human(until)
+                ctx.policy.human(until)
             );
             case.push(
                 ctx.now,

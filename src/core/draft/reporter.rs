@@ -1,11 +1,12 @@
 //! Drafts to a reporter or to the sender of a message: a message on a case
 //! ([`reporter_message`]), the first answer to a sender ([`acknowledgement`]) and the answer to
-//! a message we refused to read ([`cannot_read`]).
+//! a message we refused to read ([`cannot_read`]); the last two thread under the mail they
+//! answer and name it (`draft::answering`).
 //!
 //! Invariants: encrypted when the recipient's cert is known and usable, signed only otherwise
 //! (DESIGN.md "OpenPGP"); the clear subject is the case tag and a fixed phrase, their subject or
 //! the case's title only ever inside encryption.
-use super::{base_vars, message_id, Draft, Kind};
+use super::{answering, base_vars, message_id, Draft, Kind};
 use crate::core::keys::{self, Cert};
 use crate::core::parse::{Headers, Mailbox};
 use crate::core::settings::Settings;
@@ -93,9 +94,7 @@ pub(crate) fn acknowledgement(
         Kind::NotForUs => format!("[{}] We could not decrypt your message", case.id),
         _ => format!("[{}] Your security report was received", case.id),
     };
-    let mut references = h.references.clone();
-    references.extend(h.message_id.iter().cloned());
-    Draft {
+    let d = Draft {
         kind,
         case_id: Some(case.id.clone()),
         to: to.clone(),
@@ -113,12 +112,14 @@ pub(crate) fn acknowledgement(
         encrypt_to: cert,
         subject,
         inner_subject: encrypted.then(|| format!("Re: {title} [{}]", case.id)),
-        in_reply_to: h.message_id.clone(),
-        references,
+        in_reply_to: None,
+        references: Vec::new(),
         reply_to: Some(config.project.case_address(case.id.as_str())),
         message_id: message_id(kind, Some(&case.id), hash, &to.address, &config.project),
         attachments: Vec::new(),
-    }
+    };
+    // Only inside encryption does it name their subject.
+    answering(d, h, encrypted.then_some(title))
 }
 
 /// To the sender of a message we refused to read (`Kind::NoIntegrity`, `Kind::Unreadable`):
@@ -131,7 +132,7 @@ pub(crate) fn cannot_read(
     h: &Headers,
     config: &Settings,
 ) -> Draft {
-    Draft {
+    let d = Draft {
         kind,
         case_id: None,
         to: to.clone(),
@@ -139,10 +140,12 @@ pub(crate) fn cannot_read(
         vars: base_vars(config, None, json!({ "reason": reason })),
         subject: format!("{}: your message could not be read", config.project.name),
         inner_subject: None,
-        in_reply_to: h.message_id.clone(),
-        references: h.message_id.iter().cloned().collect(),
+        in_reply_to: None,
+        references: Vec::new(),
         reply_to: None,
         message_id: message_id(kind, None, hash, &to.address, &config.project),
         attachments: Vec::new(),
-    }
+    };
+    // Signed only: it names the message by its date, never by what the sender wrote.
+    answering(d, h, None)
 }

@@ -20,6 +20,29 @@ pub fn alert(
     text: &str,
     only: Option<&str>,
 ) -> Vec<Draft> {
+    notice(
+        config,
+        only,
+        what,
+        text,
+        Vec::new(),
+        &format!("secmail notice: {what}"),
+        &format!("{cause}/{what}"),
+    )
+}
+
+/// The one builder of team notices: a draft per member (or `only` that one), each encrypted to
+/// that member. `messages`: the kept messages a notice names (`Kept::vars`); `id_cause`: what
+/// the Message-ID derives from, so the same notice told again has the same id.
+pub(super) fn notice(
+    config: &Settings,
+    only: Option<&str>,
+    what: &str,
+    text: &str,
+    messages: Vec<serde_json::Value>,
+    inner_subject: &str,
+    id_cause: &str,
+) -> Vec<Draft> {
     config
         .team
         .iter()
@@ -35,20 +58,20 @@ pub fn alert(
             vars: base_vars(
                 config,
                 None,
-                json!({ "member": m.name, "what": what, "text": text }),
+                json!({
+                    "member": m.name,
+                    "what": what,
+                    "text": text,
+                    "messages": messages,
+                    "answering": null,
+                }),
             ),
             subject: format!("{}: secmail notice", config.project.name),
-            inner_subject: Some(format!("secmail notice: {what}")),
+            inner_subject: Some(inner_subject.to_string()),
             in_reply_to: None,
             references: Vec::new(),
             reply_to: None,
-            message_id: message_id(
-                Kind::TeamAlert,
-                None,
-                &format!("{cause}/{what}"),
-                &m.address,
-                &config.project,
-            ),
+            message_id: message_id(Kind::TeamAlert, None, id_cause, &m.address, &config.project),
             attachments: Vec::new(),
         })
         .collect()

@@ -369,13 +369,24 @@ impl Store {
 
     /// How many messages are kept in quarantine (`secmail status`, the metrics).
     pub fn quarantined_count(&self) -> usize {
+        self.messages()
+            .filter(|m| {
+                matches!(
+                    m.disposition,
+                    crate::core::apply::Disposition::Quarantine(_)
+                )
+            })
+            .count()
+    }
+
+    /// Every message record, read one at a time (only the records: not the raw bytes or the
+    /// attachments kept beside them).
+    pub fn messages(&self) -> impl Iterator<Item = crate::core::pipeline::MessageRecord> + '_ {
         self.db
             .scan_prefix(b"msg/")
             .values()
             .filter_map(|v| v.ok())
-            .filter_map(|v| serde_json::from_slice::<crate::core::pipeline::MessageRecord>(&v).ok())
-            .filter(|m| m.disposition.to_string().starts_with("quarantine"))
-            .count()
+            .filter_map(|v| serde_json::from_slice(&v).ok())
     }
 
     pub fn message(&self, hash: &str) -> Option<crate::core::pipeline::MessageRecord> {

@@ -117,3 +117,34 @@ fn the_digest_reports_what_was_suppressed() {
         "{digest}"
     );
 }
+
+#[test]
+fn a_forger_signing_with_a_fresh_key_of_the_victims_address_is_still_limited() {
+    // The per-address exemption is for senders whose From is proved (issue 11.5). A cert the
+    // message brings itself (Autocrypt header, attached key) proves nothing: anyone can make
+    // one with the victim's address. Each forgery here comes with a new such key.
+    use super::craft::{mail, Actor};
+    let p = pipeline();
+    let limit = p.config.limits.auto_replies_per_address as usize;
+    let mut acks = 0;
+    for n in 0..limit + 3 {
+        // A sub-address each time, so that each forgery is a new report (and the same victim).
+        let addr: &'static str = Box::leak(format!("victim+{n}@victim.example").into_boxed_str());
+        let forger = Actor::mallory(addr);
+        let raw = mail(
+            &format!("Victim <{addr}>"),
+            &format!("fresh-key-{n}@attacker.example"),
+            &forger.autocrypt(addr),
+            &forger.clearsign(&format!("Report {n}: a forged report.")),
+        );
+        let r = p.process(&raw);
+        acks += sent(r.outgoing())
+            .iter()
+            .filter(|(k, _)| k == "ack")
+            .count();
+    }
+    assert_eq!(
+        acks, limit,
+        "acks to the victim beyond the per-address limit"
+    );
+}

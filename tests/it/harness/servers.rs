@@ -709,7 +709,9 @@ impl Drop for MailServers {
         // The test is over: no need for a graceful shutdown, which costs Dovecot a second.
         stop_daemons(&daemons, false);
         if self.keep || std::thread::panicking() {
-            eprintln!(
+            // The real stderr: libtest does not capture it (see `skip`).
+            let _ = writeln!(
+                std::io::stderr(),
                 "mail servers: kept {} \n--- dovecot.log (tail)\n{}\n--- postfix.log (tail)\n{}",
                 self.dir.display(),
                 tail(&self.dir.join("dovecot.log"), 15),
@@ -718,37 +720,6 @@ impl Drop for MailServers {
         } else if let Err(e) = fs::remove_dir_all(&self.dir) {
             eprintln!("mail servers: could not remove {}: {e}", self.dir.display());
         }
-    }
-}
-
-/// The servers, or `None` with a loud warning when they are not installed. Under CI (env `CI`
-/// set) missing servers fail the test instead.
-pub fn servers_or_skip(users: &[&str]) -> Option<MailServers> {
-    servers_or_skip_with(users, Some('/'))
-}
-
-/// As `servers_or_skip`, with the IMAP hierarchy separator of `MailServers::start_with`.
-pub fn servers_or_skip_with(users: &[&str], separator: Option<char>) -> Option<MailServers> {
-    if let Err(why) = MailServers::available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("CI is set and the real mail servers are required, but: {why}");
-        }
-        // Straight to stderr, not eprintln!: the test harness captures the macros' output of
-        // passing tests, and this must be seen. Once per test binary is loud enough.
-        static WARNED: std::sync::Once = std::sync::Once::new();
-        WARNED.call_once(|| {
-            let banner = "!".repeat(78);
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n{banner}\n!!! SKIPPING the real-mail-server tests: {why}\n\
-                 !!! Run contrib/test.sh as root to install Dovecot and Postfix.\n{banner}\n"
-            );
-        });
-        return None;
-    }
-    match MailServers::start_with(users, separator) {
-        Ok(s) => Some(s),
-        Err(e) => panic!("starting the mail servers failed: {e:#}"),
     }
 }
 
