@@ -5,7 +5,7 @@
 # tracked file changed; run it again and nothing new happens (idempotent). `rm -rf var` starts over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(libclang-dev nettle-dev pkg-config clang)
+PACKAGES=(libclang-dev libssl-dev pkg-config clang)
 # shellcheck source=contrib/deps.sh
 source contrib/deps.sh
 install_missing

@@ -10,11 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Building needs nettle (sequoia's crypto) and libclang (its bindings); the tests need real
-# mail servers and gpg (the reporter's side); systemd-analyze rates the unit files; dpkg-dev's
+# Building needs OpenSSL (sequoia's default crypto backend; Nettle and Botan for the other
+# backend features, Cargo.toml) and libclang (its bindings); the tests need real mail servers
+# and gpg (the reporter's side); systemd-analyze rates the unit files; dpkg-dev's
 # dpkg-shlibdeps gives the .deb its library dependencies; node runs
 # the BSI's CSAF validator and OpenPGP.js.
-PACKAGES=(libclang-dev nettle-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd dpkg-dev)
+PACKAGES=(libclang-dev libssl-dev nettle-dev libbotan-2-dev pkg-config clang dovecot-imapd dovecot-lmtpd postfix swaks gnupg openssl systemd dpkg-dev)
 # The interop suite's producers (contrib/interop/generate.sh, tests/it/producers.rs): reports
 # made by sq, sqop, RNP, GopenPGP, PGPainless, PGPy, mutt and s-nail. OpenPGP.js comes from the
 # npm registry below; node and npm from Debian only where the machine has none of its own.

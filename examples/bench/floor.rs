@@ -1,5 +1,6 @@
 //! The floor: the same OpenPGP work done directly with sequoia in one process (one decrypt and
 //! verify, four sign-and-encrypts per report), and the time to parse the corpus alone.
+use crate::meter::{self, Measured, Meter};
 use openpgp::crypto::SessionKey;
 use openpgp::packet::{PKESK, SKESK};
 use openpgp::parse::stream::{
@@ -62,7 +63,8 @@ impl DecryptionHelper for Helper<'_> {
 }
 
 pub struct Floor {
-    pub reports_per_s: f64,
+    /// One thread: its CPU is the floor's CPU per report.
+    pub m: Measured,
     pub parse_per_s: f64,
 }
 
@@ -74,7 +76,7 @@ pub fn measure(
     reports: &[(String, Vec<u8>, &Cert)],
     now: SystemTime,
 ) -> Floor {
-    let t = Instant::now();
+    let (meter, cpu0) = (Meter::start(), meter::thread_cpu());
     for (armored, _, reporter) in reports {
         let helper = Helper {
             secret: project_secret,
@@ -94,7 +96,7 @@ pub fn measure(
             seal::sign_and_encrypt(project, &[r], &plain, now).unwrap();
         }
     }
-    let reports_per_s = reports.len() as f64 / t.elapsed().as_secs_f64();
+    let m = meter.stop(meter::thread_cpu() - cpu0, true);
     let t = Instant::now();
     let mut parts = 0;
     for (_, raw, _) in reports {
@@ -104,8 +106,5 @@ pub fn measure(
     }
     assert!(parts > 0);
     let parse_per_s = reports.len() as f64 / t.elapsed().as_secs_f64();
-    Floor {
-        reports_per_s,
-        parse_per_s,
-    }
+    Floor { m, parse_per_s }
 }

@@ -1,6 +1,8 @@
 //! secmail's benchmark harness (issue 6). Run it with `bash contrib/bench.sh` (release build).
 //!
-//! Figures, each printed as a table and written as JSON (`--out FILE`, default bench.json):
+//! Figures, each printed as a table and written as JSON (`--out FILE`, default bench.json),
+//! each with its wall time, the CPU time of what it measures (per report), and the load other
+//! processes put on the machine meanwhile (`meter`); `--only 1,5` runs some of them:
 //! 1. reports/s end to end, Maildir → file outbox, by the real daemon binary, store flushed as in
 //!    production; 4. its peak and steady RSS; 5. per-report time with 1,000 and 100,000 cases
 //!    stored, and start-up time at 100,000 cases; 6. the floor: the same OpenPGP work with sequoia
@@ -9,11 +11,13 @@
 #![allow(clippy::disallowed_methods)] // tests and benchmarks may read the real clock
 mod corpus;
 mod floor;
+mod meter;
 mod real;
 #[path = "../../tests/it/harness/servers.rs"]
 mod servers;
 
 use corpus::{Corpus, Suite};
+use meter::{Measured, Meter};
 use secmail::core::keys::Cert;
 use serde_json::json;
 use std::io::Write;
@@ -31,6 +35,18 @@ struct Args {
     latency: usize,
     keep: bool,
     out: PathBuf,
+    /// The figures to run (1 includes 4, 2 includes 3); all by default.
+    only: Option<Vec<u32>>,
+    /// The larger store of figure 5.
+    growth_cases: usize,
+    /// JSON results of the same bench built with the other crypto backends (contrib/bench.sh).
+    compare: Vec<PathBuf>,
+}
+
+impl Args {
+    fn runs(&self, figure: u32) -> bool {
+        self.only.as_ref().is_none_or(|o| o.contains(&figure))
+    }
 }
 
 fn args() -> Args {
@@ -43,6 +59,9 @@ fn args() -> Args {
         latency: 200,
         keep: false,
         out: "bench.json".into(),
+        only: None,
+        growth_cases: 100_000,
+        compare: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(x) = it.next() {
@@ -60,6 +79,30 @@ fn args() -> Args {
             "--keep" => a.keep = true,
             "--latency" => a.latency = it.next().and_then(|v| v.parse().ok()).expect("--latency N"),
             "--out" => a.out = it.next().expect("--out FILE").into(),
+            "--only" => {
+                a.only = Some(
+                    it.next()
+                        .expect("--only 1,2,5,6,7")
+                        .split(',')
+                        .map(|f| f.trim().parse().expect("--only: figure numbers"))
+                        .collect(),
+                )
+            }
+            "--compare" => {
+                a.compare = it
+                    .next()
+                    .expect("--compare A.json,B.json")
+                    .split(',')
+                    .filter(|f| !f.is_empty())
+                    .map(PathBuf::from)
+                    .collect()
+            }
+            "--growth-cases" => {
+                a.growth_cases = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--growth-cases N")
+            }
             other => panic!("unknown argument {other}; see contrib/bench.sh"),
         }
     }
@@ -94,7 +137,7 @@ fn deploy(dir: &Path, c: &Corpus, io: &str) -> PathBuf {
     std::fs::write(
         &conf,
         format!(
-            "[project]\nname = \"Bench\"\nsecurity-address = \"security@bench.example\"\n[keys]\nsecret = [\"{}\"]\n{io}[store]\npath = \"store\"\n[templates]\ndir = \"{}\"\n[limits]\n# the benchmark measures throughput, not the per-address rate limit\nauto-replies-per-address = 10000\n{team}",
+            "[project]\nname = \"Bench\"\nsecurity-address = \"security@bench.example\"\n[keys]\nsecret = [\"{}\"]\n{io}[store]\npath = \"store\"\n[templates]\ndir = \"{}\"\n[limits]\n# the benchmark measures throughput, not the backscatter limits\nauto-replies-per-address = 10000\nauto-replies-per-domain = 100000\nauto-replies-overall = 1000000\n{team}",
             key.display(),
             templates.display()
         ),
@@ -126,16 +169,23 @@ struct Daemon {
     log: PathBuf,
     read: u64,
     sent: usize,
+    /// When the first "sent" line was seen: the time, the machine's busy seconds, the daemon's
+    /// CPU and the bench's own (`meter`), to measure the outbox alone from there.
+    first_sent: Option<(Instant, f64, f64, f64)>,
 }
 
 impl Daemon {
     fn start(dir: &Path, conf: &Path, level: &str) -> Daemon {
+        Daemon::start_with(dir, conf, level, &["run"])
+    }
+
+    fn start_with(dir: &Path, conf: &Path, level: &str, args: &[&str]) -> Daemon {
         let log = dir.join("daemon.log");
         let file = std::fs::File::create(&log).unwrap();
         let child = Command::new(secmail_bin())
             .arg("--config")
             .arg(conf)
-            .arg("run")
+            .args(args)
             .env("SECMAIL_LOG", level)
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
@@ -147,6 +197,7 @@ impl Daemon {
             log,
             read: 0,
             sent: 0,
+            first_sent: None,
         }
     }
 
@@ -169,6 +220,14 @@ impl Daemon {
                 .filter(|l| l.contains("secmail::shell::outbox: sent"))
                 .count();
             carry.drain(..complete);
+            if self.sent > 0 && self.first_sent.is_none() {
+                self.first_sent = Some((
+                    Instant::now(),
+                    meter::machine_busy(),
+                    self.cpu(),
+                    meter::self_cpu(),
+                ));
+            }
             if self.sent >= expected {
                 break;
             }
@@ -184,6 +243,11 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The daemon's CPU seconds so far.
+    fn cpu(&self) -> f64 {
+        meter::process_cpu(self.child.id()).unwrap_or(0.0)
     }
 
     /// Peak RSS so far and the median RSS over the next second (MiB).
@@ -208,6 +272,31 @@ impl Daemon {
         )
     }
 
+    /// From the first "sent" line to now: the daemon's CPU, and others' load.
+    fn since_first_sent(&self) -> Measured {
+        let Some((t, busy, cpu, own)) = self.first_sent else {
+            return Measured::default();
+        };
+        let wall_s = t.elapsed().as_secs_f64();
+        let cpu_s = self.cpu() - cpu;
+        let others = meter::machine_busy() - busy - cpu_s - (meter::self_cpu() - own);
+        Measured {
+            wall_s,
+            cpu_s,
+            others_cores: (others / wall_s).max(0.0),
+        }
+    }
+
+    /// Waits for a `run --once` to end by itself.
+    fn wait_exit(mut self) {
+        let st = self.child.wait().unwrap();
+        assert!(
+            st.success(),
+            "{}",
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
     fn stop(mut self) {
         Command::new("kill")
             .arg("-TERM")
@@ -219,29 +308,31 @@ impl Daemon {
 }
 
 struct DaemonRun {
-    seconds: f64,
+    /// From the daemon's start to the last message sent; its CPU over that time.
+    m: Measured,
     peak_mib: f64,
     steady_mib: f64,
 }
 
 /// Figures 1 and 4: the real daemon clears the backlog in the maildir.
 fn daemon_run(dir: &Path, conf: &Path, expected: usize) -> DaemonRun {
-    let t = Instant::now();
+    let meter = Meter::start();
     let mut d = Daemon::start(dir, conf, "info");
     d.wait_sent(expected);
-    let seconds = t.elapsed().as_secs_f64();
+    let m = meter.stop(d.cpu(), false);
     // Steady: the daemon idle after the backlog.
     let (peak_mib, steady_mib) = d.rss();
     d.stop();
     DaemonRun {
-        seconds,
+        m,
         peak_mib,
         steady_mib,
     }
 }
 
 /// Figure 7: one gpg --decrypt and four gpg --sign --encrypt processes per report.
-fn gpg_pipeline(dir: &Path, c: &Corpus, sample: usize) -> f64 {
+/// CPU: every gpg process (waited for) and the gpg-agent they share.
+fn gpg_pipeline(dir: &Path, c: &Corpus, sample: usize) -> Measured {
     let home = dir.join("gnupg");
     std::fs::create_dir_all(&home).unwrap();
     std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -270,7 +361,9 @@ fn gpg_pipeline(dir: &Path, c: &Corpus, sample: usize) -> f64 {
     for p in c.team.iter().chain(c.reporters.iter()) {
         gpg(&["--import"], p.public_armored().as_bytes());
     }
-    let t = Instant::now();
+    let agent = home.display().to_string();
+    let (children0, agent0) = (meter::children_cpu(), meter::cpu_of_processes_with(&agent));
+    let meter = Meter::start();
     for r in c.reports.iter().take(sample) {
         let plain = gpg(&["--decrypt"], r.armored.as_bytes());
         assert!(!plain.is_empty(), "gpg could not decrypt a report");
@@ -291,12 +384,23 @@ fn gpg_pipeline(dir: &Path, c: &Corpus, sample: usize) -> f64 {
             assert!(!out.is_empty());
         }
     }
-    sample.min(c.reports.len()) as f64 / t.elapsed().as_secs_f64()
+    let cpu = meter::children_cpu() - children0 + meter::cpu_of_processes_with(&agent) - agent0;
+    meter.stop(cpu, false)
 }
 
 /// Figure 5: cost growth. Fills a store with `cases` synthetic cases, then measures the daemon
-/// on `extra` reports, and the start-up of `secmail run --once` on an empty maildir.
-fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> (f64, f64) {
+/// on `extra` reports (per report), and the start-up of `secmail run --once` on an empty
+/// maildir: the first start after the store was written, and a second one.
+struct Growth {
+    per_report: Measured,
+    reports: usize,
+    first_start: Measured,
+    later_start: Measured,
+    /// The first start after the writer was killed (sled replays its log).
+    after_kill: Measured,
+}
+
+fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> Growth {
     let dir = base.join(format!("growth-{cases}"));
     std::fs::create_dir_all(&dir).unwrap();
     let conf = deploy(&dir, c, MAILDIR_IO);
@@ -318,24 +422,50 @@ fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> (f64, f64) {
             store.commit(&p.changes, now).unwrap();
         }
         store.flush_blocking().unwrap();
+        // A copy as a kill -9 of the daemon would leave it: sled's log not yet snapshotted.
+        let st = Command::new("cp")
+            .arg("-a")
+            .arg(dir.join("store"))
+            .arg(dir.join("store-killed"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "copying the store");
+        // As the daemon's clean stop does: sled's snapshot written (`Store::close`).
+        assert!(store.close().unwrap(), "the store was still held");
         drop(config);
     }
     // Start-up: config, keys, templates, store open, one empty scan.
     std::fs::create_dir_all(dir.join("maildir/new")).unwrap();
-    let t = Instant::now();
-    let st = Command::new(secmail_bin())
-        .arg("--config")
-        .arg(&conf)
-        .args(["run", "--once"])
-        .env("SECMAIL_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(
-        st.status.success(),
-        "{}",
-        String::from_utf8_lossy(&st.stderr)
-    );
-    let startup = t.elapsed().as_secs_f64();
+    let killed = dir.join("killed.conf");
+    std::fs::write(
+        &killed,
+        std::fs::read_to_string(&conf)
+            .unwrap()
+            .replace("path = \"store\"", "path = \"store-killed\""),
+    )
+    .unwrap();
+    let start = |conf: &Path| {
+        let children = meter::children_cpu();
+        let meter = Meter::start();
+        let st = Command::new(secmail_bin())
+            .arg("--config")
+            .arg(conf)
+            .args(["run", "--once"])
+            .env("SECMAIL_LOG", "error")
+            .output()
+            .unwrap();
+        let m = meter.stop(meter::children_cpu() - children, false);
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        m
+    };
+    let first_start = start(&conf);
+    let later_start = start(&conf);
+    let after_kill = start(&killed);
+    let _ = std::fs::remove_dir_all(dir.join("store-killed"));
     let sub = Corpus {
         project: corpus::Person {
             address: c.project.address.clone(),
@@ -359,19 +489,28 @@ fn growth(base: &Path, c: &Corpus, cases: usize, extra: usize) -> (f64, f64) {
     };
     fill_maildir(&dir, &sub);
     let run = daemon_run(&dir, &conf, sub.reports.len() * (1 + c.team.len()));
-    (
-        run.seconds / sub.reports.len() as f64 * 1000.0,
-        startup * 1000.0,
-    )
+    Growth {
+        per_report: run.m,
+        reports: sub.reports.len(),
+        first_start,
+        later_start,
+        after_kill,
+    }
 }
 
 fn main() {
     let a = args();
+    // Errors as values are part of the work (sequoia's parsers make and drop many): they do
+    // not capture a backtrace here, in the floor or in the daemon (which inherits this), as
+    // they do not in a deployment. Panics still print one when RUST_BACKTRACE asks.
+    std::env::set_var("RUST_LIB_BACKTRACE", "0");
     let now = SystemTime::now();
     let work = tempfile::Builder::new()
         .prefix("secmail-bench")
         .tempdir()
         .unwrap();
+    let load_at_start = meter::load_now();
+    eprintln!("machine at start: {load_at_start}");
     eprintln!("generating {} reports ({:?})…", a.reports, a.suite);
     let t = Instant::now();
     let c = corpus::generate(a.reports, a.suite, now);
@@ -381,21 +520,28 @@ fn main() {
         c.new_reports(),
         c.reports.len() - c.new_reports()
     );
+    let n = c.reports.len();
 
     // Figures 1 and 4.
-    let dir = work.path().join("maildir-run");
-    std::fs::create_dir_all(&dir).unwrap();
-    let conf = deploy(&dir, &c, MAILDIR_IO);
-    fill_maildir(&dir, &c);
-    eprintln!("figure 1: the daemon clears the backlog…");
-    let run = daemon_run(&dir, &conf, c.expected_outgoing());
-    let fig1 = c.reports.len() as f64 / run.seconds;
+    let run = a.runs(1).then(|| {
+        let dir = work.path().join("maildir-run");
+        std::fs::create_dir_all(&dir).unwrap();
+        let conf = deploy(&dir, &c, MAILDIR_IO);
+        fill_maildir(&dir, &c);
+        eprintln!("figure 1: the daemon clears the backlog…");
+        daemon_run(&dir, &conf, c.expected_outgoing())
+    });
 
-    // Figures 2 and 3.
-    let real = if a.servers {
-        real::measure(work.path(), &c, &dir.join("outbox"), a.latency, now)
-    } else {
+    // Figures 2 and 3 (the SMTP bound sends figure 1's outgoing messages).
+    let real = if !a.runs(2) {
+        Err("not asked for (--only)".to_string())
+    } else if !a.servers {
         Err("not asked for (--no-servers)".to_string())
+    } else if run.is_none() {
+        Err("figure 2 needs figure 1's outbox (--only 1,2)".to_string())
+    } else {
+        let outbox = work.path().join("maildir-run/outbox");
+        real::measure(work.path(), &c, &outbox, a.latency, now)
     };
     if let Err(why) = &real {
         eprintln!("figures 2 and 3 not measured: {why}");
@@ -415,42 +561,47 @@ fn main() {
     });
 
     // Figure 6.
-    eprintln!("figure 6: the floor…");
-    let project_keys = c.project.keys(now);
-    let reporter_certs: Vec<Cert> = c.reporters.iter().map(|r| r.public()).collect();
-    let team_certs: Vec<Cert> = c.team.iter().map(|m| m.public()).collect();
-    let by_addr = |a: &str| c.reporters.iter().position(|r| r.address == a).unwrap();
-    let floor_input: Vec<(String, Vec<u8>, &Cert)> = c
-        .reports
-        .iter()
-        .map(|r| {
-            (
-                r.armored.clone(),
-                r.raw.clone(),
-                &reporter_certs[by_addr(&r.from)],
-            )
-        })
-        .collect();
-    let fl = floor::measure(
-        &c.project.secret,
-        &project_keys,
-        &reporter_certs,
-        &team_certs,
-        &floor_input,
-        now,
-    );
+    let fl = a.runs(6).then(|| {
+        eprintln!("figure 6: the floor…");
+        let project_keys = c.project.keys(now);
+        let reporter_certs: Vec<Cert> = c.reporters.iter().map(|r| r.public()).collect();
+        let team_certs: Vec<Cert> = c.team.iter().map(|m| m.public()).collect();
+        let by_addr = |a: &str| c.reporters.iter().position(|r| r.address == a).unwrap();
+        let floor_input: Vec<(String, Vec<u8>, &Cert)> = c
+            .reports
+            .iter()
+            .map(|r| {
+                (
+                    r.armored.clone(),
+                    r.raw.clone(),
+                    &reporter_certs[by_addr(&r.from)],
+                )
+            })
+            .collect();
+        floor::measure(
+            &c.project.secret,
+            &project_keys,
+            &reporter_certs,
+            &team_certs,
+            &floor_input,
+            now,
+        )
+    });
 
     // Figure 7.
-    eprintln!("figure 7: gpg on {} reports…", a.gpg_sample);
-    let gpg = gpg_pipeline(work.path(), &c, a.gpg_sample);
+    let gpg_n = a.gpg_sample.min(n);
+    let gpg = a.runs(7).then(|| {
+        eprintln!("figure 7: gpg on {gpg_n} reports…");
+        gpg_pipeline(work.path(), &c, gpg_n)
+    });
 
     // Figure 5.
-    let (g1k, g100k) = if a.growth {
-        eprintln!("figure 5: cost growth (filling 1,000 and 100,000 cases)…");
-        (
-            Some(growth(work.path(), &c, 1_000, 200)),
-            Some(growth(work.path(), &c, 100_000, 200)),
-        )
+    let growth_at = |cases: usize| {
+        eprintln!("figure 5: cost growth (filling {cases} cases)…");
+        growth(work.path(), &c, cases, 200)
+    };
+    let (g1k, gbig) = if a.growth && a.runs(5) {
+        (Some(growth_at(1_000)), Some(growth_at(a.growth_cases)))
     } else {
         (None, None)
     };
@@ -472,31 +623,62 @@ fn main() {
             )
             .unwrap_or_default()
     );
+    let backend = sequoia_openpgp::crypto::backend();
+    let load_at_end = meter::load_now();
+    let fig1 = run.as_ref().map(|r| r.m);
+    let ratio = |x: Option<Measured>, y: Option<Measured>, xn: usize, yn: usize| {
+        x.zip(y).map(|(x, y)| {
+            (
+                x.per_s(xn) / y.per_s(yn),
+                y.cpu_ms_per(yn) / x.cpu_ms_per(xn),
+            )
+        })
+    };
+    let vs_gpg = ratio(fig1, gpg, n, gpg_n);
+    let vs_floor = ratio(fig1, fl.as_ref().map(|f| f.m), n, n);
+    let handover = real.as_ref().map(|r| {
+        (
+            r.handover.per_s(r.handover_messages),
+            r.smtp_bound_m.per_s(r.smtp_bound_messages),
+        )
+    });
+    let fig = |m: Option<Measured>, count: usize| {
+        m.map(|m| {
+            json!({"per_s": m.per_s(count), "wall_s": m.wall_s, "cpu_ms_per": m.cpu_ms_per(count), "others_cores": m.others_cores, "count": count})
+        })
+    };
     let result = json!({
         "machine": machine,
+        "backend": backend,
+        "load_at_start": load_at_start,
+        "load_at_end": load_at_end,
         "suite": format!("{:?}", a.suite),
-        "reports": c.reports.len(),
-        "follow_ups": c.reports.len() - c.new_reports(),
+        "reports": n,
+        "follow_ups": n - c.new_reports(),
         "team": c.team.len(),
-        "fig1_maildir_to_file_reports_per_s": fig1,
-        "fig2_imap_to_smtp_reports_per_s": real.as_ref().map(|r| r.reports_per_s),
+        "fig1_maildir_to_file": fig(fig1, n),
+        "fig2_imap_to_smtp": fig(real.as_ref().map(|r| r.fig2), n),
         "fig2_bound_imap_fetch_move_reports_per_s": real.as_ref().map(|r| r.imap_bound),
         "fig2_bound_smtp_accept_reports_per_s": real.as_ref().map(|r| r.smtp_bound),
-        "ratio_fig2_over_fig1": real.as_ref().map(|r| r.reports_per_s / fig1),
+        "fig2_smtp_bound_messages": fig(real.as_ref().map(|r| r.smtp_bound_m), real.as_ref().map_or(0, |r| r.smtp_bound_messages)),
+        "fig2_handover_messages": fig(real.as_ref().map(|r| r.handover), real.as_ref().map_or(0, |r| r.handover_messages)),
+        "ratio_handover_over_bound": handover.map(|h| h.0 / h.1),
         "fig3_latency_p50_ms": latency.map(|l| l.0),
         "fig3_latency_p99_ms": latency.map(|l| l.1),
         "fig3_latency_reports": latency.map(|l| l.2),
-        "fig4_peak_rss_mib": run.peak_mib,
-        "fig4_steady_rss_mib": run.steady_mib,
-        "fig5_ms_per_report_at_1k_cases": g1k.map(|g| g.0),
-        "fig5_ms_per_report_at_100k_cases": g100k.map(|g| g.0),
-        "fig5_startup_ms_at_1k_cases": g1k.map(|g| g.1),
-        "fig5_startup_ms_at_100k_cases": g100k.map(|g| g.1),
-        "fig6_floor_reports_per_s": fl.reports_per_s,
-        "fig6_parse_only_reports_per_s": fl.parse_per_s,
-        "fig7_gpg_pipeline_reports_per_s": gpg,
-        "ratio_fig1_over_gpg": fig1 / gpg,
-        "ratio_fig1_over_floor": fig1 / fl.reports_per_s,
+        "fig4_peak_rss_mib": run.as_ref().map(|r| r.peak_mib),
+        "fig4_steady_rss_mib": run.as_ref().map(|r| r.steady_mib),
+        "fig5_per_report_at_1k_cases": g1k.as_ref().map(|g| fig(Some(g.per_report), g.reports)),
+        "fig5_per_report_at_big": gbig.as_ref().map(|g| fig(Some(g.per_report), g.reports)),
+        "fig5_big_cases": a.growth_cases,
+        "fig5_first_start_ms": [g1k.as_ref().map(|g| g.first_start.wall_s * 1e3), gbig.as_ref().map(|g| g.first_start.wall_s * 1e3)],
+        "fig5_start_after_kill_ms": [g1k.as_ref().map(|g| g.after_kill.wall_s * 1e3), gbig.as_ref().map(|g| g.after_kill.wall_s * 1e3)],
+        "fig5_later_start_ms": [g1k.as_ref().map(|g| g.later_start.wall_s * 1e3), gbig.as_ref().map(|g| g.later_start.wall_s * 1e3)],
+        "fig6_floor": fig(fl.as_ref().map(|f| f.m), n),
+        "fig6_parse_only_reports_per_s": fl.as_ref().map(|f| f.parse_per_s),
+        "fig7_gpg_pipeline": fig(gpg, gpg_n),
+        "ratio_fig1_over_gpg_wall_cpu": vs_gpg,
+        "ratio_fig1_over_floor_wall_cpu": vs_floor,
     });
     std::fs::write(
         &a.out,
@@ -504,55 +686,168 @@ fn main() {
     )
     .unwrap();
     println!(
-        "secmail benchmark — {} reports ({} follow-ups), {:?} keys, team of {}, {machine}",
-        c.reports.len(),
-        c.reports.len() - c.new_reports(),
+        "secmail benchmark — {n} reports ({} follow-ups), {:?} keys, team of {}, {machine}, crypto backend {backend}",
+        n - c.new_reports(),
         a.suite,
         c.team.len()
     );
-    println!("| figure | value |");
-    println!("|---|---|");
-    println!("| 1. Maildir → file outbox, end to end | {fig1:.0} reports/s |");
-    if let Some(r) = &real {
+    println!("machine at start: {load_at_start}; at the end: {load_at_end}");
+    println!("| figure | wall | CPU per report | others' load |");
+    println!("|---|---|---|---|");
+    let row = |name: &str, m: Measured, count: usize, unit: &str| {
         println!(
-            "| 2. IMAP in → SMTP out (real Dovecot and Postfix) | {:.0} reports/s ({:.0}% of 1) |",
-            r.reports_per_s,
-            r.reports_per_s / fig1 * 100.0
+            "| {name} | {:.1} {unit}/s | {:.2} ms | {:.2} cores |",
+            m.per_s(count),
+            m.cpu_ms_per(count),
+            m.others_cores
+        );
+    };
+    if let Some(r) = &run {
+        row(
+            "1. Maildir → file outbox, end to end (daemon)",
+            r.m,
+            n,
+            "reports",
+        );
+    }
+    if let Some(r) = &real {
+        row(
+            "2. IMAP in → SMTP out, real Dovecot and Postfix (daemon; others = the servers)",
+            r.fig2,
+            n,
+            "reports",
         );
         println!(
-            "| 2. bound: IMAP fetch+move alone / SMTP hand-over alone | {:.0} / {:.0} reports/s |",
+            "| 2. bound: IMAP fetch+move alone / SMTP acceptance alone | {:.0} / {:.0} reports/s | | |",
             r.imap_bound, r.smtp_bound
         );
-    }
-    if let Some((p50, p99, n)) = latency {
-        println!("| 3. SMTP in → ack in the reporter's INBOX, {n} reports | p50 {p50:.0} ms, p99 {p99:.0} ms |");
-    }
-    println!(
-        "| 4. daemon RSS, peak / steady | {:.1} / {:.1} MiB |",
-        run.peak_mib, run.steady_mib
-    );
-    if let (Some(a1), Some(a2)) = (g1k, g100k) {
-        println!(
-            "| 5. per report at 1,000 / 100,000 cases | {:.2} / {:.2} ms ({:.2}×) |",
-            a1.0,
-            a2.0,
-            a2.0 / a1.0
+        row(
+            "2. SMTP acceptance alone, one connection (lettre client)",
+            r.smtp_bound_m,
+            r.smtp_bound_messages,
+            "messages",
         );
-        println!(
-            "| 5. start-up at 1,000 / 100,000 cases | {:.0} / {:.0} ms |",
-            a1.1, a2.1
+        row(
+            "2. the daemon's SMTP hand-over alone (`run --once` outbox)",
+            r.handover,
+            r.handover_messages,
+            "messages",
         );
     }
-    println!(
-        "| 6. floor: sequoia alone (1 decrypt+verify, 4 sign+encrypt) | {:.0} reports/s |",
-        fl.reports_per_s
-    );
-    println!("| 6. parsing alone | {:.0} reports/s |", fl.parse_per_s);
-    println!("| 7. gpg: 1 decrypt + 4 sign+encrypt processes | {gpg:.1} reports/s |");
-    println!("| figure 1 / gpg | {:.1}× |", fig1 / gpg);
-    println!("| figure 1 / floor | {:.2} |", fig1 / fl.reports_per_s);
+    if let Some((p50, p99, k)) = latency {
+        println!("| 3. SMTP in → ack in the reporter's INBOX, {k} reports | p50 {p50:.0} ms, p99 {p99:.0} ms | | |");
+    }
+    if let Some(r) = &run {
+        println!(
+            "| 4. daemon RSS, peak / steady | {:.1} / {:.1} MiB | | |",
+            r.peak_mib, r.steady_mib
+        );
+    }
+    if let (Some(small), Some(big)) = (&g1k, &gbig) {
+        let per = |g: &Growth| g.per_report.wall_s * 1000.0 / g.reports as f64;
+        println!(
+            "| 5. per report at 1,000 / {} cases | {:.2} / {:.2} ms ({:.2}×) | {:.2} / {:.2} ms | {:.2} / {:.2} cores |",
+            a.growth_cases,
+            per(small),
+            per(big),
+            per(big) / per(small),
+            small.per_report.cpu_ms_per(small.reports),
+            big.per_report.cpu_ms_per(big.reports),
+            small.per_report.others_cores,
+            big.per_report.others_cores
+        );
+        for (what, s, b) in [
+            (
+                "first start after the writer's clean stop",
+                small.first_start,
+                big.first_start,
+            ),
+            ("later start", small.later_start, big.later_start),
+            (
+                "first start after a kill -9 of the writer",
+                small.after_kill,
+                big.after_kill,
+            ),
+        ] {
+            println!(
+                "| 5. {what} at 1,000 / {} cases (`run --once`) | {:.0} / {:.0} ms | {:.0} / {:.0} ms CPU | {:.2} / {:.2} cores |",
+                a.growth_cases,
+                s.wall_s * 1e3,
+                b.wall_s * 1e3,
+                s.cpu_s * 1e3,
+                b.cpu_s * 1e3,
+                s.others_cores,
+                b.others_cores
+            );
+        }
+    }
+    if let Some(f) = &fl {
+        row(
+            "6. floor: sequoia alone, one thread (1 decrypt+verify, 4 sign+encrypt)",
+            f.m,
+            n,
+            "reports",
+        );
+        println!("| 6. parsing alone | {:.0} reports/s | | |", f.parse_per_s);
+    }
+    if let Some(g) = gpg {
+        row(
+            "7. gpg: 1 decrypt + 4 sign+encrypt processes (CPU with gpg-agent)",
+            g,
+            gpg_n,
+            "reports",
+        );
+    }
+    if let Some((wall, cpu)) = vs_gpg {
+        println!("| figure 1 / gpg | {wall:.1}× on wall time | {cpu:.1}× on CPU | |");
+    }
+    if let Some((wall, cpu)) = vs_floor {
+        println!(
+            "| figure 1 / floor | {wall:.2}× on wall time | CPU {:.2}× the floor's | |",
+            1.0 / cpu
+        );
+    }
+    if let Some((h, b)) = handover {
+        println!(
+            "| hand-over / SMTP acceptance alone | {:.0} % | | |",
+            h / b * 100.0
+        );
+    }
+    if !a.compare.is_empty() {
+        backend_table(&result, &a.compare);
+    }
     println!("(JSON: {})", a.out.display());
     if a.keep {
         println!("(work directory kept: {})", work.keep().display());
+    }
+}
+
+/// The backend comparison: this run's figures 1 and 6 beside those of the runs in `others`
+/// (the same bench built with another backend, `--only 1,6`, the same corpus size).
+fn backend_table(this: &serde_json::Value, others: &[PathBuf]) {
+    let mut runs = vec![this.clone()];
+    for p in others {
+        match std::fs::read_to_string(p).map(|s| serde_json::from_str::<serde_json::Value>(&s)) {
+            Ok(Ok(v)) => runs.push(v),
+            _ => eprintln!("--compare: cannot read {}", p.display()),
+        }
+    }
+    println!();
+    println!("| backend | 1. end to end | 1. CPU per report | 6. floor | 6. CPU per report | 1. CPU / floor's | others' load (1 / 6) |");
+    println!("|---|---|---|---|---|---|---|");
+    let f = |v: &serde_json::Value, fig: &str, k: &str| v[fig][k].as_f64().unwrap_or(f64::NAN);
+    for v in &runs {
+        let backend = v["backend"].as_str().unwrap_or("?");
+        let backend = backend.split(" (").next().unwrap_or(backend);
+        println!(
+            "| {backend} | {:.0} reports/s | {:.2} ms | {:.0} reports/s | {:.2} ms | {:.2}× | {:.2} / {:.2} cores |",
+            f(v, "fig1_maildir_to_file", "per_s"),
+            f(v, "fig1_maildir_to_file", "cpu_ms_per"),
+            f(v, "fig6_floor", "per_s"),
+            f(v, "fig6_floor", "cpu_ms_per"),
+            f(v, "fig1_maildir_to_file", "cpu_ms_per") / f(v, "fig6_floor", "cpu_ms_per"),
+            f(v, "fig1_maildir_to_file", "others_cores"),
+            f(v, "fig6_floor", "others_cores"),
+        );
     }
 }

@@ -91,6 +91,7 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
     let daemon = Arc::new(daemon);
     let _ = slot.set(daemon.clone());
     tracing::info!(config = %config_path.display(), "secmail running");
+    let store = daemon.store.clone();
     daemon.run(stop).await.map_err(|e| {
         let code = if e.downcast_ref::<StoreUnwritable>().is_some() {
             ExitCode::IoErr
@@ -99,6 +100,10 @@ pub async fn run(config_path: &Path, once: bool) -> Result<()> {
         };
         e.context(code)
     })?;
-    tracing::info!("stopped");
+    // The last handle: sled's snapshot is written now rather than its log replayed at the next
+    // start (Store::close).
+    drop(slot);
+    let snapshot = tokio::task::spawn_blocking(move || store.close()).await;
+    tracing::info!(snapshot = matches!(snapshot, Ok(Ok(true))), "stopped");
     Ok(())
 }

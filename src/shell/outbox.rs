@@ -1,7 +1,12 @@
 //! The outbox: sends what the store queued, retrying with backoff; nothing is removed before
 //! the transport accepted it, so a crash re-sends at most the one message in flight, with the
-//! same Message-ID: each removal is flushed before the next send (with the file transport, where
-//! a re-send overwrites the same file, once per 16 sends).
+//! same Message-ID: each removal is flushed before the next message is completed (with the file
+//! transport, where a re-send overwrites the same file, once per 16 sends).
+//!
+//! Over SMTP that flush overlaps the next message's envelope: MAIL, RCPT and DATA go out while
+//! the store writes the previous sent-mark, and the content with its final dot (the moment the
+//! server takes the message) only once the mark is on disk. The MTA's time per message and the
+//! store's fsync run side by side instead of one after the other (issue 14.3).
 use super::store::{OutboxEntry, Store};
 use super::transport::{Mailer, Outbound, SendError};
 use anyhow::Result;
@@ -52,12 +57,14 @@ pub async fn drain_until(
     let mut d = Drained::default();
     // Set by the first transient failure: the time the rest of this pass waits for.
     let mut down: Option<DateTime<Utc>> = None;
-    // One at a time, each removal flushed before the next send, so that a crash re-sends at
-    // most the one in flight. Where a re-send replaces the first copy (the file transport
+    // One at a time, each removal flushed before the next message's final dot, so that a
+    // crash re-sends at most the one in flight. Where a re-send replaces the first copy (the file transport
     // names files by Message-ID) up to 16 go at once and one flush follows: a crash re-writes
     // those files, nobody gets two.
     let group = if sender.resend_replaces() { 16 } else { 1 };
     let mut due = store.outbox_due(now);
+    // A sent-mark written but not yet flushed (SMTP: flushed beside the next envelope).
+    let mut unflushed = false;
     loop {
         if stop.is_some_and(|s| s.is_cancelled()) {
             break;
@@ -94,7 +101,19 @@ pub async fn drain_until(
                 file_stem: stem,
             })
             .collect();
-        let results = sender.send_all(&messages).await;
+        let results = match messages.as_slice() {
+            [one] if unflushed => {
+                let (flushed, opened) = tokio::join!(store.flush(), sender.open(one));
+                // Nothing of the next message is delivered unless the last mark is durable.
+                flushed?;
+                unflushed = false;
+                vec![match opened {
+                    Ok(o) => o.finish().await,
+                    Err(e) => Err(e),
+                }]
+            }
+            _ => sender.send_all(&messages).await,
+        };
         drop(messages);
         let mut sent_any = false;
         for ((key, mut entry), result) in chunk.into_iter().zip(results) {
@@ -148,7 +167,11 @@ pub async fn drain_until(
             }
         }
         if sent_any {
-            store.flush().await?;
+            if group == 1 {
+                unflushed = true;
+            } else {
+                store.flush().await?;
+            }
         }
     }
     store.flush().await?;

@@ -40,6 +40,11 @@ use crate::config::server::Security;
 use crate::shell::failure::FailureClass;
 use crate::shell::tls;
 
+mod file;
+#[cfg(test)]
+use file::sanitize_stem;
+use file::{write_file, write_files};
+
 // The settings are config values (config names no shell module); re-exported here under
 // their old paths.
 pub use crate::config::server::{SmtpSettings, Transport};
@@ -103,8 +108,7 @@ struct Smtp {
     starttls: Option<TlsParameters>,
     credentials: Option<Credentials>,
     hello: ClientId,
-    /// The open connection and when it was last used.
-    conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, Instant)>>,
+    conn: tokio::sync::Mutex<Slot>,
 }
 
 impl fmt::Debug for Mailer {
@@ -146,39 +150,10 @@ impl Mailer {
     }
 
     /// Sends several messages, one result each in the same order: over SMTP one after the
-    /// other; as files all at once, on short-lived threads (their fsyncs overlap).
+    /// other; as files by one blocking task, the directory synced once for all of them.
     pub async fn send_all(&self, messages: &[Outbound<'_>]) -> Vec<Result<(), SendError>> {
         match &self.inner {
-            Inner::File { dir } if messages.len() > 1 => {
-                let dir = dir.clone();
-                let owned: Vec<(String, Vec<u8>)> = messages
-                    .iter()
-                    .map(|m| (m.file_stem.to_string(), m.raw.to_vec()))
-                    .collect();
-                let n = owned.len();
-                let written = tokio::task::spawn_blocking(move || {
-                    crate::shell::batch::map(&owned, owned.len(), |(stem, raw)| {
-                        write_file_now(&dir, stem, raw)
-                    })
-                })
-                .await;
-                match written {
-                    Ok(results) => results
-                        .into_iter()
-                        .map(|r| match r {
-                            Ok(Ok(path)) => {
-                                tracing::debug!(path = %path.display(), "message written");
-                                Ok(())
-                            }
-                            Ok(Err(e)) => Err(SendError::Transient(format!("{e:#}"))),
-                            Err(_) => Err(SendError::Transient("file writer panicked".into())),
-                        })
-                        .collect(),
-                    Err(e) => (0..n)
-                        .map(|_| Err(SendError::Transient(format!("file writer task: {e}"))))
-                        .collect(),
-                }
-            }
+            Inner::File { dir } if messages.len() > 1 => write_files(dir, messages).await,
             _ => {
                 let mut out = Vec::with_capacity(messages.len());
                 for m in messages {
@@ -189,6 +164,26 @@ impl Mailer {
                 }
                 out
             }
+        }
+    }
+
+    /// The first half of [`Mailer::send`]: over SMTP, MAIL, RCPT and DATA up to the server's
+    /// 354, so that the caller can do other work (flush the previous message's sent-mark)
+    /// while the server answers; nothing is delivered before [`Opened::finish`]. A file is
+    /// written only by `finish`.
+    pub async fn open<'a>(&'a self, m: &Outbound<'a>) -> Result<Opened<'a>, SendError> {
+        match &self.inner {
+            Inner::Smtp(smtp) => {
+                let envelope = envelope(m.envelope_from, m.rcpts)?;
+                smtp.open(&envelope, m.raw).await
+            }
+            Inner::File { dir } => Ok(Opened {
+                inner: OpenedInner::File {
+                    dir,
+                    stem: m.file_stem,
+                    raw: m.raw,
+                },
+            }),
         }
     }
 
@@ -385,9 +380,9 @@ impl Smtp {
             .map_err(|_| self.transient("greeting", "timed out"))?
     }
 
-    /// Sends one message over the kept connection, opening a new one when there is none, it
-    /// broke, or it sat idle too long.
-    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+    /// The kept connection, opening a new one when there is none, it broke, or it sat idle
+    /// too long.
+    async fn ready(&self) -> Result<tokio::sync::MutexGuard<'_, Slot>, SendError> {
         let mut slot = self.conn.lock().await;
         if let Some((conn, used)) = slot.as_mut() {
             let idle = used.elapsed();
@@ -403,7 +398,15 @@ impl Smtp {
         if slot.is_none() {
             *slot = Some((self.connect().await?, Instant::now()));
         }
-        let (conn, used) = slot.as_mut().expect("a connection was just opened");
+        Ok(slot)
+    }
+
+    /// Sends one message over the kept connection.
+    async fn send(&self, envelope: &Envelope, raw: &[u8]) -> Result<(), SendError> {
+        let mut slot = self.ready().await?;
+        let (conn, used) = slot
+            .as_mut()
+            .expect("ready() leaves a connection in the slot");
         let result = tokio::time::timeout(SMTP_TIMEOUT, conn.send(envelope, raw)).await;
         *used = Instant::now();
         match result {
@@ -419,6 +422,147 @@ impl Smtp {
                 *slot = None;
                 Err(self.transient("sending", "timed out"))
             }
+        }
+    }
+
+    /// MAIL, RCPT and DATA for one message (as lettre's `send` words them), up to the
+    /// server's 354: the message is not delivered until [`Opened::finish`] sends it and its
+    /// final dot. On any refusal the connection is closed, as lettre does.
+    async fn open<'a>(
+        &'a self,
+        envelope: &Envelope,
+        raw: &'a [u8],
+    ) -> Result<Opened<'a>, SendError> {
+        use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+        use lettre::transport::smtp::extension::{Extension, MailBodyParameter, MailParameter};
+        let mut slot = self.ready().await?;
+        let (conn, used) = slot
+            .as_mut()
+            .expect("ready() leaves a connection in the slot");
+        let mut options = vec![];
+        let non_ascii = envelope
+            .from()
+            .into_iter()
+            .chain(envelope.to())
+            .any(|a: &Address| !AsRef::<str>::as_ref(a).is_ascii());
+        if non_ascii {
+            if !conn.server_info().supports_feature(Extension::SmtpUtfEight) {
+                return Err(SendError::Permanent(format!(
+                    "smtp {}: non-ASCII addresses, and the server does not offer SMTPUTF8",
+                    self.server
+                )));
+            }
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        if !raw.is_ascii() {
+            if !conn.server_info().supports_feature(Extension::EightBitMime) {
+                return Err(SendError::Permanent(format!(
+                    "smtp {}: 8-bit message, and the server does not offer 8BITMIME",
+                    self.server
+                )));
+            }
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        let commands = async {
+            conn.command(Mail::new(envelope.from().cloned(), options))
+                .await?;
+            for to in envelope.to() {
+                conn.command(Rcpt::new(to.clone(), vec![])).await?;
+            }
+            conn.command(Data).await
+        };
+        let result = tokio::time::timeout(SMTP_TIMEOUT, commands).await;
+        *used = Instant::now();
+        let failed = match result {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(classify(&self.server, &e)),
+            Err(_) => Some(self.transient("sending", "timed out")),
+        };
+        if let Some(e) = failed {
+            if let Some((mut conn, _)) = slot.take() {
+                conn.abort().await;
+            }
+            return Err(e);
+        }
+        Ok(Opened {
+            inner: OpenedInner::Smtp {
+                smtp: self,
+                slot,
+                raw,
+            },
+        })
+    }
+}
+
+/// The open connection and when it was last used.
+type Slot = Option<(AsyncSmtpConnection, Instant)>;
+
+/// One message whose envelope the server has accepted ([`Mailer::open`]), its connection held:
+/// nothing is delivered until [`Opened::finish`]. Dropped unfinished, the connection is closed
+/// and the server discards the message.
+pub struct Opened<'a> {
+    inner: OpenedInner<'a>,
+}
+
+enum OpenedInner<'a> {
+    Smtp {
+        smtp: &'a Smtp,
+        slot: tokio::sync::MutexGuard<'a, Slot>,
+        raw: &'a [u8],
+    },
+    File {
+        dir: &'a Path,
+        stem: &'a str,
+        raw: &'a [u8],
+    },
+    Done,
+}
+
+impl Opened<'_> {
+    /// Sends the content and its final dot; the server's answer is the message's result.
+    pub async fn finish(mut self) -> Result<(), SendError> {
+        match std::mem::replace(&mut self.inner, OpenedInner::Done) {
+            OpenedInner::Smtp {
+                smtp,
+                mut slot,
+                raw,
+            } => {
+                let Some((conn, used)) = slot.as_mut() else {
+                    return Err(smtp.transient("sending", "connection lost"));
+                };
+                let result = tokio::time::timeout(SMTP_TIMEOUT, conn.message(raw)).await;
+                *used = Instant::now();
+                match result {
+                    Ok(Ok(_)) => {
+                        tracing::debug!(server = %smtp.server, bytes = raw.len(), "smtp sent");
+                        Ok(())
+                    }
+                    Ok(Err(e)) => {
+                        if let Some((mut conn, _)) = slot.take() {
+                            conn.abort().await;
+                        }
+                        Err(classify(&smtp.server, &e))
+                    }
+                    Err(_) => {
+                        *slot = None;
+                        Err(smtp.transient("sending", "timed out"))
+                    }
+                }
+            }
+            OpenedInner::File { dir, stem, raw } => write_file(dir, stem, raw)
+                .await
+                .map(|path| tracing::debug!(path = %path.display(), "message written"))
+                .map_err(|e| SendError::Transient(format!("{e:#}"))),
+            OpenedInner::Done => Ok(()),
+        }
+    }
+}
+
+impl Drop for Opened<'_> {
+    fn drop(&mut self) {
+        // Unfinished: the connection is mid-DATA and cannot be reused.
+        if let OpenedInner::Smtp { slot, .. } = &mut self.inner {
+            **slot = None;
         }
     }
 }
@@ -501,65 +645,6 @@ fn classify_auth(server: &str, e: &lettre::transport::smtp::Error) -> SendError 
     } else {
         classify(server, e)
     }
-}
-
-/// Keeps `[A-Za-z0-9._-]`, replaces the rest with `_`, never starts with a dot, at most 200
-/// bytes; `message` if nothing is left.
-fn sanitize_stem(stem: &str) -> String {
-    let mut s: String = stem
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    while s.starts_with('.') {
-        s.remove(0);
-    }
-    s.truncate(200);
-    if s.is_empty() {
-        s.push_str("message");
-    }
-    s
-}
-
-/// Writes `<dir>/<stem>.eml` atomically and durably; returns its path. A stem starting with a
-/// dot is kept as given only for the internal probe of `check`.
-async fn write_file(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
-    let (dir, stem, raw) = (dir.to_path_buf(), stem.to_string(), raw.to_vec());
-    tokio::task::spawn_blocking(move || write_file_now(&dir, &stem, &raw))
-        .await
-        .context("file writer task failed")?
-}
-
-/// As [`write_file`], blocking.
-fn write_file_now(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
-    use std::io::Write;
-    static TMP: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let name = if stem == ".secmail-check" {
-        stem.to_string()
-    } else {
-        format!("{}.eml", sanitize_stem(stem))
-    };
-    crate::shell::private::create_dir_private(dir).with_context(|| format!("creating {dir:?}"))?;
-    let path = dir.join(&name);
-    let n = TMP.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-    let mut f = crate::shell::private::create_file_private(&tmp)
-        .with_context(|| format!("creating {tmp:?}"))?;
-    f.write_all(raw)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("writing {tmp:?}"))?;
-    drop(f);
-    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
-    // The rename itself survives a crash only once the directory is synced.
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .with_context(|| format!("syncing {dir:?}"))?;
-    Ok(path)
 }
 
 #[cfg(test)]

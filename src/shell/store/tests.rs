@@ -1,4 +1,5 @@
-//! The store's own tests: the index of running cases, and the outbox sending only what is flushed.
+//! The store's own tests: the index of running cases, the outbox sending only what is flushed,
+//! and the snapshot written at close.
 use super::*;
 use crate::core::effect::Queued;
 use crate::model::State;
@@ -108,4 +109,31 @@ fn the_outbox_sends_only_what_is_flushed() {
     let due: Vec<_> = store.outbox_due(now).collect();
     assert_eq!(due.len(), 1);
     assert_eq!(due[0].1.message_id, "a@example.org");
+}
+
+#[test]
+fn close_writes_the_snapshot_only_as_the_last_handle_and_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    let now = Utc::now();
+    let store = Store::open(&path).unwrap();
+    for n in 1..=50 {
+        store
+            .commit(&changes(case(n, State::New, now), vec![]), now)
+            .unwrap();
+    }
+    let other = store.clone();
+    // Another handle still holds sled: only flushed, no snapshot.
+    assert!(!store.close().unwrap());
+    assert!(other.close().unwrap());
+    // sled names its snapshot files snap.<lsn>: one is there now, and the store reads back.
+    let snapshots = std::fs::read_dir(&path)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("snap."))
+        .count();
+    assert!(snapshots >= 1, "no snapshot written");
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.case_count(), 50);
+    assert_eq!(store.running_cases().len(), 50);
 }
