@@ -16,9 +16,9 @@ use crate::core::compose::{self, Templates};
 use crate::core::pipeline::{self, Processed};
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// One message's result: what the pipeline made of it, how many outbox entries it queued, and
 /// whether it met a bug (and was quarantined for it).
@@ -117,39 +117,50 @@ pub fn handle_all(
     Ok(done)
 }
 
-/// `f` over `items` on up to `threads` threads (this one included), results in item order;
-/// a panic in `f` becomes that item's `Err`.
+/// `f` over `items` on up to `threads` threads, results in item order; a panic in `f` becomes
+/// that item's `Err`. The threads are a pool kept for the process (rayon), one per `threads`
+/// asked for: this runs once per message (its drafts), and a thread started and joined per
+/// call cost more than the work it shared (issue 14: a clone, a fresh stack's page faults and
+/// its unmapping, per report).
 pub fn map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
     f: impl Fn(&T) -> R + Sync,
 ) -> Vec<std::thread::Result<R>> {
+    use rayon::prelude::*;
     let call = |x: &T| catch_unwind(AssertUnwindSafe(|| f(x)));
-    let threads = threads.min(items.len());
-    if threads <= 1 {
-        return items.iter().map(call).collect();
+    match pool(threads.min(items.len())) {
+        None => items.iter().map(call).collect(),
+        Some(pool) => pool.install(|| items.par_iter().map(call).collect()),
     }
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<std::thread::Result<R>>>> =
-        Mutex::new(items.iter().map(|_| None).collect());
-    let work = || loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(x) = items.get(i) else { break };
-        let r = call(x);
-        results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            s.spawn(work);
+}
+
+/// The kept pool of `threads` threads; none for one thread (the caller's own), or if the
+/// system refuses threads (then the caller does the work alone).
+fn pool(threads: usize) -> Option<Arc<rayon::ThreadPool>> {
+    static POOLS: Mutex<BTreeMap<usize, Arc<rayon::ThreadPool>>> = Mutex::new(BTreeMap::new());
+    if threads <= 1 {
+        return None;
+    }
+    let mut pools = POOLS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = pools.get(&threads) {
+        return Some(p.clone());
+    }
+    let built = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("secmail-crypto-{i}"))
+        .build();
+    match built {
+        Ok(p) => {
+            let p = Arc::new(p);
+            pools.insert(threads, p.clone());
+            Some(p)
         }
-        work();
-    });
-    results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
-        .into_iter()
-        .map(|r| r.expect("every item was taken by a thread"))
-        .collect()
+        Err(e) => {
+            tracing::warn!(error = %e, threads, "no worker threads: handling on one");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
