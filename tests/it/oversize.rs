@@ -3,9 +3,10 @@
 //! never marked \Seen), it is moved to the quarantine folder unread, the team's encrypted alert
 //! names its sender, date and Message-ID (never its subject or text), and the sender is told
 //! once per address how to send large material — a machine, never.
-use super::common::{open_sent, secret};
+use super::common::{open_sent, repo, secret, Pipeline};
 use super::harness::mail::{header, ALICE, BOB, RITA, SECURITY};
 use super::harness::{servers_or_skip, Deployment, MailServers, WAIT};
+use secmail::core::pipeline::{self, Oversize};
 
 /// The limit the deployments here run with; every `big` mail is well over it.
 const LIMIT: &str = "max-message-size = \"8KB\"";
@@ -120,7 +121,7 @@ fn oversize_mail_names_its_sender_to_the_team_and_the_sender_is_told_once() {
     for needle in ["8 KB", "split", "compress", "link", "29B8 CE0F A0AB B91C"] {
         assert!(raw.contains(needle), "{needle:?} not in the answer:\n{raw}");
     }
-    for secret in ["Exploit", "core dump", "Réporter", "R=C3=A9porter"] {
+    for secret in ["Exploit", "core dump line", "Réporter", "R=C3=A9porter"] {
         assert!(!raw.contains(secret), "{secret:?} in the answer:\n{raw}");
     }
 
@@ -207,6 +208,54 @@ fn oversize_machine_mail_and_mail_without_a_sender_get_no_answer() {
         .find(|a| a.contains("nofrom@reporter.example"))
         .unwrap();
     assert!(nobody.contains("no usable From"), "{nobody}");
+}
+
+#[test]
+fn the_answer_is_encrypted_when_a_cert_is_known_for_the_sender() {
+    let mut p = Pipeline::demo();
+    let rita = std::fs::read(repo().join("fixtures/keys/reporter-rita.asc")).unwrap();
+    p.config
+        .settings
+        .known_certs
+        .push(secmail::core::keys::parse_cert(&rita).unwrap());
+    let raw = big(RITA_FROM, "big-enc@reporter.example", "");
+    let header = &raw[..raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4];
+    let o = Oversize {
+        size: raw.len() as u64,
+        header,
+        cause: "maildir:/x/new/1.big",
+        place: "the maildir's .Quarantine folder",
+    };
+    let r = pipeline::oversize(o, &p.store, &p.config, &p.templates, p.now);
+    let answer = r
+        .outgoing()
+        .iter()
+        .find(|q| q.kind == "too-large")
+        .unwrap_or_else(|| panic!("{}", r.summary));
+    assert!(answer.mail.encrypted);
+    assert_eq!(answer.mail.rcpts, [RITA]);
+    let text = open_sent(&answer.mail.raw, &secret("reporter-rita-secret.asc"));
+    assert!(text.contains("encrypted to your OpenPGP key"), "{text}");
+    assert!(text.contains("25 MB"), "{text}");
+    assert!(!text.contains("Exploit"), "{text}");
+    // Once per address: the store remembers it once the step is written.
+    p.store.commit(&r.changes, p.now).unwrap();
+    let again = pipeline::oversize(
+        Oversize {
+            cause: "maildir:/x/new/2.big",
+            ..o
+        },
+        &p.store,
+        &p.config,
+        &p.templates,
+        p.now,
+    );
+    assert!(
+        !again.outgoing().iter().any(|q| q.kind == "too-large"),
+        "{}",
+        again.summary
+    );
+    assert!(again.outgoing().iter().any(|q| q.kind == "team-alert"));
 }
 
 /// The flags of every message in `folder` of `user`, read without changing them (EXAMINE).
