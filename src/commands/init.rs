@@ -90,6 +90,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/team-copy.hbs"),
     ),
     (
+        "too-large.hbs",
+        include_str!("../../templates/too-large.hbs"),
+    ),
+    (
         "unreadable.hbs",
         include_str!("../../templates/unreadable.hbs"),
     ),

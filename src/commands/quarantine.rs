@@ -8,7 +8,9 @@
 //!
 //! Invariants: nothing here prints or logs a message's text — `show` gives the header section
 //! and the reason, never the body, so never the plaintext of ciphertext that failed its
-//! integrity check; header values are printed without control characters. `release` handles
+//! integrity check; header values are printed without control characters. Of mail over the
+//! size limit the store has the header alone (`pipeline::oversize`): shown like any other, its
+//! size the message's, never released (it was never fetched whole). `release` handles
 //! the stored bytes again through the same pipeline as live mail and is idempotent: a released
 //! message is no longer in the quarantine, and one kept again for the same reason changes
 //! nothing.
@@ -39,7 +41,8 @@ pub struct Entry {
     /// The Date header, as the message has it.
     pub date: Option<String>,
     pub sender: Option<String>,
-    /// Bytes as received (0 when they were never fetched: oversize mail).
+    /// Bytes as received (of oversize mail, its size on the server: only its header was read;
+    /// 0 for oversize mail kept before the header was read).
     pub size: usize,
     pub message_id: Option<String>,
     pub reason: String,
@@ -54,6 +57,9 @@ pub struct Shown {
     pub signature: Signed,
     /// The header lines as received (unfolded lines kept apart), without control characters.
     pub headers: Vec<String>,
+    /// Over the size limit: only the header was read.
+    #[serde(default)]
+    pub oversize: bool,
 }
 
 /// What `release` did.
@@ -99,6 +105,7 @@ pub fn show(store: &Store, id: &str) -> Result<Shown> {
         encryption: record.encryption,
         signature: record.signature,
         headers: header_lines(&raw),
+        oversize: record.oversize.is_some(),
     })
 }
 
@@ -118,7 +125,7 @@ pub fn release(
     };
     let raw = store
         .raw(&record.hash)
-        .filter(|r| !r.is_empty())
+        .filter(|r| !r.is_empty() && record.oversize.is_none())
         .ok_or_else(|| {
             anyhow!("{id} was never fetched (oversize mail): read it in the quarantine folder")
         })
@@ -199,6 +206,9 @@ pub fn run(config_path: &Path, cmd: &QuarantineCommand) -> Result<()> {
                 let e = &s.entry;
                 println!("Message:    {} ({})", e.id, e.hash);
                 println!("Received:   {}", e.received_at.format("%Y-%m-%d %H:%M UTC"));
+                println!("From:       {}", e.sender.as_deref().unwrap_or("-"));
+                println!("Date:       {}", e.date.as_deref().unwrap_or("-"));
+                println!("Message-ID: {}", e.message_id.as_deref().unwrap_or("-"));
                 println!("Size:       {} bytes", e.size);
                 println!("Reason:     {}", e.reason);
                 println!("Encryption: {}", s.encryption);
@@ -206,6 +216,8 @@ pub fn run(config_path: &Path, cmd: &QuarantineCommand) -> Result<()> {
                 println!();
                 if s.headers.is_empty() {
                     println!("(no header: the bytes were not fetched, or hold no header)");
+                } else if s.oversize {
+                    println!("(over the size limit: its header alone was read; the message is in the quarantine folder)");
                 }
                 for h in &s.headers {
                     println!("{h}");
@@ -283,7 +295,8 @@ fn find(store: &Store, id: &str) -> Result<MessageRecord> {
 }
 
 /// `record` as `list` shows it, when it is in the quarantine. Sender and Message-ID as parsed
-/// when the record has them, else read from the raw header ([`Kept::of_raw`]).
+/// when the record has them, else read from the raw header ([`Kept::of_raw`]: oversize mail's
+/// record has only that).
 fn entry(store: &Store, record: &MessageRecord) -> Option<Entry> {
     let reason = record.disposition.quarantine_reason()?;
     let raw = store.raw(&record.hash).unwrap_or_default();
@@ -294,7 +307,9 @@ fn entry(store: &Store, record: &MessageRecord) -> Option<Entry> {
         received_at: record.received_at,
         date: scanned.date,
         sender: record.from.clone().or(scanned.sender),
-        size: raw.len(),
+        size: record
+            .oversize
+            .map_or(raw.len(), |s| usize::try_from(s).unwrap_or(usize::MAX)),
         message_id: record.message_id.clone().or(scanned.message_id),
         reason: reason.to_string(),
     })
@@ -356,6 +371,10 @@ impl View for Again<'_> {
 
     fn told_fingerprint(&self, address: &str) -> bool {
         self.store.told_fingerprint(address)
+    }
+
+    fn told_too_large(&self, address: &str) -> bool {
+        self.store.told_too_large(address)
     }
 
     fn next_case_id(&self, prefix: &str, year: i32) -> CaseId {

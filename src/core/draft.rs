@@ -1,7 +1,8 @@
 //! Draft: a message the core decided to send, before it is rendered, signed and encrypted;
 //! and the builders that make one for each kind of recipient — the team (`draft::team`:
 //! [`alert`], [`member_message`], [`team_copy`]), a reporter or the sender of a message
-//! (`draft::reporter`: [`reporter_message`], [`acknowledgement`], [`cannot_read`]) — so that
+//! (`draft::reporter`: [`reporter_message`], [`acknowledgement`], [`cannot_read`],
+//! [`too_large`]) — so that
 //! subjects, threading, template variables and Message-IDs follow one set of rules whoever
 //! decided to send; and the team's alert about messages kept without a case (`draft::kept`:
 //! [`Kept`], [`kept_alert`]). Here: the type, its [`Kind`], the Message-ID, the variables every template
@@ -16,7 +17,7 @@ mod reporter;
 mod team;
 
 pub use kept::{kept_alert, Kept};
-pub(crate) use reporter::{acknowledgement, cannot_read, reporter_message};
+pub(crate) use reporter::{acknowledgement, cannot_read, reporter_message, too_large};
 pub use team::alert;
 pub(crate) use team::{member_message, team_copy};
 
@@ -74,11 +75,14 @@ pub enum Kind {
     AckCoalesced,
     /// To each team member: open cases, deadlines, breaches, expiring certs.
     Digest,
+    /// To the sender of mail over the size limit, once per address: the limit and how to send
+    /// large material (issue 11.7).
+    TooLarge,
 }
 
 impl Kind {
     /// Every kind, in the order of the enum: each has a template (`compose::REQUIRED`).
-    pub const ALL: [Kind; 21] = [
+    pub const ALL: [Kind; 22] = [
         Kind::Ack,
         Kind::TeamCopy,
         Kind::NotForUs,
@@ -100,6 +104,7 @@ impl Kind {
         Kind::Progress,
         Kind::AckCoalesced,
         Kind::Digest,
+        Kind::TooLarge,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +130,7 @@ impl Kind {
             Kind::Progress => "progress",
             Kind::AckCoalesced => "ack-coalesced",
             Kind::Digest => "digest",
+            Kind::TooLarge => "too-large",
         }
     }
 
@@ -142,7 +148,8 @@ impl Kind {
             | Kind::Unreadable
             | Kind::CommandResult
             | Kind::CommandRefused
-            | Kind::AckCoalesced => "auto-replied",
+            | Kind::AckCoalesced
+            | Kind::TooLarge => "auto-replied",
             // Written by a person; we only carry it (RFC 3834 §5: "no").
             Kind::Relay => "no",
             // A person decided to publish it (`/disclose`); lists may drop automatic mail.

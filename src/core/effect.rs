@@ -53,6 +53,9 @@ pub enum Mark {
     DigestSent(DateTime<Utc>),
     /// The store-size level the team has now been told of (SECURITY.md, cost bombs).
     QuotaTold(u8),
+    /// This address (normalized, `limits::normalize`) has now been told how to send mail too
+    /// large for us: it is told once (issue 11.7).
+    ToldTooLarge(String),
 }
 
 /// What the shell does once the batch is durable.

@@ -17,6 +17,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+mod oversize;
+pub use oversize::{oversize, Oversize, OVERSIZE_HEADER_MAX};
+
 /// What the pipeline may ask the store.
 pub trait View: Lookup {
     /// Already handled: the same bytes (`hash`). The id arguments are unused since duplicates
@@ -29,6 +32,9 @@ pub trait View: Lookup {
     /// Send times of automatic messages under a `limits::keys` key.
     fn recent_auto_replies(&self, key: &str) -> Vec<DateTime<Utc>>;
     fn told_fingerprint(&self, address: &str) -> bool;
+    /// The address (normalized, `limits::normalize`) was told how to send mail over the size
+    /// limit ([`oversize`]).
+    fn told_too_large(&self, address: &str) -> bool;
     fn next_case_id(&self, prefix: &str, year: i32) -> CaseId;
     /// A cert learnt earlier for this address.
     fn cert_for(&self, address: &str) -> Option<Cert>;
@@ -60,6 +66,10 @@ pub struct MessageRecord {
     pub unauthenticated: Vec<String>,
     /// (filename, content type, size); the bytes are kept beside the record.
     pub attachments: Vec<(String, String, usize)>,
+    /// Over the size limit: its size. Only its header was read, and the bytes kept beside
+    /// the record are that header ([`oversize`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oversize: Option<u64>,
 }
 
 /// Everything one message leads to: the operator's view of it, and the [`Changes`] the store
@@ -493,6 +503,7 @@ pub fn finish(
                 )
             })
             .collect(),
+        oversize: None,
     };
     let stored = Stored {
         record: record.clone(),
@@ -587,28 +598,6 @@ fn changes_of(
     }
 }
 
-/// Mail over the size limit: not fetched whole; quarantined, the team told. `cause` names it
-/// (source and position), so that the same oversize message alerts the team once.
-pub fn oversize(
-    size: u64,
-    config: &Settings,
-    templates: &Templates,
-    now: DateTime<Utc>,
-    cause: &str,
-) -> Processed {
-    let text = format!(
-        "A message of {size} bytes arrived at the security address, over the limit of {} bytes. It was not fetched and is in the quarantine folder; read it there by hand.",
-        config.limits.max_message_bytes
-    );
-    let mut p = refused(hash(cause.as_bytes()), now, "oversize");
-    p.summary = format!("quarantined: {size} bytes is over the size limit; team told");
-    // Not fetched: its record (with no bytes) marks the cause as told.
-    p.changes.drafts = apply::alert(config, cause, "oversize", &text, None);
-    p.changes
-        .render(&compose::compose_with(templates, config, now), None, now);
-    p
-}
-
 /// A message whose earlier attempts never finished (the process died or ran out of its time
 /// budget while handling it): quarantined unopened so that it cannot stop the daemon again,
 /// the team told (SECURITY.md, cost bombs).
@@ -695,6 +684,7 @@ pub fn refused(hash: String, now: DateTime<Utc>, reason: &str) -> Processed {
         text: String::new(),
         unauthenticated: Vec::new(),
         attachments: Vec::new(),
+        oversize: None,
     };
     let mut p = Processed {
         changes: Changes {

@@ -1,8 +1,9 @@
 //! The Maildir inbound: reads `new/` and `cur/` of a Maildir. With `move-processed`, handled
 //! mail goes to the `.Processed` or `.Quarantine` sub-maildir (created when missing); without
 //! it (the demo, whose maildir git tracks) files are left alone and the store alone remembers.
+//! A message over the size limit is read only up to the end of its header ([`read_header`]).
 use anyhow::{Context, Result};
-use std::io::Write;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 pub struct MaildirItem {
@@ -35,6 +36,24 @@ pub fn list(root: &Path) -> Result<Vec<MaildirItem>> {
         out.extend(items);
     }
     Ok(out)
+}
+
+/// The header of the message at `path`: its lines up to and with the first empty line, at most
+/// `cap` bytes (a longer header is cut at the cap). The body is never read: only what the
+/// header takes, rounded up to the reader's buffer, comes off the disk.
+pub fn read_header(path: &Path, cap: usize) -> std::io::Result<Vec<u8>> {
+    let file = std::fs::File::open(path)?;
+    let mut reader = std::io::BufReader::new(file.take(cap as u64));
+    let mut out = Vec::new();
+    loop {
+        let start = out.len();
+        if reader.read_until(b'\n', &mut out)? == 0 {
+            return Ok(out);
+        }
+        if matches!(&out[start..], b"\n" | b"\r\n") {
+            return Ok(out);
+        }
+    }
 }
 
 /// Moves a handled message into the `.Processed` or `.Quarantine` sub-maildir's `cur/`.
@@ -93,5 +112,45 @@ mod tests {
         assert!(list(root).unwrap().is_empty());
         assert!(root.join(".Processed/cur/1.x").exists());
         assert!(root.join(".Quarantine/cur/2.x").exists());
+    }
+
+    #[test]
+    fn the_header_is_read_up_to_its_empty_line_within_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let check = |raw: &[u8], cap: usize, expected: &[u8]| {
+            let path = dir.path().join("m");
+            std::fs::write(&path, raw).unwrap();
+            assert_eq!(
+                read_header(&path, cap).unwrap(),
+                expected,
+                "{:?} cap {cap}",
+                String::from_utf8_lossy(raw)
+            );
+        };
+        let body = "the body\r\n".repeat(10_000);
+        // CRLF and LF, the empty line kept, nothing of the body.
+        let crlf = format!("From: a@b\r\nSubject: x\r\n\tfolded\r\n\r\n{body}");
+        check(
+            crlf.as_bytes(),
+            64 << 10,
+            b"From: a@b\r\nSubject: x\r\n\tfolded\r\n\r\n",
+        );
+        check(b"From: a@b\n\nbody\n", 64 << 10, b"From: a@b\n\n");
+        // Cut at the cap: a header bigger than it, and one that never ends.
+        let huge = format!(
+            "From: a@b\r\n{}\r\n{body}",
+            "X-Filler: 0123456789\r\n".repeat(5_000)
+        );
+        check(huge.as_bytes(), 64 << 10, &huge.as_bytes()[..64 << 10]);
+        check(
+            b"From: a@b\r\nSubject: no end",
+            64 << 10,
+            b"From: a@b\r\nSubject: no end",
+        );
+        check(b"From: a@b\r\nSubject: x\r\n\r\n", 12, b"From: a@b\r\nS");
+        // A message that starts with its body has an empty header.
+        check(b"\r\nbody\r\n", 64 << 10, b"\r\n");
+        check(b"", 64 << 10, b"");
+        assert!(read_header(&dir.path().join("gone"), 10).is_err());
     }
 }

@@ -67,6 +67,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
         include_str!("../../templates/ack-coalesced.hbs"),
     ),
     ("digest", include_str!("../../templates/digest.hbs")),
+    ("too-large", include_str!("../../templates/too-large.hbs")),
 ];
 
 /// The templates and where they came from.

@@ -205,9 +205,66 @@ async fn oversize_message_is_not_fetched_whole() {
         "but its size is known: {}",
         big[0].size
     );
-    // It can still be moved out of the way.
+    // Its header alone was (BODY.PEEK[HEADER]): none of its body, and it is not \Seen.
+    let head = big[0].header.as_deref().expect("the header of the big one");
+    assert!(contains(head, "Subject: big"), "{head:?}");
+    assert!(contains(head, "Message-ID: <it-"), "{head:?}");
+    assert!(!contains(head, "xxxx"), "body in the header: {head:?}");
+    assert!(small[0].header.is_none(), "a small one is fetched whole");
+    assert_eq!(unseen(&servers, "INBOX").await, [true, true]);
+    // It can still be moved out of the way, unread.
     inbox.move_to_quarantine(big[0].uid).await.unwrap();
     assert_eq!(servers.list(SECURITY, "Quarantine").await.unwrap().len(), 1);
+    assert_eq!(unseen(&servers, "Quarantine").await, [true]);
+    inbox.logout().await;
+}
+
+/// For each message in `folder` of the security mailbox: whether it lacks \Seen (read
+/// without changing it: EXAMINE, FLAGS).
+async fn unseen(servers: &MailServers, folder: &str) -> Vec<bool> {
+    use futures::TryStreamExt;
+    let mut session = servers.imap_login(SECURITY).await.unwrap();
+    session.examine(folder).await.unwrap();
+    let fetches: Vec<_> = session
+        .uid_fetch("1:*", "(UID FLAGS)")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let _ = session.logout().await;
+    fetches
+        .iter()
+        .map(|f| {
+            !f.flags()
+                .any(|fl| matches!(fl, async_imap::types::Flag::Seen))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_oversize_header_is_read_up_to_its_cap() {
+    let Some(servers) = servers_or_skip(USERS) else {
+        return;
+    };
+    let mut settings = servers.imap_settings(SECURITY);
+    settings.max_message_bytes = 4000;
+    let mut inbox = ImapInbox::connect(&settings).await.unwrap();
+    // 100 KiB of header fields, then a body: appended as is (an MTA may cut such a header).
+    let mut raw =
+        b"From: <reporter@reporter.test>\r\nMessage-ID: <huge-header@reporter.test>\r\n".to_vec();
+    for n in 0..1600 {
+        raw.extend_from_slice(format!("X-Filler-{n:04}: {}\r\n", "f".repeat(50)).as_bytes());
+    }
+    raw.extend_from_slice(b"\r\nthe body\r\n");
+    servers.append_all(SECURITY, "INBOX", &[raw]).await.unwrap();
+    let got = fetch_until(&mut inbox, 1).await;
+    let head = got[0].header.as_deref().expect("a header");
+    let cap = secmail::core::pipeline::OVERSIZE_HEADER_MAX;
+    assert_eq!(head.len(), cap, "cut at the cap");
+    assert!(head.starts_with(b"From: <reporter@reporter.test>\r\n"));
+    assert!(!contains(head, "the body"));
+    assert_eq!(unseen(&servers, "INBOX").await, [true]);
     inbox.logout().await;
 }
 

@@ -43,6 +43,8 @@ mod imap_smtp;
 mod import;
 /// Every message of ../shared/interop (Thunderbird, Delta Chat, notmuch…) with its outcome.
 mod interop_pipeline;
+/// Mail over the size limit: its header alone read, the team told who sent it, the sender once.
+mod oversize;
 /// The .deb as Debian operators get it, `init` agreeing with its units, where the config is read.
 mod package;
 /// Mail made by real OpenPGP and mail software (gpg, sq, rnp, OpenPGP.js…) to its expected outcome.

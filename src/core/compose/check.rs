@@ -311,6 +311,15 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
             reporter,
             json!({ "cases": ["SEC-2026-0001", "SEC-2026-0002"] }),
         ),
+        Kind::TooLarge => json!({
+                "answering": "of 2026-11-28",
+                "encrypted": true,
+                "size": "30 MB (31457280 bytes)",
+                "limit": "25 MB",
+                "policy": "https://example.org/security",
+                "case_id": null,
+                "case_address": null,
+        }),
         Kind::Digest => merge(
             member,
             json!({

@@ -46,6 +46,7 @@ pub const REQUIRED: &[&str] = &[
     "progress",
     "ack-coalesced",
     "digest",
+    "too-large",
 ];
 
 #[derive(Debug, thiserror::Error)]

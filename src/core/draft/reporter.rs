@@ -1,7 +1,8 @@
 //! Drafts to a reporter or to the sender of a message: a message on a case
 //! ([`reporter_message`]), the first answer to a sender ([`acknowledgement`]) and the answer to
-//! a message we refused to read ([`cannot_read`]); the last two thread under the mail they
-//! answer and name it (`draft::answering`).
+//! a message we refused to read ([`cannot_read`]) or that was too large to read
+//! ([`too_large`]); the last three thread under the mail they answer and name it
+//! (`draft::answering`).
 //!
 //! Invariants: encrypted when the recipient's cert is known and usable, signed only otherwise
 //! (DESIGN.md "OpenPGP"); the clear subject is the case tag and a fixed phrase, their subject or
@@ -147,5 +148,52 @@ pub(crate) fn cannot_read(
         attachments: Vec::new(),
     };
     // Signed only: it names the message by its date, never by what the sender wrote.
+    answering(d, h, None)
+}
+
+/// To the sender of a message over the size limit (`Kind::TooLarge`, issue 11.7), under their
+/// message `h` (whose header alone was read): its `size` and the `limit`, and how to send large
+/// material. Content-free: it repeats nothing they wrote, not even their display name. Encrypted
+/// to `cert` when there is one, signed only otherwise; `cause` names the message (the
+/// Message-ID derives from it).
+pub(crate) fn too_large(
+    to: &Mailbox,
+    cert: Option<Cert>,
+    size: &str,
+    limit: &str,
+    cause: &str,
+    h: &Headers,
+    config: &Settings,
+) -> Draft {
+    let encrypted = cert.is_some();
+    let d = Draft {
+        kind: Kind::TooLarge,
+        case_id: None,
+        to: Mailbox {
+            address: to.address.clone(),
+            name: None,
+        },
+        encrypt_to: cert,
+        vars: base_vars(
+            config,
+            None,
+            json!({
+                "encrypted": encrypted,
+                "size": size,
+                "limit": limit,
+                "policy": config.security_txt.policy,
+            }),
+        ),
+        subject: format!(
+            "{}: your message was too large to be read",
+            config.project.name
+        ),
+        inner_subject: None,
+        in_reply_to: None,
+        references: Vec::new(),
+        reply_to: None,
+        message_id: message_id(Kind::TooLarge, None, cause, &to.address, &config.project),
+        attachments: Vec::new(),
+    };
     answering(d, h, None)
 }

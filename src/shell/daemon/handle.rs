@@ -189,15 +189,26 @@ impl Daemon {
         }
     }
 
-    /// Queues a team alert for mail too large to fetch.
-    pub(super) async fn oversize(&self, size: u64, cause: &str) -> Result<()> {
+    /// Mail too large to fetch, by its header: the team alerted, the sender told once how to
+    /// send large material (`pipeline::oversize`), durable before the caller moves it. Under
+    /// the case-write lock, since the answer reads and writes the sender's marks.
+    pub(super) async fn oversize(&self, o: pipeline::Oversize<'_>) -> Result<()> {
         let now = self.clock.now();
-        let p = pipeline::oversize(size, &self.config(), &self.templates(), now, cause);
+        let _writing = self.case_write.lock().await;
+        let p = pipeline::oversize(o, &self.store, &self.config(), &self.templates(), now);
         self.store
             .commit(&p.changes, now)
             .context(StoreUnwritable)?;
         self.store.flush().await.context(StoreUnwritable)?;
-        tracing::warn!(size, "message over the size limit quarantined; team told");
+        for e in &p.changes.errors {
+            tracing::error!(msg_hash = %short(&p.hash), error = %e, "could not compose a message");
+        }
+        tracing::warn!(
+            size = o.size,
+            msg_hash = %short(&p.hash),
+            sender_told = p.outgoing().iter().any(|q| q.kind == "too-large"),
+            "message over the size limit quarantined; team told"
+        );
         self.say(&p.summary);
         self.outbox_wake.notify_one();
         Ok(())

@@ -4,8 +4,11 @@
 //! 2 s; IMAP with IDLE, or polling) wrap that pass with their waiting and their STATUS text.
 //!
 //! Invariant: a message is moved only after its case change is durable ([`Daemon::handle_batch`]
-//! returns after the flush); mail too large to fetch is quarantined unread, the team told once.
+//! returns after the flush); of mail too large to fetch only the header is read (at most
+//! `pipeline::OVERSIZE_HEADER_MAX` bytes; over IMAP with `BODY.PEEK`, so it stays unseen), and
+//! it is quarantined unread, the team told once.
 use super::{Daemon, Session, StoreUnwritable, BATCH, FETCH};
+use crate::core::pipeline::{self, OVERSIZE_HEADER_MAX};
 use crate::shell::imap::{Fetched, ImapInbox, ImapSettings, Wake};
 use crate::shell::maildir::{self, MaildirItem};
 use crate::shell::store::Store;
@@ -19,9 +22,15 @@ use tokio_util::sync::CancellationToken;
 pub(super) enum Mail {
     /// Its bytes, for the pipeline.
     Raw(Vec<u8>),
-    /// Over the size limit: not read. `cause` names it (source and position), so that the team
-    /// is told once about it.
-    Oversize { size: u64, cause: String },
+    /// Over the size limit: not read but for its `header`. `cause` names it (source and
+    /// position), so that the team is told once about it; `place` says where it will be kept,
+    /// for people.
+    Oversize {
+        size: u64,
+        header: Vec<u8>,
+        cause: String,
+        place: String,
+    },
 }
 
 /// Where a handled message goes on its source.
@@ -61,6 +70,25 @@ impl<'a> MaildirSource<'a> {
     }
 }
 
+/// Where the message at `path` in the maildir `root` is kept once settled, for people.
+fn maildir_place(root: &Path, move_processed: bool, path: &Path) -> String {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if move_processed {
+        format!(
+            "the maildir's .Quarantine folder ({})",
+            root.join(".Quarantine/cur").join(name).display()
+        )
+    } else {
+        format!(
+            "the maildir, where it was delivered ({}; move-processed is off)",
+            path.display()
+        )
+    }
+}
+
 impl Source for MaildirSource<'_> {
     type Id = PathBuf;
 
@@ -75,12 +103,22 @@ impl Source for MaildirSource<'_> {
                 break;
             };
             if item.size > self.max {
+                let header = match maildir::read_header(&item.path, OVERSIZE_HEADER_MAX) {
+                    Ok(h) => h,
+                    Err(e) => {
+                        tracing::warn!(path = %item.path.display(), error = %e, "cannot read the header of a maildir message over the size limit");
+                        Vec::new()
+                    }
+                };
                 let cause = format!("maildir:{}", item.path.display());
+                let place = maildir_place(self.root, self.move_processed, &item.path);
                 out.push((
                     item.path,
                     Mail::Oversize {
                         size: item.size,
+                        header,
                         cause,
+                        place,
                     },
                 ));
                 continue;
@@ -137,6 +175,7 @@ impl Source for ImapSource<'_> {
             self.fetched = self.inbox.fetch_new(last, FETCH).await?.into();
         }
         let uv = self.inbox.uid_validity();
+        let place = format!("IMAP folder \"{}\"", self.inbox.quarantine_folder_shown());
         let take = n.min(self.fetched.len());
         Ok(self
             .fetched
@@ -146,7 +185,9 @@ impl Source for ImapSource<'_> {
                     Some(raw) => Mail::Raw(raw),
                     None => Mail::Oversize {
                         size: f.size,
+                        header: f.header.unwrap_or_default(),
                         cause: format!("imap:{uv}:{}", f.uid),
+                        place: place.clone(),
                     },
                 };
                 (f.uid, mail)
@@ -198,9 +239,20 @@ impl Daemon {
                         ids.push(id);
                         raws.push(raw);
                     }
-                    Mail::Oversize { size, cause } => {
+                    Mail::Oversize {
+                        size,
+                        header,
+                        cause,
+                        place,
+                    } => {
                         if !self.store_has_oversize(&cause) {
-                            self.oversize(size, &cause).await?;
+                            self.oversize(pipeline::Oversize {
+                                size,
+                                header: &header,
+                                cause: &cause,
+                                place: &place,
+                            })
+                            .await?;
                         }
                         done.push((id, Fate::Quarantine));
                     }

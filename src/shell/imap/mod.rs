@@ -5,7 +5,8 @@
 //! the server (the configured levels, written with `/`, joined with the server's hierarchy
 //! delimiter and encoded in modified UTF-7, RFC 3501 §5.1.3), the creation of the processed and
 //! quarantine folders, what `check --online` checks, fetching new messages by UID (sizes first,
-//! whole bodies only within `max-message-bytes`), moving a message out of the inbox once its
+//! whole bodies only within `max-message-bytes`, of a larger one its header alone, capped, with
+//! `BODY.PEEK` so that it stays unseen), moving a message out of the inbox once its
 //! case change is durable (DESIGN.md "Keeping data"), and waiting for new mail with IDLE or a
 //! poll interval.
 //!
@@ -34,6 +35,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, timeout_at, Instant};
 
+use crate::core::pipeline::OVERSIZE_HEADER_MAX;
 use crate::shell::failure::{imap_response_class, FailureClass};
 use crate::shell::tls;
 
@@ -55,6 +57,9 @@ pub struct Fetched {
     pub size: u64,
     /// The whole message, or `None` when `size > max_message_bytes` (not fetched).
     pub raw: Option<Vec<u8>>,
+    /// Only when `raw` is `None`: the message's header (`BODY.PEEK[HEADER]`), at most
+    /// [`OVERSIZE_HEADER_MAX`] bytes; `None` when the server sent none.
+    pub header: Option<Vec<u8>>,
 }
 
 /// Why [`ImapInbox::wait`] returned.
@@ -84,6 +89,9 @@ pub struct ImapInbox {
     server: String,
     processed_folder: String,
     quarantine_folder: String,
+    /// The quarantine folder as configured (levels joined with `/`, not encoded): how people
+    /// name it.
+    quarantine_shown: String,
     max_message_bytes: u64,
     uid_validity: u32,
     has_move: bool,
@@ -161,6 +169,7 @@ impl ImapInbox {
             server,
             processed_folder: names.processed,
             quarantine_folder: names.quarantine,
+            quarantine_shown: s.quarantine_folder.clone(),
             max_message_bytes: s.max_message_bytes,
             uid_validity,
             has_move,
@@ -180,11 +189,17 @@ impl ImapInbox {
         self.uid_validity
     }
 
+    /// The quarantine folder as configured (`secmail/quarantine`), for people.
+    pub fn quarantine_folder_shown(&self) -> &str {
+        &self.quarantine_shown
+    }
+
     /// The messages with a UID above `after_uid`, lowest first, at most `limit` of them.
     ///
     /// Asks for all sizes first, then fetches the bodies of those within `max_message_bytes` in
-    /// one `UID FETCH` of a UID set (one round trip, however many messages). A message expunged
-    /// by someone else between the two steps is left out.
+    /// one `UID FETCH` of a UID set (one round trip, however many messages), and the headers of
+    /// the others in another ([`header_item`]). A message within the limit that someone else
+    /// expunged between the steps is left out; one over it comes without a header.
     pub async fn fetch_new(&mut self, after_uid: u32, limit: usize) -> Result<Vec<Fetched>> {
         self.usable()?;
         let Some(first) = after_uid.checked_add(1) else {
@@ -243,20 +258,52 @@ impl ImapInbox {
                     }
                 }
             }
+            let over: Vec<u32> = sizes
+                .iter()
+                .filter(|(_, size)| **size > max)
+                .map(|(uid, _)| *uid)
+                .collect();
+            let mut headers: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            if !over.is_empty() {
+                let fetches: Vec<async_imap::types::Fetch> = timeout(COMMAND_TIMEOUT, async {
+                    session
+                        .uid_fetch(uid_set(&over), header_item(OVERSIZE_HEADER_MAX))
+                        .await?
+                        .try_collect()
+                        .await
+                })
+                .await
+                .context("timed out")?
+                .context("uid fetch headers")?;
+                for f in &fetches {
+                    if let (Some(uid), Some(header)) = (f.uid, f.header()) {
+                        if sizes.contains_key(&uid) {
+                            headers.insert(uid, capped(header, OVERSIZE_HEADER_MAX));
+                        }
+                    }
+                }
+            }
             let mut out = Vec::with_capacity(sizes.len());
             for (uid, size) in sizes {
                 if size > max {
-                    tracing::debug!(uid, size, max, "imap message too large, not fetched whole");
+                    tracing::debug!(
+                        uid,
+                        size,
+                        max,
+                        "imap message too large, its header alone fetched"
+                    );
                     out.push(Fetched {
                         uid,
                         size,
                         raw: None,
+                        header: headers.remove(&uid),
                     });
                 } else if let Some(raw) = bodies.remove(&uid) {
                     out.push(Fetched {
                         uid,
                         size,
                         raw: Some(raw),
+                        header: None,
                     });
                 } else {
                     tracing::debug!(uid, "imap message gone before its body was fetched");
@@ -691,6 +738,19 @@ async fn folder_exists(session: &mut Session<Stream>, folder: &str) -> Result<bo
         .await
         .with_context(|| format!("list {folder:?}"))?;
     Ok(names.iter().any(|n| n.name() == folder))
+}
+
+/// The fetch item for the header of a message over the size limit: `BODY.PEEK`, so that the
+/// server does not set `\Seen` (RFC 3501 §6.4.5: `BODY[...]` would), and the partial range
+/// `<0.cap>`, so that it sends at most `cap` bytes of a huge header.
+fn header_item(cap: usize) -> String {
+    format!("(UID BODY.PEEK[HEADER]<0.{cap}>)")
+}
+
+/// A header as the server sent it, cut at `cap`: a server that ignores the partial range does
+/// not make us keep more.
+fn capped(header: &[u8], cap: usize) -> Vec<u8> {
+    header[..header.len().min(cap)].to_vec()
 }
 
 /// A compact UID set: "1:3,7,9:10" (RFC 3501 §9 sequence-set), from sorted UIDs.

@@ -1,4 +1,5 @@
-//! The IMAP module's own tests: UID sets, folder names, modified UTF-7, refusals classified.
+//! The IMAP module's own tests: UID sets, folder names, modified UTF-7, refusals classified,
+//! the header fetch of mail over the size limit.
 use super::folders::*;
 use super::*;
 
@@ -11,6 +12,17 @@ fn uid_sets() {
     check(&[1, 2, 3, 7, 9, 10], "1:3,7,9:10");
     check(&[4, 6, 8], "4,6,8");
     check(&[u32::MAX - 1, u32::MAX], "4294967294:4294967295");
+}
+
+#[test]
+fn the_header_of_oversize_mail_is_peeked_and_capped() {
+    // PEEK: fetching it leaves the message unseen; the range bounds what the server sends.
+    assert_eq!(header_item(65536), "(UID BODY.PEEK[HEADER]<0.65536>)");
+    assert_eq!(OVERSIZE_HEADER_MAX, 64 << 10);
+    let check = |header: &[u8], cap: usize, want: &[u8]| assert_eq!(capped(header, cap), want);
+    check(b"From: a@b\r\n\r\n", 100, b"From: a@b\r\n\r\n");
+    check(b"From: a@b\r\n\r\n", 6, b"From: ");
+    check(b"", 6, b"");
 }
 
 #[test]

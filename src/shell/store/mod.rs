@@ -4,8 +4,9 @@
 //! Keys: `case/<id>` Case JSON · `live/<id>` present while the case's timers run ·
 //! `index/live` set once `live/` covers every case · `mid/<message-id>` case id (sent and received) ·
 //! `rmid/<from>/<message-id>` hash of a received message · `msg/<hash>` MessageRecord JSON ·
-//! `raw/<hash>` bytes as received · `att/<hash>/<n>` attachment bytes · `seq/<prefix>/<year>`
+//! `raw/<hash>` bytes as received (of mail over the size limit, its header alone) · `att/<hash>/<n>` attachment bytes · `seq/<prefix>/<year>`
 //! last case number · `rate/<addr>` recent automatic replies · `told/<addr>` fingerprint told ·
+//! `large/<addr>` told how to send mail over the size limit ·
 //! `cert/<addr>` learnt cert · `out/<id>` outbox entry · `dead/<id>` undeliverable entry ·
 //! `imap/<uidvalidity>` last handled uid · `sig/<digest>` time a signed command mail acted
 //! (replay protection) · `timer/digest` when the last team digest went out · `dist/<id>`
@@ -452,6 +453,9 @@ impl Store {
                 }
                 Mark::DigestSent(t) => b.insert(b"timer/digest".as_slice(), json(t)),
                 Mark::QuotaTold(level) => b.insert(QUOTA_TOLD, &[*level]),
+                Mark::ToldTooLarge(addr) => {
+                    b.insert(format!("large/{addr}").as_bytes(), json(&now))
+                }
             }
         }
         for (key, times) in rates {

@@ -48,6 +48,12 @@ impl View for Store {
             .unwrap_or(false)
     }
 
+    fn told_too_large(&self, address: &str) -> bool {
+        self.db
+            .contains_key(format!("large/{address}").as_bytes())
+            .unwrap_or(false)
+    }
+
     fn next_case_id(&self, prefix: &str, year: i32) -> CaseId {
         let last = self
             .db

@@ -53,6 +53,8 @@ pub fn assert_ok(out: &Output, what: &[&str]) {
 #[derive(Clone)]
 pub struct Setup {
     inbound: Inbound,
+    /// Lines added to `[inbound]` (after kind and the server or path).
+    inbound_lines: Vec<String>,
     outbound: Outbound,
     project: Vec<String>,
     team: Vec<Member>,
@@ -93,6 +95,7 @@ impl Setup {
     fn new(inbound: Inbound, outbound: Outbound) -> Setup {
         Setup {
             inbound,
+            inbound_lines: Vec::new(),
             outbound,
             project: Vec::new(),
             team: vec![Member {
@@ -114,6 +117,12 @@ impl Setup {
             Outbound::Smtp { retry_min, .. } => *retry_min = Some(duration.into()),
             Outbound::File => panic!("retry-min is a setting of the SMTP outbound"),
         }
+        self
+    }
+
+    /// Lines added to `[inbound]` (`max-message-size = "8KB"`, say).
+    pub fn inbound(mut self, lines: &str) -> Setup {
+        self.inbound_lines.push(lines.into());
         self
     }
 
@@ -195,6 +204,9 @@ impl Setup {
                     dir.join("imap-password").display()
                 )
             }
+        }
+        for line in &self.inbound_lines {
+            s += &format!("{line}\n");
         }
         match &self.outbound {
             Outbound::File => s += "[outbound]\nkind = \"file\"\npath = \"outbox\"\n",
