@@ -185,6 +185,10 @@ pub struct Draft {
     /// Stable: derived from what caused it, so a re-send after a crash is recognisable.
     pub message_id: String,
     pub attachments: Vec<Attachment>,
+    /// The language to write in: a reporter's, as recorded on the case (`Reporter::language`)
+    /// or chosen from the mail answered; `None`: the policy default, which the team,
+    /// distributors and the announcement list always get (issue 12.6).
+    pub language: Option<String>,
 }
 
 /// `<kind>.<case>.<digest>@<domain>`: the digest is HMAC-SHA256 under the store's secret of
