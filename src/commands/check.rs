@@ -25,7 +25,7 @@ pub async fn run(config_path: &Path, online: bool) -> Result<()> {
             ""
         }
     );
-    let loaded = templates::check(&config.templates_dir).context(ExitCode::Config)?;
+    let loaded = templates::check(&config).context(ExitCode::Config)?;
     if loaded.built_in.is_empty() {
         println!("templates {}: ok", config.templates_dir.display());
     } else {

@@ -53,7 +53,7 @@ struct Tally {
 pub async fn run(config_path: &Path, o: &Options<'_>) -> Result<()> {
     let clock = Clock::from_env();
     let mut config = super::load(config_path, clock)?;
-    let templates = load_templates(&config.templates_dir).context(ExitCode::Config)?;
+    let templates = load_templates(&config).context(ExitCode::Config)?;
     let store = super::open_store(&config)?;
     config.settings.project.id_secret = store.id_secret();
     let mut tally = Tally::default();

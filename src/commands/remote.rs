@@ -225,7 +225,7 @@ fn release_here(
     id: &str,
     now: DateTime<Utc>,
 ) -> Result<quarantine::Released> {
-    let templates = load_templates(&config.templates_dir).context(ExitCode::Config)?;
+    let templates = load_templates(config).context(ExitCode::Config)?;
     quarantine::release(store, config, &templates, id, now)
 }
 

@@ -231,6 +231,7 @@ impl Config {
             }
             None => Policy::default(),
         };
+        let languages = settings::read_languages(&policy, &security_txt, &templates_dir);
         top.done(&mut e);
 
         // The demo key is public: with any server that is not on this machine, mail to it is
@@ -277,6 +278,7 @@ impl Config {
                         advisories,
                         security_txt,
                         policy,
+                        languages,
                     },
                     file: file.to_path_buf(),
                     inbound,

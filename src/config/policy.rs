@@ -3,12 +3,14 @@
 //!
 //! A `preset` names one of the five policies in shared/seeds/ (their README says what each
 //! promises); every other key overrides the preset field by field. Without a `[policy]`
-//! section there are no timers at all (the acknowledgement still goes out at once).
+//! section there are no timers at all (the acknowledgement still goes out at once), nor with
+//! one that only names the default `language`.
 //!
 //! Invariants: a `Policy` only exists when every key was understood; the calendar has at least
 //! one working day; escalation steps name a role or a configured team member.
 use super::reader::{Errors, Section};
 use crate::core::calendar::{parse_span, Span};
+use crate::core::draft::language;
 pub use crate::core::settings::Policy;
 use chrono::{Duration, NaiveDate, NaiveTime};
 use toml::{Table, Value};
@@ -113,9 +115,12 @@ pub fn read(t: &Table, e: &mut Errors) -> Policy {
         advance_notice: span(&mut s, "advance-notice", e),
         max_embargo: span(&mut s, "max-embargo", e),
         remind_before: span(&mut s, "remind-before", e),
-        // Keys present in a [policy] section mean the team wants to hear about open cases.
+        // Keys present in a [policy] section mean the team wants to hear about open cases;
+        // a language alone promises nothing, so it starts no digest.
         digest_every: if merged.contains_key("digest-every") {
             span(&mut s, "digest-every", e)
+        } else if merged.len() == 1 && merged.contains_key("language") {
+            None
         } else {
             Some(Span::WorkingDays(1))
         },
@@ -138,6 +143,15 @@ pub fn read(t: &Table, e: &mut Errors) -> Policy {
         p.escalation = chain;
     }
     p.ask_reporters_for = s.str_list("ask-reporters-for", e);
+    if let Some(l) = s.opt_str("language", e) {
+        match language::tag(&l) {
+            Some(t) => p.language = Some(t),
+            None => e.add(
+                "policy.language",
+                format!("{l:?} is not a language tag like \"de\" or \"pt-BR\" (BCP 47)"),
+            ),
+        }
+    }
     if let Some(days) = merged.get("working-days") {
         let names = s.str_list("working-days", e);
         let mut wd = [false; 7];
@@ -257,6 +271,27 @@ working-days = ["mon", "tue", "wed", "thu"]
             [true, true, true, true, false, false, false]
         );
         assert_eq!(p.calendar.holidays.len(), 1);
+    }
+
+    #[test]
+    fn the_language_is_a_tag_and_alone_starts_no_timer() {
+        let (p, errs) = read_str("language = \"pt-br\"");
+        assert!(errs.is_empty(), "{errs:?}");
+        assert_eq!(p.language.as_deref(), Some("pt-BR"));
+        // A language promises nothing: no digest unless another key says so.
+        assert_eq!(p.digest_every, None);
+        let (p, _) = read_str("language = \"de\"\nack-within = \"48h\"");
+        assert_eq!(p.digest_every, Some(Span::WorkingDays(1)));
+        let (p, _) = read_str("");
+        assert_eq!(
+            (p.language, p.digest_every),
+            (None, Some(Span::WorkingDays(1)))
+        );
+        let (_, errs) = read_str("language = \"de_DE\"");
+        assert_eq!(
+            errs,
+            ["policy.language: \"de_DE\" is not a language tag like \"de\" or \"pt-BR\" (BCP 47)"]
+        );
     }
 
     #[test]

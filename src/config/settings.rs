@@ -1,7 +1,8 @@
 //! [`Settings`]: the part of the configuration the core decides with — who the project is, its
-//! keys and team, limits, policy, how advisories and security.txt are written — and the readers
-//! of those sections (`[project]`, `[limits]`, `[advisories]`, `[security-txt]`; `[keys]` and
-//! `[[team]]` in `keys.rs`, `[policy]` in `policy.rs`).
+//! keys and team, limits, policy, how advisories and security.txt are written, the languages
+//! mail is written in — and the readers of those sections (`[project]`, `[limits]`,
+//! `[advisories]`, `[security-txt]`; `[keys]` and `[[team]]` in `keys.rs`, `[policy]` in
+//! `policy.rs`) and of the languages ([`read_languages`]).
 //!
 //! Invariants:
 //! - No server detail (host, port, user) and no password lives here: the core never sees them.
@@ -12,8 +13,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::policy::Policy;
 use super::reader::{Errors, Section};
-pub use crate::core::settings::{Advisories, Limits, Project, SecurityTxt, Settings};
+use crate::core::draft::language::{self, Directory};
+pub use crate::core::settings::{Advisories, Languages, Limits, Project, SecurityTxt, Settings};
 
 pub(super) fn read_project(t: &toml::Table, e: &mut Errors) -> Option<Project> {
     let mut s = Section::new("project", t);
@@ -200,6 +203,39 @@ pub(super) fn read_security_txt(t: &toml::Table, base: &Path, e: &mut Errors) ->
     out
 }
 
+/// The languages mail is written in (issue 12.6): the policy default — `[policy] language`,
+/// else the first tag of `[security-txt] preferred-languages` (RFC 9116 §2.5.8: a list in order
+/// of preference) — and the languages with a subdirectory of `templates_dir`. The templates
+/// themselves are read and checked by `shell::templates`, by the same rule for which directory
+/// is a language (`draft::language::directory`); a directory that cannot be read has none.
+pub(super) fn read_languages(
+    policy: &Policy,
+    stxt: &SecurityTxt,
+    templates_dir: &Path,
+) -> Languages {
+    let default = policy.language.clone().or_else(|| {
+        stxt.preferred_languages
+            .as_deref()
+            .and_then(|l| l.split(',').next())
+            .and_then(language::tag)
+    });
+    let mut templated: Vec<String> = std::fs::read_dir(templates_dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(
+            |e| match language::directory(&e.file_name().to_string_lossy()) {
+                Directory::Language(t) => Some(t),
+                Directory::Hidden | Directory::NotALanguage => None,
+            },
+        )
+        .collect();
+    templated.sort();
+    templated.dedup_by(|a, b| a.eq_ignore_ascii_case(b));
+    Languages { default, templated }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +278,36 @@ mod tests {
             "security-SEC-2026-0001@example.org"
         );
         assert_eq!(p.instance, "security@example.org");
+    }
+
+    #[test]
+    fn the_default_language_is_the_policy_s_else_the_first_preferred() {
+        let dir = tempfile::tempdir().unwrap();
+        for d in ["de", "PT-br", ".git", "de_DE"] {
+            std::fs::create_dir(dir.path().join(d)).unwrap();
+        }
+        std::fs::write(dir.path().join("ja"), "a file, not a directory").unwrap();
+        let stxt = |preferred: Option<&str>| {
+            let mut e = Errors::default();
+            let mut s = read_security_txt(&table(""), Path::new("."), &mut e);
+            s.preferred_languages = preferred.map(String::from);
+            s
+        };
+        let policy = |language: Option<&str>| Policy {
+            language: language.map(String::from),
+            ..Policy::default()
+        };
+        let check = |p: Option<&str>, preferred: Option<&str>, want: Option<&str>| {
+            let l = read_languages(&policy(p), &stxt(preferred), dir.path());
+            assert_eq!(l.default.as_deref(), want, "{p:?} {preferred:?}");
+            assert_eq!(l.templated, ["de", "pt-BR"]);
+        };
+        check(Some("fr"), Some("en, de"), Some("fr"));
+        check(None, Some(" EN-gb , de"), Some("en-GB"));
+        check(None, Some("not a tag, de"), None);
+        check(None, None, None);
+        let none = read_languages(&policy(None), &stxt(None), &dir.path().join("missing"));
+        assert_eq!(none, Languages::default());
     }
 
     #[test]

@@ -308,7 +308,7 @@ fn person(
         return team::note(&inc, member, &about, config, now);
     }
 
-    let (mut case, opened_case, rule) = case_for(&inc, from, mem, &reporter_title, now);
+    let (mut case, opened_case, rule) = case_for(&inc, from, mem, &reporter_title, config, now);
     let sender_class = sender_class(&case, from, opened_case);
     if let Some(id) = &inc.headers.message_id {
         case.add_message_id(id);
@@ -464,13 +464,15 @@ fn team_commands(
 }
 
 /// The case a person's message belongs to: the one it threads into, or a new one — named with
-/// the title the sender may see, its sender the first reporter. Returns the case, whether it
-/// was opened now, and the threading rule as recorded.
+/// the title the sender may see, its sender the first reporter, written to in the language
+/// their mail asks for (`draft::language`). Returns the case, whether it was opened now, and
+/// the threading rule as recorded.
 fn case_for(
     inc: &Incoming,
     from: &Mailbox,
     mem: &Memory,
     reporter_title: &str,
+    config: &Settings,
     now: DateTime<Utc>,
 ) -> (Case, bool, &'static str) {
     match inc.threaded.clone() {
@@ -489,6 +491,7 @@ fn case_for(
                 cert_fingerprint: None,
                 cert_source: None,
                 credit: Default::default(),
+                language: draft::language::of_sender(inc.headers, &config.languages),
             });
             (case, true, "new")
         }

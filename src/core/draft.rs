@@ -5,14 +5,16 @@
 //! [`too_large`]) — so that
 //! subjects, threading, template variables and Message-IDs follow one set of rules whoever
 //! decided to send; and the team's alert about messages kept without a case (`draft::kept`:
-//! [`Kept`], [`kept_alert`]). Here: the type, its [`Kind`], the Message-ID, the variables every template
-//! gets, and the timeline record of a draft sent.
+//! [`Kept`], [`kept_alert`]); and the language a reporter is written to (`draft::language`).
+//! Here: the type, its [`Kind`], the Message-ID, the variables every template gets, and the
+//! timeline record of a draft sent.
 //!
 //! Invariants: a draft to a team member is always encrypted to that member's cert alone, and
 //! none is built for a cert that is not usable (DESIGN.md "OpenPGP": never a plaintext
 //! fallback); a clear subject is the case tag and a fixed phrase, the report's own subject only
 //! ever inside encryption; a Message-ID is derived from its cause ([`message_id`]).
 mod kept;
+pub mod language;
 mod reporter;
 mod team;
 
@@ -190,6 +192,10 @@ pub struct Draft {
     /// Stable: derived from what caused it, so a re-send after a crash is recognisable.
     pub message_id: String,
     pub attachments: Vec<Attachment>,
+    /// The language to write in: a reporter's, as recorded on the case (`Reporter::language`)
+    /// or chosen from the mail answered; `None`: the policy default, which the team,
+    /// distributors and the announcement list always get (issue 12.6).
+    pub language: Option<String>,
 }
 
 /// `<kind>.<case>.<digest>@<domain>`: the digest is HMAC-SHA256 under the store's secret of

@@ -37,6 +37,10 @@ pub struct Headers {
     /// `type/subtype`, lowercased.
     pub content_type: String,
     pub report_type: Option<String>,
+    /// `Accept-Language` and `Content-Language` as written (several headers joined by `, `):
+    /// the languages the sender reads and writes (`draft::language`, issue 12.6).
+    pub accept_language: Option<String>,
+    pub content_language: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +106,8 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
                 h.return_path = Some(v.trim_matches(['<', '>', ' ']).to_ascii_lowercase())
             }
             "x-secmail-loop" => h.loop_marker = Some(v.to_string()),
+            "accept-language" => join_list(&mut h.accept_language, v),
+            "content-language" => join_list(&mut h.content_language, v),
             _ => {}
         }
     }
@@ -130,6 +136,18 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
         h.content_type = "text/plain".into();
     }
     Ok(h)
+}
+
+/// Adds the list `v` of a repeated header to what came before; bounded, since anyone writes it
+/// (`draft::language` reads only so many entries anyway).
+fn join_list(to: &mut Option<String>, v: &str) {
+    const MAX: usize = 1024;
+    let v = one_line(v);
+    let joined = match to.take() {
+        Some(before) => format!("{before}, {v}"),
+        None => v,
+    };
+    *to = Some(joined.chars().take(MAX).collect());
 }
 
 fn first_token(v: &str) -> String {

@@ -1,5 +1,6 @@
 //! [`Settings`]: the part of the configuration the core decides with — who the project is, its
-//! keys and team, limits, the policy's promises, how advisories and security.txt are written.
+//! keys and team, limits, the policy's promises, how advisories and security.txt are written,
+//! the languages mail is written in.
 //! The config layer reads them from `security.conf` (`config/settings.rs`, `config/policy.rs`,
 //! `config/keys.rs`); the core only reads these values.
 //!
@@ -32,6 +33,8 @@ pub struct Settings {
     pub security_txt: SecurityTxt,
     /// `[policy]`: deadlines, calendar, escalation (no timers without the section).
     pub policy: Policy,
+    /// The languages mail is written in: the policy default and those with templates.
+    pub languages: Languages,
 }
 
 impl Settings {
@@ -83,6 +86,20 @@ impl Project {
             self.local_part, self.separator, case, self.domain
         )
     }
+}
+
+/// The languages mail is written in (issue 12.6): a reporter in theirs when there are templates
+/// for it (`templates/<lang>/`, `draft::language`), everyone else — the team, distributors, a
+/// reporter whose languages have none — in the policy default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Languages {
+    /// The policy default (`[policy] language`, else the first of `[security-txt]
+    /// preferred-languages`): the language of the templates at the top of the templates
+    /// directory. `None`: not said, and no mail names its language unless its template does.
+    pub default: Option<String>,
+    /// The languages with a directory of templates (`templates/<lang>/`), canonical tags, as the
+    /// configuration found them when it was read.
+    pub templated: Vec<String>,
 }
 
 /// `[advisories]`: the advisory documents written at disclosure (`secmail export`).
@@ -181,6 +198,8 @@ pub struct Policy {
     /// Asked of reporters in the acknowledgement (rptp's list).
     pub ask_reporters_for: Vec<String>,
     pub calendar: Calendar,
+    /// `language`: the policy default language, a canonical BCP 47 tag (see [`Languages`]).
+    pub language: Option<String>,
 }
 
 impl Default for Policy {
@@ -203,6 +222,7 @@ impl Default for Policy {
             cert_warning: chrono::Duration::days(30),
             ask_reporters_for: Vec::new(),
             calendar: Calendar::default(),
+            language: None,
         }
     }
 }

@@ -152,6 +152,7 @@ mod tests {
             cert_fingerprint: None,
             cert_source: None,
             credit: Default::default(),
+            language: None,
         });
         // Distro A was sent a notice about the case: a participant from then on.
         case.disclosure.notified.push(crate::model::Notified {

@@ -34,6 +34,12 @@ pub struct Reporter {
     pub cert_source: Option<String>,
     #[serde(default)]
     pub credit: Credit,
+    /// The language they are written to (a canonical BCP 47 tag), chosen once from their first
+    /// mail among the languages there are templates for (issue 12.6), so that what the timers
+    /// send later is in the same language; `None`: the policy default. Cases stored before
+    /// languages read back as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,4 +60,24 @@ pub struct TeamMember {
     pub role: TeamRole,
     pub cert: sequoia_openpgp::Cert,
     pub fingerprint: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reporter_stored_before_languages_reads_back_in_the_policy_default() {
+        // A record as a release before issue 12.6 wrote it: no `language`.
+        let old = r#"{"address":"rita@reporter.example","name":"Rita","cert":null,
+            "cert_fingerprint":null,"cert_source":null,"credit":"undecided"}"#;
+        let r: Reporter = serde_json::from_str(old).unwrap();
+        assert_eq!(r.language, None);
+        assert_eq!(r.address, "rita@reporter.example");
+        // And one with a language keeps it.
+        let mut new = r.clone();
+        new.language = Some("pt-BR".into());
+        let back: Reporter = serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back, new);
+    }
 }

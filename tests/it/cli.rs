@@ -1,7 +1,9 @@
 //! The real binary on the shipped demo configuration, in a copy of the tree: `run --once` turns
 //! the demo reports into cases and .eml files without changing the demo maildir, a second run
 //! changes nothing, every subcommand's `--help` example runs, and errors map to sysexits codes.
-use super::common::repo;
+use super::common::{plain_mail, repo};
+use crate::harness::mail::SECURITY;
+use crate::harness::{assert_ok, Deployment};
 use clap::CommandFactory;
 use std::path::Path;
 use std::process::Command;
@@ -431,6 +433,167 @@ fn kinds_missing_from_the_templates_dir_fall_back_to_the_built_in_ones() {
     );
     assert_eq!(out.status.code(), Some(78), "{all}");
     assert!(all.contains("akc.hbs"), "{all}");
+}
+
+/// The .eml files in `d`'s outbox whose name begins with `kind.` and whose To is `to`, as
+/// (raw text, decoded body).
+fn sent_to(d: &Deployment, kind: &str, to: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut names = d.outbox_files();
+    names.sort();
+    for name in names.iter().filter(|n| n.starts_with(&format!("{kind}."))) {
+        let raw = std::fs::read(d.outbox().join(name)).unwrap();
+        let m = mail_parser::MessageParser::default().parse(&raw).unwrap();
+        let rcpt = m
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address())
+            .unwrap_or_default()
+            .to_string();
+        if rcpt == to {
+            let body = m.body_text(0).unwrap_or_default().replace("\r\n", "\n");
+            out.push((String::from_utf8_lossy(&raw).into_owned(), body));
+        }
+    }
+    out
+}
+
+/// The one message of `kind` to `to`.
+fn one_to(d: &Deployment, kind: &str, to: &str) -> (String, String) {
+    let mut all = sent_to(d, kind, to);
+    assert_eq!(all.len(), 1, "{kind} to {to}: {:?}", d.outbox_files());
+    all.remove(0)
+}
+
+#[test]
+fn a_reporter_is_answered_in_their_language_and_the_timers_keep_to_it() {
+    // Issue 12.6: `templates/<lang>/` overrides a kind for that language, chosen from the
+    // reporter's Accept-Language (RFC 9110 §12.5.4) or Content-Language (RFC 3282), else the
+    // policy default; a kind the language directory lacks falls back.
+    let d = Deployment::local()
+        .templates(&repo().join("fixtures/languages"))
+        .policy("language = \"en\"\nupdate-every = \"2d\"\ndigest-every = \"never\"")
+        .build();
+    d.deliver(
+        &plain_mail(
+            "Greta Gruber <greta@reporter.example>",
+            SECURITY,
+            "Pufferüberlauf im Parser",
+            "greta-1@reporter.example",
+            "Accept-Language: de-AT, de;q=0.9, en;q=0.5\r\n",
+            "Der Parser läuft bei langen Eingaben über.",
+        ),
+        "1.greta",
+    );
+    d.deliver(
+        &plain_mail(
+            "François Faure <francois@reporter.example>",
+            SECURITY,
+            "Débordement dans le parseur",
+            "francois-1@reporter.example",
+            "Accept-Language: fr\r\n",
+            "Le parseur déborde.",
+        ),
+        "2.francois",
+    );
+    // Olga's report is encrypted to a key we do not hold; her client says it is German.
+    let olga =
+        std::fs::read_to_string(repo().join("fixtures/demo/maildir/new/0006.report-wrong-key.eml"))
+            .unwrap()
+            .replacen("Subject:", "Content-Language: de\r\nSubject:", 1);
+    d.deliver(olga.as_bytes(), "3.olga");
+    let out = d.once(&[("SECMAIL_NOW", "2026-12-01T10:00:00Z")]);
+    assert_ok(&out, &["run", "--once"]);
+
+    // Greta: the exact tag de-AT has no templates, its primary subtag de has.
+    let (raw, body) = one_to(&d, "ack", "greta@reporter.example");
+    assert!(body.contains("vielen Dank für Ihre Meldung"), "{body}");
+    assert!(raw.contains("\r\nContent-Language: de\r\n"), "{raw}");
+    // François: no fr templates, so the policy default (en), from the built-in template.
+    let (raw, body) = one_to(&d, "ack", "francois@reporter.example");
+    assert!(body.contains("Thank you for your report"), "{body}");
+    assert!(raw.contains("\r\nContent-Language: en\r\n"), "{raw}");
+    // Olga: German, but de/ has no not-for-us template: the built-in (English) one.
+    let (raw, body) = one_to(&d, "not-for-us", "olga@oldkey.example");
+    assert!(body.contains("encrypted to a key we do not hold"), "{body}");
+    assert!(raw.contains("\r\nContent-Language: en\r\n"), "{raw}");
+    // The team's copies are in the policy default whatever the reporter's language.
+    for (raw, _) in sent_to(&d, "team-copy", "alice@example.org") {
+        assert!(!raw.contains("Content-Language: de"), "{raw}");
+    }
+    // The choice is kept on the case's reporter, for what the timers send later.
+    let languages: Vec<(String, serde_json::Value)> = d
+        .cases_json()
+        .iter()
+        .map(|c| {
+            let id = c["id"].as_str().unwrap().to_string();
+            let r = &d.case_json(&id)["reporters"][0];
+            (
+                r["address"].as_str().unwrap().to_string(),
+                r["language"].clone(),
+            )
+        })
+        .collect();
+    for (who, want) in [
+        ("greta@reporter.example", serde_json::json!("de")),
+        ("francois@reporter.example", serde_json::Value::Null),
+        ("olga@oldkey.example", serde_json::json!("de")),
+    ] {
+        assert!(
+            languages.iter().any(|(a, l)| a == who && *l == want),
+            "{who}: {languages:?}"
+        );
+    }
+
+    // Three days later the timers send progress updates: Greta's in German again.
+    let out = d.once(&[("SECMAIL_NOW", "2026-12-04T10:00:00Z")]);
+    assert_ok(&out, &["run", "--once"]);
+    let (raw, body) = one_to(&d, "progress", "greta@reporter.example");
+    assert!(body.contains("dies ist eine Zwischenmeldung"), "{body}");
+    assert!(raw.contains("\r\nContent-Language: de\r\n"), "{raw}");
+    let (_, body) = one_to(&d, "progress", "francois@reporter.example");
+    assert!(body.contains("This is a progress update"), "{body}");
+}
+
+#[test]
+fn check_names_the_language_of_a_template_with_a_typo() {
+    let dir = demo_tree();
+    let de = dir.path().join("templates/de");
+    copy_dir(&repo().join("fixtures/languages/de"), &de);
+    let out = secmail(dir.path(), &["check"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ack = de.join("ack.hbs");
+    let text = std::fs::read_to_string(&ack).unwrap();
+    std::fs::write(
+        &ack,
+        text.replacen("{{#if reporter_name}}", "{{#if reporter_nmae}}", 1),
+    )
+    .unwrap();
+    let out = secmail(dir.path(), &["check"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(78), "{all}");
+    assert!(all.contains("templates/de/ack.hbs line 1"), "{all}");
+    assert!(all.contains("`reporter_nmae`"), "{all}");
+    // A file in a language directory that is no kind is named as at the top.
+    std::fs::write(&ack, text).unwrap();
+    std::fs::write(de.join("akc.hbs"), "Hallo\n").unwrap();
+    let out = secmail(dir.path(), &["check"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(78), "{all}");
+    assert!(all.contains("templates/de/akc.hbs: names no kind"), "{all}");
 }
 
 #[test]

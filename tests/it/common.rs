@@ -64,7 +64,7 @@ impl Pipeline {
     fn with_config_in(dir: tempfile::TempDir, path: &Path) -> Pipeline {
         let mut config = Config::load(path, now().into()).unwrap_or_else(|e| panic!("{e}"));
         config.store_path = dir.path().join("store");
-        let templates = load_templates(&config.templates_dir).unwrap();
+        let templates = load_templates(&config).unwrap();
         let store = Store::open(&config.store_path).unwrap();
         config.settings.project.id_secret = store.id_secret();
         Pipeline {

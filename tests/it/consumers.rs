@@ -97,6 +97,7 @@ fn reporter(credit: Credit) -> Reporter {
         cert_fingerprint: None,
         cert_source: None,
         credit,
+        language: None,
     }
 }
 

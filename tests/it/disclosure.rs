@@ -77,6 +77,7 @@ fn case() -> Case {
         cert_fingerprint: None,
         cert_source: Some("signature".into()),
         credit: Credit::Name,
+        language: None,
     });
     c.state = State::FixReady;
     c.affected = vec!["2.4.0".into(), "2.4.1".into()];

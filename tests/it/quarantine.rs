@@ -187,7 +187,7 @@ fn an_acknowledgement_held_by_the_domain_limit_is_named_in_the_team_copy() {
 fn quarantine_one(local: &Deployment, raw: &[u8]) -> String {
     let store = secmail::shell::store::Store::open(&local.path().join("store")).unwrap();
     let config = secmail::config::Config::load(&local.conf, super::common::now().into()).unwrap();
-    let templates = secmail::shell::daemon::load_templates(&config.templates_dir).unwrap();
+    let templates = secmail::shell::daemon::load_templates(&config).unwrap();
     let mut config = config;
     config.settings.project.id_secret = store.id_secret();
     let p = secmail::core::pipeline::quarantined(

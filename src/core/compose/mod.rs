@@ -18,10 +18,21 @@ mod check;
 pub use check::sample_vars;
 use check::walk;
 
-/// The message templates, one per kind (`templates/<kind>.hbs`), in strict mode.
+/// The message templates, in strict mode: one per kind (`templates/<kind>.hbs`, or the
+/// built-in one), and per language those its directory has (`templates/<lang>/<kind>.hbs`,
+/// registered as `<dir>/<kind>`), each overriding its kind in that language (issue 12.6).
 pub struct Templates {
     hb: Handlebars<'static>,
+    /// The language directories: (canonical tag, the directory's name as written).
+    languages: Vec<(String, String)>,
+    /// Kinds whose template at the top is the built-in one, whose text is English.
+    built_in: Vec<String>,
+    /// The policy default: the language of the templates at the top, when it is said.
+    default: Option<String>,
 }
+
+/// What the shipped templates are written in.
+const BUILT_IN_LANGUAGE: &str = "en";
 
 /// Every template a running daemon needs.
 pub const REQUIRED: &[&str] = &[
@@ -75,10 +86,88 @@ impl Templates {
             }
         }
         if errors.is_empty() {
-            Ok(Templates { hb })
+            Ok(Templates {
+                hb,
+                languages: Vec::new(),
+                built_in: Vec::new(),
+                default: None,
+            })
         } else {
             Err(errors)
         }
+    }
+
+    /// Adds the templates of the directory `dir` (`templates/<dir>/`) for the language `tag`
+    /// (canonical): `sources` as in [`Templates::from_sources`], any subset of the kinds; a kind
+    /// without one stays the top's in that language. Errors name every bad template.
+    pub fn add_language(
+        &mut self,
+        tag: &str,
+        dir: &str,
+        sources: &[(String, String)],
+    ) -> Result<(), Vec<String>> {
+        let mut errors = Vec::new();
+        if let Some((_, other)) = self
+            .languages
+            .iter()
+            .find(|(t, _)| t.eq_ignore_ascii_case(tag))
+        {
+            errors.push(format!(
+                "template directories {other} and {dir} are both the language {tag}"
+            ));
+        }
+        for (name, text) in sources {
+            if let Err(e) = self
+                .hb
+                .register_template_string(&format!("{dir}/{name}"), text)
+            {
+                errors.push(format!("template {dir}/{name}: {e}"));
+            }
+        }
+        if errors.is_empty() {
+            self.languages.push((tag.to_string(), dir.to_string()));
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The kinds whose top template is the built-in one (whose text is English), and the
+    /// policy default language (that of the top templates): what [`Templates::pick`] says a
+    /// message is written in.
+    pub fn set_origin(&mut self, built_in: &[&str], default: Option<&str>) {
+        self.built_in = built_in.iter().map(|k| k.to_string()).collect();
+        self.default = default.map(String::from);
+    }
+
+    /// The languages with a directory, canonical tags in the order added.
+    pub fn languages(&self) -> Vec<String> {
+        self.languages.iter().map(|(t, _)| t.clone()).collect()
+    }
+
+    /// The template that renders `kind` in `language` (`None`: the policy default) and the
+    /// language its text is in, if known: the language's own when its directory has the kind,
+    /// else the top's — `templates/<kind>.hbs` in the policy default, the built-in one in English.
+    pub fn pick(&self, kind: Kind, language: Option<&str>) -> (String, Option<String>) {
+        let name = kind.template();
+        let own = language.or(self.default.as_deref()).and_then(|l| {
+            let (tag, dir) = self
+                .languages
+                .iter()
+                .find(|(t, _)| t.eq_ignore_ascii_case(l))?;
+            let full = format!("{dir}/{name}");
+            self.hb
+                .has_template(&full)
+                .then(|| (full, Some(tag.clone())))
+        });
+        own.unwrap_or_else(|| {
+            let written_in = if self.built_in.iter().any(|b| b == name) {
+                Some(BUILT_IN_LANGUAGE.to_string())
+            } else {
+                self.default.clone()
+            };
+            (name.to_string(), written_in)
+        })
     }
 
     /// What `secmail check` finds wrong with the templates, one line each naming the
@@ -88,15 +177,33 @@ impl Templates {
     ///
     /// The walk is needed beside the render: strict mode lets `{{#if nmae}}` through (a missing
     /// value is simply false), and a render takes one branch of each `{{#if}}` only.
+    /// A language directory's templates are held to the same rules (`template de/ack.hbs …`).
     pub fn check(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for kind in Kind::ALL {
             let name = kind.template();
-            let sample = sample_vars(kind);
-            let Some(t) = self.hb.get_template(name) else {
+            if !self.hb.has_template(name) {
                 problems.push(format!("template {name}.hbs is missing"));
                 continue;
-            };
+            }
+            self.check_one(name, kind, &mut problems);
+        }
+        for (_, dir) in &self.languages {
+            for kind in Kind::ALL {
+                let name = format!("{dir}/{}", kind.template());
+                if self.hb.has_template(&name) {
+                    self.check_one(&name, kind, &mut problems);
+                }
+            }
+        }
+        problems
+    }
+
+    /// [`Templates::check`] of the template `name`, which renders `kind`.
+    fn check_one(&self, name: &str, kind: Kind, problems: &mut Vec<String>) {
+        let sample = sample_vars(kind);
+        let kind_name = kind.template();
+        if let Some(t) = self.hb.get_template(name) {
             let mut unknown = Vec::new();
             walk(t, &mut vec![&sample], None, &mut unknown);
             unknown.dedup();
@@ -111,7 +218,7 @@ impl Templates {
             for (var, line) in &unknown {
                 let at = line.map(|l| format!(" line {l}")).unwrap_or_default();
                 problems.push(format!(
-                    "template {name}.hbs{at}: unknown variable `{var}` ({name} messages have: {})",
+                    "template {name}.hbs{at}: unknown variable `{var}` ({kind_name} messages have: {})",
                     known()
                 ));
             }
@@ -128,7 +235,6 @@ impl Templates {
                 }
             }
         }
-        problems
     }
 
     pub fn render(&self, name: &str, vars: &serde_json::Value) -> Result<String, ComposeError> {
@@ -158,7 +264,8 @@ pub fn render(
     project: &Project,
     now: DateTime<Utc>,
 ) -> Result<Outgoing, ComposeError> {
-    let body = templates.render(d.kind.template(), &d.vars)?;
+    let (template, language) = templates.pick(d.kind, d.language.as_deref());
+    let body = templates.render(&template, &d.vars)?;
     let sys_now: SystemTime = now.into();
     let from = format!(
         "{} <{}>",
@@ -216,7 +323,14 @@ pub fn render(
     if let Some(r) = &d.reply_to {
         inner_headers.push(format!("Reply-To: {r}"));
     }
-    let text_part = text_part(&body);
+    let mut text_part = text_part(&body);
+    // RFC 3282: the language of the text, on the text part itself, so that under encryption
+    // it says nothing about the reporter to whoever sees the envelope.
+    if let Some(l) = &language {
+        text_part
+            .headers
+            .push_str(&format!("Content-Language: {l}\r\n"));
+    }
     let payload = if d.attachments.is_empty() {
         let mut p =
             "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\n".to_string();

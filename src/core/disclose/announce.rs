@@ -82,6 +82,7 @@ pub fn disclose(
         reply_to: Some(ctx.config.project.security_address.clone()),
         message_id: id,
         attachments: Vec::new(),
+        language: None,
     };
     sent_event(case, &announcement, ctx);
     case.push(
@@ -214,6 +215,7 @@ pub(super) fn to_reporters(
                     &ctx.config.project,
                 ),
                 attachments: Vec::new(),
+                language: r.language.clone(),
             }
         })
         .collect()

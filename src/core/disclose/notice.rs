@@ -270,6 +270,8 @@ pub(super) fn notice(
             &ctx.config.project,
         ),
         attachments: patches,
+        // Distributors are not reporters: the policy default language.
+        language: None,
     }
 }
 

@@ -7,7 +7,7 @@
 //! Invariants: encrypted when the recipient's cert is known and usable, signed only otherwise
 //! (DESIGN.md "OpenPGP"); the clear subject is the case tag and a fixed phrase, their subject or
 //! the case's title only ever inside encryption.
-use super::{answering, base_vars, message_id, Draft, Kind};
+use super::{answering, base_vars, language, message_id, Draft, Kind};
 use crate::core::keys::{self, Cert};
 use crate::core::parse::{Headers, Mailbox};
 use crate::core::settings::Settings;
@@ -73,6 +73,7 @@ pub(crate) fn reporter_message(
             &config.project,
         ),
         attachments: Vec::new(),
+        language: reporter.language.clone(),
     }
 }
 
@@ -118,6 +119,11 @@ pub(crate) fn acknowledgement(
         reply_to: Some(config.project.case_address(case.id.as_str())),
         message_id: message_id(kind, Some(&case.id), hash, &to.address, &config.project),
         attachments: Vec::new(),
+        // The reporter's language; a sender who is none of the case's, their mail's.
+        language: match case.reporter(&to.address) {
+            Some(r) => r.language.clone(),
+            None => language::of_sender(h, &config.languages),
+        },
     };
     // Only inside encryption does it name their subject.
     answering(d, h, encrypted.then_some(title))
@@ -146,6 +152,8 @@ pub(crate) fn cannot_read(
         reply_to: None,
         message_id: message_id(kind, None, hash, &to.address, &config.project),
         attachments: Vec::new(),
+        // No case, so no reporter: their mail says which language.
+        language: language::of_sender(h, &config.languages),
     };
     // Signed only: it names the message by its date, never by what the sender wrote.
     answering(d, h, None)

@@ -1,8 +1,9 @@
 //! Drafts to the team: a notice ([`alert`]), a message to one member ([`member_message`]) and
 //! one member's copy of a message on a case ([`team_copy`]).
 //!
-//! Invariant: every one is encrypted to the member's cert alone, and none is built for a cert
-//! that is not usable (DESIGN.md "OpenPGP": the team is never sent plaintext).
+//! Invariants: every one is encrypted to the member's cert alone, and none is built for a cert
+//! that is not usable (DESIGN.md "OpenPGP": the team is never sent plaintext); every one is in
+//! the policy default language (the team is not a reporter, issue 12.6).
 use super::{base_vars, message_id, Draft, Kind};
 use crate::core::decrypt::Attachment;
 use crate::core::keys;
@@ -73,6 +74,7 @@ pub(super) fn notice(
             reply_to: None,
             message_id: message_id(Kind::TeamAlert, None, id_cause, &m.address, &config.project),
             attachments: Vec::new(),
+            language: None,
         })
         .collect()
 }
@@ -120,6 +122,7 @@ pub(crate) fn member_message(
             &config.project,
         ),
         attachments: Vec::new(),
+        language: None,
     })
 }
 
@@ -162,5 +165,6 @@ pub(crate) fn team_copy(
             &config.project,
         ),
         attachments: attachments.to_vec(),
+        language: None,
     }
 }

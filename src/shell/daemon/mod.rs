@@ -123,7 +123,7 @@ impl Daemon {
     ) -> Result<Daemon> {
         let mut config = config;
         config.settings.project.id_secret = store.id_secret();
-        let templates = load_templates(&config.templates_dir)?;
+        let templates = load_templates(&config)?;
         let sender = Mailer::new(&config.outbound)?;
         Ok(Daemon {
             config: RwLock::new(Arc::new(config)),
@@ -183,7 +183,7 @@ impl Daemon {
         let result = (|| -> Result<()> {
             let mut config = Config::load(path, self.clock.now().into())?;
             config.settings.project.id_secret = self.store.id_secret();
-            let templates = load_templates(&config.templates_dir)?;
+            let templates = load_templates(&config)?;
             let sender = Mailer::new(&config.outbound)?;
             let old = self.config();
             if config.store_path != old.store_path {
