@@ -202,6 +202,8 @@ pub(crate) fn too_large(
         reply_to: None,
         message_id: message_id(Kind::TooLarge, None, cause, &to.address, &config.project),
         attachments: Vec::new(),
+        // No case: the header that was read says which language.
+        language: language::of_sender(h, &config.languages),
     };
     answering(d, h, None)
 }
