@@ -260,9 +260,10 @@ pub(crate) fn answering(mut d: Draft, h: &Headers, subject: Option<&str>) -> Dra
         d.references = h.references.clone();
         d.references.push(id.clone());
     }
+    let subject: Option<String> =
+        subject.map(|s| s.chars().filter(|c| !c.is_control()).take(200).collect());
     let mut named = Vec::new();
-    if let Some(s) = subject {
-        let s: String = s.chars().filter(|c| !c.is_control()).take(200).collect();
+    if let Some(s) = &subject {
         named.push(format!("\"{s}\""));
     }
     if let Some(date) = &h.date {
@@ -270,7 +271,11 @@ pub(crate) fn answering(mut d: Draft, h: &Headers, subject: Option<&str>) -> Dra
     }
     let named = (!named.is_empty()).then(|| named.join(", "));
     if let Some(map) = d.vars.as_object_mut() {
+        // `answering` is the English phrase; its parts are there for templates in other
+        // languages (`templates/de/`), which phrase them their own way.
         map.insert("answering".into(), json!(named));
+        map.insert("answering_subject".into(), json!(subject));
+        map.insert("answering_date".into(), json!(h.date));
     }
     d
 }

@@ -509,6 +509,13 @@ fn a_reporter_is_answered_in_their_language_and_the_timers_keep_to_it() {
     let (raw, body) = one_to(&d, "ack", "greta@reporter.example");
     assert!(body.contains("vielen Dank für Ihre Meldung"), "{body}");
     assert!(raw.contains("\r\nContent-Language: de\r\n"), "{raw}");
+    // The mail it answers is named in German, from `answering`'s parts (its date only: the
+    // ack is not encrypted, so it does not repeat her subject), not in the English phrase.
+    assert!(
+        body.contains("Dies beantwortet Ihre Nachricht vom "),
+        "{body}"
+    );
+    assert!(!body.contains(" sent "), "{body}");
     // François: no fr templates, so the policy default (en), from the built-in template.
     let (raw, body) = one_to(&d, "ack", "francois@reporter.example");
     assert!(body.contains("Thank you for your report"), "{body}");

@@ -164,7 +164,11 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
     });
     let reporter = json!({ "reporter_name": "Rita Reporter", "encrypted": true });
     let member = json!({ "member": "Alice Demo" });
-    let answering = json!({ "answering": "\"Re: [SEC-2026-0001]\" of 2026-11-28" });
+    let answering = json!({
+        "answering": "\"Re: [SEC-2026-0001]\", sent 2026-11-28 09:00:00 +0000",
+        "answering_subject": "Re: [SEC-2026-0001]",
+        "answering_date": "2026-11-28 09:00:00 +0000",
+    });
     let notice = json!({
         "distributor": "Distro-A",
         "text": "A heap overflow in the parser; update to 1.2.3.",
@@ -312,7 +316,9 @@ pub fn sample_vars(kind: Kind) -> serde_json::Value {
             json!({ "cases": ["SEC-2026-0001", "SEC-2026-0002"] }),
         ),
         Kind::TooLarge => json!({
-                "answering": "of 2026-11-28",
+                "answering": "sent 2026-11-28 09:00:00 +0000",
+                "answering_subject": null,
+                "answering_date": "2026-11-28 09:00:00 +0000",
                 "encrypted": true,
                 "size": "30 MB (31457280 bytes)",
                 "limit": "25 MB",
