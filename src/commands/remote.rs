@@ -32,12 +32,14 @@ pub enum Access {
     Daemon(PathBuf),
 }
 
-/// Opens the store; when a running daemon holds it, its control socket instead. A store held
-/// by a process that does not answer (an import, a backup) exits 75 as before.
+/// Opens the store; when a running daemon answers on its control socket, the daemon instead,
+/// whatever stopped the open: its lock, or (an operator in the group secmail) a StateDirectory
+/// of mode 0700 the caller cannot look into. A store held by a process that does not answer
+/// (an import, a backup) exits 75 as before; one that cannot be opened, 74.
 pub fn open(config: &Config) -> Result<Access> {
     match Store::open(&config.store_path) {
         Ok(store) => Ok(Access::Local(store)),
-        Err(e) if e.is::<StoreLocked>() && control::answers(&config.control_socket) => {
+        Err(_) if control::answers(&config.control_socket) => {
             Ok(Access::Daemon(config.control_socket.clone()))
         }
         Err(e) => {

@@ -89,6 +89,36 @@ fn every_store_command_works_beside_a_running_daemon_with_the_same_output() {
     // While it runs: every store command goes through the daemon.
     let online_backup = local.path().join("online.pgp");
     let online = store_commands(&local, &online_backup);
+    // An operator in the group secmail cannot even look into the service's StateDirectory
+    // (0700): the store cannot be opened, for another reason than its lock, and the daemon
+    // still answers. Found installing the .deb: `cases` as such a member exited 74. Here the
+    // same config with a store path that cannot be opened, and the daemon's socket.
+    let conf = std::fs::read_to_string(local.path().join("security.conf")).unwrap();
+    assert!(conf.contains("[store]\npath = \"store\"\n"), "{conf}");
+    std::fs::write(local.path().join("blocked"), b"a file, not a directory").unwrap();
+    let member = local.path().join("member.conf");
+    std::fs::write(
+        &member,
+        conf.replace(
+            "[store]\npath = \"store\"\n",
+            "[store]\npath = \"blocked/store\"\n",
+        ) + &format!("[control]\nsocket = \"{}\"\n", socket.display()),
+    )
+    .unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_secmail"))
+        .arg("--config")
+        .arg(&member)
+        .args(["cases"])
+        .env("SECMAIL_NOW", "2026-12-28T10:00:00Z")
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(text(&o), online[0].2);
     daemon.signal("TERM");
     assert!(daemon.wait().success(), "{}", local.log());
     assert!(!socket.exists(), "the socket is removed at exit");
