@@ -302,18 +302,7 @@ mod tests {
     #[test]
     fn message_ids_are_stable_and_distinct() {
         let c = CaseId::new("SEC", 2026, 1);
-        let p = Project {
-            name: "Example".into(),
-            security_address: "security@example.org".into(),
-            local_part: "security".into(),
-            domain: "example.org".into(),
-            case_prefix: "SEC".into(),
-            separator: "+".into(),
-            instance: "security@example.org".into(),
-            demo_keys: true,
-            announce_address: None,
-            id_secret: Default::default(),
-        };
+        let p = crate::core::thread::tests::project();
         let a = message_id(Kind::Ack, Some(&c), "h1", "r@x", &p);
         assert_eq!(a, message_id(Kind::Ack, Some(&c), "h1", "r@x", &p));
         assert!(a.starts_with("ack.SEC-2026-0001.") && a.ends_with("@example.org"));

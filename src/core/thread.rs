@@ -121,7 +121,7 @@ pub fn subject_tags(subject: &str, prefix: &str) -> Vec<CaseId> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::core::parse::headers;
     use crate::model::Reporter;
@@ -171,6 +171,7 @@ mod tests {
         }
     }
 
+    /// The project the tests of core share.
     pub fn project() -> Project {
         Project {
             name: "Example".into(),

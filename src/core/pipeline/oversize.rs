@@ -267,20 +267,7 @@ mod tests {
     use super::*;
     use crate::core::limits::Held;
 
-    fn project() -> Project {
-        Project {
-            name: "Example".into(),
-            security_address: "security@example.org".into(),
-            local_part: "security".into(),
-            domain: "example.org".into(),
-            case_prefix: "SEC".into(),
-            separator: "+".into(),
-            instance: "security@example.org".into(),
-            demo_keys: true,
-            announce_address: None,
-            id_secret: Default::default(),
-        }
-    }
+    use crate::core::thread::tests::project;
 
     #[test]
     fn who_is_told_of_their_oversize_mail() {
