@@ -58,6 +58,17 @@ fn tree_digest(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// `secmail check` in `dir`: its result and all it printed, stdout then stderr.
+fn check(dir: &std::path::Path) -> (std::process::Output, String) {
+    let out = secmail(dir, &["check"]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, all)
+}
+
 #[test]
 fn demo_runs_once_and_is_idempotent() {
     let dir = demo_tree();
@@ -362,12 +373,7 @@ fn check_renders_every_template_strictly_and_names_the_typo() {
         let ack = dir.path().join("templates/ack.hbs");
         let text = std::fs::read_to_string(&ack).unwrap();
         std::fs::write(&ack, edit(&text)).unwrap();
-        let out = secmail(dir.path(), &["check"]);
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (out, all) = check(dir.path());
         assert_eq!(out.status.code(), Some(78), "{all}");
         for n in needles {
             assert!(all.contains(n), "{n:?} not in:\n{all}");
@@ -425,12 +431,7 @@ fn kinds_missing_from_the_templates_dir_fall_back_to_the_built_in_ones() {
     // A template file that is no kind is a mistake `check` names (a renamed ack.hbs would
     // otherwise be ignored in favour of the built-in one).
     std::fs::write(dir.path().join("templates/akc.hbs"), "Hello\n").unwrap();
-    let out = secmail(dir.path(), &["check"]);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, all) = check(dir.path());
     assert_eq!(out.status.code(), Some(78), "{all}");
     assert!(all.contains("akc.hbs"), "{all}");
 }
@@ -581,24 +582,14 @@ fn check_names_the_language_of_a_template_with_a_typo() {
         text.replacen("{{#if reporter_name}}", "{{#if reporter_nmae}}", 1),
     )
     .unwrap();
-    let out = secmail(dir.path(), &["check"]);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, all) = check(dir.path());
     assert_eq!(out.status.code(), Some(78), "{all}");
     assert!(all.contains("templates/de/ack.hbs line 1"), "{all}");
     assert!(all.contains("`reporter_nmae`"), "{all}");
     // A file in a language directory that is no kind is named as at the top.
     std::fs::write(&ack, text).unwrap();
     std::fs::write(de.join("akc.hbs"), "Hallo\n").unwrap();
-    let out = secmail(dir.path(), &["check"]);
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, all) = check(dir.path());
     assert_eq!(out.status.code(), Some(78), "{all}");
     assert!(all.contains("templates/de/akc.hbs: names no kind"), "{all}");
 }
