@@ -72,6 +72,24 @@ impl ExitCode {
             })
             .unwrap_or(ExitCode::IoErr)
     }
+
+    /// The code a number names (the control socket carries codes as numbers); `IoErr` for
+    /// one that names none.
+    pub fn from_code(code: u64) -> ExitCode {
+        [
+            ExitCode::Usage,
+            ExitCode::DataErr,
+            ExitCode::Unavailable,
+            ExitCode::CantCreate,
+            ExitCode::IoErr,
+            ExitCode::TempFail,
+            ExitCode::NoPerm,
+            ExitCode::Config,
+        ]
+        .into_iter()
+        .find(|c| *c as u64 == code)
+        .unwrap_or(ExitCode::IoErr)
+    }
 }
 
 /// Loads the config, logging its warnings; a config error exits 78.
@@ -105,4 +123,27 @@ pub fn open_store_at(path: &std::path::Path) -> anyhow::Result<crate::shell::sto
             }
         })
         .context("opening the store")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ExitCode;
+
+    #[test]
+    fn every_code_reads_back_from_its_number() {
+        for c in [
+            ExitCode::Usage,
+            ExitCode::DataErr,
+            ExitCode::Unavailable,
+            ExitCode::CantCreate,
+            ExitCode::IoErr,
+            ExitCode::TempFail,
+            ExitCode::NoPerm,
+            ExitCode::Config,
+        ] {
+            assert_eq!(ExitCode::from_code(c as u64), c);
+        }
+        assert_eq!(ExitCode::from_code(0), ExitCode::IoErr);
+        assert_eq!(ExitCode::from_code(1), ExitCode::IoErr);
+    }
 }

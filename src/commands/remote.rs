@@ -63,15 +63,7 @@ impl Access {
                 .context(ExitCode::Unavailable);
         }
         let message = reply["error"].as_str().unwrap_or("refused").to_string();
-        let code = match reply["code"].as_u64() {
-            Some(64) => ExitCode::Usage,
-            Some(65) => ExitCode::DataErr,
-            Some(75) => ExitCode::TempFail,
-            Some(77) => ExitCode::NoPerm,
-            Some(78) => ExitCode::Config,
-            Some(69) => ExitCode::Unavailable,
-            _ => ExitCode::IoErr,
-        };
+        let code = ExitCode::from_code(reply["code"].as_u64().unwrap_or(0));
         Err(anyhow!("the daemon: {message}")).context(code)
     }
 
@@ -203,18 +195,7 @@ pub fn handler() -> Handler {
             store, config, runtime, &req,
         ) {
             Ok(value) => json!({"ok": true, "value": value}),
-            Err(e) => {
-                // As main does: a context value is seen by downcast, not in the chain.
-                let code = e
-                    .downcast_ref::<ExitCode>()
-                    .copied()
-                    .or_else(|| {
-                        e.chain()
-                            .find_map(|c| c.downcast_ref::<ExitCode>().copied())
-                    })
-                    .unwrap_or(ExitCode::IoErr);
-                control::refusal(code as u8, format!("{e:#}"))
-            }
+            Err(e) => control::refusal(ExitCode::of(&e) as u8, format!("{e:#}")),
         },
     )
 }
