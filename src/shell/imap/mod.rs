@@ -214,16 +214,14 @@ impl ImapInbox {
         let fetched = async {
             // RFC 3501 §6.4.8: "n:*" always includes the highest UID, even when it is below n,
             // so the answer is filtered by UID.
-            let sizes: Vec<async_imap::types::Fetch> = timeout(COMMAND_TIMEOUT, async {
-                session
-                    .uid_fetch(format!("{first}:*"), "(UID RFC822.SIZE)")
-                    .await?
-                    .try_collect()
-                    .await
-            })
-            .await
-            .context("timed out")?
-            .context("uid fetch sizes")?;
+            let sizes = uid_fetch(
+                session,
+                format!("{first}:*"),
+                "(UID RFC822.SIZE)",
+                COMMAND_TIMEOUT,
+                "uid fetch sizes",
+            )
+            .await?;
             let mut sizes: BTreeMap<u32, u64> = sizes
                 .iter()
                 .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
@@ -237,51 +235,36 @@ impl ImapInbox {
                 .filter(|(_, size)| **size <= max)
                 .map(|(uid, _)| *uid)
                 .collect();
-            let mut bodies: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            let mut bodies = BTreeMap::new();
             if !wanted.is_empty() {
-                let set = uid_set(&wanted);
-                let fetches: Vec<async_imap::types::Fetch> = timeout(FETCH_TIMEOUT, async {
-                    session
-                        .uid_fetch(&set, "(UID BODY.PEEK[])")
-                        .await?
-                        .try_collect()
-                        .await
-                })
-                .await
-                .context("timed out")?
-                .context("uid fetch bodies")?;
-                for f in &fetches {
-                    if let (Some(uid), Some(body)) = (f.uid, f.body()) {
-                        if sizes.contains_key(&uid) {
-                            bodies.insert(uid, body.to_vec());
-                        }
-                    }
-                }
+                let fetches = uid_fetch(
+                    session,
+                    uid_set(&wanted),
+                    "(UID BODY.PEEK[])",
+                    FETCH_TIMEOUT,
+                    "uid fetch bodies",
+                )
+                .await?;
+                bodies = by_uid(&fetches, &sizes, |f| f.body().map(<[u8]>::to_vec));
             }
             let over: Vec<u32> = sizes
                 .iter()
                 .filter(|(_, size)| **size > max)
                 .map(|(uid, _)| *uid)
                 .collect();
-            let mut headers: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+            let mut headers = BTreeMap::new();
             if !over.is_empty() {
-                let fetches: Vec<async_imap::types::Fetch> = timeout(COMMAND_TIMEOUT, async {
-                    session
-                        .uid_fetch(uid_set(&over), header_item(OVERSIZE_HEADER_MAX))
-                        .await?
-                        .try_collect()
-                        .await
-                })
-                .await
-                .context("timed out")?
-                .context("uid fetch headers")?;
-                for f in &fetches {
-                    if let (Some(uid), Some(header)) = (f.uid, f.header()) {
-                        if sizes.contains_key(&uid) {
-                            headers.insert(uid, capped(header, OVERSIZE_HEADER_MAX));
-                        }
-                    }
-                }
+                let fetches = uid_fetch(
+                    session,
+                    uid_set(&over),
+                    &header_item(OVERSIZE_HEADER_MAX),
+                    COMMAND_TIMEOUT,
+                    "uid fetch headers",
+                )
+                .await?;
+                headers = by_uid(&fetches, &sizes, |f| {
+                    f.header().map(|h| capped(h, OVERSIZE_HEADER_MAX))
+                });
             }
             let mut out = Vec::with_capacity(sizes.len());
             for (uid, size) in sizes {
@@ -743,6 +726,36 @@ async fn folder_exists(session: &mut Session<Stream>, folder: &str) -> Result<bo
 /// The fetch item for the header of a message over the size limit: `BODY.PEEK`, so that the
 /// server does not set `\Seen` (RFC 3501 §6.4.5: `BODY[...]` would), and the partial range
 /// `<0.cap>`, so that it sends at most `cap` bytes of a huge header.
+/// One `UID FETCH` of `items` for `set`, all its answers, within `wait`.
+async fn uid_fetch(
+    session: &mut Session<Stream>,
+    set: String,
+    items: &str,
+    wait: Duration,
+    what: &str,
+) -> Result<Vec<async_imap::types::Fetch>> {
+    timeout(wait, async {
+        session.uid_fetch(set, items).await?.try_collect().await
+    })
+    .await
+    .context("timed out")?
+    .context(what.to_string())
+}
+
+/// What `pick` takes of each answer, by UID, for the UIDs asked about (`sizes`): a server may
+/// answer with others too.
+fn by_uid(
+    fetches: &[async_imap::types::Fetch],
+    sizes: &BTreeMap<u32, u64>,
+    pick: impl Fn(&async_imap::types::Fetch) -> Option<Vec<u8>>,
+) -> BTreeMap<u32, Vec<u8>> {
+    fetches
+        .iter()
+        .filter_map(|f| Some((f.uid?, pick(f)?)))
+        .filter(|(uid, _)| sizes.contains_key(uid))
+        .collect()
+}
+
 fn header_item(cap: usize) -> String {
     format!("(UID BODY.PEEK[HEADER]<0.{cap}>)")
 }
