@@ -117,53 +117,50 @@ pub async fn drain_until(
         drop(messages);
         let mut sent_any = false;
         for ((key, mut entry), result) in chunk.into_iter().zip(results) {
-            match result {
+            // A refused login leaves the message as good as it was: kept and retried like a
+            // server that is down (the daemon backs off on `SendError::class`).
+            let (config, why) = match result {
                 Ok(()) => {
                     store.outbox_sent(&key)?;
                     sent_any = true;
                     tracing::info!(message_id = %entry.message_id, kind = %entry.kind, case_id = %entry.case_id.as_ref().map(|c| c.to_string()).unwrap_or_else(|| "-".into()), "sent");
                     d.sent += 1;
+                    continue;
                 }
                 Err(SendError::Permanent(why)) => {
                     let why = redact(&why, &entry.rcpts);
                     tracing::warn!(message_id = %entry.message_id, kind = %entry.kind, error = %why, "refused by the mail server; giving up");
                     store.outbox_failed(&key, &entry, &why, now)?;
                     d.failed += 1;
+                    continue;
                 }
-                // A refused login leaves the message as good as it was: keep it (the daemon
-                // backs off on `SendError::class`).
-                Err(e @ (SendError::Transient(_) | SendError::Config(_))) => {
-                    let (config, why) = match e {
-                        SendError::Config(why) => (true, why),
-                        SendError::Transient(why) | SendError::Permanent(why) => (false, why),
-                    };
-                    let why = redact(&why, &entry.rcpts);
-                    if config {
-                        d.config_error = Some(why.clone());
-                    }
-                    entry.attempts += 1;
-                    entry.last_error = Some(why.clone());
-                    if (now - entry.queued).num_seconds() > GIVE_UP_AFTER {
-                        tracing::warn!(message_id = %entry.message_id, error = %why, "undeliverable for 5 days; giving up");
-                        store.outbox_failed(
-                            &key,
-                            &entry,
-                            &format!("gave up after {} attempts: {why}", entry.attempts),
-                            now,
-                        )?;
-                        d.failed += 1;
-                    } else {
-                        let wait = backoff(entry.attempts.saturating_sub(1), retry_min);
-                        entry.next_attempt = now
-                            + chrono::Duration::from_std(wait)
-                                .unwrap_or(chrono::Duration::hours(1));
-                        tracing::warn!(message_id = %entry.message_id, error = %why, retry_in_s = wait.as_secs(), "send failed; will retry");
-                        store.outbox_retry(&key, &entry)?;
-                        d.deferred += 1;
-                        d.last_error = Some(why);
-                        down = Some(entry.next_attempt);
-                    }
-                }
+                Err(SendError::Config(why)) => (true, why),
+                Err(SendError::Transient(why)) => (false, why),
+            };
+            let why = redact(&why, &entry.rcpts);
+            if config {
+                d.config_error = Some(why.clone());
+            }
+            entry.attempts += 1;
+            entry.last_error = Some(why.clone());
+            if (now - entry.queued).num_seconds() > GIVE_UP_AFTER {
+                tracing::warn!(message_id = %entry.message_id, error = %why, "undeliverable for 5 days; giving up");
+                store.outbox_failed(
+                    &key,
+                    &entry,
+                    &format!("gave up after {} attempts: {why}", entry.attempts),
+                    now,
+                )?;
+                d.failed += 1;
+            } else {
+                let wait = backoff(entry.attempts.saturating_sub(1), retry_min);
+                entry.next_attempt =
+                    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+                tracing::warn!(message_id = %entry.message_id, error = %why, retry_in_s = wait.as_secs(), "send failed; will retry");
+                store.outbox_retry(&key, &entry)?;
+                d.deferred += 1;
+                d.last_error = Some(why);
+                down = Some(entry.next_attempt);
             }
         }
         if sent_any {

@@ -43,7 +43,7 @@ use crate::shell::tls;
 mod file;
 #[cfg(test)]
 use file::sanitize_stem;
-use file::{write_file, write_files};
+use file::{write_file, write_files, write_message};
 
 // The settings are config values (config names no shell module); re-exported here under
 // their old paths.
@@ -212,13 +212,7 @@ impl Mailer {
                 );
                 Ok(())
             }
-            Inner::File { dir } => {
-                let path = write_file(dir, file_stem, raw)
-                    .await
-                    .map_err(|e| SendError::Transient(format!("{e:#}")))?;
-                tracing::debug!(path = %path.display(), bytes = raw.len(), "message written");
-                Ok(())
-            }
+            Inner::File { dir } => write_message(dir, file_stem, raw).await,
         }
     }
 
@@ -549,10 +543,7 @@ impl Opened<'_> {
                     }
                 }
             }
-            OpenedInner::File { dir, stem, raw } => write_file(dir, stem, raw)
-                .await
-                .map(|path| tracing::debug!(path = %path.display(), "message written"))
-                .map_err(|e| SendError::Transient(format!("{e:#}"))),
+            OpenedInner::File { dir, stem, raw } => write_message(dir, stem, raw).await,
             OpenedInner::Done => Ok(()),
         }
     }

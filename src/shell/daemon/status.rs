@@ -82,22 +82,16 @@ impl Daemon {
         self.notifier.status(&status_line(&s));
     }
 
-    /// Sets the inbound part of the readiness state; the first success makes us READY.
+    /// Sets the inbound part of the readiness state. READY is not its business: the daemon is
+    /// ready before its first inbound pass ([`Daemon::ready`]).
     pub(super) fn inbound_status(&self, text: &str, ok: bool) {
         let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
         s.inbound_ok = ok;
         if ok {
             s.last_fetch = Some(self.clock.now());
         }
-        if s.inbound == text && (s.ready || !ok) {
-            return;
-        }
-        s.inbound = text.to_string();
-        if ok && !s.ready {
-            s.ready = true;
-            self.notifier.ready(&status_line(&s));
-            tracing::info!(status = %status_line(&s), "ready");
-        } else {
+        if s.inbound != text {
+            s.inbound = text.to_string();
             self.notifier.status(&status_line(&s));
         }
     }

@@ -37,6 +37,20 @@ pub(super) async fn write_file(dir: &Path, stem: &str, raw: &[u8]) -> Result<Pat
         .context("file writer task failed")?
 }
 
+/// One message as the transport sends it: [`write_file`], a failure transient (the outbox
+/// retries), the file logged by name and size only.
+pub(super) async fn write_message(dir: &Path, stem: &str, raw: &[u8]) -> Result<(), SendError> {
+    let path = write_file(dir, stem, raw).await.map_err(transient)?;
+    tracing::debug!(path = %path.display(), bytes = raw.len(), "message written");
+    Ok(())
+}
+
+/// A file that could not be written: it may be on a later try (a full disk, a permission put
+/// right).
+fn transient(e: anyhow::Error) -> SendError {
+    SendError::Transient(format!("{e:#}"))
+}
+
 /// As [`write_file`], blocking.
 fn write_file_now(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
     crate::shell::private::create_dir_private(dir).with_context(|| format!("creating {dir:?}"))?;
@@ -69,7 +83,7 @@ pub(super) async fn write_files(
                     tracing::debug!(path = %path.display(), "message written");
                     Ok(())
                 }
-                Err(e) => Err(SendError::Transient(format!("{e:#}"))),
+                Err(e) => Err(transient(e)),
             })
             .collect(),
         Err(e) => (0..n)
@@ -92,13 +106,7 @@ fn write_files_now(dir: &Path, files: &[(String, Vec<u8>)]) -> Vec<Result<PathBu
         .collect();
     let placed: Vec<Result<PathBuf>> = started
         .into_iter()
-        .map(|r| {
-            let (f, tmp, path) = r?;
-            f.sync_all().with_context(|| format!("writing {tmp:?}"))?;
-            drop(f);
-            std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
-            Ok(path)
-        })
+        .map(|r| r.and_then(|(f, tmp, path)| place(f, &tmp, path)))
         .collect();
     match sync_dir(dir) {
         Ok(()) => placed,
@@ -113,9 +121,15 @@ fn write_files_now(dir: &Path, files: &[(String, Vec<u8>)]) -> Vec<Result<PathBu
 /// is durable once the directory is synced, [`sync_dir`]).
 fn write_one(dir: &Path, stem: &str, raw: &[u8]) -> Result<PathBuf> {
     let (f, tmp, path) = start_one(dir, stem, raw)?;
+    place(f, &tmp, path)
+}
+
+/// The second half of [`write_one`]: the file [`start_one`] wrote synced, closed and renamed
+/// from `tmp` to `path`; returns `path`.
+fn place(f: std::fs::File, tmp: &Path, path: PathBuf) -> Result<PathBuf> {
     f.sync_all().with_context(|| format!("writing {tmp:?}"))?;
     drop(f);
-    std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
+    std::fs::rename(tmp, &path).with_context(|| format!("renaming to {path:?}"))?;
     Ok(path)
 }
 
