@@ -64,13 +64,7 @@ impl ExitCode {
     /// The exit code an error carries (`IoErr` when none): anyhow's downcast sees context
     /// values at every level (`.context(ExitCode::…)`), the chain only sees errors.
     pub fn of(e: &anyhow::Error) -> ExitCode {
-        e.downcast_ref::<ExitCode>()
-            .copied()
-            .or_else(|| {
-                e.chain()
-                    .find_map(|c| c.downcast_ref::<ExitCode>().copied())
-            })
-            .unwrap_or(ExitCode::IoErr)
+        crate::shell::failure::carried(e).unwrap_or(ExitCode::IoErr)
     }
 
     /// The code a number names (the control socket carries codes as numbers); `IoErr` for

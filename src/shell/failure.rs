@@ -27,14 +27,19 @@ impl FailureClass {
     /// The class attached anywhere in `e`'s chain (as a context value or as the error
     /// itself), else `Unavailable`.
     pub fn of(e: &anyhow::Error) -> FailureClass {
-        e.downcast_ref::<FailureClass>()
-            .copied()
-            .or_else(|| {
-                e.chain()
-                    .find_map(|c| c.downcast_ref::<FailureClass>().copied())
-            })
-            .unwrap_or(FailureClass::Unavailable)
+        carried(e).unwrap_or(FailureClass::Unavailable)
     }
+}
+
+/// A value of type `T` that `e` carries, as a context value at any level (`.context(v)`,
+/// which anyhow's downcast sees) or as one of the errors of its chain.
+pub fn carried<T>(e: &anyhow::Error) -> Option<T>
+where
+    T: Copy + std::error::Error + Send + Sync + 'static,
+{
+    e.downcast_ref::<T>()
+        .copied()
+        .or_else(|| e.chain().find_map(|c| c.downcast_ref::<T>().copied()))
 }
 
 /// The class of an IMAP `NO` or `BAD` answer from its response code (RFC 5530), `None` when

@@ -29,12 +29,17 @@ pub fn create_missing_dirs_private(dir: &Path) -> io::Result<()> {
 /// Creates `path` exclusively (O_EXCL: never a file or symlink already there) with mode 0600,
 /// set again explicitly after creation.
 pub fn create_file_private(path: &Path) -> io::Result<File> {
+    create_file_with_mode(path, FILE_MODE)
+}
+
+/// As [`create_file_private`], with `mode`.
+fn create_file_with_mode(path: &Path, mode: u32) -> io::Result<File> {
     let f = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(FILE_MODE)
+        .mode(mode)
         .open(path)?;
-    f.set_permissions(Permissions::from_mode(FILE_MODE))?;
+    f.set_permissions(Permissions::from_mode(mode))?;
     Ok(f)
 }
 
@@ -42,6 +47,12 @@ pub fn create_file_private(path: &Path) -> io::Result<File> {
 /// temporary file beside it (created exclusively), synced, then renamed over `path`, so that
 /// neither a symlink at `path` is followed nor a wider file's mode kept.
 pub fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
+    write_replacing(path, data, FILE_MODE)
+}
+
+/// As [`write_private`], the file's mode `mode` (0644 for what others read: the metrics
+/// textfile).
+pub fn write_replacing(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     let name = path
@@ -54,7 +65,7 @@ pub fn write_private(path: &Path, data: &[u8]) -> io::Result<()> {
         N.fetch_add(1, Ordering::Relaxed)
     ));
     let result = (|| {
-        let mut f = create_file_private(&tmp)?;
+        let mut f = create_file_with_mode(&tmp, mode)?;
         f.write_all(data)?;
         f.sync_all()?;
         std::fs::rename(&tmp, path)
@@ -170,5 +181,9 @@ mod tests {
             2,
             "a temporary file left"
         );
+        // A file meant for others (the metrics textfile) gets its mode whatever the umask.
+        let public = d.join("secmail.prom");
+        write_replacing(&public, b"m 1\n", 0o644).unwrap();
+        assert_eq!(mode(&public), 0o644);
     }
 }

@@ -9,9 +9,7 @@
 //! dependency tree for this. Only a loopback address is accepted (config).
 use super::Daemon;
 use crate::shell::figures;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,12 +99,7 @@ impl Daemon {
     }
 }
 
-/// Replaces `path` atomically (node_exporter must never read half a file).
+/// Replaces `path` atomically (node_exporter must never read half a file), 0644.
 fn write_textfile(path: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = path.with_extension("prom.tmp");
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))?;
-    std::fs::rename(&tmp, path)
+    crate::shell::private::write_replacing(path, text.as_bytes(), 0o644)
 }
