@@ -395,14 +395,7 @@ pub fn finish(
         None => threaded,
     };
     let mem = Memory {
-        rate: {
-            let [address, domain, overall] = super::limits::keys(&sender);
-            super::limits::Recent {
-                address: view.recent_auto_replies(&address),
-                domain: view.recent_auto_replies(&domain),
-                overall: view.recent_auto_replies(&overall),
-            }
-        },
+        rate: recent_auto_replies(view, &sender),
         told_fingerprint: view.told_fingerprint(&sender),
         next_case_id: view.next_case_id(&config.project.case_prefix, CaseId::year_of(now)),
         distributors: if team_member.is_some() {
@@ -642,6 +635,17 @@ fn acted_on(case: &crate::model::Case, view: &dyn View, member: &str) -> bool {
                 _ => false,
             }
     })
+}
+
+/// The send times of automatic mail to `address`, its domain and all senders
+/// (`limits::keys`), as the backscatter limits weigh them.
+fn recent_auto_replies(view: &dyn View, address: &str) -> super::limits::Recent {
+    let [address, domain, overall] = super::limits::keys(address);
+    super::limits::Recent {
+        address: view.recent_auto_replies(&address),
+        domain: view.recent_auto_replies(&domain),
+        overall: view.recent_auto_replies(&overall),
+    }
 }
 
 /// The cases a message may change besides its own: the other side of its duplicate links and
