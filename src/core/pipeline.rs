@@ -265,7 +265,7 @@ pub fn finish(
     } = opening;
     let headers = match headers {
         Ok(h) => h,
-        Err(e) => return kept_in_quarantine(raw, &e, config, now, compose_all),
+        Err(e) => return kept_in_quarantine(raw, hash, &e, None, config, now, compose_all),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     // A duplicate is the same content: the same bytes, or the same From and Message-ID with
@@ -601,24 +601,20 @@ pub fn poisoned(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Processed {
-    let mut p = quarantined(
+    let note = format!(
+        "stopped secmail {attempts} times (a crash or its time budget); not opened again. Report it to the secmail developers if it is a bug"
+    );
+    let mut p = kept_in_quarantine(
         raw,
+        hash(raw),
         "stopped the daemon while being handled (poison message)",
+        Some(note),
         config,
-        templates,
         now,
+        &compose::compose_with(templates, config, now),
     );
     p.summary =
         format!("quarantined: stopped secmail {attempts} times while being handled; team told");
-    if let Some(k) = p.kept.as_mut() {
-        k.note = Some(format!(
-            "stopped secmail {attempts} times (a crash or its time budget); not opened again. Report it to the secmail developers if it is a bug"
-        ));
-    }
-    p.changes.outbox.clear();
-    p.changes.drafts = draft::kept_alert(config, p.kept.as_slice());
-    p.changes
-        .render(&compose::compose_with(templates, config, now), None, now);
     p
 }
 
@@ -725,22 +721,31 @@ pub fn quarantined(
 ) -> Processed {
     kept_in_quarantine(
         raw,
+        hash(raw),
         reason,
+        None,
         config,
         now,
         &compose::compose_with(templates, config, now),
     )
 }
 
+/// [`quarantined`] for a message whose `hash` is known, the alert naming what was done about
+/// it (`note`, [`Kept::note`]): its drafts rendered once.
 fn kept_in_quarantine(
     raw: &[u8],
+    hash: String,
     reason: &str,
+    note: Option<String>,
     config: &Settings,
     now: DateTime<Utc>,
     compose_all: &ComposeAll,
 ) -> Processed {
-    let mut p = refused(hash(raw), now, reason);
-    let kept = Kept::of_raw(raw, &p.hash, reason);
+    let mut p = refused(hash, now, reason);
+    let kept = Kept {
+        note,
+        ..Kept::of_raw(raw, &p.hash, reason)
+    };
     if let Some(m) = p.changes.message.as_mut() {
         m.raw = raw.to_vec();
         m.record.from = kept.sender.clone();
