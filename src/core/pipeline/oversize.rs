@@ -210,15 +210,7 @@ fn is_ours(address: &str, project: &Project) -> bool {
 fn reply_to(header: &[u8]) -> Option<parse::Mailbox> {
     let raw = mime::relabel_words(header);
     let msg = mail_parser::MessageParser::default().parse_headers(&raw)?;
-    let a = msg.reply_to()?.first()?;
-    let address = a.address()?.trim().to_ascii_lowercase();
-    address.contains('@').then(|| parse::Mailbox {
-        address,
-        name: a
-            .name()
-            .map(|n| mime::repair_jis(n.trim()).into_owned())
-            .filter(|n| !n.is_empty()),
-    })
+    parse::mailbox(msg.reply_to()?.first()?)
 }
 
 /// `Name <address>` on one short line each (anyone can write a header).
