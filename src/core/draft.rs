@@ -83,7 +83,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in the order of the enum: each has a template (`compose::REQUIRED`).
+    /// Every kind, in the order of the enum: each has a template, which `compose::Templates::from_sources` requires.
     pub const ALL: [Kind; 22] = [
         Kind::Ack,
         Kind::TeamCopy,
