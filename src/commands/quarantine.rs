@@ -85,10 +85,7 @@ pub enum Released {
 
 /// Every message in the quarantine, oldest first.
 pub fn list(store: &Store) -> Result<Vec<Entry>> {
-    let mut out: Vec<Entry> = records(store)?
-        .into_iter()
-        .filter_map(|r| entry(store, &r))
-        .collect();
+    let mut out: Vec<Entry> = store.messages().filter_map(|r| entry(store, &r)).collect();
     out.sort_by(|a, b| a.received_at.cmp(&b.received_at).then(a.id.cmp(&b.id)));
     Ok(out)
 }
@@ -262,12 +259,6 @@ pub fn describe(r: &Released) -> String {
     }
 }
 
-/// Every stored message record. The store has no scan of its messages of its own: its export
-/// (every record) is read and the `msg/` ones kept.
-fn records(store: &Store) -> Result<Vec<MessageRecord>> {
-    Ok(store.messages().collect())
-}
-
 /// The record whose hash starts with `id` (at least six hex digits, one match only).
 fn find(store: &Store, id: &str) -> Result<MessageRecord> {
     let id = id.trim().to_ascii_lowercase();
@@ -282,8 +273,8 @@ fn find(store: &Store, id: &str) -> Result<MessageRecord> {
             return Ok(r);
         }
     }
-    let mut found: Vec<MessageRecord> = records(store)?
-        .into_iter()
+    let mut found: Vec<MessageRecord> = store
+        .messages()
         .filter(|r| r.hash.starts_with(&id))
         .collect();
     match found.len() {

@@ -25,7 +25,7 @@ pub(crate) use team::{member_message, team_copy};
 
 use super::decrypt::Attachment;
 use super::keys::Cert;
-use super::parse::{Headers, Mailbox};
+use super::parse::{one_line, Headers, Mailbox};
 use super::settings::{Project, Settings};
 use crate::model::{Case, CaseId, EventKind};
 use chrono::{DateTime, Utc};
@@ -83,7 +83,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in the order of the enum: each has a template (`compose::REQUIRED`).
+    /// Every kind, in the order of the enum: each has a template, which `compose::Templates::from_sources` requires.
     pub const ALL: [Kind; 22] = [
         Kind::Ack,
         Kind::TeamCopy,
@@ -260,8 +260,7 @@ pub(crate) fn answering(mut d: Draft, h: &Headers, subject: Option<&str>) -> Dra
         d.references = h.references.clone();
         d.references.push(id.clone());
     }
-    let subject: Option<String> =
-        subject.map(|s| s.chars().filter(|c| !c.is_control()).take(200).collect());
+    let subject = subject.map(one_line);
     let mut named = Vec::new();
     if let Some(s) = &subject {
         named.push(format!("\"{s}\""));

@@ -73,16 +73,7 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
         .collect();
     h.from_count = froms.iter().map(|a| a.iter().count()).sum();
     if let Some(from) = froms.first() {
-        h.from = from.first().and_then(|a| {
-            let address = a.address()?.trim().to_ascii_lowercase();
-            address.contains('@').then(|| Mailbox {
-                address,
-                name: a
-                    .name()
-                    .map(|n| mime::repair_jis(n.trim()).into_owned())
-                    .filter(|n| !n.is_empty()),
-            })
-        });
+        h.from = from.first().and_then(mailbox);
     }
     h.date = msg.date().map(|d| d.to_rfc3339());
     for addr in msg.all_to().chain(msg.all_cc()) {
@@ -136,6 +127,20 @@ pub fn headers(raw: &[u8]) -> Result<Headers, ParseError> {
         h.content_type = "text/plain".into();
     }
     Ok(h)
+}
+
+/// An address as mail-parser read it (RFC 2047 decoded) as a [`Mailbox`]: lowercased, the
+/// display name trimmed and its ISO-2022-JP runs repaired ([`mime::repair_jis`]); `None`
+/// when it has no `@`.
+pub(crate) fn mailbox(a: &mail_parser::Addr) -> Option<Mailbox> {
+    let address = a.address()?.trim().to_ascii_lowercase();
+    address.contains('@').then(|| Mailbox {
+        address,
+        name: a
+            .name()
+            .map(|n| mime::repair_jis(n.trim()).into_owned())
+            .filter(|n| !n.is_empty()),
+    })
 }
 
 /// Adds the list `v` of a repeated header to what came before; bounded, since anyone writes it

@@ -265,7 +265,7 @@ pub fn finish(
     } = opening;
     let headers = match headers {
         Ok(h) => h,
-        Err(e) => return kept_in_quarantine(raw, &e, config, now, compose_all),
+        Err(e) => return kept_in_quarantine(raw, hash, &e, None, config, now, compose_all),
     };
     let from = headers.from.as_ref().map(|f| f.address.clone());
     // A duplicate is the same content: the same bytes, or the same From and Message-ID with
@@ -395,14 +395,7 @@ pub fn finish(
         None => threaded,
     };
     let mem = Memory {
-        rate: {
-            let [address, domain, overall] = super::limits::keys(&sender);
-            super::limits::Recent {
-                address: view.recent_auto_replies(&address),
-                domain: view.recent_auto_replies(&domain),
-                overall: view.recent_auto_replies(&overall),
-            }
-        },
+        rate: recent_auto_replies(view, &sender),
         told_fingerprint: view.told_fingerprint(&sender),
         next_case_id: view.next_case_id(&config.project.case_prefix, CaseId::year_of(now)),
         distributors: if team_member.is_some() {
@@ -608,24 +601,20 @@ pub fn poisoned(
     templates: &Templates,
     now: DateTime<Utc>,
 ) -> Processed {
-    let mut p = quarantined(
+    let note = format!(
+        "stopped secmail {attempts} times (a crash or its time budget); not opened again. Report it to the secmail developers if it is a bug"
+    );
+    let mut p = kept_in_quarantine(
         raw,
+        hash(raw),
         "stopped the daemon while being handled (poison message)",
+        Some(note),
         config,
-        templates,
         now,
+        &compose::compose_with(templates, config, now),
     );
     p.summary =
         format!("quarantined: stopped secmail {attempts} times while being handled; team told");
-    if let Some(k) = p.kept.as_mut() {
-        k.note = Some(format!(
-            "stopped secmail {attempts} times (a crash or its time budget); not opened again. Report it to the secmail developers if it is a bug"
-        ));
-    }
-    p.changes.outbox.clear();
-    p.changes.drafts = draft::kept_alert(config, p.kept.as_slice());
-    p.changes
-        .render(&compose::compose_with(templates, config, now), None, now);
     p
 }
 
@@ -642,6 +631,17 @@ fn acted_on(case: &crate::model::Case, view: &dyn View, member: &str) -> bool {
                 _ => false,
             }
     })
+}
+
+/// The send times of automatic mail to `address`, its domain and all senders
+/// (`limits::keys`), as the backscatter limits weigh them.
+fn recent_auto_replies(view: &dyn View, address: &str) -> super::limits::Recent {
+    let [address, domain, overall] = super::limits::keys(address);
+    super::limits::Recent {
+        address: view.recent_auto_replies(&address),
+        domain: view.recent_auto_replies(&domain),
+        overall: view.recent_auto_replies(&overall),
+    }
 }
 
 /// The cases a message may change besides its own: the other side of its duplicate links and
@@ -721,22 +721,31 @@ pub fn quarantined(
 ) -> Processed {
     kept_in_quarantine(
         raw,
+        hash(raw),
         reason,
+        None,
         config,
         now,
         &compose::compose_with(templates, config, now),
     )
 }
 
+/// [`quarantined`] for a message whose `hash` is known, the alert naming what was done about
+/// it (`note`, [`Kept::note`]): its drafts rendered once.
 fn kept_in_quarantine(
     raw: &[u8],
+    hash: String,
     reason: &str,
+    note: Option<String>,
     config: &Settings,
     now: DateTime<Utc>,
     compose_all: &ComposeAll,
 ) -> Processed {
-    let mut p = refused(hash(raw), now, reason);
-    let kept = Kept::of_raw(raw, &p.hash, reason);
+    let mut p = refused(hash, now, reason);
+    let kept = Kept {
+        note,
+        ..Kept::of_raw(raw, &p.hash, reason)
+    };
     if let Some(m) = p.changes.message.as_mut() {
         m.raw = raw.to_vec();
         m.record.from = kept.sender.clone();

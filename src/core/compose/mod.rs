@@ -34,32 +34,6 @@ pub struct Templates {
 /// What the shipped templates are written in.
 const BUILT_IN_LANGUAGE: &str = "en";
 
-/// Every template a running daemon needs.
-pub const REQUIRED: &[&str] = &[
-    "ack",
-    "team-copy",
-    "not-for-us",
-    "no-integrity",
-    "unreadable",
-    "team-alert",
-    "advance-notice",
-    "final-notice",
-    "embargo-over",
-    "disclosure-date",
-    "announcement",
-    "command-result",
-    "command-refused",
-    "relay",
-    "contact-offer",
-    "contact-made",
-    "reminder",
-    "escalation",
-    "progress",
-    "ack-coalesced",
-    "digest",
-    "too-large",
-];
-
 #[derive(Debug, thiserror::Error)]
 pub enum ComposeError {
     #[error("template {name}: {msg}")]
@@ -80,7 +54,8 @@ impl Templates {
                 errors.push(format!("template {name}: {e}"));
             }
         }
-        for name in REQUIRED {
+        // Every kind a running daemon may send.
+        for name in Kind::ALL.map(Kind::template) {
             if !hb.has_template(name) {
                 errors.push(format!("template {name}.hbs is missing"));
             }

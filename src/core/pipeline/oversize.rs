@@ -6,7 +6,7 @@
 //! answer follows the rules of every automatic answer (no machine, no loop, not our own
 //! address, the backscatter limits) and quotes nothing of the message; the alert names no
 //! Subject, as no alert about a message kept without a case does.
-use super::{hash, refused, Processed, View};
+use super::{hash, recent_auto_replies, refused, Processed, View};
 use crate::core::apply;
 use crate::core::classify::{self, Sender};
 use crate::core::compose::{self, Templates};
@@ -57,15 +57,7 @@ pub fn oversize(
         headers.as_ref(),
         &config.project,
         |a| view.told_too_large(a),
-        |a| {
-            let [address, domain, overall] = limits::keys(a);
-            let recent = limits::Recent {
-                address: view.recent_auto_replies(&address),
-                domain: view.recent_auto_replies(&domain),
-                overall: view.recent_auto_replies(&overall),
-            };
-            limits::may_send(&recent, &config.limits, false, now)
-        },
+        |a| limits::may_send(&recent_auto_replies(view, a), &config.limits, false, now),
     );
     let mut p = refused(hash(o.cause.as_bytes()), now, "oversize");
     if let Some(m) = p.changes.message.as_mut() {
@@ -218,15 +210,7 @@ fn is_ours(address: &str, project: &Project) -> bool {
 fn reply_to(header: &[u8]) -> Option<parse::Mailbox> {
     let raw = mime::relabel_words(header);
     let msg = mail_parser::MessageParser::default().parse_headers(&raw)?;
-    let a = msg.reply_to()?.first()?;
-    let address = a.address()?.trim().to_ascii_lowercase();
-    address.contains('@').then(|| parse::Mailbox {
-        address,
-        name: a
-            .name()
-            .map(|n| mime::repair_jis(n.trim()).into_owned())
-            .filter(|n| !n.is_empty()),
-    })
+    parse::mailbox(msg.reply_to()?.first()?)
 }
 
 /// `Name <address>` on one short line each (anyone can write a header).
