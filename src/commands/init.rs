@@ -21,84 +21,6 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-/// The shipped templates, embedded so the installed binary can scaffold without the sources.
-/// A test checks that every `templates/*.hbs` of the repository is listed here.
-pub const TEMPLATES: &[(&str, &str)] = &[
-    ("ack.hbs", include_str!("../../templates/ack.hbs")),
-    (
-        "ack-coalesced.hbs",
-        include_str!("../../templates/ack-coalesced.hbs"),
-    ),
-    (
-        "advance-notice.hbs",
-        include_str!("../../templates/advance-notice.hbs"),
-    ),
-    (
-        "announcement.hbs",
-        include_str!("../../templates/announcement.hbs"),
-    ),
-    (
-        "command-refused.hbs",
-        include_str!("../../templates/command-refused.hbs"),
-    ),
-    (
-        "command-result.hbs",
-        include_str!("../../templates/command-result.hbs"),
-    ),
-    (
-        "contact-made.hbs",
-        include_str!("../../templates/contact-made.hbs"),
-    ),
-    (
-        "contact-offer.hbs",
-        include_str!("../../templates/contact-offer.hbs"),
-    ),
-    ("digest.hbs", include_str!("../../templates/digest.hbs")),
-    (
-        "disclosure-date.hbs",
-        include_str!("../../templates/disclosure-date.hbs"),
-    ),
-    (
-        "embargo-over.hbs",
-        include_str!("../../templates/embargo-over.hbs"),
-    ),
-    (
-        "escalation.hbs",
-        include_str!("../../templates/escalation.hbs"),
-    ),
-    (
-        "final-notice.hbs",
-        include_str!("../../templates/final-notice.hbs"),
-    ),
-    (
-        "no-integrity.hbs",
-        include_str!("../../templates/no-integrity.hbs"),
-    ),
-    (
-        "not-for-us.hbs",
-        include_str!("../../templates/not-for-us.hbs"),
-    ),
-    ("progress.hbs", include_str!("../../templates/progress.hbs")),
-    ("relay.hbs", include_str!("../../templates/relay.hbs")),
-    ("reminder.hbs", include_str!("../../templates/reminder.hbs")),
-    (
-        "team-alert.hbs",
-        include_str!("../../templates/team-alert.hbs"),
-    ),
-    (
-        "team-copy.hbs",
-        include_str!("../../templates/team-copy.hbs"),
-    ),
-    (
-        "too-large.hbs",
-        include_str!("../../templates/too-large.hbs"),
-    ),
-    (
-        "unreadable.hbs",
-        include_str!("../../templates/unreadable.hbs"),
-    ),
-];
-
 const UNIT: &str = include_str!("../../contrib/systemd/secmail.service");
 const TEMPLATE_UNIT: &str = include_str!("../../contrib/systemd/secmail@.service");
 /// Where the package installs the binary; the shipped units start it from here.
@@ -325,8 +247,9 @@ fn scaffold(o: &Options, group: Option<u32>) -> Result<()> {
     write("imap-password", "", secret_mode).context(ExitCode::IoErr)?;
     write("smtp-password", "", secret_mode).context(ExitCode::IoErr)?;
     make_dir(&dir.join("templates"), 0o755).context(ExitCode::IoErr)?;
-    for (name, text) in TEMPLATES {
-        write(&format!("templates/{name}"), text, 0o644).context(ExitCode::IoErr)?;
+    // The built-in templates, embedded so the installed binary scaffolds without the sources.
+    for (name, text) in crate::shell::templates::BUILT_IN {
+        write(&format!("templates/{name}.hbs"), text, 0o644).context(ExitCode::IoErr)?;
     }
     let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
     let conf_abs = dir_abs.join("security.conf");
@@ -552,13 +475,16 @@ mod tests {
         let mut missing = Vec::new();
         for e in std::fs::read_dir(dir).unwrap() {
             let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            if name.ends_with(".hbs") && !super::TEMPLATES.iter().any(|(n, _)| *n == name) {
+            let listed = crate::shell::templates::BUILT_IN
+                .iter()
+                .any(|(n, _)| format!("{n}.hbs") == name);
+            if name.ends_with(".hbs") && !listed {
                 missing.push(name);
             }
         }
         assert!(
             missing.is_empty(),
-            "add {missing:?} to commands::init::TEMPLATES"
+            "add {missing:?} to shell::templates::BUILT_IN"
         );
     }
 }
