@@ -5,6 +5,7 @@
 //! unavailable".
 use super::e2e::{Deployment, ALICE, BOB, RITA, SECURITY};
 use super::harness::servers_or_skip_with;
+use super::imap_smtp::fetch_until;
 use secmail::shell::failure::FailureClass;
 use secmail::shell::imap::{self, ImapInbox};
 
@@ -63,14 +64,7 @@ async fn the_default_folders_work_on_maildir_plus_plus_and_on_slash_layouts() {
             .await
             .unwrap();
         let mut inbox = ImapInbox::connect(&s).await.unwrap();
-        let mut got = Vec::new();
-        for _ in 0..2000 {
-            got = inbox.fetch_new(0, 10).await.unwrap();
-            if !got.is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let got = fetch_until(&mut inbox, 1).await;
         assert_eq!(got.len(), 1);
         inbox.move_to_quarantine(got[0].uid).await.unwrap();
         inbox.logout().await;

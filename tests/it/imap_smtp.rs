@@ -24,7 +24,10 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 /// Polls `fetch_new` until `n` messages are there (the way a poller sees them).
-async fn fetch_until(inbox: &mut ImapInbox, n: usize) -> Vec<secmail::shell::imap::Fetched> {
+pub(crate) async fn fetch_until(
+    inbox: &mut ImapInbox,
+    n: usize,
+) -> Vec<secmail::shell::imap::Fetched> {
     let mut got = Vec::new();
     wait_until_async(
         &format!("{n} messages fetched by polling"),
