@@ -5,6 +5,7 @@
 //! unavailable".
 use super::e2e::{Deployment, ALICE, BOB, RITA, SECURITY};
 use super::harness::servers_or_skip_with;
+use super::imap_smtp::fetch_until;
 use secmail::shell::failure::FailureClass;
 use secmail::shell::imap::{self, ImapInbox};
 
@@ -28,6 +29,22 @@ fn edit_config(d: &Deployment, from: &str, to: &str) {
 
 fn wrong_password(d: &Deployment) {
     std::fs::write(d.dir.path().join("imap-password"), "not-the-password").unwrap();
+}
+
+/// Configures SMTP credentials for the outbound server: user security@ and a 0600 password
+/// file holding "x".
+fn smtp_credentials(d: &Deployment) {
+    let pw = d.dir.path().join("smtp-password");
+    std::fs::write(&pw, "x").unwrap();
+    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    edit_config(
+        d,
+        "[outbound]\nkind = \"smtp\"\n",
+        &format!(
+            "[outbound]\nkind = \"smtp\"\nuser = \"{SECURITY}\"\npassword-file = \"{}\"\n",
+            pw.display()
+        ),
+    );
 }
 
 /// The configured defaults, `secmail/processed` and `secmail/quarantine`, on both layouts.
@@ -63,14 +80,7 @@ async fn the_default_folders_work_on_maildir_plus_plus_and_on_slash_layouts() {
             .await
             .unwrap();
         let mut inbox = ImapInbox::connect(&s).await.unwrap();
-        let mut got = Vec::new();
-        for _ in 0..2000 {
-            got = inbox.fetch_new(0, 10).await.unwrap();
-            if !got.is_empty() {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let got = fetch_until(&mut inbox, 1).await;
         assert_eq!(got.len(), 1);
         inbox.move_to_quarantine(got[0].uid).await.unwrap();
         inbox.logout().await;
@@ -167,17 +177,7 @@ async fn smtp_credentials_the_server_cannot_take_are_exit_78() {
         return;
     };
     let d = Deployment::with(&servers, "", "");
-    let pw = d.dir.path().join("smtp-password");
-    std::fs::write(&pw, "x").unwrap();
-    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    edit_config(
-        &d,
-        "[outbound]\nkind = \"smtp\"\n",
-        &format!(
-            "[outbound]\nkind = \"smtp\"\nuser = \"{SECURITY}\"\npassword-file = \"{}\"\n",
-            pw.display()
-        ),
-    );
+    smtp_credentials(&d);
     let out = d.cmd(&["check", "--online"]).output().unwrap();
     let all = output(&out);
     assert_eq!(out.status.code(), Some(78), "{all}");
@@ -192,17 +192,7 @@ async fn run_once_keeps_mail_an_smtp_login_refusal_held_back_and_exits_78() {
         return;
     };
     let d = Deployment::with(&servers, "", "");
-    let pw = d.dir.path().join("smtp-password");
-    std::fs::write(&pw, "x").unwrap();
-    std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    edit_config(
-        &d,
-        "[outbound]\nkind = \"smtp\"\n",
-        &format!(
-            "[outbound]\nkind = \"smtp\"\nuser = \"{SECURITY}\"\npassword-file = \"{}\"\n",
-            pw.display()
-        ),
-    );
+    smtp_credentials(&d);
     servers
         .submit(
             RITA,

@@ -32,6 +32,15 @@ pub(super) fn demo_tree() -> tempfile::TempDir {
     dir
 }
 
+/// [`demo_tree`] with `extra` added, after a blank line, at the end of its security.conf.
+pub(super) fn demo_tree_with(extra: &str) -> tempfile::TempDir {
+    let dir = demo_tree();
+    let conf = dir.path().join("security.conf");
+    let base = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{base}\n{extra}")).unwrap();
+    dir
+}
+
 pub(super) fn secmail(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_secmail"))
         .current_dir(dir)

@@ -38,16 +38,7 @@ pub fn schema_errors(kind: &str, file: &std::path::Path) -> Option<String> {
         .arg(kind)
         .arg(file)
         .output();
-    match out {
-        Ok(o) if o.status.code() == Some(0) => Some(String::new()),
-        Ok(o) if o.status.code() == Some(1) => {
-            Some(String::from_utf8_lossy(&o.stdout).into_owned())
-        }
-        other => missing(
-            &format!("python3 schema validation ({kind})"),
-            &format!("{other:?}"),
-        ),
-    }
+    verdict(out, &format!("python3 schema validation ({kind})"))
 }
 
 /// Where contrib/test.sh installs the CSAF validator (`SECMAIL_CSAF_VALIDATOR` overrides).
@@ -65,15 +56,18 @@ pub fn csaf_errors(files: &[&std::path::Path]) -> Option<String> {
         .arg(csaf_modules())
         .args(files)
         .output();
+    verdict(out, "node with @secvisogram/csaf-validator-lib")
+}
+
+/// A validator's run read the way both of the above promise: exit 0 `Some("")`, exit 1
+/// `Some(its stdout)` (the errors), anything else (not installed, crashed) [`missing`].
+fn verdict(out: std::io::Result<std::process::Output>, what: &str) -> Option<String> {
     match out {
         Ok(o) if o.status.code() == Some(0) => Some(String::new()),
         Ok(o) if o.status.code() == Some(1) => {
             Some(String::from_utf8_lossy(&o.stdout).into_owned())
         }
-        other => missing(
-            "node with @secvisogram/csaf-validator-lib",
-            &format!("{other:?}"),
-        ),
+        other => missing(what, &format!("{other:?}")),
     }
 }
 

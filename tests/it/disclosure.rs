@@ -1115,15 +1115,9 @@ fn the_daemon_sends_the_advance_notice_at_the_lead_time() {
 /// as well as its Expires.
 #[test]
 fn security_txt_is_signed_and_check_verifies_the_signature() {
-    use super::cli::{demo_tree, secmail};
-    let dir = demo_tree();
-    let conf = dir.path().join("security.conf");
-    let base = std::fs::read_to_string(&conf).unwrap();
-    std::fs::write(
-        &conf,
-        format!("{base}\n[security-txt]\nexpires-in = \"180d\"\npath = \"var/security.txt\"\n"),
-    )
-    .unwrap();
+    use super::cli::{demo_tree_with, secmail};
+    let dir =
+        demo_tree_with("[security-txt]\nexpires-in = \"180d\"\npath = \"var/security.txt\"\n");
     let out = secmail(
         dir.path(),
         &["security-txt", "--output", "var/security.txt"],
@@ -1178,15 +1172,8 @@ fn security_txt_is_signed_and_check_verifies_the_signature() {
 /// Issue 13.2: `secmail case` shows the timeline in the policy's time zone with its offset.
 #[test]
 fn case_timelines_show_the_policy_zone_and_offset() {
-    use super::cli::{demo_tree, secmail};
-    let dir = demo_tree();
-    let conf = dir.path().join("security.conf");
-    let base = std::fs::read_to_string(&conf).unwrap();
-    std::fs::write(
-        &conf,
-        format!("{base}\n[policy]\ntime-zone = \"Asia/Kolkata\"\n"),
-    )
-    .unwrap();
+    use super::cli::{demo_tree_with, secmail};
+    let dir = demo_tree_with("[policy]\ntime-zone = \"Asia/Kolkata\"\n");
     let run = secmail(dir.path(), &["run", "--once"]);
     assert!(
         run.status.success(),

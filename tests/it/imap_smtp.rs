@@ -24,7 +24,10 @@ fn contains(hay: &[u8], needle: &str) -> bool {
 }
 
 /// Polls `fetch_new` until `n` messages are there (the way a poller sees them).
-async fn fetch_until(inbox: &mut ImapInbox, n: usize) -> Vec<secmail::shell::imap::Fetched> {
+pub(crate) async fn fetch_until(
+    inbox: &mut ImapInbox,
+    n: usize,
+) -> Vec<secmail::shell::imap::Fetched> {
     let mut got = Vec::new();
     wait_until_async(
         &format!("{n} messages fetched by polling"),
@@ -222,23 +225,10 @@ async fn oversize_message_is_not_fetched_whole() {
 /// For each message in `folder` of the security mailbox: whether it lacks \Seen (read
 /// without changing it: EXAMINE, FLAGS).
 async fn unseen(servers: &MailServers, folder: &str) -> Vec<bool> {
-    use futures::TryStreamExt;
-    let mut session = servers.imap_login(SECURITY).await.unwrap();
-    session.examine(folder).await.unwrap();
-    let fetches: Vec<_> = session
-        .uid_fetch("1:*", "(UID FLAGS)")
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let _ = session.logout().await;
-    fetches
+    let flags = servers.flags(SECURITY, folder).await.unwrap();
+    flags
         .iter()
-        .map(|f| {
-            !f.flags()
-                .any(|fl| matches!(fl, async_imap::types::Flag::Seen))
-        })
+        .map(|f| !f.contains(&async_imap::types::Flag::Seen))
         .collect()
 }
 

@@ -260,24 +260,8 @@ fn the_answer_is_encrypted_when_a_cert_is_known_for_the_sender() {
 
 /// The flags of every message in `folder` of `user`, read without changing them (EXAMINE).
 async fn flags(servers: &MailServers, user: &str, folder: &str) -> Vec<String> {
-    use futures::TryStreamExt;
-    let mut session = servers.imap_login(user).await.unwrap();
-    let mailbox = session.examine(folder).await.unwrap();
-    let mut out = Vec::new();
-    if mailbox.exists > 0 {
-        let fetches: Vec<_> = session
-            .uid_fetch("1:*", "(UID FLAGS)")
-            .await
-            .unwrap()
-            .try_collect()
-            .await
-            .unwrap();
-        for f in &fetches {
-            out.push(format!("{:?}", f.flags().collect::<Vec<_>>()));
-        }
-    }
-    let _ = session.logout().await;
-    out
+    let flags = servers.flags(user, folder).await.unwrap();
+    flags.iter().map(|f| format!("{f:?}")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

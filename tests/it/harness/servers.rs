@@ -23,6 +23,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
+use async_imap::types::Flag;
 use futures::TryStreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
@@ -292,6 +293,31 @@ impl MailServers {
             for f in &fetches {
                 if let (Some(uid), Some(body)) = (f.uid, f.body()) {
                     out.insert(uid, body.to_vec());
+                }
+            }
+        }
+        let _ = session.logout().await;
+        Ok(out.into_values().collect())
+    }
+
+    /// The flags of every message in `folder` of `user`, in UID order, read without changing
+    /// them (EXAMINE, FLAGS; empty if the folder has none).
+    pub async fn flags(&self, user: &str, folder: &str) -> Result<Vec<Vec<Flag<'static>>>> {
+        let mut session = self.imap_login(user).await?;
+        let mailbox = session
+            .examine(folder)
+            .await
+            .with_context(|| format!("examine {user} {folder}"))?;
+        let mut out = BTreeMap::new();
+        if mailbox.exists > 0 {
+            let fetches: Vec<_> = session
+                .uid_fetch("1:*", "(UID FLAGS)")
+                .await?
+                .try_collect()
+                .await?;
+            for f in &fetches {
+                if let Some(uid) = f.uid {
+                    out.insert(uid, f.flags().map(owned_flag).collect());
                 }
             }
         }
@@ -1004,6 +1030,20 @@ fn tail(path: &Path, lines: usize) -> String {
     }
     let all: Vec<&str> = s.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// `flag`, no longer borrowing the FETCH response it was read from.
+fn owned_flag(flag: Flag<'_>) -> Flag<'static> {
+    match flag {
+        Flag::Seen => Flag::Seen,
+        Flag::Answered => Flag::Answered,
+        Flag::Flagged => Flag::Flagged,
+        Flag::Deleted => Flag::Deleted,
+        Flag::Draft => Flag::Draft,
+        Flag::Recent => Flag::Recent,
+        Flag::MayCreate => Flag::MayCreate,
+        Flag::Custom(name) => Flag::Custom(name.into_owned().into()),
+    }
 }
 
 #[test]
