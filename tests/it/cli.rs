@@ -534,9 +534,18 @@ fn a_reporter_is_answered_in_their_language_and_the_timers_keep_to_it() {
     let (raw, body) = one_to(&d, "not-for-us", "olga@oldkey.example");
     assert!(body.contains("encrypted to a key we do not hold"), "{body}");
     assert!(raw.contains("\r\nContent-Language: en\r\n"), "{raw}");
-    // The team's copies are in the policy default whatever the reporter's language.
-    for (raw, _) in sent_to(&d, "team-copy", "alice@example.org") {
-        assert!(!raw.contains("Content-Language: de"), "{raw}");
+    // The team's copies are in the policy default whatever the reporter's language, though
+    // de/ has a team-copy template (a German one would say "Antworten Sie").
+    let alice = super::common::secret("team-alice-secret.asc");
+    let copies = sent_to(&d, "team-copy", "alice@example.org");
+    assert_eq!(copies.len(), 3, "{:?}", d.outbox_files());
+    for (raw, _) in copies {
+        let text = super::common::open_sent(raw.as_bytes(), &alice);
+        assert!(
+            text.contains("Reply to this message to write in the case"),
+            "{text}"
+        );
+        assert!(!text.contains("Antworten Sie"), "{text}");
     }
     // The choice is kept on the case's reporter, for what the timers send later.
     let languages: Vec<(String, serde_json::Value)> = d
