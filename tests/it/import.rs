@@ -3,9 +3,8 @@
 //! second run changes nothing.
 use super::common::repo;
 use super::crash::{submit_reports, Live, REPORTERS, SECURITY};
-use super::harness::servers_or_skip;
+use super::harness::{servers_or_skip, wait_until_async, WAIT};
 use super::service::Local;
-use std::time::{Duration, Instant};
 
 fn mbox_of(messages: &[Vec<u8>]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -73,11 +72,13 @@ async fn import_imap_folder_reads_without_moving() {
     };
     let live = Live::new(&servers, None);
     submit_reports(&servers, 1..=5).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while servers.list(SECURITY, "INBOX").await.unwrap().len() < 5 {
-        assert!(Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_async(
+        "the five reports in INBOX",
+        WAIT,
+        async || servers.list(SECURITY, "INBOX").await.unwrap().len() >= 5,
+        String::new,
+    )
+    .await;
     for round in 0..2 {
         let out = live
             .cmd(&["import", "--imap-folder", "INBOX"])
